@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("natsd: not implemented yet");
+    std::process::exit(1);
+}
