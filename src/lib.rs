@@ -1,10 +1,17 @@
 //! natsd: a NATS server, drop-in compatible with nats-server 2.9.
 //!
 //! The binary (`src/main.rs`) is a thin shell: it turns the command line into
-//! [`Options`], sets up logging and runs [`Server::start`].
+//! [`Options`] (`cli`), sets up logging (`logging`) and runs [`Server::start`].
+//! `proto`, `subject` and `sublist` are leaves with no I/O; `server` puts them to work.
 
+pub mod cli;
+pub mod logging;
 pub mod options;
+pub mod process;
+pub mod proto;
 pub mod server;
+pub mod subject;
+pub mod sublist;
 
 pub use options::{Options, Port};
 pub use server::{Server, ServerHandle};

@@ -1,9 +1,45 @@
 //! The running server: shared state, reactor threads, connections and delivery.
+//!
+//! [`Server::start`] binds the client listener, builds the shared state and starts a fixed
+//! pool of reactor threads (`reactor`), each owning a `mio::Poll` and a slab of
+//! connections. Reactor 0 also owns the listener and deals accepted sockets round-robin.
+
+mod client;
+mod conn;
+mod deliver;
+mod files;
+mod info;
+mod reactor;
+mod stats;
+mod timer;
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
-use crate::options::Options;
+use log::{debug, info};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Poll, Waker};
+
+use crate::options::{Options, Port};
+use crate::sublist::SharedSublist;
+use conn::SubRef;
+use info::Info;
+pub use info::COMPATIBLE_VERSION;
+use reactor::Reactor;
+use stats::Stats;
+
+/// natsd's own version line: `natsd v0.1.0 (nats-server 2.9.10 compatible)`.
+pub fn version_line() -> String {
+    format!(
+        "natsd v{} (nats-server {} compatible)",
+        env!("CARGO_PKG_VERSION"),
+        COMPATIBLE_VERSION
+    )
+}
 
 /// Entry point: starts a server from [`Options`].
 pub struct Server;
@@ -11,13 +47,217 @@ pub struct Server;
 /// A running server: its bound address and the way to stop it.
 pub struct ServerHandle {
     client_addr: SocketAddr,
+    shared: Arc<ServerShared>,
+    threads: Vec<JoinHandle<()>>,
+    ports_file: Option<PathBuf>,
+}
+
+/// Work handed to a reactor by other threads.
+#[derive(Default)]
+struct Inbox {
+    /// Accepted sockets with their client id, for this reactor to own.
+    accepted: Vec<(TcpStream, SocketAddr, u64)>,
+    /// Connections (token, cid) whose `handover` has bytes to move out.
+    flush: Vec<(usize, u64)>,
+}
+
+impl Inbox {
+    fn is_empty(&self) -> bool {
+        self.accepted.is_empty() && self.flush.is_empty()
+    }
+}
+
+/// How other threads reach one reactor: its inbox and its waker.
+struct ReactorHandle {
+    inbox: Mutex<Inbox>,
+    waker: Waker,
+}
+
+impl ReactorHandle {
+    /// Adds work; wakes the reactor only when its inbox was empty (once per batch).
+    fn post(&self, add: impl FnOnce(&mut Inbox)) {
+        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        let was_empty = inbox.is_empty();
+        add(&mut inbox);
+        drop(inbox);
+        if was_empty {
+            // A failed wake means the poll is gone: the server is shutting down.
+            let _ = self.waker.wake();
+        }
+    }
+
+    fn take(&self) -> Inbox {
+        std::mem::take(&mut *self.inbox.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// State every reactor shares.
+struct ServerShared {
+    opts: Options,
+    info: Info,
+    sublist: SharedSublist<SubRef>,
+    reactors: Vec<ReactorHandle>,
+    next_cid: AtomicU64,
+    clients: AtomicUsize,
+    stats: Stats,
+    shutdown: AtomicBool,
+}
+
+impl ServerShared {
+    fn is_shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+}
+
+/// Reactor threads to run when the options leave it to us.
+fn default_reactors() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::other(format!("no address for host {host:?}")))
+}
+
+fn bind_clients(opts: &Options) -> io::Result<TcpListener> {
+    let port = match opts.port {
+        Port::Fixed(p) => p,
+        Port::Random => 0,
+    };
+    let addr = resolve(&opts.host, port)?;
+    TcpListener::bind(addr).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "Error listening on port: {}:{}, \"listen tcp {}:{}: bind: {}\"",
+                opts.host,
+                port,
+                opts.host,
+                port,
+                bind_error_text(&e)
+            ),
+        )
+    })
+}
+
+/// The Go spelling of common bind errors.
+fn bind_error_text(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => "address already in use".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        io::ErrorKind::AddrNotAvailable => "cannot assign requested address".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// INFO host/port: the advertised address when set, else the listener's.
+fn advertised(opts: &Options, bound: SocketAddr) -> (String, u16) {
+    if let Some(adv) = &opts.client_advertise {
+        if let Some((host, port)) = adv.rsplit_once(':') {
+            if let Ok(port) = port.parse() {
+                return (host.trim_matches(['[', ']']).to_string(), port);
+            }
+        }
+        return (adv.clone(), bound.port());
+    }
+    (opts.host.clone(), bound.port())
+}
+
+fn log_banner(info: &Info) {
+    info!("Starting {}", version_line());
+    info!("  Version:  {}", COMPATIBLE_VERSION);
+    info!("  Git:      [not set]");
+    debug!("  Build:    natsd {}", env!("CARGO_PKG_VERSION"));
+    info!("  Name:     {}", info.server_name);
+    info!("  ID:       {}", info.server_id);
 }
 
 impl Server {
-    /// Binds the listeners and starts the reactor threads.
+    /// Binds the listeners, writes the pid and ports files and starts the reactor threads.
     pub fn start(opts: Options) -> io::Result<ServerHandle> {
-        let _ = opts;
-        Err(io::Error::other("not implemented yet"))
+        opts.validate().map_err(io::Error::other)?;
+        let server_id = info::new_server_id();
+        let server_name = opts
+            .server_name
+            .clone()
+            .unwrap_or_else(|| server_id.clone());
+        let mut info = Info {
+            server_id,
+            server_name,
+            version: COMPATIBLE_VERSION,
+            proto: info::PROTOCOL_VERSION,
+            go: "rust",
+            host: String::new(),
+            port: 0,
+            headers: opts.headers,
+            max_payload: opts.max_payload,
+            client_id: 0,
+            client_ip: String::new(),
+        };
+        log_banner(&info);
+        if let Some(path) = &opts.pid_file {
+            files::write_pid_file(path)?;
+        }
+        let listener = bind_clients(&opts)?;
+        let client_addr = listener.local_addr()?;
+        (info.host, info.port) = advertised(&opts, client_addr);
+        info!(
+            "Listening for client connections on {}",
+            files::host_port(&opts.host, client_addr.port())
+        );
+
+        let count = match opts.reactors {
+            0 => default_reactors(),
+            n => n,
+        };
+        let polls = (0..count)
+            .map(|_| Poll::new())
+            .collect::<io::Result<Vec<_>>>()?;
+        let reactors = polls
+            .iter()
+            .map(|poll| {
+                Ok(ReactorHandle {
+                    inbox: Mutex::new(Inbox::default()),
+                    waker: Waker::new(poll.registry(), reactor::WAKER)?,
+                })
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        debug!("Starting {count} reactor thread(s)");
+        let ports_file = match &opts.ports_file_dir {
+            Some(dir) => Some(files::write_ports_file(dir, &opts, client_addr)?),
+            None => None,
+        };
+        let shared = Arc::new(ServerShared {
+            opts,
+            info,
+            sublist: SharedSublist::new(),
+            reactors,
+            next_cid: AtomicU64::new(1),
+            clients: AtomicUsize::new(0),
+            stats: Stats::default(),
+            shutdown: AtomicBool::new(false),
+        });
+        let mut listener = Some(listener);
+        let threads = polls
+            .into_iter()
+            .enumerate()
+            .map(|(id, poll)| {
+                let reactor = Reactor::new(id, poll, shared.clone(), listener.take())?;
+                std::thread::Builder::new()
+                    .name(format!("reactor-{id}"))
+                    .spawn(move || reactor.run())
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        info!("Server is ready");
+        Ok(ServerHandle {
+            client_addr,
+            shared,
+            threads,
+            ports_file,
+        })
     }
 }
 
@@ -27,6 +267,40 @@ impl ServerHandle {
         self.client_addr
     }
 
-    /// Stops accepting, flushes what is queued, closes every connection and joins the threads.
-    pub fn shutdown(self) {}
+    /// Messages and bytes received and sent so far, and slow consumers seen.
+    pub fn stats(&self) -> stats::Snapshot {
+        self.shared.stats.snapshot()
+    }
+
+    /// Stops accepting, flushes what is queued, closes every connection and joins the
+    /// reactor threads. Removes the ports file.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if self.threads.is_empty() {
+            return;
+        }
+        info!("Initiating Shutdown...");
+        self.shared.shutdown.store(true, Ordering::Release);
+        for reactor in &self.shared.reactors {
+            let _ = reactor.waker.wake();
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+        if let Some(path) = self.ports_file.take() {
+            files::remove_ports_file(&path);
+        }
+        info!("Server Exiting..");
+    }
 }
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub use stats::Snapshot as StatsSnapshot;

@@ -1,0 +1,1241 @@
+//! The command line: argv → [`Command`], with nats-server 2.9's flags and Go `flag` syntax.
+//!
+//! nats-server parses its arguments with Go's `flag` package, whose grammar is not the one
+//! pico-args implements: every name may take one or two dashes, values come as `-name value` or
+//! `-name=value`, a bool flag never takes the next argument but accepts `-name=false`, parsing
+//! stops at the first non-flag argument or `--`, integers use Go's `ParseInt(s, 0, 64)` syntax,
+//! and the first problem met left to right is reported in Go's words. pico-args looks flags up
+//! by key anywhere in the list and reports errors in its own words, so natsd puts a small
+//! normaliser in front of it: `normalise` walks argv with Go's rules, checks every value with
+//! the same Go-syntax parsers, and turns the flags into a canonical list `--key value …` (one
+//! key per flag, aliases resolved, bools given an explicit value); pico-args then extracts the
+//! typed values from that list, pair by pair in argv order, so a repeated flag's last value wins
+//! as in Go. One table (`FLAGS`) drives both steps.
+//!
+//! Flags of features natsd does not have yet are parsed with their real type (so their syntax
+//! errors are Go's), then refused with `natsd: flag -c is not supported yet` rather than ignored.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::options::{Options, Port, DEFAULT_HOST, DEFAULT_PORT};
+use Value::{Bool, Int, Str, Uint};
+
+/// What the command line asks for.
+// Built once per process; boxing `Options` would only complicate the caller.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run a server with these options.
+    Run(Options),
+    /// Print this text to stdout as is (it ends with a newline) and exit 0: help, version,
+    /// `--help_tls`.
+    Print(String),
+}
+
+/// A command line that cannot run: print `stderr` (if non-empty) to stderr, `stdout` (if
+/// non-empty) to stdout, and exit with `code`. Both texts are complete and end with a newline,
+/// so print them as is (`eprint!`/`print!`).
+///
+/// Flag syntax errors exit 0 with the usage on stdout, as nats-server does; everything else
+/// exits 1 with a `natsd: ` message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    /// Text for stderr.
+    pub stderr: String,
+    /// Text for stdout.
+    pub stdout: String,
+    /// Process exit status.
+    pub code: i32,
+}
+
+impl CliError {
+    /// A flag syntax error: Go's message, then the usage, exit 0 (nats-server's usage function
+    /// exits 0 before the `flag` package can exit 2).
+    fn syntax(message: String) -> Self {
+        CliError {
+            stderr: message + "\n",
+            stdout: usage(),
+            code: 0,
+        }
+    }
+
+    /// A fatal error natsd reports itself: `natsd: <message>`, exit 1.
+    fn fatal(message: impl fmt::Display) -> Self {
+        CliError {
+            stderr: format!("natsd: {message}\n"),
+            stdout: String::new(),
+            code: 1,
+        }
+    }
+}
+
+/// Parses the arguments after argv\[0\].
+///
+/// Order as nats-server's `ConfigureOptions`: flag syntax errors; then `-v`, `-h`, `--help_tls`
+/// (in that order of precedence); then the first positional argument (`version`, `help`, or an
+/// error); then flags that are not supported yet; then the port and [`Options::validate`].
+pub fn parse(args: &[String]) -> Result<Command, CliError> {
+    let normalised = normalise(args)?;
+    let settings = normalised.extract().map_err(CliError::fatal)?;
+    if settings.version {
+        return Ok(Command::Print(version()));
+    }
+    if settings.help {
+        return Ok(Command::Print(usage()));
+    }
+    if settings.help_tls {
+        return Ok(Command::Print(tls_help()));
+    }
+    if let Some(arg) = &normalised.positional {
+        return match arg.to_lowercase().as_str() {
+            "version" => Ok(Command::Print(version())),
+            "help" => Ok(Command::Print(usage())),
+            _ => Err(CliError::fatal(format_args!(
+                "unrecognized command: {}",
+                go_quote(arg)
+            ))),
+        };
+    }
+    if let Some(given) = normalised.given.iter().find(|g| !g.flag.supported()) {
+        return Err(CliError::fatal(format_args!(
+            "flag {} is not supported yet",
+            given.spelled
+        )));
+    }
+    let options = settings.into_options().map_err(CliError::fatal)?;
+    options.validate().map_err(CliError::fatal)?;
+    Ok(Command::Run(options))
+}
+
+/// The `--help` text: nats-server 2.9.10's usage with `natsd` in the Usage line and the
+/// natsd-only `--reactors` flag, framed as nats-server prints it (`"\n" + body + "\n\n"`).
+pub fn usage() -> String {
+    USAGE.to_string()
+}
+
+/// The `-v` text.
+fn version() -> String {
+    format!(
+        "natsd v{} (nats-server 2.9.10 compatible)\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The `--help_tls` text: nats-server's, with the cipher suite and curve names it accepts.
+fn tls_help() -> String {
+    let mut text = TLS_HELP.to_string();
+    for name in CIPHER_SUITES {
+        text.push_str("    ");
+        text.push_str(name);
+        text.push('\n');
+    }
+    text.push_str("\nAvailable curve preferences include:\n");
+    for name in CURVES {
+        text.push_str("    ");
+        text.push_str(name);
+        text.push('\n');
+    }
+    text
+}
+
+/// One command-line flag.
+struct Flag {
+    /// Canonical name with two dashes: the flag's key in the normalised list. The name without
+    /// the dashes is accepted on the command line too.
+    key: &'static str,
+    /// Other names bound to the same setting.
+    aliases: &'static [&'static str],
+    /// Value type and where the value goes.
+    value: Value,
+}
+
+/// Setter of a flag's value; `None` for a flag of a feature natsd does not have yet.
+type Set<T> = Option<fn(&mut Settings, T)>;
+
+/// A flag's value type, as Go's `flag` package parses it, and its setter.
+#[derive(Clone, Copy)]
+enum Value {
+    /// `flag.BoolVar`: `-name` alone means true; `-name=value` with `strconv.ParseBool` syntax.
+    Bool(Set<bool>),
+    /// `flag.IntVar`/`Int64Var`: `strconv.ParseInt(s, 0, 64)`.
+    Int(Set<i64>),
+    /// As `flag.UintVar` (`strconv.ParseUint(s, 0, 64)`), for natsd's own counts.
+    Uint(Set<u64>),
+    /// `flag.StringVar`.
+    Str(Set<String>),
+}
+
+impl Flag {
+    /// Whether the command line may call this flag `name` (given without dashes).
+    fn is_named(&self, name: &str) -> bool {
+        &self.key[2..] == name || self.aliases.contains(&name)
+    }
+
+    /// Whether natsd implements what this flag asks for.
+    fn supported(&self) -> bool {
+        match self.value {
+            Bool(set) => set.is_some(),
+            Int(set) => set.is_some(),
+            Uint(set) => set.is_some(),
+            Str(set) => set.is_some(),
+        }
+    }
+
+    /// Checks a value's syntax the way the flag's Go type would.
+    fn check(&self, text: &str) -> Result<(), GoParseError> {
+        match self.value {
+            Bool(_) => parse_bool(text).map(drop),
+            Int(_) => parse_int(text).map(drop),
+            Uint(_) => parse_uint(text).map(drop),
+            Str(_) => Ok(()),
+        }
+    }
+
+    /// Takes this flag's next `key value` pair out of `args` and applies the typed value.
+    fn extract(
+        &self,
+        args: &mut pico_args::Arguments,
+        settings: &mut Settings,
+    ) -> Result<(), pico_args::Error> {
+        fn apply<T>(set: Set<T>, settings: &mut Settings, value: T) {
+            if let Some(set) = set {
+                set(settings, value);
+            }
+        }
+        match self.value {
+            Bool(set) => apply(set, settings, args.value_from_fn(self.key, parse_bool)?),
+            Int(set) => apply(set, settings, args.value_from_fn(self.key, parse_int)?),
+            Uint(set) => apply(set, settings, args.value_from_fn(self.key, parse_uint)?),
+            Str(set) => apply(set, settings, args.value_from_str(self.key)?),
+        }
+        Ok(())
+    }
+}
+
+/// Shorthand for a [`Flag`] in [`FLAGS`].
+const fn flag(key: &'static str, aliases: &'static [&'static str], value: Value) -> Flag {
+    Flag {
+        key,
+        aliases,
+        value,
+    }
+}
+
+/// Every flag natsd accepts: nats-server 2.9.10's (`ConfigureOptions`) and `--reactors`.
+#[rustfmt::skip]
+static FLAGS: &[Flag] = &[
+    // Common options.
+    flag("--help",               &["h"],         Bool(Some(|s, on| s.help = on))),
+    flag("--version",            &["v"],         Bool(Some(|s, on| s.version = on))),
+    flag("--help_tls",           &[],            Bool(Some(|s, on| s.help_tls = on))),
+    // Server options.
+    flag("--addr",               &["a", "net"],  Str(Some(|s, v| s.opts.host = v))),
+    flag("--port",               &["p"],         Int(Some(|s, v| s.port = Some(v)))),
+    flag("--server_name",        &["n", "name"], Str(Some(|s, v| s.opts.server_name = non_empty(v)))),
+    flag("--client_advertise",   &[],            Str(Some(|s, v| s.opts.client_advertise = non_empty(v)))),
+    flag("--pid",                &["P"],         Str(Some(|s, v| s.opts.pid_file = path(v)))),
+    flag("--ports_file_dir",     &[],            Str(Some(|s, v| s.opts.ports_file_dir = path(v)))),
+    flag("--reactors",           &[],            Uint(Some(|s, v| s.opts.reactors = v.try_into().unwrap_or(usize::MAX)))),
+    // Logging options.
+    flag("--log",                &["l"],         Str(Some(|s, v| s.opts.log.file = path(v)))),
+    flag("--logtime",            &["T"],         Bool(Some(|s, on| s.opts.log.logtime = on))),
+    flag("--syslog",             &["s"],         Bool(Some(|s, on| s.opts.log.syslog = on))),
+    flag("--remote_syslog",      &["r"],         Str(Some(|s, v| s.opts.log.remote_syslog = non_empty(v)))),
+    flag("--debug",              &["D"],         Bool(Some(|s, on| s.opts.log.debug = on))),
+    flag("--trace",              &["V"],         Bool(Some(|s, on| s.opts.log.trace = on))),
+    flag("--VV",                 &[],            Bool(Some(|s, on| s.trace_verbose = Some(on)))),
+    flag("--DV",                 &[],            Bool(Some(|s, on| s.debug_trace = Some(on)))),
+    flag("--DVV",                &[],            Bool(Some(|s, on| s.debug_trace_verbose = Some(on)))),
+    // Negative means unlimited, like 0: Go truncates traced payloads only when it is positive.
+    flag("--max_traced_msg_len", &[],            Int(Some(|s, v| s.opts.log.max_traced_msg_len = v.try_into().unwrap_or(0)))),
+    // Not supported yet: configuration file, signals, monitoring, auth, TLS, cluster,
+    // profiling, log rotation, JetStream.
+    flag("--config",             &["c"],         Str(None)),
+    flag("--t",                  &[],            Bool(None)),
+    flag("--signal",             &["sl"],        Str(None)),
+    flag("--http_port",          &["m"],         Int(None)),
+    flag("--https_port",         &["ms"],        Int(None)),
+    flag("--user",               &[],            Str(None)),
+    flag("--pass",               &[],            Str(None)),
+    flag("--auth",               &[],            Str(None)),
+    flag("--tls",                &[],            Bool(None)),
+    flag("--tlscert",            &[],            Str(None)),
+    flag("--tlskey",             &[],            Str(None)),
+    flag("--tlsverify",          &[],            Bool(None)),
+    flag("--tlscacert",          &[],            Str(None)),
+    flag("--routes",             &[],            Str(None)),
+    flag("--cluster",            &["cluster_listen"], Str(None)),
+    flag("--cluster_name",       &[],            Str(None)),
+    flag("--no_advertise",       &[],            Bool(None)),
+    flag("--cluster_advertise",  &[],            Str(None)),
+    flag("--connect_retries",    &[],            Int(None)),
+    flag("--profile",            &[],            Int(None)),
+    flag("--log_size_limit",     &[],            Int(None)),
+    flag("--jetstream",          &["js"],        Bool(None)),
+    flag("--store_dir",          &["sd"],        Str(None)),
+];
+
+/// An empty string flag means "not set", as in nats-server.
+fn non_empty(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
+}
+
+/// A path flag: empty means "not set".
+fn path(value: String) -> Option<PathBuf> {
+    non_empty(value).map(PathBuf::from)
+}
+
+/// Flag values on their way into [`Options`].
+#[derive(Default)]
+struct Settings {
+    /// Everything that maps directly.
+    opts: Options,
+    /// `-v`.
+    version: bool,
+    /// `-h`.
+    help: bool,
+    /// `--help_tls`.
+    help_tls: bool,
+    /// `-p` as given; checked by [`Settings::into_options`].
+    port: Option<i64>,
+    /// `-DV`.
+    debug_trace: Option<bool>,
+    /// `-DVV`.
+    debug_trace_verbose: Option<bool>,
+    /// `-VV`.
+    trace_verbose: Option<bool>,
+}
+
+impl Settings {
+    /// Applies defaults for empty values, what depends on more than one flag, and the port.
+    fn into_options(self) -> Result<Options, String> {
+        let mut options = self.opts;
+        if options.host.is_empty() {
+            options.host = DEFAULT_HOST.to_string();
+        }
+        // After all other flags, in Go's order (`flag.Visit` sorts by name: DV, DVV, VV).
+        let log = &mut options.log;
+        if let Some(on) = self.debug_trace {
+            (log.debug, log.trace) = (on, on);
+        }
+        if let Some(on) = self.debug_trace_verbose {
+            (log.debug, log.trace, log.trace_verbose) = (on, on, on);
+        }
+        if let Some(on) = self.trace_verbose {
+            (log.trace, log.trace_verbose) = (on, on);
+        }
+        if let Some(port) = self.port {
+            options.port = client_port(&options.host, port)?;
+        }
+        Ok(options)
+    }
+}
+
+/// The client port for `-p`: `-1` is random, `0` the default; anything else must be a TCP port.
+fn client_port(host: &str, port: i64) -> Result<Port, String> {
+    match port {
+        -1 => Ok(Port::Random),
+        0 => Ok(Port::Fixed(DEFAULT_PORT)),
+        _ => u16::try_from(port).map(Port::Fixed).map_err(|_| {
+            // nats-server fails this way when it tries to listen (host:port as net.JoinHostPort).
+            let host_port = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            format!(
+                "Error listening on port: {host_port}, \"listen tcp: address {port}: invalid port\""
+            )
+        }),
+    }
+}
+
+/// A command line after Go's `flag` rules, before typed extraction.
+struct Normalised {
+    /// The flags, in argv order.
+    given: Vec<Given>,
+    /// The first argument after the flags (after `--` or the first non-flag).
+    positional: Option<String>,
+}
+
+/// One flag occurrence on the command line.
+struct Given {
+    /// The flag.
+    flag: &'static Flag,
+    /// Its name with dashes as the user wrote it (`-c`, `--config`), for messages.
+    spelled: String,
+    /// Its value (`true` for a bare bool flag), already checked.
+    value: String,
+}
+
+/// Walks argv with Go's `flag` rules and checks every value; the first problem is reported in
+/// Go's words.
+fn normalise(args: &[String]) -> Result<Normalised, CliError> {
+    let mut given = Vec::new();
+    let mut rest = args;
+    while let Some((arg, after)) = rest.split_first() {
+        if arg.len() < 2 || !arg.starts_with('-') {
+            break;
+        }
+        rest = after;
+        if arg == "--" {
+            break;
+        }
+        let dashes = if arg.starts_with("--") { 2 } else { 1 };
+        let body = &arg[dashes..];
+        if body.is_empty() || body.starts_with(['-', '=']) {
+            return Err(CliError::syntax(format!("bad flag syntax: {arg}")));
+        }
+        let (name, inline) = match body.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (body, None),
+        };
+        let Some(flag) = FLAGS.iter().find(|f| f.is_named(name)) else {
+            return Err(CliError::syntax(format!(
+                "flag provided but not defined: -{name}"
+            )));
+        };
+        let value = match (inline, &flag.value) {
+            (Some(value), _) => value,
+            (None, Bool(_)) => "true",
+            (None, _) => {
+                let Some((value, after)) = rest.split_first() else {
+                    return Err(CliError::syntax(format!("flag needs an argument: -{name}")));
+                };
+                rest = after;
+                value
+            }
+        };
+        flag.check(value).map_err(|reason| {
+            let value = go_quote(value);
+            CliError::syntax(match flag.value {
+                Bool(_) => format!("invalid boolean value {value} for -{name}: {reason}"),
+                _ => format!("invalid value {value} for flag -{name}: {reason}"),
+            })
+        })?;
+        given.push(Given {
+            flag,
+            spelled: arg[..dashes + name.len()].to_string(),
+            value: value.to_string(),
+        });
+    }
+    Ok(Normalised {
+        given,
+        positional: rest.first().cloned(),
+    })
+}
+
+impl Normalised {
+    /// The canonical argument list: `--key value` for each flag, in argv order.
+    fn canonical_args(&self) -> Vec<OsString> {
+        self.given
+            .iter()
+            .flat_map(|g| [g.flag.key.into(), g.value.as_str().into()])
+            .collect()
+    }
+
+    /// Extracts the typed values with pico-args. Pairs are taken in argv order, so each
+    /// lookup finds the pair at the front (a value can never be mistaken for a key) and a
+    /// repeated flag's last value wins.
+    fn extract(&self) -> Result<Settings, pico_args::Error> {
+        let mut args = pico_args::Arguments::from_vec(self.canonical_args());
+        let mut settings = Settings::default();
+        for given in &self.given {
+            given.flag.extract(&mut args, &mut settings)?;
+        }
+        debug_assert!(args.finish().is_empty());
+        Ok(settings)
+    }
+}
+
+/// Why a value does not parse, in Go's `flag` words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GoParseError {
+    /// `strconv.ErrSyntax`.
+    Syntax,
+    /// `strconv.ErrRange`.
+    Range,
+}
+
+impl fmt::Display for GoParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GoParseError::Syntax => "parse error",
+            GoParseError::Range => "value out of range",
+        })
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_bool(text: &str) -> Result<bool, GoParseError> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(GoParseError::Syntax),
+    }
+}
+
+/// Go's `strconv.ParseInt(text, 0, 64)`: optional sign, then as [`parse_uint`].
+fn parse_int(text: &str) -> Result<i64, GoParseError> {
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'+') => (false, &text[1..]),
+        Some(b'-') => (true, &text[1..]),
+        _ => (false, text),
+    };
+    let magnitude = parse_uint(digits)?;
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+    .ok_or(GoParseError::Range)
+}
+
+/// Go's `strconv.ParseUint(text, 0, 64)`: `0x`/`0o`/`0b` prefixes, a leading `0` for octal,
+/// `_` between digits. As in Go, overflow is reported as soon as it happens, before a syntax
+/// error later in the text.
+fn parse_uint(text: &str) -> Result<u64, GoParseError> {
+    let bytes = text.as_bytes();
+    let (base, digits): (u8, &[u8]) = match bytes {
+        [] => return Err(GoParseError::Syntax),
+        [b'0', prefix, _, ..] if prefix.eq_ignore_ascii_case(&b'b') => (2, &bytes[2..]),
+        [b'0', prefix, _, ..] if prefix.eq_ignore_ascii_case(&b'o') => (8, &bytes[2..]),
+        [b'0', prefix, _, ..] if prefix.eq_ignore_ascii_case(&b'x') => (16, &bytes[2..]),
+        [b'0', ..] => (8, &bytes[1..]),
+        _ => (10, bytes),
+    };
+    let mut n: u64 = 0;
+    let mut underscores = false;
+    for &c in digits {
+        let digit = match c {
+            b'_' => {
+                underscores = true;
+                continue;
+            }
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'z' | b'A'..=b'Z' => c.to_ascii_lowercase() - b'a' + 10,
+            _ => return Err(GoParseError::Syntax),
+        };
+        if digit >= base {
+            return Err(GoParseError::Syntax);
+        }
+        n = n
+            .checked_mul(u64::from(base))
+            .and_then(|n| n.checked_add(u64::from(digit)))
+            .ok_or(GoParseError::Range)?;
+    }
+    if underscores && !underscores_ok(bytes) {
+        return Err(GoParseError::Syntax);
+    }
+    Ok(n)
+}
+
+/// Go's `strconv.underscoreOK` for an unsigned number: each `_` sits between digits, or between
+/// a base prefix and a digit.
+fn underscores_ok(bytes: &[u8]) -> bool {
+    #[derive(PartialEq)]
+    enum Saw {
+        Digit,
+        Underscore,
+        Other,
+    }
+    let mut saw = Saw::Other;
+    let mut rest = bytes;
+    let mut hex = false;
+    if let [b'0', prefix, tail @ ..] = bytes {
+        let prefix = prefix.to_ascii_lowercase();
+        if matches!(prefix, b'b' | b'o' | b'x') {
+            saw = Saw::Digit;
+            hex = prefix == b'x';
+            rest = tail;
+        }
+    }
+    for &c in rest {
+        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
+            saw = Saw::Digit;
+        } else if c == b'_' {
+            if saw != Saw::Digit {
+                return false;
+            }
+            saw = Saw::Underscore;
+        } else if saw == Saw::Underscore {
+            return false;
+        } else {
+            saw = Saw::Other;
+        }
+    }
+    saw != Saw::Underscore
+}
+
+/// Go's `%q` of a string, as in nats-server's messages. Go also escapes other non-printable
+/// code points (format characters, unassigned ones); without Unicode category tables this
+/// escapes control characters and non-ASCII white space, and prints the rest as is.
+fn go_quote(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\x07' => quoted.push_str("\\a"),
+            '\x08' => quoted.push_str("\\b"),
+            '\x0c' => quoted.push_str("\\f"),
+            '\n' => quoted.push_str("\\n"),
+            '\r' => quoted.push_str("\\r"),
+            '\t' => quoted.push_str("\\t"),
+            '\x0b' => quoted.push_str("\\v"),
+            '\0'..='\x1f' | '\x7f' => {
+                let _ = write!(quoted, "\\x{:02x}", u32::from(c));
+            }
+            c if c.is_control() || (c.is_whitespace() && c != ' ') => {
+                let _ = write!(quoted, "\\u{:04x}", u32::from(c));
+            }
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// The `--help` text (starts and ends with an empty line, as nats-server prints it).
+const USAGE: &str = "
+Usage: natsd [options]
+
+Server Options:
+    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
+    -p, --port <port>                Use port for clients (default: 4222)
+    -n, --name
+        --server_name <server_name>  Server name (default: auto)
+    -P, --pid <file>                 File to store PID
+    -m, --http_port <port>           Use port for http monitoring
+    -ms,--https_port <port>          Use port for https monitoring
+    -c, --config <file>              Configuration file
+    -t                               Test configuration and exit
+    -sl,--signal <signal>[=<pid>]    Send signal to nats-server process (ldm, stop, quit, term, reopen, reload)
+                                     pid> can be either a PID (e.g. 1) or the path to a PID file (e.g. /var/run/nats-server.pid)
+        --client_advertise <string>  Client URL to advertise to other servers
+        --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).
+        --reactors <n>               Number of reactor threads (default: 0 = auto)
+
+Logging Options:
+    -l, --log <file>                 File to redirect log output
+    -T, --logtime                    Timestamp log entries (default: true)
+    -s, --syslog                     Log to syslog or windows event log
+    -r, --remote_syslog <addr>       Syslog server addr (udp://localhost:514)
+    -D, --debug                      Enable debugging output
+    -V, --trace                      Trace the raw protocol
+    -VV                              Verbose trace (traces system account as well)
+    -DV                              Debug and trace
+    -DVV                             Debug and verbose trace (traces system account as well)
+        --log_size_limit <limit>     Logfile size limit (default: auto)
+        --max_traced_msg_len <len>   Maximum printable length for traced messages (default: unlimited)
+
+JetStream Options:
+    -js, --jetstream                 Enable JetStream functionality
+    -sd, --store_dir <dir>           Set the storage directory
+
+Authorization Options:
+        --user <user>                User required for connections
+        --pass <password>            Password required for connections
+        --auth <token>               Authorization token required for connections
+
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
+
+Cluster Options:
+        --routes <rurl-1, rurl-2>    Routes to solicit and connect
+        --cluster <cluster-url>      Cluster URL for solicited routes
+        --cluster_name <string>      Cluster Name, if not set one will be dynamically generated
+        --no_advertise <bool>        Do not advertise known cluster information to clients
+        --cluster_advertise <string> Cluster URL to advertise to other servers
+        --connect_retries <number>   For implicit routes, number of connect retries
+        --cluster_listen <url>       Cluster url from which members can solicit routes
+
+Profiling Options:
+        --profile <port>             Profiling HTTP port
+
+Common Options:
+    -h, --help                       Show this message
+    -v, --version                    Show version
+        --help_tls                   TLS help
+
+";
+
+/// The `--help_tls` text before the cipher suite names.
+const TLS_HELP: &str = r#"
+TLS configuration is specified in the tls section of a configuration file:
+
+e.g.
+
+    tls {
+        cert_file:      "./certs/server-cert.pem"
+        key_file:       "./certs/server-key.pem"
+        ca_file:        "./certs/ca.pem"
+        verify:         true
+        verify_and_map: true
+
+        cipher_suites: [
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+        ]
+        curve_preferences: [
+            "CurveP256",
+            "CurveP384",
+            "CurveP521"
+        ]
+    }
+
+Available cipher suites include:
+"#;
+
+/// Cipher suite names nats-server 2.9.10 accepts in `cipher_suites` (its `cipherMap`).
+const CIPHER_SUITES: [&str; 24] = [
+    "TLS_RSA_WITH_RC4_128_SHA",
+    "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
+    "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+];
+
+/// Curve names nats-server 2.9.10 accepts in `curve_preferences`.
+const CURVES: [&str; 4] = ["X25519", "CurveP256", "CurveP384", "CurveP521"];
+
+#[cfg(test)]
+mod tests {
+    //! Cases marked "ref" were checked against nats-server v2.9.10 (same message, same exit
+    //! status; natsd says `natsd` where it says `nats-server`).
+
+    use super::*;
+    use crate::options::LogOptions;
+
+    fn parse_strs(list: &[&str]) -> Result<Command, CliError> {
+        parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    fn run(list: &[&str]) -> Options {
+        match parse_strs(list) {
+            Ok(Command::Run(options)) => options,
+            other => panic!("{list:?}: expected Run, got {other:?}"),
+        }
+    }
+
+    fn printed(list: &[&str]) -> String {
+        match parse_strs(list) {
+            Ok(Command::Print(text)) => text,
+            other => panic!("{list:?}: expected Print, got {other:?}"),
+        }
+    }
+
+    /// A Go `flag` error: message on stderr, usage on stdout, exit 0.
+    fn assert_syntax_error(list: &[&str], message: &str) {
+        let expected = CliError {
+            stderr: format!("{message}\n"),
+            stdout: usage(),
+            code: 0,
+        };
+        assert_eq!(parse_strs(list), Err(expected), "{list:?}");
+    }
+
+    /// A natsd error: `natsd: <message>` on stderr, nothing on stdout, exit 1.
+    fn assert_fatal(list: &[&str], message: &str) {
+        let expected = CliError {
+            stderr: format!("natsd: {message}\n"),
+            stdout: String::new(),
+            code: 1,
+        };
+        assert_eq!(parse_strs(list), Err(expected), "{list:?}");
+    }
+
+    fn canonical(list: &[&str]) -> Vec<String> {
+        let args: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+        let normalised = normalise(&args).unwrap_or_else(|e| panic!("{e:?}"));
+        normalised
+            .canonical_args()
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn no_arguments_run_with_defaults() {
+        assert_eq!(run(&[]), Options::default());
+    }
+
+    #[test]
+    fn one_or_two_dashes_for_every_name() {
+        for list in [
+            &["-p", "5"][..],
+            &["--p", "5"],
+            &["-port", "5"],
+            &["--port", "5"],
+            &["--p=5"],
+            &["-port=5"],
+        ] {
+            assert_eq!(run(list).port, Port::Fixed(5), "{list:?}");
+        }
+        assert!(run(&["--D"]).log.debug);
+        assert!(run(&["-debug"]).log.debug);
+        assert!(run(&["--DV"]).log.trace);
+        assert_eq!(run(&["-addr", "h1"]).host, "h1");
+        assert_eq!(run(&["--net", "h2"]).host, "h2");
+        assert_eq!(run(&["--a", "h3"]).host, "h3");
+    }
+
+    #[test]
+    fn normaliser_resolves_aliases_and_bool_values() {
+        assert_eq!(
+            canonical(&["-p=5", "-D", "--net", "x", "-T=F", "-n", "-a"]),
+            [
+                "--port",
+                "5",
+                "--debug",
+                "true",
+                "--addr",
+                "x",
+                "--logtime",
+                "F",
+                "--server_name",
+                "-a"
+            ]
+        );
+    }
+
+    #[test]
+    fn value_after_equals_keeps_later_equals_and_may_be_empty() {
+        let options = run(&["-n=a=b", "--addr=::1", "-l="]);
+        assert_eq!(options.server_name.as_deref(), Some("a=b"));
+        assert_eq!(options.host, "::1");
+        assert_eq!(options.log.file, None);
+    }
+
+    #[test]
+    fn value_flag_takes_next_argument_even_with_dash() {
+        assert_eq!(run(&["-n", "-D"]).server_name.as_deref(), Some("-D"));
+        assert!(!run(&["-n", "-D"]).log.debug);
+        // ref: `-p -x` is a bad value for -p, not an unknown flag.
+        assert_syntax_error(
+            &["-p", "-x"],
+            r#"invalid value "-x" for flag -p: parse error"#,
+        );
+    }
+
+    #[test]
+    fn bool_flag_values() {
+        for text in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert!(run(&[&format!("-D={text}")]).log.debug, "{text}");
+        }
+        for text in ["0", "f", "F", "false", "FALSE", "False"] {
+            assert!(
+                !run(&["-T", &format!("--logtime={text}")]).log.logtime,
+                "{text}"
+            );
+        }
+        assert!(run(&[]).log.logtime);
+        assert!(!run(&["-T=false"]).log.logtime);
+        assert!(run(&["-s"]).log.syslog);
+        // ref
+        assert_syntax_error(
+            &["-D=maybe"],
+            r#"invalid boolean value "maybe" for -D: parse error"#,
+        );
+        assert_syntax_error(
+            &["-DV=yes"],
+            r#"invalid boolean value "yes" for -DV: parse error"#,
+        );
+        assert_syntax_error(
+            &["--syslog="],
+            r#"invalid boolean value "" for -syslog: parse error"#,
+        );
+    }
+
+    #[test]
+    fn bool_flag_never_consumes_next_argument_ref() {
+        assert_fatal(&["-D", "false"], r#"unrecognized command: "false""#);
+        assert_fatal(&["-T", "0"], r#"unrecognized command: "0""#);
+    }
+
+    #[test]
+    fn parsing_stops_at_first_positional_ref() {
+        assert_fatal(&["foo", "-x"], r#"unrecognized command: "foo""#);
+        assert_fatal(&["-D", "foo", "bar"], r#"unrecognized command: "foo""#);
+        assert_fatal(&["FOO"], r#"unrecognized command: "FOO""#);
+        assert_fatal(&["-"], r#"unrecognized command: "-""#);
+        // Only the first positional is looked at.
+        assert_eq!(printed(&["help", "bogus"]), usage());
+    }
+
+    #[test]
+    fn double_dash_ends_flags_ref() {
+        assert_fatal(&["--", "-x"], r#"unrecognized command: "-x""#);
+        assert!(run(&["-D", "--"]).log.debug);
+        assert_eq!(printed(&["--", "version"]), version());
+    }
+
+    #[test]
+    fn positional_is_go_quoted_ref() {
+        assert_fatal(&["fo\"o"], r#"unrecognized command: "fo\"o""#);
+        assert_fatal(
+            &["a\tb\x01é\u{a0}\\"],
+            r#"unrecognized command: "a\tb\x01é\u00a0\\""#,
+        );
+    }
+
+    #[test]
+    fn unknown_flag_prints_usage_and_exits_0_ref() {
+        assert_syntax_error(&["-x"], "flag provided but not defined: -x");
+        assert_syntax_error(&["--x=1"], "flag provided but not defined: -x");
+        // Names are case-sensitive.
+        assert_syntax_error(&["-dv"], "flag provided but not defined: -dv");
+        // The first problem from the left wins.
+        assert_syntax_error(
+            &["-p", "5", "-x", "-p", "abc"],
+            "flag provided but not defined: -x",
+        );
+    }
+
+    #[test]
+    fn bad_flag_syntax_ref() {
+        for arg in ["---x", "-=x", "--=x"] {
+            assert_syntax_error(&[arg], &format!("bad flag syntax: {arg}"));
+        }
+    }
+
+    #[test]
+    fn bad_values_ref() {
+        assert_syntax_error(
+            &["-p", "abc"],
+            r#"invalid value "abc" for flag -p: parse error"#,
+        );
+        assert_syntax_error(
+            &["-p", "99999999999999999999"],
+            r#"invalid value "99999999999999999999" for flag -p: value out of range"#,
+        );
+        for text in [" 5", "09", "0b12", "_1", "", "0x", "1__0", "1_", "-"] {
+            let message = format!(
+                "invalid value {} for flag -port: parse error",
+                go_quote(text)
+            );
+            assert_syntax_error(&[&format!("--port={text}")], &message);
+        }
+        // Unsupported flags keep Go's syntax errors.
+        assert_syntax_error(
+            &["-log_size_limit", "1x"],
+            r#"invalid value "1x" for flag -log_size_limit: parse error"#,
+        );
+        assert_syntax_error(
+            &["-m", "abc"],
+            r#"invalid value "abc" for flag -m: parse error"#,
+        );
+        assert_syntax_error(
+            &["-tls=maybe"],
+            r#"invalid boolean value "maybe" for -tls: parse error"#,
+        );
+        // `--reactors` is unsigned.
+        assert_syntax_error(
+            &["--reactors", "-1"],
+            r#"invalid value "-1" for flag -reactors: parse error"#,
+        );
+    }
+
+    #[test]
+    fn missing_value_ref() {
+        assert_syntax_error(&["-p"], "flag needs an argument: -p");
+        assert_syntax_error(&["-D", "--port"], "flag needs an argument: -port");
+        assert_syntax_error(&["-c"], "flag needs an argument: -c");
+    }
+
+    #[test]
+    fn repeated_flag_last_wins() {
+        assert_eq!(run(&["-p", "1", "-p", "2"]).port, Port::Fixed(2));
+        assert_eq!(run(&["-a", "x", "--net", "y", "-addr=z"]).host, "z");
+        assert!(!run(&["-D", "-debug=false"]).log.debug);
+        assert_eq!(run(&["-a", "x", "-a", ""]).host, DEFAULT_HOST);
+        // A value that looks like a key is still a value.
+        let options = run(&["-n", "--port", "-p", "7", "-n", "--port"]);
+        assert_eq!(options.server_name.as_deref(), Some("--port"));
+        assert_eq!(options.port, Port::Fixed(7));
+    }
+
+    #[test]
+    fn go_int_syntax_ref() {
+        for (text, port) in [
+            ("0x10", 16),
+            ("0X1f", 31),
+            ("0o17", 15),
+            ("010", 8),
+            ("0b101", 5),
+            ("1_000", 1000),
+            ("0x_1_0", 16),
+            ("+5", 5),
+        ] {
+            assert_eq!(run(&["-p", text]).port, Port::Fixed(port), "{text}");
+        }
+        assert_eq!(parse_int("-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(parse_int("9223372036854775807"), Ok(i64::MAX));
+        assert_eq!(parse_int("9223372036854775808"), Err(GoParseError::Range));
+        assert_eq!(parse_int("-9223372036854775809"), Err(GoParseError::Range));
+        assert_eq!(parse_uint("18446744073709551615"), Ok(u64::MAX));
+        // Overflow is reported before a later syntax error, as in Go.
+        assert_eq!(
+            parse_uint("99999999999999999999x"),
+            Err(GoParseError::Range)
+        );
+        assert_eq!(parse_uint("+1"), Err(GoParseError::Syntax));
+    }
+
+    #[test]
+    fn port_values() {
+        assert_eq!(run(&["-p", "-1"]).port, Port::Random);
+        assert_eq!(run(&["-p", "0"]).port, Port::Fixed(DEFAULT_PORT));
+        assert_eq!(run(&["-p", "65535"]).port, Port::Fixed(65535));
+        // ref: nats-server fails with this message (exit 1) when it tries to listen.
+        assert_fatal(
+            &["-a", "127.0.0.1", "-p", "70000"],
+            r#"Error listening on port: 127.0.0.1:70000, "listen tcp: address 70000: invalid port""#,
+        );
+        assert_fatal(
+            &["-p", "-2"],
+            r#"Error listening on port: 0.0.0.0:-2, "listen tcp: address -2: invalid port""#,
+        );
+        assert_fatal(
+            &["-a", "::1", "-p", "65536"],
+            r#"Error listening on port: [::1]:65536, "listen tcp: address 65536: invalid port""#,
+        );
+    }
+
+    #[test]
+    fn server_and_logging_flags_set_options() {
+        let argv = "-a 127.0.0.1 -n srv --client_advertise h:1 -P /tmp/p --ports_file_dir /tmp/d \
+                    -l /tmp/l -T=false -s -r udp://h:514 -D -V --max_traced_msg_len 10 --reactors 3";
+        let options = run(&argv.split_whitespace().collect::<Vec<_>>());
+        let expected = Options {
+            host: "127.0.0.1".into(),
+            server_name: Some("srv".into()),
+            client_advertise: Some("h:1".into()),
+            pid_file: Some("/tmp/p".into()),
+            ports_file_dir: Some("/tmp/d".into()),
+            log: LogOptions {
+                file: Some("/tmp/l".into()),
+                logtime: false,
+                syslog: true,
+                remote_syslog: Some("udp://h:514".into()),
+                debug: true,
+                trace: true,
+                trace_verbose: false,
+                max_traced_msg_len: 10,
+            },
+            reactors: 3,
+            ..Options::default()
+        };
+        assert_eq!(options, expected);
+        assert_eq!(run(&["--name", "a"]).server_name.as_deref(), Some("a"));
+        assert_eq!(
+            run(&["--server_name", "b"]).server_name.as_deref(),
+            Some("b")
+        );
+    }
+
+    #[test]
+    fn empty_strings_mean_unset() {
+        assert_eq!(
+            run(&["-a", "", "-n", "", "-P", "", "-l", "", "-r", ""]),
+            Options::default()
+        );
+    }
+
+    #[test]
+    fn negative_max_traced_msg_len_is_unlimited() {
+        assert_eq!(
+            run(&["--max_traced_msg_len", "-5"]).log.max_traced_msg_len,
+            0
+        );
+    }
+
+    #[test]
+    fn debug_trace_combinations() {
+        let log = run(&["-DV"]).log;
+        assert!(log.debug && log.trace && !log.trace_verbose);
+        let log = run(&["-D", "-V", "-DV=false"]).log;
+        assert!(!log.debug && !log.trace);
+        // As in Go, -DV/-DVV/-VV apply after -D/-V whatever the order.
+        let log = run(&["-DV", "-D=false"]).log;
+        assert!(log.debug && log.trace);
+        let log = run(&["-VV"]).log;
+        assert!(!log.debug && log.trace && log.trace_verbose);
+        let log = run(&["-DVV"]).log;
+        assert!(log.debug && log.trace && log.trace_verbose);
+        // Go's order: DV, then DVV, then VV.
+        let log = run(&["-DVV", "-DV=false"]).log;
+        assert!(log.debug && log.trace && log.trace_verbose);
+        let log = run(&["-VV=false", "-DVV"]).log;
+        assert!(log.debug && !log.trace && !log.trace_verbose);
+    }
+
+    #[test]
+    fn flags_of_later_work_are_refused() {
+        for list in [
+            &["-c", "x.conf"][..],
+            &["--config=x.conf"],
+            &["-t"],
+            &["-sl", "reload"],
+            &["--signal", "stop=1"],
+            &["-m", "8222"],
+            &["-ms", "8223"],
+            &["--http_port", "1"],
+            &["--https_port", "1"],
+            &["--user", "u"],
+            &["--pass", "p"],
+            &["--auth", "t"],
+            &["--tls"],
+            &["--tls=false"],
+            &["--tlscert", "c"],
+            &["--tlskey", "k"],
+            &["--tlsverify"],
+            &["--tlscacert", "ca"],
+            &["--routes", "nats://h:1"],
+            &["--cluster", "nats://h:1"],
+            &["--cluster_listen", "nats://h:1"],
+            &["--cluster_name", "n"],
+            &["--no_advertise"],
+            &["--cluster_advertise", "h:1"],
+            &["--connect_retries", "3"],
+            &["-js"],
+            &["--jetstream"],
+            &["-sd", "/tmp"],
+            &["--store_dir", "/tmp"],
+            &["--profile", "6060"],
+            &["--log_size_limit", "1000"],
+        ] {
+            let spelled = list[0].split('=').next().unwrap();
+            assert_fatal(list, &format!("flag {spelled} is not supported yet"));
+        }
+        // The first one from the left is named.
+        assert_fatal(&["-D", "-js", "-c", "x"], "flag -js is not supported yet");
+    }
+
+    #[test]
+    fn version_and_help_positionals_case_insensitive_ref() {
+        assert_eq!(printed(&["version"]), version());
+        assert_eq!(printed(&["Version"]), version());
+        assert_eq!(printed(&["help"]), usage());
+        assert_eq!(printed(&["HELP"]), usage());
+        assert_eq!(printed(&["-D", "help"]), usage());
+    }
+
+    #[test]
+    fn precedence_version_help_help_tls_ref() {
+        assert_eq!(printed(&["-v"]), version());
+        assert_eq!(printed(&["--version"]), version());
+        assert_eq!(printed(&["-h", "-v"]), version());
+        assert_eq!(printed(&["--help_tls", "-v", "-h"]), version());
+        assert_eq!(printed(&["-help"]), usage());
+        assert_eq!(printed(&["--help_tls", "-h"]), usage());
+        assert_eq!(printed(&["-help_tls"]), tls_help());
+        assert_eq!(printed(&["--version=false", "-h"]), usage());
+        // Flags win over positionals and over not-supported flags.
+        assert_eq!(printed(&["-h", "version"]), usage());
+        assert_eq!(printed(&["-v", "bogus"]), version());
+        assert_eq!(printed(&["-c", "/nonexistent", "-v"]), version());
+        // Flag errors come first.
+        assert_syntax_error(
+            &["-v", "-p", "abc"],
+            r#"invalid value "abc" for flag -p: parse error"#,
+        );
+        assert_syntax_error(
+            &["-help_tls=0", "-p", "abcd"],
+            r#"invalid value "abcd" for flag -p: parse error"#,
+        );
+        // -h=false runs the server.
+        assert_eq!(run(&["-h=false", "-help_tls=0"]), Options::default());
+    }
+
+    #[test]
+    fn version_text() {
+        assert_eq!(
+            version(),
+            format!(
+                "natsd v{} (nats-server 2.9.10 compatible)\n",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+    }
+
+    #[test]
+    fn usage_text() {
+        let text = usage();
+        assert!(text.starts_with("\nUsage: natsd [options]\n\nServer Options:\n"));
+        assert!(text.ends_with("\n        --help_tls                   TLS help\n\n"));
+        assert!(text.contains(
+            "\n        --reactors <n>               Number of reactor threads (default: 0 = auto)\n"
+        ));
+        assert!(text.lines().all(|line| !line.ends_with(' ')));
+        // Every name in the table is documented.
+        for flag in FLAGS {
+            for name in std::iter::once(&flag.key[2..]).chain(flag.aliases.iter().copied()) {
+                let documented = text.match_indices(name).any(|(at, _)| {
+                    let before = &text[..at];
+                    let after = text[at + name.len()..].chars().next();
+                    before.ends_with('-')
+                        && !matches!(after, Some(c) if c.is_alphanumeric() || c == '_')
+                });
+                assert!(documented, "-{name} not in --help");
+            }
+        }
+    }
+
+    #[test]
+    fn tls_help_text() {
+        let text = tls_help();
+        assert!(text.starts_with("\nTLS configuration is specified in the tls section"));
+        let ciphers = text
+            .split("Available cipher suites include:\n")
+            .nth(1)
+            .unwrap()
+            .split("\nAvailable curve preferences include:\n")
+            .collect::<Vec<_>>();
+        assert_eq!(ciphers[0].lines().count(), 24);
+        assert!(ciphers[0].lines().all(|l| l.starts_with("    TLS_")));
+        assert_eq!(
+            ciphers[1],
+            "    X25519\n    CurveP256\n    CurveP384\n    CurveP521\n"
+        );
+    }
+
+    #[test]
+    fn flag_names_are_unique() {
+        let mut names: Vec<&str> = FLAGS
+            .iter()
+            .flat_map(|f| std::iter::once(&f.key[2..]).chain(f.aliases.iter().copied()))
+            .collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count);
+    }
+}

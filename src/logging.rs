@@ -1,0 +1,1213 @@
+//! The server's logger, installed behind the `log` crate facade, producing the
+//! same output as nats-server 2.9 (`logger/log.go`, `logger/syslog.go`, `server/log.go`).
+//!
+//! One sink is chosen at [`init`], in the reference's order: log file, else remote
+//! syslog, else local syslog, else stderr. Stderr and file lines look like
+//! `[<pid>] 2026/11/25 16:18:05.759853 [INF] message` (local time; the timestamp is
+//! left out without `logtime`); labels are colored only when stderr is a terminal.
+//! Syslog messages carry no label and no pid prefix; the level becomes the severity.
+//!
+//! `log::Level` maps to labels as Error → `[ERR]`, Warn → `[WRN]`, Info → `[INF]`,
+//! Debug → `[DBG]`, Trace → `[TRC]`; [`fatal`] writes `[FTL]` and exits with status 1.
+//! Debug and trace lines are written only while enabled ([`set_levels`]).
+//!
+//! Every line is written with a single write while the sink's mutex is held, so
+//! lines from different threads never interleave.
+
+use std::fmt::{self, Write as _};
+use std::fs::{File, OpenOptions};
+use std::io::{self, IsTerminal, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use log::{LevelFilter, Log, Metadata, Record};
+
+use crate::options::LogOptions;
+
+/// The process-wide logger handed to the `log` facade.
+static LOGGER: Logger = Logger::new();
+/// Whether debug lines are written.
+static DEBUG: AtomicBool = AtomicBool::new(false);
+/// Whether trace lines are written.
+static TRACE: AtomicBool = AtomicBool::new(false);
+
+/// Local syslog sockets, tried in this order (Go `log/syslog` `unixSyslog`).
+const LOCAL_SYSLOG_PATHS: [&str; 3] = ["/dev/log", "/var/run/syslog", "/var/run/log"];
+/// Syslog facility `kern`: what Go's `syslog.Dial(…, LOG_DEBUG, …)` ends up using.
+const FACILITY_KERN: u8 = 0;
+/// Syslog facility `daemon`, used for the local syslog.
+const FACILITY_DAEMON: u8 = 3;
+/// File mode of a newly created log file (before the umask).
+const LOG_FILE_MODE: u32 = 0o660;
+/// Month abbreviations of Go's `time.Stamp`.
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+/// Format (Cf) and private-use (Co) code point ranges; Go's `strconv.IsPrint` rejects them.
+const FORMAT_AND_PRIVATE_USE: &[(u32, u32)] = &[
+    (0xAD, 0xAD),
+    (0x600, 0x605),
+    (0x61C, 0x61C),
+    (0x6DD, 0x6DD),
+    (0x70F, 0x70F),
+    (0x8E2, 0x8E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xE000, 0xF8FF),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x13438),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+    (0xF0000, 0xFFFFD),
+    (0x100000, 0x10FFFD),
+];
+
+/// Installs the global logger for these options (sink chosen as the reference does:
+/// file, else remote syslog, else local syslog, else stderr).
+///
+/// Errors are the reference's message texts, e.g. `error invalid network type: "xyz"`,
+/// `error connecting to syslog: "<err>"` or `error opening file: open <path>: <err>`.
+/// May be called again to replace the sink.
+pub fn init(opts: &LogOptions) -> Result<(), String> {
+    let sink = Sink::open(opts)?;
+    install_global()?;
+    LOGGER.configure(sink, opts.logtime);
+    set_levels(opts.debug, opts.trace);
+    Ok(())
+}
+
+/// Switches debug and trace lines on or off at runtime (config reload).
+pub fn set_levels(debug: bool, trace: bool) {
+    DEBUG.store(debug, Ordering::Relaxed);
+    TRACE.store(trace, Ordering::Relaxed);
+    log::set_max_level(max_level(debug, trace));
+}
+
+/// SIGUSR1: reopens the log file and logs `File log re-opened` as the first line of
+/// the new file, or logs `File log re-open ignored, not a file logger`.
+///
+/// Like the reference, a file that cannot be reopened is fatal: the error goes to
+/// stderr and the process exits with status 1.
+pub fn reopen() {
+    if let Err(err) = LOGGER.reopen() {
+        eprintln!("{err}");
+        std::process::exit(1);
+    }
+}
+
+/// Logs an `[FTL]` line (syslog severity `crit`) and exits the process with status 1.
+pub fn fatal(args: fmt::Arguments) -> ! {
+    LOGGER.emit(Label::Fatal, &args.to_string());
+    std::process::exit(1)
+}
+
+/// Whether trace lines are written; a cheap check for skipping the building of trace
+/// lines on the hot path.
+pub fn trace_enabled() -> bool {
+    TRACE.load(Ordering::Relaxed)
+}
+
+/// Renders a message payload for `<<- MSG_PAYLOAD: [...]` trace lines like Go's `%q`.
+///
+/// When `max_len > 0` and the payload is longer, the reference (`client.traceMsg`)
+/// quotes the first `max_len` bytes and keeps the first `max_len` bytes of that
+/// escaped text, followed by `...`: `"hel..."`. Where that cut splits a UTF-8
+/// character (Go writes the partial bytes), the partial character is dropped.
+pub fn quote_payload(payload: &[u8], max_len: usize) -> String {
+    if max_len == 0 || payload.len() <= max_len {
+        return go_quote(payload);
+    }
+    let quoted = go_quote(&payload[..max_len]);
+    let escaped = &quoted[1..];
+    let cut = escaped.floor_char_boundary(max_len);
+    format!("\"{}...\"", &escaped[..cut])
+}
+
+/// Installs [`LOGGER`] as the `log` facade's logger, once per process.
+fn install_global() -> Result<(), String> {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| log::set_logger(&LOGGER).map_err(|err| err.to_string()))
+        .clone()
+}
+
+/// The `log` filter level for these switches (trace without debug still passes debug
+/// records through the facade; [`level_enabled`] drops them).
+fn max_level(debug: bool, trace: bool) -> LevelFilter {
+    if trace {
+        LevelFilter::Trace
+    } else if debug {
+        LevelFilter::Debug
+    } else {
+        LevelFilter::Info
+    }
+}
+
+/// Whether lines of this level are currently written.
+fn level_enabled(level: log::Level) -> bool {
+    match level {
+        log::Level::Error | log::Level::Warn | log::Level::Info => true,
+        log::Level::Debug => DEBUG.load(Ordering::Relaxed),
+        log::Level::Trace => TRACE.load(Ordering::Relaxed),
+    }
+}
+
+/// The kind of a log line: its label and its syslog severity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Label {
+    Fatal,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl From<log::Level> for Label {
+    fn from(level: log::Level) -> Self {
+        match level {
+            log::Level::Error => Label::Error,
+            log::Level::Warn => Label::Warn,
+            log::Level::Info => Label::Info,
+            log::Level::Debug => Label::Debug,
+            log::Level::Trace => Label::Trace,
+        }
+    }
+}
+
+impl Label {
+    /// The label with its trailing space, colored for terminals when `colors`.
+    fn text(self, colors: bool) -> &'static str {
+        if colors {
+            self.colored()
+        } else {
+            self.plain()
+        }
+    }
+
+    /// Plain label (file, redirected stderr).
+    fn plain(self) -> &'static str {
+        match self {
+            Label::Fatal => "[FTL] ",
+            Label::Error => "[ERR] ",
+            Label::Warn => "[WRN] ",
+            Label::Info => "[INF] ",
+            Label::Debug => "[DBG] ",
+            Label::Trace => "[TRC] ",
+        }
+    }
+
+    /// ANSI-colored label (`setColoredLabelFormats`).
+    fn colored(self) -> &'static str {
+        match self {
+            Label::Fatal => "[\x1b[31mFTL\x1b[0m] ",
+            Label::Error => "[\x1b[31mERR\x1b[0m] ",
+            Label::Warn => "[\x1b[0;93mWRN\x1b[0m] ",
+            Label::Info => "[\x1b[32mINF\x1b[0m] ",
+            Label::Debug => "[\x1b[36mDBG\x1b[0m] ",
+            Label::Trace => "[\x1b[33mTRC\x1b[0m] ",
+        }
+    }
+
+    /// Syslog severity; trace goes out as `notice` like in the reference.
+    fn severity(self) -> u8 {
+        match self {
+            Label::Fatal => 2,
+            Label::Error => 3,
+            Label::Warn => 4,
+            Label::Info | Label::Trace => 5,
+            Label::Debug => 7,
+        }
+    }
+}
+
+/// A wall-clock instant broken down in the local time zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LocalTime {
+    year: i32,
+    /// 1..=12.
+    month: i32,
+    day: i32,
+    hour: i32,
+    minute: i32,
+    second: i32,
+    micros: u32,
+    /// Seconds east of UTC.
+    utc_offset: libc::c_long,
+}
+
+impl LocalTime {
+    /// The current local time.
+    fn now() -> Self {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let secs = libc::time_t::try_from(since_epoch.as_secs()).unwrap_or(libc::time_t::MAX);
+        let tm = local_tm(secs);
+        LocalTime {
+            year: tm.tm_year + 1900,
+            month: tm.tm_mon + 1,
+            day: tm.tm_mday,
+            hour: tm.tm_hour,
+            minute: tm.tm_min,
+            second: tm.tm_sec,
+            micros: since_epoch.subsec_micros(),
+            utc_offset: tm.tm_gmtoff,
+        }
+    }
+
+    /// `YYYY/MM/DD hh:mm:ss.micro6`, the Go `log` flags `LstdFlags | Lmicroseconds`.
+    fn log_stamp(&self) -> String {
+        format!(
+            "{:04}/{:02}/{:02} {:02}:{:02}:{:02}.{:06}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second, self.micros
+        )
+    }
+
+    /// `Mmm _d hh:mm:ss`, Go's `time.Stamp` (day padded with a space).
+    fn syslog_stamp(&self) -> String {
+        let month = usize::try_from(self.month - 1)
+            .ok()
+            .and_then(|index| MONTHS.get(index))
+            .unwrap_or(&"???");
+        format!(
+            "{month} {:>2} {:02}:{:02}:{:02}",
+            self.day, self.hour, self.minute, self.second
+        )
+    }
+
+    /// `YYYY-MM-DDThh:mm:ss±hh:mm` (`Z` for UTC), Go's `time.RFC3339`.
+    fn rfc3339(&self) -> String {
+        let mut stamp = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        );
+        if self.utc_offset == 0 {
+            stamp.push('Z');
+        } else {
+            let sign = if self.utc_offset < 0 { '-' } else { '+' };
+            let offset = self.utc_offset.abs();
+            let _ = write!(
+                stamp,
+                "{sign}{:02}:{:02}",
+                offset / 3600,
+                offset % 3600 / 60
+            );
+        }
+        stamp
+    }
+}
+
+/// Breaks `secs` since the epoch down in the local time zone (all zero if the C
+/// library cannot represent it).
+fn local_tm(secs: libc::time_t) -> libc::tm {
+    // SAFETY: `libc::tm` is a plain C struct for which all-zero bytes are a valid
+    // value; `localtime_r` reads only `secs` and writes only into our own `tm`
+    // (it leaves it untouched when it fails, which the zeroed value covers).
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&secs, &mut tm);
+        tm
+    }
+}
+
+/// This machine's host name (`localhost` if it cannot be read).
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes, the length we pass.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".to_string();
+    }
+    let end = buf.iter().position(|&byte| byte == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// One stderr/file line: `[<pid>] [<time> ]<label><message>\n`. Like Go's `log`
+/// package, no newline is added to a message that already ends with one.
+fn format_line(pid: u32, time: Option<&LocalTime>, label: &str, message: &str) -> String {
+    let mut line = String::with_capacity(message.len() + 48);
+    let _ = write!(line, "[{pid}] ");
+    if let Some(time) = time {
+        line.push_str(&time.log_stamp());
+        line.push(' ');
+    }
+    line.push_str(label);
+    line.push_str(message);
+    line.push_str(newline_unless_present(message));
+    line
+}
+
+/// `"\n"`, or nothing if `message` already ends with a newline.
+fn newline_unless_present(message: &str) -> &'static str {
+    if message.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    }
+}
+
+/// A message in the local syslog form: `<PRI>Mmm _d hh:mm:ss TAG[PID]: MSG\n`.
+fn syslog_local_message(pri: u8, time: &LocalTime, tag: &str, pid: u32, message: &str) -> String {
+    let stamp = time.syslog_stamp();
+    let newline = newline_unless_present(message);
+    format!("<{pri}>{stamp} {tag}[{pid}]: {message}{newline}")
+}
+
+/// A message in the network syslog form: `<PRI>RFC3339 HOST TAG[PID]: MSG\n`.
+fn syslog_remote_message(
+    pri: u8,
+    time: &LocalTime,
+    host: &str,
+    tag: &str,
+    pid: u32,
+    message: &str,
+) -> String {
+    let stamp = time.rfc3339();
+    let newline = newline_unless_present(message);
+    format!("<{pri}>{stamp} {host} {tag}[{pid}]: {message}{newline}")
+}
+
+/// The syslog tag for a program path: its last non-empty `/`-separated part.
+fn syslog_tag(argv0: &str) -> &str {
+    argv0
+        .rsplit('/')
+        .find(|part| !part.is_empty())
+        .unwrap_or(argv0)
+}
+
+/// The syslog tag of this process (basename of argv\[0\]).
+fn process_tag() -> String {
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    syslog_tag(&argv0.to_string_lossy()).to_string()
+}
+
+/// Go's `%q` of a string: double-quoted, Go escapes, invalid UTF-8 as `\xNN`.
+fn go_quote(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    for chunk in bytes.utf8_chunks() {
+        chunk
+            .valid()
+            .chars()
+            .for_each(|c| push_escaped(&mut out, c));
+        for byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Appends one character as `strconv.Quote` writes it.
+fn push_escaped(out: &mut String, c: char) {
+    let code = u32::from(c);
+    let _ = match c {
+        '"' | '\\' => write!(out, "\\{c}"),
+        _ if is_go_printable(c) => write!(out, "{c}"),
+        '\x07' => write!(out, "\\a"),
+        '\x08' => write!(out, "\\b"),
+        '\x0c' => write!(out, "\\f"),
+        '\n' => write!(out, "\\n"),
+        '\r' => write!(out, "\\r"),
+        '\t' => write!(out, "\\t"),
+        '\x0b' => write!(out, "\\v"),
+        _ if code < 0x20 || code == 0x7f => write!(out, "\\x{code:02x}"),
+        _ if code < 0x10000 => write!(out, "\\u{code:04x}"),
+        _ => write!(out, "\\U{code:08x}"),
+    };
+}
+
+/// Approximates Go's `unicode.IsPrint`: everything but controls, spaces other than
+/// U+0020, format and private-use characters and noncharacters. (Unassigned code
+/// points, which Go also escapes, are kept.)
+fn is_go_printable(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    let code = u32::from(c);
+    let noncharacter = (0xFDD0..=0xFDEF).contains(&code) || code & 0xFFFE == 0xFFFE;
+    let format_or_private = FORMAT_AND_PRIVATE_USE
+        .iter()
+        .any(|&(first, last)| (first..=last).contains(&code));
+    !(c.is_control() || c.is_whitespace() || noncharacter || format_or_private)
+}
+
+/// Go's text for an I/O error: errno messages in lower case without `(os error N)`.
+fn go_error_text(err: &io::Error) -> String {
+    let text = err.to_string();
+    if err.raw_os_error().is_none() {
+        return text;
+    }
+    let text = text
+        .rsplit_once(" (os error")
+        .map_or(text.as_str(), |(msg, _)| msg);
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_lowercase().chain(chars).collect()
+    })
+}
+
+/// The process-wide logger state behind a mutex.
+struct Logger {
+    state: Mutex<State>,
+}
+
+/// The current sink and line options.
+struct State {
+    sink: Sink,
+    logtime: bool,
+}
+
+/// Where lines go.
+enum Sink {
+    Stderr { colors: bool },
+    File(FileSink),
+    Syslog(SyslogSink),
+}
+
+impl Logger {
+    /// A logger writing timestamped plain lines to stderr until configured.
+    const fn new() -> Self {
+        Logger {
+            state: Mutex::new(State {
+                sink: Sink::Stderr { colors: false },
+                logtime: true,
+            }),
+        }
+    }
+
+    /// The state, even if a thread panicked while logging.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Replaces the sink (closing the previous one).
+    fn configure(&self, sink: Sink, logtime: bool) {
+        *self.lock() = State { sink, logtime };
+    }
+
+    /// Writes one line, whatever the debug/trace switches.
+    fn emit(&self, label: Label, message: &str) {
+        self.lock().write(label, message);
+    }
+
+    /// Reopens a file sink and logs the outcome, both under one lock so the notice is
+    /// the first line of the new file.
+    fn reopen(&self) -> Result<(), String> {
+        let mut state = self.lock();
+        let notice = match &mut state.sink {
+            Sink::File(file) => {
+                file.reopen()?;
+                "File log re-opened"
+            }
+            Sink::Stderr { .. } | Sink::Syslog(_) => "File log re-open ignored, not a file logger",
+        };
+        state.write(Label::Info, notice);
+        Ok(())
+    }
+}
+
+impl Log for Logger {
+    /// Only natsd's own records: dependencies (mio traces every registration) stay quiet.
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        metadata.target().starts_with("natsd") && level_enabled(metadata.level())
+    }
+
+    fn log(&self, record: &Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let label = Label::from(record.level());
+        match record.args().as_str() {
+            Some(message) => self.emit(label, message),
+            None => self.emit(label, &record.args().to_string()),
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+impl State {
+    /// Writes one line to the sink. As in the reference, a failed write is dropped.
+    fn write(&mut self, label: Label, message: &str) {
+        let now = LocalTime::now();
+        let time = self.logtime.then_some(&now);
+        let pid = std::process::id();
+        match &mut self.sink {
+            Sink::Stderr { colors } => {
+                let line = format_line(pid, time, label.text(*colors), message);
+                let _ = io::stderr().lock().write_all(line.as_bytes());
+            }
+            Sink::File(file) => {
+                let line = format_line(pid, time, label.plain(), message);
+                let _ = file.file.write_all(line.as_bytes());
+            }
+            Sink::Syslog(syslog) => syslog.write(label, message, &now),
+        }
+    }
+}
+
+impl Sink {
+    /// Opens the sink the options select (`ConfigureLogger` order).
+    fn open(opts: &LogOptions) -> Result<Sink, String> {
+        let file = opts
+            .file
+            .as_ref()
+            .filter(|path| !path.as_os_str().is_empty());
+        let remote = opts.remote_syslog.as_ref().filter(|url| !url.is_empty());
+        if let Some(path) = file {
+            FileSink::open(path).map(Sink::File)
+        } else if let Some(url) = remote {
+            SyslogSink::open(parse_remote_url(url)?).map(Sink::Syslog)
+        } else if opts.syslog {
+            SyslogSink::open(SyslogTarget::Local).map(Sink::Syslog)
+        } else {
+            Ok(Sink::Stderr {
+                colors: io::stderr().is_terminal(),
+            })
+        }
+    }
+}
+
+/// An append-only log file that can be reopened under the same path.
+struct FileSink {
+    path: PathBuf,
+    file: File,
+}
+
+impl FileSink {
+    /// Opens (creating with mode 0660) `path` for appending.
+    fn open(path: &Path) -> Result<FileSink, String> {
+        let file = open_log_file(path)?;
+        Ok(FileSink {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Replaces the file with a freshly opened one at the same path (logrotate).
+    fn reopen(&mut self) -> Result<(), String> {
+        self.file = open_log_file(&self.path)?;
+        Ok(())
+    }
+}
+
+/// Opens a log file for appending, creating it with mode 0660.
+fn open_log_file(path: &Path) -> Result<File, String> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(LOG_FILE_MODE)
+        .open(path)
+        .map_err(|err| {
+            let detail = go_error_text(&err);
+            format!("error opening file: open {}: {detail}", path.display())
+        })
+}
+
+/// Where syslog messages go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SyslogTarget {
+    /// The local syslog daemon's socket (`-s`).
+    Local,
+    /// `udp://host:port`.
+    Udp(String),
+    /// `tcp://host:port`.
+    Tcp(String),
+    /// `unix:///path` (a stream socket).
+    Unix(String),
+}
+
+impl SyslogTarget {
+    /// Facility: `daemon` locally, `kern` for remote targets (Go `syslog.Dial` quirk).
+    fn facility(&self) -> u8 {
+        match self {
+            SyslogTarget::Local => FACILITY_DAEMON,
+            SyslogTarget::Udp(_) | SyslogTarget::Tcp(_) | SyslogTarget::Unix(_) => FACILITY_KERN,
+        }
+    }
+
+    /// Unix sockets get the local form (no host name, `time.Stamp`), as in Go.
+    fn uses_local_format(&self) -> bool {
+        matches!(self, SyslogTarget::Local | SyslogTarget::Unix(_))
+    }
+
+    /// Connects; errors are Go's `net.Dial` / `log/syslog` texts.
+    fn connect(&self) -> Result<SyslogConn, String> {
+        match self {
+            SyslogTarget::Local => {
+                connect_local().ok_or_else(|| "Unix syslog delivery error".to_string())
+            }
+            SyslogTarget::Udp(addr) => {
+                dial_each("udp", resolve("udp", addr)?, connect_udp).map(SyslogConn::Udp)
+            }
+            SyslogTarget::Tcp(addr) => dial_each("tcp", resolve("tcp", addr)?, |target| {
+                TcpStream::connect(target)
+            })
+            .map(SyslogConn::Tcp),
+            SyslogTarget::Unix(path) => UnixStream::connect(path)
+                .map(SyslogConn::Stream)
+                .map_err(|err| dial_error("unix", path, &err)),
+        }
+    }
+}
+
+/// Parses a `remote_syslog` URL the way the reference does (`url.Parse`, then the
+/// scheme picks the network: host for `udp`/`tcp`, path for `unix`).
+fn parse_remote_url(url: &str) -> Result<SyslogTarget, String> {
+    let (scheme, rest) =
+        url_scheme(url).map_err(|err| format!("parse {}: {err}", go_quote(url.as_bytes())))?;
+    let scheme = scheme.to_ascii_lowercase();
+    let (host, path) = url_host_and_path(rest);
+    match scheme.as_str() {
+        "udp" => Ok(SyslogTarget::Udp(host.to_string())),
+        "tcp" => Ok(SyslogTarget::Tcp(host.to_string())),
+        "unix" => Ok(SyslogTarget::Unix(path.to_string())),
+        _ => Err(format!(
+            "error invalid network type: {}",
+            go_quote(scheme.as_bytes())
+        )),
+    }
+}
+
+/// Splits off a URL scheme like Go's `getScheme`: `("", url)` when there is none.
+fn url_scheme(url: &str) -> Result<(&str, &str), &'static str> {
+    for (i, byte) in url.bytes().enumerate() {
+        match byte {
+            b'a'..=b'z' | b'A'..=b'Z' => {}
+            b'0'..=b'9' | b'+' | b'-' | b'.' if i > 0 => {}
+            b':' if i == 0 => return Err("missing protocol scheme"),
+            b':' => return Ok((&url[..i], &url[i + 1..])),
+            _ => break,
+        }
+    }
+    Ok(("", url))
+}
+
+/// Host (without user info) and path of what follows a URL scheme; an opaque
+/// remainder (no leading `/`) has neither.
+fn url_host_and_path(rest: &str) -> (&str, &str) {
+    let rest = rest.split(['#', '?']).next().unwrap_or_default();
+    match rest.strip_prefix("//") {
+        Some(after) => {
+            let end = after.find('/').unwrap_or(after.len());
+            let authority = &after[..end];
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            (host, &after[end..])
+        }
+        None if rest.starts_with('/') => ("", rest),
+        None => ("", ""),
+    }
+}
+
+/// Resolves `host:port` for dialing, with Go's texts for the common failures.
+fn resolve(network: &str, addr: &str) -> Result<Vec<SocketAddr>, String> {
+    let Some((host, _port)) = addr.rsplit_once(':') else {
+        return Err(format!(
+            "dial {network}: address {addr}: missing port in address"
+        ));
+    };
+    addr.to_socket_addrs()
+        .map(Iterator::collect)
+        .map_err(|err| format!("dial {network}: lookup {host}: {err}"))
+}
+
+/// Tries each address in turn; the first failure is reported if none succeeds.
+fn dial_each<T>(
+    network: &str,
+    targets: Vec<SocketAddr>,
+    dial: impl Fn(SocketAddr) -> io::Result<T>,
+) -> Result<T, String> {
+    let mut first_error = None;
+    for target in targets {
+        match dial(target) {
+            Ok(conn) => return Ok(conn),
+            Err(err) => {
+                first_error.get_or_insert_with(|| dial_error(network, &target.to_string(), &err));
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| format!("dial {network}: no suitable address found")))
+}
+
+/// Go's `net.Dial` error text for a failed connect.
+fn dial_error(network: &str, addr: &str, err: &io::Error) -> String {
+    format!("dial {network} {addr}: connect: {}", go_error_text(err))
+}
+
+/// A UDP socket connected to `target`.
+fn connect_udp(target: SocketAddr) -> io::Result<UdpSocket> {
+    let local = if target.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let socket = UdpSocket::bind(local)?;
+    socket.connect(target)?;
+    Ok(socket)
+}
+
+/// The local syslog socket: datagram first, then stream, over the usual paths.
+fn connect_local() -> Option<SyslogConn> {
+    let datagram = LOCAL_SYSLOG_PATHS.iter().find_map(|path| {
+        let socket = UnixDatagram::unbound().ok()?;
+        socket.connect(path).ok()?;
+        Some(SyslogConn::Datagram(socket))
+    });
+    datagram.or_else(|| {
+        LOCAL_SYSLOG_PATHS
+            .iter()
+            .find_map(|path| UnixStream::connect(path).ok().map(SyslogConn::Stream))
+    })
+}
+
+/// A connected syslog socket.
+enum SyslogConn {
+    Datagram(UnixDatagram),
+    Stream(UnixStream),
+    Udp(UdpSocket),
+    Tcp(TcpStream),
+}
+
+impl SyslogConn {
+    /// Sends one whole message.
+    fn send(&mut self, message: &[u8]) -> io::Result<()> {
+        match self {
+            SyslogConn::Datagram(socket) => socket.send(message).map(drop),
+            SyslogConn::Udp(socket) => socket.send(message).map(drop),
+            SyslogConn::Stream(stream) => stream.write_all(message),
+            SyslogConn::Tcp(stream) => stream.write_all(message),
+        }
+    }
+}
+
+/// A syslog destination with its connection and message header fields.
+struct SyslogSink {
+    target: SyslogTarget,
+    conn: SyslogConn,
+    tag: String,
+    hostname: String,
+}
+
+impl SyslogSink {
+    /// Connects to `target`; errors read `error connecting to syslog: "<err>"`.
+    fn open(target: SyslogTarget) -> Result<SyslogSink, String> {
+        let conn = target
+            .connect()
+            .map_err(|err| format!("error connecting to syslog: {}", go_quote(err.as_bytes())))?;
+        Ok(SyslogSink {
+            target,
+            conn,
+            tag: process_tag(),
+            hostname: hostname(),
+        })
+    }
+
+    /// Sends one message; on failure reconnects and retries once (Go `writeAndRetry`).
+    fn write(&mut self, label: Label, message: &str, now: &LocalTime) {
+        let text = self.format(label, message, now);
+        if self.conn.send(text.as_bytes()).is_ok() {
+            return;
+        }
+        if let Ok(conn) = self.target.connect() {
+            self.conn = conn;
+            let _ = self.conn.send(text.as_bytes());
+        }
+    }
+
+    /// The message text for this target.
+    fn format(&self, label: Label, message: &str, now: &LocalTime) -> String {
+        let pri = self.target.facility() * 8 + label.severity();
+        let pid = std::process::id();
+        if self.target.uses_local_format() {
+            syslog_local_message(pri, now, &self.tag, pid, message)
+        } else {
+            syslog_remote_message(pri, now, &self.hostname, &self.tag, pid, message)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Read};
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixListener;
+    use std::time::Duration;
+
+    fn sample_time(utc_offset: libc::c_long) -> LocalTime {
+        LocalTime {
+            year: 2026,
+            month: 11,
+            day: 5,
+            hour: 16,
+            minute: 18,
+            second: 5,
+            micros: 59853,
+            utc_offset,
+        }
+    }
+
+    /// A fresh directory under the system temp dir, removed by the caller.
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("natsd-logging-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn first_line(path: &Path) -> String {
+        let mut line = String::new();
+        BufReader::new(File::open(path).unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line
+    }
+
+    #[test]
+    fn line_with_time() {
+        let line = format_line(7034, Some(&sample_time(0)), "[INF] ", "Server is ready");
+        assert_eq!(
+            line,
+            "[7034] 2026/11/05 16:18:05.059853 [INF] Server is ready\n"
+        );
+    }
+
+    #[test]
+    fn line_without_time() {
+        let line = format_line(8194, None, "[INF] ", "Starting nats-server");
+        assert_eq!(line, "[8194] [INF] Starting nats-server\n");
+    }
+
+    #[test]
+    fn line_keeps_a_single_trailing_newline() {
+        assert_eq!(format_line(1, None, "[ERR] ", "oops\n"), "[1] [ERR] oops\n");
+    }
+
+    #[test]
+    fn plain_labels() {
+        let labels: Vec<_> = [
+            log::Level::Error,
+            log::Level::Warn,
+            log::Level::Info,
+            log::Level::Debug,
+            log::Level::Trace,
+        ]
+        .into_iter()
+        .map(|level| Label::from(level).plain())
+        .collect();
+        assert_eq!(labels, ["[ERR] ", "[WRN] ", "[INF] ", "[DBG] ", "[TRC] "]);
+        assert_eq!(Label::Fatal.text(false), "[FTL] ");
+    }
+
+    #[test]
+    fn colored_labels() {
+        assert_eq!(Label::Info.text(true), "[\x1b[32mINF\x1b[0m] ");
+        assert_eq!(Label::Debug.text(true), "[\x1b[36mDBG\x1b[0m] ");
+        assert_eq!(Label::Warn.text(true), "[\x1b[0;93mWRN\x1b[0m] ");
+        assert_eq!(Label::Error.text(true), "[\x1b[31mERR\x1b[0m] ");
+        assert_eq!(Label::Fatal.text(true), "[\x1b[31mFTL\x1b[0m] ");
+        assert_eq!(Label::Trace.text(true), "[\x1b[33mTRC\x1b[0m] ");
+    }
+
+    #[test]
+    fn syslog_severities() {
+        let severities: Vec<_> = [
+            Label::Fatal,
+            Label::Error,
+            Label::Warn,
+            Label::Info,
+            Label::Debug,
+            Label::Trace,
+        ]
+        .into_iter()
+        .map(Label::severity)
+        .collect();
+        assert_eq!(severities, [2, 3, 4, 5, 7, 5]);
+    }
+
+    #[test]
+    fn level_switches() {
+        assert_eq!(max_level(false, false), LevelFilter::Info);
+        assert_eq!(max_level(true, false), LevelFilter::Debug);
+        assert_eq!(max_level(false, true), LevelFilter::Trace);
+        set_levels(false, true);
+        assert!(trace_enabled() && level_enabled(log::Level::Trace));
+        assert!(!level_enabled(log::Level::Debug));
+        set_levels(true, false);
+        assert!(!trace_enabled() && level_enabled(log::Level::Debug));
+        assert!(level_enabled(log::Level::Info));
+    }
+
+    #[test]
+    fn local_time_is_plausible() {
+        let now = LocalTime::now();
+        assert!(now.year >= 2024 && (1..=12).contains(&now.month) && (1..=31).contains(&now.day));
+        assert!(now.micros < 1_000_000 && now.utc_offset.abs() <= 14 * 3600);
+    }
+
+    #[test]
+    fn quotes_like_go() {
+        assert_eq!(go_quote(b"hello"), r#""hello""#);
+        assert_eq!(go_quote(b"a\r\nb\t\"\\"), r#""a\r\nb\t\"\\""#);
+        assert_eq!(
+            go_quote(b"\x00\x07\x08\x0b\x0c\x1b\x7f"),
+            r#""\x00\a\b\v\f\x1b\x7f""#
+        );
+        assert_eq!(go_quote(b"\xff\xe2\x82A"), r#""\xff\xe2\x82A""#);
+        assert_eq!(go_quote("héllo 😀 ü".as_bytes()), "\"héllo 😀 ü\"");
+        assert_eq!(
+            go_quote("\u{85}\u{a0}\u{200b}\u{fffe}".as_bytes()),
+            r#""\u0085\u00a0\u200b\ufffe""#
+        );
+        assert_eq!(
+            go_quote("\u{e0001}\u{10fffd}".as_bytes()),
+            r#""\U000e0001\U0010fffd""#
+        );
+    }
+
+    #[test]
+    fn payload_untruncated() {
+        assert_eq!(quote_payload(b"hello", 0), r#""hello""#);
+        assert_eq!(quote_payload(b"hello", 5), r#""hello""#);
+        assert_eq!(quote_payload(b"", 3), r#""""#);
+    }
+
+    #[test]
+    fn payload_truncated_like_trace_msg() {
+        assert_eq!(quote_payload(b"hello world", 3), r#""hel...""#);
+        // The cut counts bytes of the escaped text, as `tm[1:maxTrace+1]` does.
+        assert_eq!(quote_payload(b"a\r\nbc", 3), r#""a\r...""#);
+        assert_eq!(quote_payload(b"\x00bcdef", 3), r#""\x0...""#);
+        // A character split by the cut is dropped.
+        assert_eq!(quote_payload("\néx".as_bytes(), 3), r#""\n...""#);
+    }
+
+    #[test]
+    fn timestamps() {
+        let time = sample_time(0);
+        assert_eq!(time.syslog_stamp(), "Nov  5 16:18:05");
+        assert_eq!(time.rfc3339(), "2026-11-05T16:18:05Z");
+        assert_eq!(
+            sample_time(5 * 3600 + 1800).rfc3339(),
+            "2026-11-05T16:18:05+05:30"
+        );
+        assert_eq!(
+            sample_time(-8 * 3600).rfc3339(),
+            "2026-11-05T16:18:05-08:00"
+        );
+    }
+
+    #[test]
+    fn syslog_messages() {
+        let time = sample_time(0);
+        let local = syslog_local_message(29, &time, "nats-server", 42, "Server is ready");
+        assert_eq!(
+            local,
+            "<29>Nov  5 16:18:05 nats-server[42]: Server is ready\n"
+        );
+        let remote = syslog_remote_message(7, &time, "vm", "nats-server", 42, "Go build\n");
+        assert_eq!(
+            remote,
+            "<7>2026-11-05T16:18:05Z vm nats-server[42]: Go build\n"
+        );
+    }
+
+    #[test]
+    fn syslog_tags() {
+        assert_eq!(syslog_tag("/usr/sbin/nats-server"), "nats-server");
+        assert_eq!(syslog_tag("natsd"), "natsd");
+        assert_eq!(syslog_tag("./bin/natsd/"), "natsd");
+    }
+
+    #[test]
+    fn remote_url_targets() {
+        let parse = |url| parse_remote_url(url).unwrap();
+        assert_eq!(
+            parse("udp://127.0.0.1:514"),
+            SyslogTarget::Udp("127.0.0.1:514".into())
+        );
+        assert_eq!(
+            parse("UDP://[::1]:514"),
+            SyslogTarget::Udp("[::1]:514".into())
+        );
+        assert_eq!(
+            parse("tcp://me@host:1/x?y#z"),
+            SyslogTarget::Tcp("host:1".into())
+        );
+        assert_eq!(
+            parse("unix:///dev/log"),
+            SyslogTarget::Unix("/dev/log".into())
+        );
+        assert_eq!(
+            parse("unix:/dev/log"),
+            SyslogTarget::Unix("/dev/log".into())
+        );
+    }
+
+    #[test]
+    fn remote_url_errors() {
+        let error = |url| parse_remote_url(url).unwrap_err();
+        assert_eq!(
+            error("xyz://host:1"),
+            r#"error invalid network type: "xyz""#
+        );
+        assert_eq!(error("xyz"), r#"error invalid network type: """#);
+        assert_eq!(
+            error("localhost:514"),
+            r#"error invalid network type: "localhost""#
+        );
+        assert_eq!(error(":foo"), r#"parse ":foo": missing protocol scheme"#);
+    }
+
+    #[test]
+    fn sink_errors_are_reference_texts() {
+        let open = |remote: &str| {
+            let opts = LogOptions {
+                remote_syslog: Some(remote.to_string()),
+                ..LogOptions::default()
+            };
+            Sink::open(&opts).err().unwrap()
+        };
+        assert_eq!(open("xyz"), r#"error invalid network type: """#);
+        assert_eq!(
+            open("tcp://localhost"),
+            r#"error connecting to syslog: "dial tcp: address localhost: missing port in address""#
+        );
+        assert_eq!(
+            open("unix:///nonexistent/natsd.sock"),
+            r#"error connecting to syslog: "dial unix /nonexistent/natsd.sock: connect: no such file or directory""#
+        );
+    }
+
+    #[test]
+    fn udp_remote_syslog() {
+        let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+        receiver
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let url = format!("udp://{}", receiver.local_addr().unwrap());
+        let mut sink = SyslogSink::open(parse_remote_url(&url).unwrap()).unwrap();
+        sink.write(Label::Trace, "<<- [PING]", &sample_time(0));
+        let mut buf = [0u8; 512];
+        let len = receiver.recv(&mut buf).unwrap();
+        let expected = format!(
+            "<5>2026-11-05T16:18:05Z {} {}[{}]: <<- [PING]\n",
+            hostname(),
+            process_tag(),
+            std::process::id()
+        );
+        assert_eq!(String::from_utf8_lossy(&buf[..len]), expected);
+    }
+
+    #[test]
+    fn unix_remote_syslog_uses_local_form() {
+        let dir = temp_dir("unix");
+        let path = dir.join("syslog.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let url = format!("unix://{}", path.display());
+        let mut sink = SyslogSink::open(parse_remote_url(&url).unwrap()).unwrap();
+        sink.write(Label::Debug, "debug line", &sample_time(0));
+        drop(sink);
+        let mut received = String::new();
+        listener
+            .accept()
+            .unwrap()
+            .0
+            .read_to_string(&mut received)
+            .unwrap();
+        let expected = format!(
+            "<7>Nov  5 16:18:05 {}[{}]: debug line\n",
+            process_tag(),
+            std::process::id()
+        );
+        assert_eq!(received, expected);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn file_sink_creates_and_reopens() {
+        let dir = temp_dir("file");
+        let path = dir.join("natsd.log");
+        let logger = Logger::new();
+        logger.configure(Sink::File(FileSink::open(&path).unwrap()), false);
+        logger.emit(Label::Warn, "before rotation");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & !LOG_FILE_MODE, 0, "mode {mode:o}");
+        assert_eq!(mode & 0o600, 0o600, "mode {mode:o}");
+
+        let rotated = dir.join("natsd.log.1");
+        std::fs::rename(&path, &rotated).unwrap();
+        logger.reopen().unwrap();
+        logger.emit(Label::Info, "after rotation");
+
+        let pid = std::process::id();
+        assert_eq!(
+            first_line(&rotated),
+            format!("[{pid}] [WRN] before rotation\n")
+        );
+        let reopened = std::fs::read_to_string(&path).unwrap();
+        let expected = format!("[{pid}] [INF] File log re-opened\n[{pid}] [INF] after rotation\n");
+        assert_eq!(reopened, expected);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn file_sink_lines_carry_time() {
+        let dir = temp_dir("time");
+        let path = dir.join("natsd.log");
+        let logger = Logger::new();
+        logger.configure(Sink::File(FileSink::open(&path).unwrap()), true);
+        logger.emit(Label::Error, "boom");
+        let line = first_line(&path);
+        let prefix = format!("[{}] ", std::process::id());
+        let stamp = line.strip_prefix(&prefix).unwrap();
+        assert_eq!(stamp.len(), "2026/11/05 16:18:05.059853 [ERR] boom\n".len());
+        assert!(stamp.ends_with(" [ERR] boom\n") && stamp.as_bytes()[4] == b'/');
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn reopen_without_file_is_ignored() {
+        let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+        receiver
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let target = SyslogTarget::Udp(receiver.local_addr().unwrap().to_string());
+        let logger = Logger::new();
+        logger.configure(Sink::Syslog(SyslogSink::open(target).unwrap()), true);
+        logger.reopen().unwrap();
+        let mut buf = [0u8; 512];
+        let len = receiver.recv(&mut buf).unwrap();
+        let received = String::from_utf8_lossy(&buf[..len]);
+        assert!(received.starts_with("<5>"), "{received}");
+        assert!(received.ends_with("]: File log re-open ignored, not a file logger\n"));
+    }
+
+    #[test]
+    fn unopenable_file_is_reported() {
+        let err = FileSink::open(Path::new("/nonexistent/dir/natsd.log"))
+            .err()
+            .unwrap();
+        assert_eq!(
+            err,
+            "error opening file: open /nonexistent/dir/natsd.log: no such file or directory"
+        );
+    }
+}

@@ -1,0 +1,1605 @@
+//! Resumable, zero-copy parser for the operations a client sends.
+//!
+//! The connection keeps its unconsumed input in its own buffer and calls
+//! [`Parser::parse`] with those bytes, which always start at the next
+//! operation. The parser either returns one complete [`Frame`] borrowing from
+//! the buffer, or [`Parsed::Incomplete`]; in the latter case it remembers how
+//! far it got (verb, argument offsets, position of the `'\n'` search, parsed
+//! `PUB` arguments), so the next call with the same bytes plus more appended
+//! continues from there instead of rescanning. Payloads are never copied and
+//! the hot path does not allocate.
+//!
+//! Behaviour follows nats-server 2.9.10 (`server/parser.go`, `client.go`):
+//!
+//! * Verbs are case-insensitive and checked byte by byte, so an unknown verb is
+//!   reported as soon as its first wrong byte arrives (`PUX`, `MSG`, `RS+`).
+//!   `PUB`, `HPUB`, `SUB`, `UNSUB` and `-ERR` need a space or tab after the
+//!   verb; `CONNECT` and `INFO` may be followed directly by their JSON.
+//! * After the verb's whitespace, the first byte always starts the arguments,
+//!   whatever it is (even `'\r'` or `'\n'`); the line then ends at the next
+//!   `'\n'`. If a `'\r'` occurs in the arguments after their first byte, the
+//!   byte before the `'\n'` is dropped, which makes `\r\n` and a bare `\n`
+//!   equivalent.
+//! * `PING`, `PONG` and `+OK` ignore everything up to `'\n'`.
+//! * An argument line longer than the control-line limit is an error, checked
+//!   both when the line is complete and while it is still waiting for its
+//!   `'\n'` (the trailing byte that a `'\r'` would drop is not counted).
+//!   Whitespace after the verb and the ignored tail of `PING`/`PONG`/`+OK` are
+//!   not limited, as in the reference.
+//! * `PUB`/`HPUB` arguments split on spaces and tabs, `SUB`/`UNSUB` arguments
+//!   also on `'\r'` and `'\n'`. Sizes are 1 to 9 ASCII digits. Argument errors
+//!   are checked in the reference order: headers negotiated (`HPUB`), argument
+//!   count, header size, total size, header size > total size, then the
+//!   maximum payload.
+//! * After exactly `size` payload bytes the next two bytes must be `\r\n`.
+//! * `HMSG` from a client is rejected once its control line is complete (the
+//!   reference accepts the line and then fails on the byte that follows).
+
+use std::fmt;
+
+/// Longest accepted size field (`999999999`), as `parseSize` in the reference.
+const MAX_SIZE_DIGITS: usize = 9;
+
+/// The outcome of a successful [`Parser::parse`] call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parsed<'a> {
+    /// A complete operation that occupied `buf[..consumed]`. The parser is
+    /// reset for the next operation.
+    Frame(Frame<'a>),
+    /// The operation is not complete yet. Call again with the same
+    /// unconsumed bytes followed by more.
+    Incomplete {
+        /// Total bytes this operation needs, when known: for `PUB`/`HPUB`
+        /// once the control line is parsed, control line + payload + 2, so
+        /// the caller can reserve capacity. `None` otherwise.
+        needed: Option<usize>,
+    },
+}
+
+/// One complete operation, borrowing from the parsed buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// The operation.
+    pub op: Op<'a>,
+    /// Raw argument bytes of the control line (after the verb and its
+    /// whitespace, without the line terminator), for trace lines such as
+    /// `<<- [PUB foo 5]`. Empty for `PING`, `PONG` and `+OK`.
+    pub args: &'a [u8],
+    /// Number of bytes of the buffer this operation occupied.
+    pub consumed: usize,
+}
+
+/// An operation sent by a client.
+///
+/// Route and leaf node operations (`RS+`, `RS-`, `RMSG`, `LS+`, ...) are
+/// meant to become further variants; they are rejected on client connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op<'a> {
+    /// `CONNECT <json>`: the JSON text.
+    Connect(&'a [u8]),
+    /// `INFO <json>`: the JSON text.
+    Info(&'a [u8]),
+    /// `PUB <subject> [reply] <size>` and its payload.
+    Pub {
+        /// Subject published to (not validated).
+        subject: &'a [u8],
+        /// Reply subject, if given.
+        reply: Option<&'a [u8]>,
+        /// The message payload.
+        payload: &'a [u8],
+    },
+    /// `HPUB <subject> [reply] <header size> <total size>` and its message.
+    HPub {
+        /// Subject published to (not validated).
+        subject: &'a [u8],
+        /// Reply subject, if given.
+        reply: Option<&'a [u8]>,
+        /// Length of the header block at the start of `message`.
+        header_len: usize,
+        /// Headers followed by the payload (`total size` bytes).
+        message: &'a [u8],
+    },
+    /// `SUB <subject> [queue] <sid>`.
+    Sub {
+        /// Subject subscribed to (not validated).
+        subject: &'a [u8],
+        /// Queue group, if given.
+        queue: Option<&'a [u8]>,
+        /// Subscription id.
+        sid: &'a [u8],
+    },
+    /// `UNSUB <sid> [max]`.
+    Unsub {
+        /// Subscription id.
+        sid: &'a [u8],
+        /// `None` when no maximum was given; a maximum that is not a valid
+        /// size is `Some(-1)` (the reference then unsubscribes immediately).
+        max: Option<i64>,
+    },
+    /// `PING`.
+    Ping,
+    /// `PONG`.
+    Pong,
+    /// `+OK`.
+    Ok,
+    /// `-ERR <text>`: the text (the server logs it and closes).
+    Err(&'a [u8]),
+}
+
+impl Op<'_> {
+    /// The upper-case protocol verb, for trace lines.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Connect(_) => "CONNECT",
+            Op::Info(_) => "INFO",
+            Op::Pub { .. } => "PUB",
+            Op::HPub { .. } => "HPUB",
+            Op::Sub { .. } => "SUB",
+            Op::Unsub { .. } => "UNSUB",
+            Op::Ping => "PING",
+            Op::Pong => "PONG",
+            Op::Ok => "+OK",
+            Op::Err(_) => "-ERR",
+        }
+    }
+}
+
+/// Why the input is not acceptable; every error closes the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// Unknown or malformed verb, or bad payload terminator: the server sends
+    /// `-ERR 'Unknown Protocol Operation'` and closes.
+    UnknownOp,
+    /// Control line too long: `-ERR 'maximum control line exceeded'`, close.
+    MaxControlLine,
+    /// Payload size above the limit: `-ERR 'Maximum Payload Violation'`,
+    /// close.
+    MaxPayload,
+    /// Wrong argument count, bad size, header size above total size, or
+    /// `HPUB` without negotiated headers: the server closes silently.
+    BadArgs,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ParseError::UnknownOp => "unknown protocol operation",
+            ParseError::MaxControlLine => "maximum control line exceeded",
+            ParseError::MaxPayload => "maximum payload exceeded",
+            ParseError::BadArgs => "malformed protocol arguments",
+        })
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Resumable parser for one client connection.
+#[derive(Debug, Clone)]
+pub struct Parser {
+    max_control_line: usize,
+    max_payload: usize,
+    headers: bool,
+    phase: Phase,
+}
+
+impl Parser {
+    /// Creates a parser with the server's `max_control_line` and
+    /// `max_payload` limits. Headers are off until [`Parser::set_headers`].
+    #[must_use]
+    pub fn new(max_control_line: usize, max_payload: usize) -> Parser {
+        Parser {
+            max_control_line,
+            max_payload,
+            headers: false,
+            phase: Phase::Start,
+        }
+    }
+
+    /// Sets whether this connection negotiated headers (`CONNECT` with
+    /// `"headers":true`). Without headers an `HPUB` is [`ParseError::BadArgs`]
+    /// once its control line is complete.
+    pub fn set_headers(&mut self, on: bool) {
+        self.headers = on;
+    }
+
+    /// Parses the next operation at the start of `buf`.
+    ///
+    /// After [`Parsed::Incomplete`], call again with the same bytes followed
+    /// by more; after a frame, with the bytes that follow it. A `buf` shorter
+    /// than what was already examined is treated as a new operation.
+    ///
+    /// # Errors
+    ///
+    /// Returns the [`ParseError`] that ends the connection as soon as the
+    /// bytes received so far make the operation invalid; the parser is then
+    /// reset.
+    pub fn parse<'a>(&mut self, buf: &'a [u8]) -> Result<Parsed<'a>, ParseError> {
+        if buf.len() < self.phase.resume_offset() {
+            self.phase = Phase::Start;
+        }
+        let result = self.advance(buf);
+        if !matches!(result, Ok(Parsed::Incomplete { .. })) {
+            self.phase = Phase::Start;
+        }
+        result
+    }
+
+    /// Runs the state machine from the saved phase as far as `buf` allows.
+    fn advance<'a>(&mut self, buf: &'a [u8]) -> Result<Parsed<'a>, ParseError> {
+        loop {
+            let outcome = match self.phase {
+                Phase::Start => self.start(buf)?,
+                Phase::SkipBlanks { verb, pos } => self.skip_blanks(buf, verb, pos),
+                Phase::Args { verb, start, scan } => self.scan_args(buf, verb, start, scan)?,
+                Phase::SkipLine { op, scan } => self.skip_line(buf, op, scan),
+                Phase::Payload(msg) => Some(msg.finish(buf)?),
+            };
+            if let Some(parsed) = outcome {
+                return Ok(parsed);
+            }
+        }
+    }
+
+    // The phase handlers below return `Some` to end the call, or `None`
+    // after moving to the next phase.
+
+    /// Recognises the verb.
+    fn start(&mut self, buf: &[u8]) -> Result<Option<Parsed<'static>>, ParseError> {
+        match match_keyword(buf)? {
+            None => return Ok(Some(INCOMPLETE)),
+            Some((Keyword::Bare(op), end)) => self.phase = Phase::SkipLine { op, scan: end },
+            Some((Keyword::Args(verb), end)) => self.phase = Phase::SkipBlanks { verb, pos: end },
+        }
+        Ok(None)
+    }
+
+    /// Skips the blanks between the verb and its arguments.
+    fn skip_blanks(&mut self, buf: &[u8], verb: Verb, pos: usize) -> Option<Parsed<'static>> {
+        match buf[pos..].iter().position(|&b| !is_blank(b)) {
+            None => {
+                self.phase = Phase::SkipBlanks {
+                    verb,
+                    pos: buf.len(),
+                };
+                Some(INCOMPLETE)
+            }
+            Some(skipped) => {
+                let start = pos + skipped;
+                self.phase = Phase::Args {
+                    verb,
+                    start,
+                    scan: start + 1,
+                };
+                None
+            }
+        }
+    }
+
+    /// Looks for the end of an argument line and interprets it.
+    fn scan_args<'a>(
+        &mut self,
+        buf: &'a [u8],
+        verb: Verb,
+        start: usize,
+        scan: usize,
+    ) -> Result<Option<Parsed<'a>>, ParseError> {
+        let Some(offset) = find_byte(&buf[scan..], b'\n') else {
+            self.check_partial_line(buf, start)?;
+            self.phase = Phase::Args {
+                verb,
+                start,
+                scan: buf.len(),
+            };
+            return Ok(Some(INCOMPLETE));
+        };
+        let newline = scan + offset;
+        let args = self.control_line(buf, start, newline)?;
+        match self.line_op(verb, buf, args, newline + 1)? {
+            LineOp::Done(op) => Ok(Some(frame(op, args.of(buf), newline + 1))),
+            LineOp::Payload(msg) => {
+                self.phase = Phase::Payload(msg);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Ignores the rest of a `PING`, `PONG` or `+OK` line.
+    fn skip_line(&mut self, buf: &[u8], op: Op<'static>, scan: usize) -> Option<Parsed<'static>> {
+        match find_byte(&buf[scan..], b'\n') {
+            None => {
+                self.phase = Phase::SkipLine {
+                    op,
+                    scan: buf.len(),
+                };
+                Some(INCOMPLETE)
+            }
+            Some(offset) => Some(frame(op, &[], scan + offset + 1)),
+        }
+    }
+
+    /// Enforces the control-line limit on an argument line still waiting for
+    /// its `'\n'`, like the reference does at the end of each read.
+    fn check_partial_line(&self, buf: &[u8], start: usize) -> Result<(), ParseError> {
+        let received = &buf[start..];
+        if received.len() > self.max_control_line
+            && received.len() - usize::from(drops_last_byte(received)) > self.max_control_line
+        {
+            return Err(ParseError::MaxControlLine);
+        }
+        Ok(())
+    }
+
+    /// Returns the argument span of a line whose arguments start at `start`
+    /// and which ends at `newline`, enforcing the control-line limit.
+    fn control_line(&self, buf: &[u8], start: usize, newline: usize) -> Result<Span, ParseError> {
+        let raw = &buf[start..newline];
+        let end = newline - usize::from(drops_last_byte(raw));
+        let args = Span { start, end };
+        if args.len() > self.max_control_line {
+            return Err(ParseError::MaxControlLine);
+        }
+        Ok(args)
+    }
+
+    /// Interprets a complete argument line; `body` is where a payload would
+    /// start.
+    fn line_op<'a>(
+        &self,
+        verb: Verb,
+        buf: &'a [u8],
+        args: Span,
+        body: usize,
+    ) -> Result<LineOp<'a>, ParseError> {
+        let text = args.of(buf);
+        let op = match verb {
+            Verb::Connect => Op::Connect(text),
+            Verb::Info => Op::Info(text),
+            Verb::Err => Op::Err(text),
+            Verb::Sub => sub_op(buf, args)?,
+            Verb::Unsub => unsub_op(buf, args)?,
+            Verb::Pub => return self.pub_msg(buf, args, body).map(LineOp::Payload),
+            Verb::HPub => return self.hpub_msg(buf, args, body).map(LineOp::Payload),
+            Verb::HMsg => return Err(ParseError::UnknownOp),
+        };
+        Ok(LineOp::Done(op))
+    }
+
+    /// Parses `PUB` arguments: `<subject> [reply] <size>`.
+    fn pub_msg(&self, buf: &[u8], args: Span, body: usize) -> Result<PendingMsg, ParseError> {
+        let tokens = Tokens::<3>::split(buf, args, is_blank).ok_or(ParseError::BadArgs)?;
+        let (subject, reply, size) = match *tokens.as_slice() {
+            [subject, size] => (subject, None, size),
+            [subject, reply, size] => (subject, Some(reply), size),
+            _ => return Err(ParseError::BadArgs),
+        };
+        let size = parse_size(size.of(buf)).ok_or(ParseError::BadArgs)?;
+        self.check_payload(size)?;
+        Ok(PendingMsg {
+            args,
+            subject,
+            reply,
+            header_len: None,
+            body,
+            size,
+        })
+    }
+
+    /// Parses `HPUB` arguments: `<subject> [reply] <header size> <total size>`.
+    fn hpub_msg(&self, buf: &[u8], args: Span, body: usize) -> Result<PendingMsg, ParseError> {
+        if !self.headers {
+            return Err(ParseError::BadArgs);
+        }
+        let tokens = Tokens::<4>::split(buf, args, is_blank).ok_or(ParseError::BadArgs)?;
+        let (subject, reply, header_len, size) = match *tokens.as_slice() {
+            [subject, header_len, size] => (subject, None, header_len, size),
+            [subject, reply, header_len, size] => (subject, Some(reply), header_len, size),
+            _ => return Err(ParseError::BadArgs),
+        };
+        let header_len = parse_size(header_len.of(buf)).ok_or(ParseError::BadArgs)?;
+        let size = parse_size(size.of(buf)).ok_or(ParseError::BadArgs)?;
+        if header_len > size {
+            return Err(ParseError::BadArgs);
+        }
+        self.check_payload(size)?;
+        Ok(PendingMsg {
+            args,
+            subject,
+            reply,
+            header_len: Some(header_len),
+            body,
+            size,
+        })
+    }
+
+    /// Rejects payloads above the maximum.
+    fn check_payload(&self, size: usize) -> Result<(), ParseError> {
+        if size > self.max_payload {
+            return Err(ParseError::MaxPayload);
+        }
+        Ok(())
+    }
+}
+
+/// `Incomplete` with an unknown total.
+const INCOMPLETE: Parsed<'static> = Parsed::Incomplete { needed: None };
+
+/// Builds a frame result.
+fn frame<'a>(op: Op<'a>, args: &'a [u8], consumed: usize) -> Parsed<'a> {
+    Parsed::Frame(Frame { op, args, consumed })
+}
+
+/// Parses `SUB` arguments: `<subject> [queue] <sid>`.
+fn sub_op(buf: &[u8], args: Span) -> Result<Op<'_>, ParseError> {
+    let tokens = Tokens::<3>::split(buf, args, is_blank_or_eol).ok_or(ParseError::BadArgs)?;
+    match *tokens.as_slice() {
+        [subject, sid] => Ok(Op::Sub {
+            subject: subject.of(buf),
+            queue: None,
+            sid: sid.of(buf),
+        }),
+        [subject, queue, sid] => Ok(Op::Sub {
+            subject: subject.of(buf),
+            queue: Some(queue.of(buf)),
+            sid: sid.of(buf),
+        }),
+        _ => Err(ParseError::BadArgs),
+    }
+}
+
+/// Parses `UNSUB` arguments: `<sid> [max]`.
+fn unsub_op(buf: &[u8], args: Span) -> Result<Op<'_>, ParseError> {
+    let tokens = Tokens::<2>::split(buf, args, is_blank_or_eol).ok_or(ParseError::BadArgs)?;
+    match *tokens.as_slice() {
+        [sid] => Ok(Op::Unsub {
+            sid: sid.of(buf),
+            max: None,
+        }),
+        [sid, max] => {
+            let max = parse_size(max.of(buf)).and_then(|n| i64::try_from(n).ok());
+            Ok(Op::Unsub {
+                sid: sid.of(buf),
+                max: Some(max.unwrap_or(-1)),
+            })
+        }
+        _ => Err(ParseError::BadArgs),
+    }
+}
+
+/// Where the parser stands within the current operation. Offsets are
+/// relative to the start of the buffer passed to [`Parser::parse`].
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    /// Nothing recognised yet (the verb is rematched on each call; it is at
+    /// most 8 bytes).
+    Start,
+    /// Verb recognised; skipping the blanks before its arguments.
+    SkipBlanks {
+        /// The verb.
+        verb: Verb,
+        /// Next byte to examine.
+        pos: usize,
+    },
+    /// Arguments start at `start`; looking for the `'\n'` from `scan`.
+    Args {
+        /// The verb.
+        verb: Verb,
+        /// First argument byte.
+        start: usize,
+        /// Next byte to examine.
+        scan: usize,
+    },
+    /// `PING`, `PONG` or `+OK` recognised; ignoring bytes up to `'\n'`.
+    SkipLine {
+        /// The operation to return.
+        op: Op<'static>,
+        /// Next byte to examine.
+        scan: usize,
+    },
+    /// Control line parsed; waiting for the message and its `\r\n`.
+    Payload(PendingMsg),
+}
+
+impl Phase {
+    /// How many bytes the parser has already examined.
+    fn resume_offset(&self) -> usize {
+        match *self {
+            Phase::Start => 0,
+            Phase::SkipBlanks { pos, .. } => pos,
+            Phase::Args { scan, .. } | Phase::SkipLine { scan, .. } => scan,
+            Phase::Payload(msg) => msg.body,
+        }
+    }
+}
+
+/// Verbs followed by an argument line.
+#[derive(Debug, Clone, Copy)]
+enum Verb {
+    Connect,
+    Info,
+    Pub,
+    HPub,
+    HMsg,
+    Sub,
+    Unsub,
+    Err,
+}
+
+impl Verb {
+    /// Whether a space or tab must follow the verb.
+    fn needs_blank(self) -> bool {
+        !matches!(self, Verb::Connect | Verb::Info)
+    }
+}
+
+/// A recognised keyword.
+#[derive(Debug, Clone, Copy)]
+enum Keyword {
+    /// `PING`, `PONG`, `+OK`: the rest of the line is ignored.
+    Bare(Op<'static>),
+    /// A verb with arguments.
+    Args(Verb),
+}
+
+/// Matches the keyword at the start of `buf`, including the blank that must
+/// follow some verbs. Returns the keyword and the offset after it, or `None`
+/// if `buf` ends before the keyword is decided.
+fn match_keyword(buf: &[u8]) -> Result<Option<(Keyword, usize)>, ParseError> {
+    let Some((text, keyword)) = identify_keyword(buf)? else {
+        return Ok(None);
+    };
+    for (i, &expected) in text.iter().enumerate() {
+        match buf.get(i) {
+            None => return Ok(None),
+            Some(b) if b.to_ascii_uppercase() == expected => {}
+            Some(_) => return Err(ParseError::UnknownOp),
+        }
+    }
+    let mut end = text.len();
+    if matches!(keyword, Keyword::Args(verb) if verb.needs_blank()) {
+        match buf.get(end) {
+            None => return Ok(None),
+            Some(&b) if is_blank(b) => end += 1,
+            Some(_) => return Err(ParseError::UnknownOp),
+        }
+    }
+    Ok(Some((keyword, end)))
+}
+
+/// Picks the candidate keyword from the first one or two bytes.
+fn identify_keyword(buf: &[u8]) -> Result<Option<(&'static [u8], Keyword)>, ParseError> {
+    let Some(first) = buf.first() else {
+        return Ok(None);
+    };
+    let second = buf.get(1).map(u8::to_ascii_uppercase);
+    let found: (&'static [u8], Keyword) = match (first.to_ascii_uppercase(), second) {
+        (b'C', _) => (b"CONNECT", Keyword::Args(Verb::Connect)),
+        (b'I', _) => (b"INFO", Keyword::Args(Verb::Info)),
+        (b'S', _) => (b"SUB", Keyword::Args(Verb::Sub)),
+        (b'U', _) => (b"UNSUB", Keyword::Args(Verb::Unsub)),
+        (b'+', _) => (b"+OK", Keyword::Bare(Op::Ok)),
+        (b'-', _) => (b"-ERR", Keyword::Args(Verb::Err)),
+        (b'P' | b'H', None) => return Ok(None),
+        (b'P', Some(b'U')) => (b"PUB", Keyword::Args(Verb::Pub)),
+        (b'P', Some(b'I')) => (b"PING", Keyword::Bare(Op::Ping)),
+        (b'P', Some(b'O')) => (b"PONG", Keyword::Bare(Op::Pong)),
+        (b'H', Some(b'P')) => (b"HPUB", Keyword::Args(Verb::HPub)),
+        (b'H', Some(b'M')) => (b"HMSG", Keyword::Args(Verb::HMsg)),
+        // Includes MSG and the route/leaf verbs (RS+, RMSG, LS+, A+, ...),
+        // which are rejected on their first byte on client connections.
+        _ => return Err(ParseError::UnknownOp),
+    };
+    Ok(Some(found))
+}
+
+/// Result of a complete argument line.
+enum LineOp<'a> {
+    /// The operation is complete.
+    Done(Op<'a>),
+    /// A message payload follows.
+    Payload(PendingMsg),
+}
+
+/// A parsed `PUB`/`HPUB` control line waiting for its message.
+#[derive(Debug, Clone, Copy)]
+struct PendingMsg {
+    /// The control line's arguments.
+    args: Span,
+    subject: Span,
+    reply: Option<Span>,
+    /// `Some` for `HPUB`.
+    header_len: Option<usize>,
+    /// Offset of the first message byte.
+    body: usize,
+    /// Message length (payload, or headers + payload).
+    size: usize,
+}
+
+impl PendingMsg {
+    /// Returns the frame once the message and its `\r\n` are in `buf`; a
+    /// wrong terminator byte is an error as soon as it arrives.
+    fn finish<'a>(&self, buf: &'a [u8]) -> Result<Parsed<'a>, ParseError> {
+        let end = self.body.saturating_add(self.size);
+        let needed = end.saturating_add(2);
+        for (offset, expected) in [(end, b'\r'), (end.saturating_add(1), b'\n')] {
+            match buf.get(offset) {
+                None => {
+                    return Ok(Parsed::Incomplete {
+                        needed: Some(needed),
+                    })
+                }
+                Some(&b) if b == expected => {}
+                Some(_) => return Err(ParseError::UnknownOp),
+            }
+        }
+        let message = &buf[self.body..end];
+        let subject = self.subject.of(buf);
+        let reply = self.reply.map(|reply| reply.of(buf));
+        let op = match self.header_len {
+            None => Op::Pub {
+                subject,
+                reply,
+                payload: message,
+            },
+            Some(header_len) => Op::HPub {
+                subject,
+                reply,
+                header_len,
+                message,
+            },
+        };
+        Ok(frame(op, self.args.of(buf), needed))
+    }
+}
+
+/// A byte range of the parsed buffer.
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn len(self) -> usize {
+        self.end - self.start
+    }
+
+    fn of(self, buf: &[u8]) -> &[u8] {
+        &buf[self.start..self.end]
+    }
+}
+
+/// Up to `N` argument tokens.
+struct Tokens<const N: usize> {
+    spans: [Span; N],
+    count: usize,
+}
+
+impl<const N: usize> Tokens<N> {
+    /// Splits `args` into tokens separated by runs of bytes matching
+    /// `is_sep`; `None` if there are more than `N` tokens.
+    fn split(buf: &[u8], args: Span, is_sep: impl Fn(u8) -> bool) -> Option<Self> {
+        let mut tokens = Tokens {
+            spans: [Span::default(); N],
+            count: 0,
+        };
+        let mut token_start = None;
+        for (i, &b) in args.of(buf).iter().enumerate() {
+            match (is_sep(b), token_start) {
+                (false, None) => token_start = Some(args.start + i),
+                (true, Some(start)) => {
+                    tokens.push(Span {
+                        start,
+                        end: args.start + i,
+                    })?;
+                    token_start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(start) = token_start {
+            tokens.push(Span {
+                start,
+                end: args.end,
+            })?;
+        }
+        Some(tokens)
+    }
+
+    /// Appends a token; `None` when full.
+    fn push(&mut self, span: Span) -> Option<()> {
+        *self.spans.get_mut(self.count)? = span;
+        self.count += 1;
+        Some(())
+    }
+
+    fn as_slice(&self) -> &[Span] {
+        &self.spans[..self.count]
+    }
+}
+
+/// Space or tab: separates the verb from its arguments and `PUB` arguments.
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Separators of `SUB`/`UNSUB` arguments.
+fn is_blank_or_eol(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Whether the reference drops the last byte of raw argument bytes: it does
+/// when a `'\r'` occurs after the first byte (the first byte after the verb's
+/// whitespace is taken as the argument start without being looked at).
+fn drops_last_byte(raw: &[u8]) -> bool {
+    match raw.split_first() {
+        Some((_, rest)) => rest.last() == Some(&b'\r') || find_byte(rest, b'\r').is_some(),
+        None => false,
+    }
+}
+
+/// Parses a size field: 1 to 9 ASCII digits.
+fn parse_size(digits: &[u8]) -> Option<usize> {
+    if digits.is_empty() || digits.len() > MAX_SIZE_DIGITS {
+        return None;
+    }
+    digits.iter().try_fold(0usize, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + usize::from(d - b'0'))
+    })
+}
+
+/// Position of the first `needle` in `haystack`, scanning eight bytes at a
+/// time.
+fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let pattern = ONES * u64::from(needle);
+    let (words, tail) = haystack.as_chunks::<8>();
+    for (index, word) in words.iter().enumerate() {
+        let x = u64::from_le_bytes(*word) ^ pattern;
+        // Sets the high bit of each zero byte of `x` (and possibly of bytes
+        // above a zero byte, which does not affect the lowest one).
+        let zero_bytes = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zero_bytes != 0 {
+            return Some(index * 8 + (zero_bytes.trailing_zeros() / 8) as usize);
+        }
+    }
+    let tail_start = words.len() * 8;
+    tail.iter()
+        .position(|&b| b == needle)
+        .map(|i| tail_start + i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MCL: usize = 4096;
+    const MAX_PAYLOAD: usize = 1024 * 1024;
+
+    fn parser() -> Parser {
+        let mut p = Parser::new(MCL, MAX_PAYLOAD);
+        p.set_headers(true);
+        p
+    }
+
+    /// Parses `input` in one call, expecting one frame using all of it.
+    fn frame_of(input: &[u8]) -> Frame<'_> {
+        match parser().parse(input) {
+            Ok(Parsed::Frame(f)) => {
+                assert_eq!(f.consumed, input.len(), "{input:?}");
+                f
+            }
+            other => panic!("{input:?}: {other:?}"),
+        }
+    }
+
+    fn op_of(input: &[u8]) -> Op<'_> {
+        frame_of(input).op
+    }
+
+    fn error_of(p: &mut Parser, input: &[u8]) -> ParseError {
+        match p.parse(input) {
+            Err(e) => e,
+            other => panic!("{input:?}: expected an error, got {other:?}"),
+        }
+    }
+
+    fn incomplete(p: &mut Parser, input: &[u8]) -> Option<usize> {
+        match p.parse(input) {
+            Ok(Parsed::Incomplete { needed }) => needed,
+            other => panic!("{input:?}: expected incomplete, got {other:?}"),
+        }
+    }
+
+    /// What a connection observes.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Event {
+        /// Debug representation of the frame (op, args, consumed).
+        Frame(String),
+        /// The error and how many input bytes had been received when it was
+        /// reported.
+        Error(ParseError),
+    }
+
+    /// Feeds `input` as a connection would, the received bytes growing to
+    /// each of `ends` in turn; every call sees all unconsumed bytes received
+    /// so far. Returns the events and, on error, the received byte count at
+    /// which it was reported.
+    fn feed(
+        mut p: Parser,
+        input: &[u8],
+        ends: impl IntoIterator<Item = usize>,
+    ) -> (Vec<Event>, Option<usize>) {
+        let mut events = Vec::new();
+        let mut pos = 0;
+        let mut announced: Option<usize> = None;
+        for end in ends {
+            loop {
+                match p.parse(&input[pos..end]) {
+                    Ok(Parsed::Frame(f)) => {
+                        if let Some(needed) = announced.take() {
+                            assert_eq!(needed, f.consumed, "announced size differs");
+                        }
+                        events.push(Event::Frame(format!("{f:?}")));
+                        pos += f.consumed;
+                    }
+                    Ok(Parsed::Incomplete { needed }) => {
+                        if let Some(needed) = needed {
+                            assert!(needed > end - pos);
+                            assert!(announced.is_none_or(|a| a == needed));
+                            announced = Some(needed);
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        events.push(Event::Error(e));
+                        return (events, Some(end));
+                    }
+                }
+            }
+        }
+        (events, None)
+    }
+
+    /// Checks that every way of splitting `input` gives the same events as
+    /// parsing it whole, and that an error is reported as soon as the
+    /// received bytes reach the same offset. Returns the events and that
+    /// offset.
+    fn check_splits(make: impl Fn() -> Parser, input: &[u8]) -> (Vec<Event>, Option<usize>) {
+        let len = input.len();
+        let (whole, whole_err) = feed(make(), input, [len]);
+        let (bytewise, err_at) = feed(make(), input, 1..=len);
+        assert_eq!(whole, bytewise, "byte by byte: {input:?}");
+        assert_eq!(whole_err.is_some(), err_at.is_some());
+        for cut in 0..=len {
+            let (split, split_err) = feed(make(), input, [cut, len]);
+            assert_eq!(whole, split, "split at {cut}: {input:?}");
+            let expected_err = err_at.map(|at| if cut >= at { cut } else { len });
+            assert_eq!(split_err, expected_err, "split at {cut}: {input:?}");
+        }
+        (whole, err_at)
+    }
+
+    #[test]
+    fn connect_and_info() {
+        assert_eq!(
+            op_of(b"CONNECT {\"verbose\":false}\r\n"),
+            Op::Connect(b"{\"verbose\":false}")
+        );
+        assert_eq!(op_of(b"connect{}\r\n"), Op::Connect(b"{}"));
+        assert_eq!(op_of(b"CoNnEcT \t {} \n"), Op::Connect(b"{} "));
+        assert_eq!(op_of(b"CONNECTX{}\r\n"), Op::Connect(b"X{}"));
+        assert_eq!(op_of(b"INFO {\"a\":1}\r\n"), Op::Info(b"{\"a\":1}"));
+        assert_eq!(op_of(b"info{}\n"), Op::Info(b"{}"));
+        let f = frame_of(b"CONNECT {\"x\":1}\r\n");
+        assert_eq!(f.args, b"{\"x\":1}");
+        assert_eq!(f.op.name(), "CONNECT");
+    }
+
+    #[test]
+    fn verb_followed_by_line_end_swallows_it() {
+        // The first byte after the verb's whitespace starts the arguments
+        // without being looked at, even a line terminator.
+        assert_eq!(op_of(b"CONNECT\r\n"), Op::Connect(b"\r"));
+        assert_eq!(incomplete(&mut parser(), b"CONNECT\n"), None);
+        assert_eq!(op_of(b"CONNECT\n{}\n"), Op::Connect(b"\n{}"));
+        let sub = frame_of(b"SUB \nfoo 1\r\n");
+        assert_eq!(
+            sub.op,
+            Op::Sub {
+                subject: b"foo",
+                queue: None,
+                sid: b"1"
+            }
+        );
+        assert_eq!(sub.args, b"\nfoo 1");
+        assert_eq!(
+            op_of(b"PUB \nfoo 1\r\nx\r\n"),
+            Op::Pub {
+                subject: b"\nfoo",
+                reply: None,
+                payload: b"x"
+            }
+        );
+        assert_eq!(op_of(b"-ERR \r\n"), Op::Err(b"\r"));
+    }
+
+    #[test]
+    fn pub_variants() {
+        let f = frame_of(b"PUB foo 5\r\nhello\r\n");
+        assert_eq!(
+            f.op,
+            Op::Pub {
+                subject: b"foo",
+                reply: None,
+                payload: b"hello"
+            }
+        );
+        assert_eq!(f.args, b"foo 5");
+        assert_eq!(f.op.name(), "PUB");
+        assert_eq!(
+            op_of(b"pub foo bar 3\r\na\r\n\r\n"),
+            Op::Pub {
+                subject: b"foo",
+                reply: Some(b"bar"),
+                payload: b"a\r\n"
+            }
+        );
+        let f = frame_of(b"PuB\t foo\t\tbar  0 \t\r\n\r\n");
+        assert_eq!(
+            f.op,
+            Op::Pub {
+                subject: b"foo",
+                reply: Some(b"bar"),
+                payload: b""
+            }
+        );
+        assert_eq!(f.args, b"foo\t\tbar  0 \t");
+        assert_eq!(
+            op_of(b"PUB foo 2\nab\r\n"),
+            Op::Pub {
+                subject: b"foo",
+                reply: None,
+                payload: b"ab"
+            }
+        );
+        assert_eq!(
+            op_of(b"PUB foo 000000002\r\nab\r\n"),
+            Op::Pub {
+                subject: b"foo",
+                reply: None,
+                payload: b"ab"
+            }
+        );
+    }
+
+    #[test]
+    fn pub_args_split_only_on_blanks() {
+        // A '\r' inside the line drops the byte before '\n' and stays part
+        // of a PUB token.
+        assert_eq!(
+            op_of(b"PUB f\ro 1x\n1\r\n"),
+            Op::Pub {
+                subject: b"f\ro",
+                reply: None,
+                payload: b"1"
+            }
+        );
+        assert_eq!(
+            error_of(&mut parser(), b"PUB foo\r 5\n"),
+            ParseError::BadArgs
+        );
+    }
+
+    #[test]
+    fn pub_at_max_payload() {
+        let mut p = Parser::new(MCL, 3);
+        assert!(matches!(
+            p.parse(b"PUB foo 3\r\nabc\r\n"),
+            Ok(Parsed::Frame(_))
+        ));
+        assert_eq!(error_of(&mut p, b"PUB foo 4\r\n"), ParseError::MaxPayload);
+    }
+
+    #[test]
+    fn hpub_variants() {
+        let f = frame_of(b"HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+        assert_eq!(
+            f.op,
+            Op::HPub {
+                subject: b"foo",
+                reply: None,
+                header_len: 12,
+                message: b"NATS/1.0\r\n\r\nhi"
+            }
+        );
+        assert_eq!(f.args, b"foo 12 14");
+        assert_eq!(f.op.name(), "HPUB");
+        assert_eq!(
+            op_of(b"hpub\tfoo rep 0 0\n\r\n"),
+            Op::HPub {
+                subject: b"foo",
+                reply: Some(b"rep"),
+                header_len: 0,
+                message: b""
+            }
+        );
+    }
+
+    #[test]
+    fn sub_and_unsub() {
+        let f = frame_of(b"SUB foo 1\r\n");
+        assert_eq!(
+            f.op,
+            Op::Sub {
+                subject: b"foo",
+                queue: None,
+                sid: b"1"
+            }
+        );
+        assert_eq!(f.op.name(), "SUB");
+        assert_eq!(
+            op_of(b"sub\tfoo.*  q  \t sid.x \r\n"),
+            Op::Sub {
+                subject: b"foo.*",
+                queue: Some(b"q"),
+                sid: b"sid.x"
+            }
+        );
+        // SUB splits on '\r' too.
+        assert_eq!(
+            op_of(b"SUB foo\rx 1\n"),
+            Op::Sub {
+                subject: b"foo",
+                queue: None,
+                sid: b"x"
+            }
+        );
+        let f = frame_of(b"UNSUB 1\r\n");
+        assert_eq!(
+            f.op,
+            Op::Unsub {
+                sid: b"1",
+                max: None
+            }
+        );
+        assert_eq!(f.op.name(), "UNSUB");
+        assert_eq!(
+            op_of(b"unsub 1 10\r\n"),
+            Op::Unsub {
+                sid: b"1",
+                max: Some(10)
+            }
+        );
+        assert_eq!(
+            op_of(b"UNSUB 1 0\r\n"),
+            Op::Unsub {
+                sid: b"1",
+                max: Some(0)
+            }
+        );
+        assert_eq!(
+            op_of(b"UNSUB 1 abc\r\n"),
+            Op::Unsub {
+                sid: b"1",
+                max: Some(-1)
+            }
+        );
+        assert_eq!(
+            op_of(b"UNSUB 1 -5\r\n"),
+            Op::Unsub {
+                sid: b"1",
+                max: Some(-1)
+            }
+        );
+        assert_eq!(
+            op_of(b"UNSUB 1 1234567890\r\n"),
+            Op::Unsub {
+                sid: b"1",
+                max: Some(-1)
+            }
+        );
+        assert_eq!(
+            op_of(b"UNSUB 1 999999999\n"),
+            Op::Unsub {
+                sid: b"1",
+                max: Some(999_999_999)
+            }
+        );
+    }
+
+    #[test]
+    fn bare_ops_ignore_rest_of_line() {
+        for (input, op) in [
+            (&b"PING\r\n"[..], Op::Ping),
+            (b"ping\n", Op::Ping),
+            (b"PING foo\r\n", Op::Ping),
+            (b"PINGX\r\n", Op::Ping),
+            (b"ping\r\r\n", Op::Ping),
+            (b"PONG\r\n", Op::Pong),
+            (b"pOnG whatever\n", Op::Pong),
+            (b"+OK\r\n", Op::Ok),
+            (b"+ok trailing\r\n", Op::Ok),
+        ] {
+            let f = frame_of(input);
+            assert_eq!(f.op, op);
+            assert_eq!(f.args, b"");
+        }
+        assert_eq!(Op::Ping.name(), "PING");
+        assert_eq!(Op::Pong.name(), "PONG");
+        assert_eq!(Op::Ok.name(), "+OK");
+    }
+
+    #[test]
+    fn client_err() {
+        let f = frame_of(b"-ERR 'Stale Connection'\r\n");
+        assert_eq!(f.op, Op::Err(b"'Stale Connection'"));
+        assert_eq!(f.op.name(), "-ERR");
+        assert_eq!(op_of(b"-err\tx\n"), Op::Err(b"x"));
+        assert_eq!(Op::Info(b"").name(), "INFO");
+    }
+
+    #[test]
+    fn frame_consumes_only_its_bytes() {
+        let input = b"PING\r\nPONG\r\n";
+        let mut p = parser();
+        let Ok(Parsed::Frame(f)) = p.parse(input) else {
+            panic!()
+        };
+        assert_eq!((f.op, f.consumed), (Op::Ping, 6));
+        let Ok(Parsed::Frame(f)) = p.parse(&input[6..]) else {
+            panic!()
+        };
+        assert_eq!((f.op, f.consumed), (Op::Pong, 6));
+    }
+
+    #[test]
+    fn unknown_operations() {
+        for input in [
+            &b"\r\n"[..],
+            b"\n",
+            b"PUX",
+            b"PIX",
+            b"PINX",
+            b"POX",
+            b"PONX",
+            b"PX",
+            b"HX",
+            b"HPX",
+            b"HMX",
+            b"SX",
+            b"UNSX",
+            b"CONX",
+            b"CONNECX",
+            b"INX",
+            b"+X",
+            b"+OX",
+            b"-X",
+            b"-ERX",
+            b"-ERR\r\n",
+            b"PUB\r\n",
+            b"PUBX",
+            b"HPUB\n",
+            b"SUB\r\n",
+            b"UNSUB\r\n",
+            b"MSG foo 1 1\r\n",
+            b"RS+ foo\r\n",
+            b"RS- foo\r\n",
+            b"RMSG $G foo 1\r\n",
+            b"LS+ foo\r\n",
+            b"LMSG",
+            b"A+ foo\r\n",
+            b"a- foo\r\n",
+            b"x",
+            b" PING\r\n",
+            b"\x00",
+            b"\xff",
+            b"HMSG foo 1 2\r\n",
+            b"HMSG foo\r\n\r\n",
+            b"PUB foo 5\r\nhelloX",
+            b"PUB foo 5\r\nhello\rX",
+            b"PUB foo 5\r\nhello\n",
+            b"PUB foo 0\r\n\n",
+            b"PUB foo 1\r\nab\r\n",
+            b"HPUB foo 0 1\r\nab\r\n",
+        ] {
+            assert_eq!(
+                error_of(&mut parser(), input),
+                ParseError::UnknownOp,
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_operation_reported_at_offending_byte() {
+        let mut p = parser();
+        assert_eq!(incomplete(&mut p, b"PU"), None);
+        assert_eq!(error_of(&mut p, b"PUX"), ParseError::UnknownOp);
+        assert_eq!(incomplete(&mut p, b"PUB foo 5\r\nhello"), Some(18));
+        assert_eq!(
+            error_of(&mut p, b"PUB foo 5\r\nhelloX"),
+            ParseError::UnknownOp
+        );
+    }
+
+    #[test]
+    fn bad_arguments() {
+        for input in [
+            &b"PUB foo\r\n"[..],
+            b"PUB \r\n",
+            b"PUB foo bar baz 5\r\n",
+            b"PUB foo bar baz 99999999999\r\n",
+            b"PUB foo -1\r\n",
+            b"PUB foo +1\r\n",
+            b"PUB foo 1x\r\n",
+            b"PUB foo 0000000001\r\n",
+            b"PUB foo 1000000000\r\n",
+            b"HPUB foo 5\r\n",
+            b"HPUB foo a b 1 2\r\n",
+            b"HPUB foo x 5\r\n",
+            b"HPUB foo 1 y\r\n",
+            b"HPUB foo 10 5\r\n",
+            b"HPUB foo 2000000 1000000000\r\n",
+            b"HPUB foo 20000000 10000000\r\n",
+            b"SUB foo\r\n",
+            b"SUB \r\n",
+            b"SUB a b c d\r\n",
+            b"UNSUB \r\n",
+            b"UNSUB a b c\r\n",
+        ] {
+            assert_eq!(
+                error_of(&mut parser(), input),
+                ParseError::BadArgs,
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hpub_requires_headers() {
+        let mut p = Parser::new(MCL, MAX_PAYLOAD);
+        assert_eq!(incomplete(&mut p, b"HPUB foo 12 12"), None);
+        assert_eq!(error_of(&mut p, b"HPUB foo 12 12\r\n"), ParseError::BadArgs);
+        p.set_headers(true);
+        assert_eq!(incomplete(&mut p, b"HPUB foo 12 12\r\n"), Some(30));
+        let mut p = Parser::new(MCL, MAX_PAYLOAD);
+        assert_eq!(
+            error_of(&mut p, b"HPUB foo 99999999 2000000\r\n"),
+            ParseError::BadArgs
+        );
+    }
+
+    #[test]
+    fn max_payload() {
+        let mut p = parser();
+        assert_eq!(
+            error_of(&mut p, b"PUB foo 1048577\r\n"),
+            ParseError::MaxPayload
+        );
+        assert_eq!(
+            error_of(&mut p, b"pub foo reply 999999999\n"),
+            ParseError::MaxPayload
+        );
+        assert_eq!(
+            error_of(&mut p, b"HPUB foo 12 1048577\r\n"),
+            ParseError::MaxPayload
+        );
+        assert_eq!(
+            error_of(&mut p, b"HPUB foo 2000000 3000000\r\n"),
+            ParseError::MaxPayload
+        );
+        assert_eq!(
+            incomplete(&mut p, b"PUB foo 1048576\r\n"),
+            Some(17 + 1_048_576 + 2)
+        );
+    }
+
+    #[test]
+    fn max_control_line() {
+        let make = || Parser::new(8, MAX_PAYLOAD);
+        let mut p = make();
+        // Complete lines: the argument part (without \r\n) is limited.
+        assert!(matches!(p.parse(b"SUB foo 1234\r\n"), Ok(Parsed::Frame(_))));
+        assert!(matches!(
+            p.parse(b"SUB foo 12345\r\n"),
+            Err(ParseError::MaxControlLine)
+        ));
+        assert!(matches!(
+            p.parse(b"CONNECT {\"a\":123}\r\n"),
+            Err(ParseError::MaxControlLine)
+        ));
+        assert!(matches!(
+            p.parse(b"-ERR 123456789\n"),
+            Err(ParseError::MaxControlLine)
+        ));
+        // The limit comes before argument checks.
+        assert!(matches!(
+            p.parse(b"UNSUB 1 2 3 4 5\r\n"),
+            Err(ParseError::MaxControlLine)
+        ));
+        assert!(matches!(
+            p.parse(b"HMSG a b c d e\r\n"),
+            Err(ParseError::MaxControlLine)
+        ));
+        // Partial lines too, not counting a byte a '\r' would drop.
+        assert_eq!(incomplete(&mut make(), b"PUB 12345678"), None);
+        assert_eq!(
+            error_of(&mut make(), b"PUB 123456789"),
+            ParseError::MaxControlLine
+        );
+        assert_eq!(incomplete(&mut make(), b"PUB 12345678\r"), None);
+        assert_eq!(incomplete(&mut make(), b"PUB 1234\r5678"), None);
+        assert_eq!(
+            error_of(&mut make(), b"PUB 1234\r56789"),
+            ParseError::MaxControlLine
+        );
+        assert_eq!(
+            error_of(&mut make(), b"CONNECT {\"a\":123}"),
+            ParseError::MaxControlLine
+        );
+        assert!(matches!(
+            make().parse(b"PUB 12345678\r\n"),
+            Err(ParseError::BadArgs)
+        ));
+        // Not limited: blanks after the verb, and the tail of PING/PONG/+OK.
+        let long = [b' '; 100];
+        assert_eq!(
+            incomplete(&mut make(), &[&b"PUB"[..], &long].concat()),
+            None
+        );
+        assert_eq!(
+            incomplete(&mut make(), &[&b"CONNECT"[..], &long].concat()),
+            None
+        );
+        assert_eq!(
+            incomplete(&mut make(), &[&b"PING"[..], &[b'x'; 100]].concat()),
+            None
+        );
+        let ok = [&b"+OK"[..], &[b'x'; 100], b"\r\n"].concat();
+        assert!(matches!(
+            make().parse(&ok),
+            Ok(Parsed::Frame(Frame { op: Op::Ok, .. }))
+        ));
+    }
+
+    #[test]
+    fn needed_is_reported_for_messages() {
+        let mut p = parser();
+        assert_eq!(incomplete(&mut p, b""), None);
+        assert_eq!(incomplete(&mut p, b"PUB foo 5\r"), None);
+        assert_eq!(incomplete(&mut p, b"PUB foo 5\r\n"), Some(18));
+        assert_eq!(incomplete(&mut p, b"PUB foo 5\r\nhello\r"), Some(18));
+        assert!(matches!(
+            p.parse(b"PUB foo 5\r\nhello\r\n"),
+            Ok(Parsed::Frame(_))
+        ));
+    }
+
+    #[test]
+    fn shorter_buffer_starts_over() {
+        let mut p = parser();
+        assert_eq!(incomplete(&mut p, b"PUB foo 5\r\nhel"), Some(18));
+        assert_eq!(op_of(b"PING\r\n"), Op::Ping);
+        let Ok(Parsed::Frame(f)) = p.parse(b"PING\r\n") else {
+            panic!()
+        };
+        assert_eq!(f.op, Op::Ping);
+    }
+
+    /// A stream with every kind of operation, payloads containing `\r\n`,
+    /// tabs, mixed case and the odd whitespace rules.
+    const STREAM: &[u8] = b"CONNECT {\"verbose\":false,\"headers\":true}\r\n\
+connect{}\n\
+INFO {\"server_id\":\"x\"}\r\n\
+PING\r\nping\nPiNg extra junk\r\nPINGX\r\nPONG\r\npong\n+OK\r\n+ok trailing\n\
+SUB foo 1\r\nsub\tbar.*  q1 \t 22\r\nSUB \nfoo 3\r\nSUB a\rb 5\n\
+PUB foo 5\r\nhello\r\n\
+pub foo reply.to 12\r\nline1\r\nline2\r\n\
+PUB\t foo\t\t0\t\r\n\r\n\
+PUB foo 7\nab\tc\r\nd\r\n\
+PUB foo 3\r\nPUB\r\n\
+HPUB foo 12 17\r\nNATS/1.0\r\n\r\nhello\r\n\
+hpub foo rep 12 12\r\nNATS/1.0\r\n\r\n\r\n\
+UNSUB 1\r\nunsub 22 10\r\nUNSUB 3 abc\n\
+-ERR 'some error'\r\n\
+PING\r\n";
+
+    #[test]
+    fn every_split_gives_the_same_frames() {
+        let (events, err_at) = check_splits(parser, STREAM);
+        assert_eq!(err_at, None);
+        assert_eq!(events.len(), 27);
+        let consumed: usize = {
+            let mut p = parser();
+            let mut pos = 0;
+            while let Ok(Parsed::Frame(f)) = p.parse(&STREAM[pos..]) {
+                pos += f.consumed;
+            }
+            pos
+        };
+        assert_eq!(consumed, STREAM.len());
+    }
+
+    #[test]
+    fn every_split_reports_errors_at_the_same_byte() {
+        let prefix: &[u8] = b"PING\r\nPUB foo 2\r\nhi\r\n";
+        let small = || {
+            let mut p = Parser::new(16, 10);
+            p.set_headers(true);
+            p
+        };
+        let cases: &[(&[u8], ParseError, usize)] = &[
+            (b"PUX", ParseError::UnknownOp, 3),
+            (b"\r\n", ParseError::UnknownOp, 1),
+            (b"MSG foo 1 1\r\n", ParseError::UnknownOp, 1),
+            (b"RS+ foo\r\n", ParseError::UnknownOp, 1),
+            (b"ls+ foo\r\n", ParseError::UnknownOp, 1),
+            (b"A+ foo\r\n", ParseError::UnknownOp, 1),
+            (b"UNSUB\r\n", ParseError::UnknownOp, 6),
+            (b"HMSG foo 1 5\r\nhello\r\n", ParseError::UnknownOp, 14),
+            (b"PUB foo 5\r\nhelloX\r\n", ParseError::UnknownOp, 17),
+            (b"PUB foo 5\r\nhello\rX\n", ParseError::UnknownOp, 18),
+            (b"PUB foo 5\r\nhel\r\n\n\r\n", ParseError::UnknownOp, 17),
+            (b"PUB foo 11\r\n", ParseError::MaxPayload, 12),
+            (b"HPUB foo 1 11\r\n", ParseError::MaxPayload, 15),
+            (b"HPUB foo 5 1\r\n", ParseError::BadArgs, 14),
+            (b"PUB foo\r\nPING\r\n", ParseError::BadArgs, 9),
+            (b"SUB a b c d\r\n", ParseError::BadArgs, 13),
+            (b"PUB 12345678901234567\r\n", ParseError::MaxControlLine, 21),
+            (
+                b"SUB 1234567890123456\r\r\n",
+                ParseError::MaxControlLine,
+                22,
+            ),
+            (
+                b"CONNECT {\"verbose\":false}\r\n",
+                ParseError::MaxControlLine,
+                25,
+            ),
+            (
+                b"-ERR 'a long error text'\r\n",
+                ParseError::MaxControlLine,
+                22,
+            ),
+        ];
+        for &(case, error, at) in cases {
+            let input = [prefix, case].concat();
+            let (events, err_at) = check_splits(small, &input);
+            assert_eq!(events.len(), 3, "{case:?}");
+            assert_eq!(events[2], Event::Error(error), "{case:?}");
+            assert_eq!(err_at, Some(prefix.len() + at), "{case:?}");
+        }
+    }
+
+    /// xorshift64* pseudo-random numbers, so the test is reproducible.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn random_input_never_panics_and_splits_agree() {
+        const PIECES: &[&[u8]] = &[
+            b"PUB ",
+            b"pub\t",
+            b"HPUB ",
+            b"SUB ",
+            b"UNSUB ",
+            b"PING",
+            b"PONG",
+            b"+OK",
+            b"-ERR ",
+            b"CONNECT",
+            b"INFO ",
+            b"HMSG ",
+            b"MSG ",
+            b"foo",
+            b"bar",
+            b" ",
+            b"\t",
+            b"\r",
+            b"\n",
+            b"\r\n",
+            b"0",
+            b"1",
+            b"2",
+            b"5",
+            b"12",
+            b"99999999999",
+            b"-1",
+            b"x",
+            b"P",
+            b"U",
+            b"N",
+            b"G",
+        ];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..1500 {
+            let mut input = Vec::new();
+            for _ in 0..rng.below(24) {
+                if rng.below(8) == 0 {
+                    input.push(rng.next() as u8);
+                } else {
+                    input.extend_from_slice(PIECES[rng.below(PIECES.len())]);
+                }
+            }
+            let mcl = 1 + rng.below(24);
+            let max_payload = rng.below(16);
+            let headers = rng.below(2) == 0;
+            let make = || {
+                let mut p = Parser::new(mcl, max_payload);
+                p.set_headers(headers);
+                p
+            };
+            let (whole, whole_err) = feed(make(), &input, [input.len()]);
+            let (bytewise, _) = feed(make(), &input, 1..=input.len());
+            assert_eq!(whole, bytewise, "{input:?}");
+            let cut = rng.below(input.len() + 1);
+            let (split, split_err) = feed(make(), &input, [cut, input.len()]);
+            assert_eq!(whole, split, "{input:?}");
+            assert_eq!(whole_err.is_some(), split_err.is_some());
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut rng = Rng(42);
+        let mut p = Parser::new(32, 64);
+        for _ in 0..2000 {
+            let len = rng.below(64);
+            let input: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let mut pos = 0;
+            while let Ok(Parsed::Frame(f)) = p.parse(&input[pos..]) {
+                assert!(f.consumed > 0 && f.consumed <= input.len() - pos);
+                pos += f.consumed;
+            }
+        }
+    }
+
+    #[test]
+    fn find_byte_matches_naive_search() {
+        let mut rng = Rng(7);
+        for _ in 0..500 {
+            let len = rng.below(40);
+            let hay: Vec<u8> = (0..len)
+                .map(|_| [b'\n', b'\r', b'a', 0x8a, 0x0b][rng.below(5)])
+                .collect();
+            for needle in [b'\n', b'\r'] {
+                assert_eq!(
+                    find_byte(&hay, needle),
+                    hay.iter().position(|&b| b == needle),
+                    "{hay:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn parse_size_limits() {
+        assert_eq!(parse_size(b"0"), Some(0));
+        assert_eq!(parse_size(b"999999999"), Some(999_999_999));
+        assert_eq!(parse_size(b""), None);
+        assert_eq!(parse_size(b"1000000000"), None);
+        assert_eq!(parse_size(b"1 "), None);
+    }
+
+    #[test]
+    fn error_display() {
+        assert_eq!(
+            ParseError::MaxControlLine.to_string(),
+            "maximum control line exceeded"
+        );
+    }
+}

@@ -1,0 +1,416 @@
+//! The client protocol as the server runs it: parsed operations in, replies and state
+//! changes out. PUB/HPUB delivery lives in `deliver`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{debug, error, log_enabled, trace, Level};
+
+use super::conn::{CloseReason, SubRef, Subscription};
+use super::reactor::Reactor;
+use super::timer::TimerKind;
+use crate::logging;
+use crate::proto::{Frame, Op, ParseError, Parsed};
+use crate::subject;
+
+/// How long the first server PING waits after CONNECT at most (the reference's
+/// `firstClientPingInterval`).
+const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
+
+const OK: &[u8] = b"+OK\r\n";
+const PONG: &[u8] = b"PONG\r\n";
+const PING: &[u8] = b"PING\r\n";
+
+impl Reactor {
+    /// Parses and runs every complete operation in `buf` (input of the connection at
+    /// `token`); returns the bytes consumed. Stops early when the connection closes or is
+    /// paused for flow control.
+    pub(super) fn process(&mut self, token: usize, buf: &[u8]) -> usize {
+        let mut pos = 0;
+        let max_held = self.max_held_input();
+        self.conns[token].needs_input = false;
+        while pos < buf.len() {
+            let conn = &mut self.conns[token];
+            if conn.closing.is_some() || conn.paused_until.is_some() {
+                break;
+            }
+            match conn.parser.parse(&buf[pos..]) {
+                Ok(Parsed::Frame(frame)) => {
+                    pos += frame.consumed;
+                    self.dispatch(token, frame);
+                }
+                Ok(Parsed::Incomplete { .. }) if buf.len() - pos > max_held => {
+                    // Only blanks after a verb or the tail of a PING line can grow this
+                    // far; the reference skips them, natsd will not buffer without bound.
+                    self.parse_error(token, ParseError::MaxControlLine, &buf[pos..]);
+                    break;
+                }
+                Ok(Parsed::Incomplete { needed }) => {
+                    conn.needs_input = true;
+                    conn.needed = needed.unwrap_or(0);
+                    break;
+                }
+                Err(err) => {
+                    self.parse_error(token, err, &buf[pos..]);
+                    break;
+                }
+            }
+        }
+        pos
+    }
+
+    /// The most input an incomplete operation can legitimately need.
+    fn max_held_input(&self) -> usize {
+        let opts = &self.shared.opts;
+        opts.max_payload + opts.max_control_line + 64
+    }
+
+    fn dispatch(&mut self, token: usize, frame: Frame<'_>) {
+        if logging::trace_enabled() {
+            self.trace_in(token, &frame);
+        }
+        match frame.op {
+            Op::Connect(json) => self.on_connect(token, json),
+            Op::Pub {
+                subject,
+                reply,
+                payload,
+            } => self.on_pub(token, subject, reply, None, payload, frame.args),
+            Op::HPub {
+                subject,
+                reply,
+                header_len,
+                message,
+            } => self.on_pub(token, subject, reply, Some(header_len), message, frame.args),
+            Op::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.on_sub(token, subject, queue, sid),
+            Op::Unsub { sid, max } => self.on_unsub(token, sid, max),
+            Op::Ping => {
+                self.conns[token].ping.last_client_ping = Some(Instant::now());
+                self.send_proto(token, PONG, "PONG");
+            }
+            Op::Pong => self.on_pong(token),
+            Op::Err(text) => {
+                let conn = &self.conns[token];
+                error!(
+                    "{}Client Error {}",
+                    conn.shared.prefix(),
+                    String::from_utf8_lossy(text)
+                );
+                self.close(token, CloseReason::ParseError, false);
+            }
+            Op::Info(_) | Op::Ok => {}
+        }
+    }
+
+    fn trace_in(&self, token: usize, frame: &Frame<'_>) {
+        let prefix = self.conns[token].shared.prefix();
+        let args = String::from_utf8_lossy(frame.args);
+        let line = match frame.op {
+            Op::Connect(_) => format!("{} {}", frame.op.name(), redact_password(&args)),
+            _ if args.is_empty() => frame.op.name().to_string(),
+            _ => format!("{} {}", frame.op.name(), args),
+        };
+        trace!("{prefix}<<- [{line}]");
+        if let Op::Pub { payload: p, .. } | Op::HPub { message: p, .. } = frame.op {
+            let max = self.shared.opts.log.max_traced_msg_len;
+            trace!(
+                "{prefix}<<- MSG_PAYLOAD: [{}]",
+                logging::quote_payload(p, max)
+            );
+        }
+    }
+
+    fn parse_error(&mut self, token: usize, err: ParseError, rest: &[u8]) {
+        let prefix = self.conns[token].shared.prefix();
+        match err {
+            ParseError::UnknownOp => {
+                error!(
+                    "{prefix}Client parser ERROR: proto='{}...'",
+                    logging::quote_payload(&rest[..rest.len().min(32)], 0)
+                );
+                self.send_err_and_close(
+                    token,
+                    "Unknown Protocol Operation",
+                    CloseReason::ProtocolViolation,
+                );
+            }
+            ParseError::MaxControlLine => {
+                error!("{prefix}maximum control line exceeded");
+                self.send_err_and_close(
+                    token,
+                    "maximum control line exceeded",
+                    CloseReason::MaxControlLineExceeded,
+                );
+            }
+            ParseError::MaxPayload => {
+                error!("{prefix}maximum payload exceeded");
+                self.send_err_and_close(
+                    token,
+                    "Maximum Payload Violation",
+                    CloseReason::MaxPayloadExceeded,
+                );
+            }
+            ParseError::BadArgs => {
+                error!(
+                    "{prefix}processing error: proto='{}...'",
+                    logging::quote_payload(&rest[..rest.len().min(32)], 0)
+                );
+                self.close(token, CloseReason::ProtocolViolation, false);
+            }
+        }
+    }
+
+    fn on_connect(&mut self, token: usize, json: &[u8]) {
+        let now = Instant::now();
+        let interval = self.shared.opts.ping_interval.min(FIRST_PING_INTERVAL);
+        let jitter = Duration::from_nanos(self.random() % (interval.as_nanos() as u64 / 5 + 1));
+        let conn = &mut self.conns[token];
+        conn.last_activity = now;
+        conn.ping.due = now + interval + jitter;
+        let due = conn.ping.due;
+        if conn.opts.apply_connect(json).is_err() {
+            error!("{}invalid CONNECT document", conn.shared.prefix());
+            self.close(token, CloseReason::ProtocolViolation, false);
+            return;
+        }
+        self.schedule(token, due, TimerKind::Ping);
+        let conn = &mut self.conns[token];
+        if !conn.opts.account.is_empty() || conn.opts.new_account {
+            error!("{}authentication error", conn.shared.prefix());
+            self.send_err_and_close(
+                token,
+                "Authorization Violation",
+                CloseReason::AuthenticationFailure,
+            );
+            return;
+        }
+        if !(0..=1).contains(&conn.opts.protocol) {
+            self.send_err_and_close(
+                token,
+                "invalid client protocol",
+                CloseReason::BadClientProtocolVersion,
+            );
+            return;
+        }
+        let headers = self.shared.opts.headers && conn.opts.headers;
+        conn.shared.headers.store(headers, Ordering::Relaxed);
+        conn.parser.set_headers(headers);
+        if let Some(descriptor) = conn.opts.descriptor() {
+            conn.shared.set_descriptor(conn.addr, &descriptor);
+        }
+        if conn.opts.no_responders && !headers {
+            self.send_err_and_close(
+                token,
+                "no responders requires headers support",
+                CloseReason::NoRespondersRequiresHeaders,
+            );
+            return;
+        }
+        self.send_ok(token);
+    }
+
+    fn on_sub(&mut self, token: usize, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        let opts = &self.shared.opts;
+        let conn = &mut self.conns[token];
+        if opts.max_sub_tokens > 0 && subject::token_count(subject) > opts.max_sub_tokens {
+            let msg = format!(
+                "Permissions Violation for Subscription to {:?}, too many tokens",
+                String::from_utf8_lossy(subject)
+            );
+            self.send_err(token, &msg);
+            return;
+        }
+        let existing = conn.subs.get(sid).is_some_and(|s| !s.is_exhausted());
+        if !existing {
+            let at_limit = opts.max_subscriptions > 0
+                && conn.subs.values().filter(|s| !s.is_exhausted()).count()
+                    >= opts.max_subscriptions;
+            if at_limit {
+                error!("{}maximum subscriptions exceeded", conn.shared.prefix());
+                self.send_err(token, "maximum subscriptions exceeded");
+                return;
+            }
+            if !subject::is_valid_subject(subject) {
+                self.send_err(token, "Invalid Subject");
+                return;
+            }
+            let sub = SubRef(Arc::new(Subscription {
+                conn: conn.shared.clone(),
+                subject: subject.into(),
+                queue: queue.map(Into::into),
+                sid: sid.into(),
+                max: AtomicU64::new(0),
+                delivered: AtomicU64::new(0),
+            }));
+            self.shared.sublist.insert(subject, queue, sub.clone());
+            conn.subs.insert(sid.into(), sub);
+        }
+        self.send_ok(token);
+    }
+
+    fn on_unsub(&mut self, token: usize, sid: &[u8], max: Option<i64>) {
+        let conn = &mut self.conns[token];
+        if let Some(sub) = conn.subs.get(sid) {
+            let delivered = sub.delivered.load(Ordering::Relaxed);
+            match max {
+                Some(max) if max > 0 && max as u64 > delivered => {
+                    sub.max.store(max as u64, Ordering::Relaxed);
+                }
+                _ => {
+                    if let Some(sub) = conn.subs.remove(sid) {
+                        self.shared
+                            .sublist
+                            .remove(&sub.subject, sub.queue.as_deref(), &sub);
+                        if logging::trace_enabled() {
+                            let sid = String::from_utf8_lossy(sid);
+                            trace!("{}<-> [DELSUB {sid}]", conn.shared.prefix());
+                        }
+                    }
+                }
+            }
+        }
+        self.send_ok(token);
+    }
+
+    fn on_pong(&mut self, token: usize) {
+        let ping = &mut self.conns[token].ping;
+        ping.outstanding = 0;
+        if let Some(sent) = ping.sent_at.take() {
+            ping.rtt = Some(sent.elapsed());
+        }
+    }
+
+    /// The ping timer: send a PING, or close a connection that left too many unanswered.
+    pub(super) fn on_ping_timer(&mut self, token: usize, now: Instant) {
+        let interval = self.shared.opts.ping_interval;
+        let conn = &mut self.conns[token];
+        if conn.ping.due > now {
+            return; // superseded by a later schedule
+        }
+        let measured = conn.ping.rtt.is_some();
+        let active = now.duration_since(conn.last_activity) < interval;
+        let pinged = conn
+            .ping
+            .last_client_ping
+            .is_some_and(|t| now.duration_since(t) < interval);
+        if !(measured && (active || pinged)) {
+            if conn.ping.outstanding + 1 > self.shared.opts.ping_max {
+                debug!("{}Stale Client Connection - Closing", conn.shared.prefix());
+                self.send_err_and_close(token, "Stale Connection", CloseReason::StaleConnection);
+                return;
+            }
+            conn.ping.outstanding += 1;
+            conn.ping.sent_at = Some(now);
+            self.send_proto(token, PING, "PING");
+        }
+        let conn = &mut self.conns[token];
+        conn.ping.due = now + interval;
+        self.schedule(token, now + interval, TimerKind::Ping);
+    }
+
+    /// Queues a protocol line for the connection, traced as `->> [name]`.
+    fn send_proto(&mut self, token: usize, bytes: &[u8], name: &str) {
+        if log_enabled!(Level::Trace) && logging::trace_enabled() {
+            trace!("{}->> [{name}]", self.conns[token].shared.prefix());
+        }
+        self.conns[token].wbuf.extend_from_slice(bytes);
+        self.out.mark_dirty(&mut self.conns, token);
+    }
+
+    /// `+OK` when the client asked for verbose replies.
+    pub(super) fn send_ok(&mut self, token: usize) {
+        if self.conns[token].opts.verbose {
+            self.send_proto(token, OK, "OK");
+        }
+    }
+
+    /// Queues `-ERR '<text>'`; the connection stays open.
+    pub(super) fn send_err(&mut self, token: usize, text: &str) {
+        let line = format!("-ERR '{text}'\r\n");
+        self.send_proto(token, line.as_bytes(), &format!("-ERR {text}"));
+    }
+
+    /// Queues `-ERR '<text>'` and closes the connection once it is written.
+    pub(super) fn send_err_and_close(&mut self, token: usize, text: &str, reason: CloseReason) {
+        self.send_err(token, text);
+        self.close(token, reason, true);
+    }
+}
+
+/// Hides the password of a traced CONNECT, as the reference does (first match only).
+fn redact_password(connect: &str) -> String {
+    let Some(start) = connect.find("\"pass") else {
+        return connect.to_string();
+    };
+    let after_key = &connect[start..];
+    let Some(colon) = after_key.find(':') else {
+        return connect.to_string();
+    };
+    let value_start = start + colon + 1;
+    let rest = &connect[value_start..];
+    let lead = rest.len() - rest.trim_start().len();
+    let quoted = rest.trim_start().starts_with('"');
+    let body_start = value_start + lead + usize::from(quoted);
+    let body_len = connect[body_start..]
+        .find(['"', ',', '}', '\r', '\n'])
+        .unwrap_or(connect.len() - body_start);
+    format!(
+        "{}[REDACTED]{}",
+        &connect[..body_start],
+        &connect[body_start + body_len..]
+    )
+}
+
+/// A duration as Go prints it: `10s`, `1m30s`, `2m0s`, `500ms`.
+pub(super) fn go_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let nanos = d.subsec_nanos();
+    if secs == 0 {
+        return match nanos {
+            0 => "0s".to_string(),
+            n if n % 1_000_000 == 0 => format!("{}ms", n / 1_000_000),
+            n if n % 1_000 == 0 => format!("{}µs", n / 1_000),
+            n => format!("{n}ns"),
+        };
+    }
+    let frac = if nanos == 0 {
+        String::new()
+    } else {
+        format!(".{nanos:09}").trim_end_matches('0').to_string()
+    };
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}{frac}s"),
+        (0, _) => format!("{m}m{s}{frac}s"),
+        _ => format!("{h}h{m}m{s}{frac}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_password(r#"{"user":"a","pass":"secret","x":1}"#),
+            r#"{"user":"a","pass":"[REDACTED]","x":1}"#
+        );
+        assert_eq!(redact_password(r#"{"user":"a"}"#), r#"{"user":"a"}"#);
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(go_duration(Duration::from_secs(120)), "2m0s");
+        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::from_secs(3661)), "1h1m1s");
+    }
+}

@@ -1,0 +1,234 @@
+//! One client connection: the part only its owner reactor touches ([`Conn`]) and the part
+//! other reactors and the monitor may read ([`ConnShared`]).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+
+use super::info::ClientOpts;
+use crate::proto::Parser;
+
+/// Why a connection was closed, with the reference's wording (logs and, later, `/connz`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    ClientClosed,
+    ReadError,
+    WriteError,
+    ProtocolViolation,
+    ParseError,
+    BadClientProtocolVersion,
+    NoRespondersRequiresHeaders,
+    AuthenticationFailure,
+    MaxConnectionsExceeded,
+    MaxPayloadExceeded,
+    MaxControlLineExceeded,
+    SlowConsumerPendingBytes,
+    SlowConsumerWriteDeadline,
+    StaleConnection,
+    ServerShutdown,
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CloseReason::ClientClosed => "Client Closed",
+            CloseReason::ReadError => "Read Error",
+            CloseReason::WriteError => "Write Error",
+            CloseReason::ProtocolViolation => "Protocol Violation",
+            CloseReason::ParseError => "Parse Error",
+            CloseReason::BadClientProtocolVersion => "Bad Client Protocol Version",
+            CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
+            CloseReason::AuthenticationFailure => "Authentication Failure",
+            CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
+            CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
+            CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
+            CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+            CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            CloseReason::StaleConnection => "Stale Connection",
+            CloseReason::ServerShutdown => "Server Shutdown",
+        })
+    }
+}
+
+/// The thread-safe face of a connection, shared through subscriptions.
+///
+/// Other reactors deliver into `handover` (once per batch, not per message) and read the
+/// pending estimate for flow control; everything else about the connection stays with its
+/// owner reactor.
+pub struct ConnShared {
+    /// Client id, unique for the server's lifetime (INFO `client_id`).
+    pub cid: u64,
+    /// Index of the owning reactor.
+    pub reactor: usize,
+    /// Slab key on the owning reactor.
+    pub token: usize,
+    /// Bytes delivered by other reactors, waiting for the owner to move them out.
+    pub handover: Mutex<Vec<u8>>,
+    /// Length of `handover`, readable without the lock.
+    pub handover_len: AtomicUsize,
+    /// Set while a flush notice for this connection sits in the owner's inbox.
+    pub handover_queued: AtomicBool,
+    /// Unsent bytes in the owner's write buffer, as of its last flush.
+    pub unsent: AtomicUsize,
+    /// The client negotiated headers: deliver HMSG rather than MSG.
+    pub headers: AtomicBool,
+    /// The connection is gone or going: deliver nothing more.
+    pub closed: AtomicBool,
+    /// Log line prefix, `ip:port - cid:N - ` plus the client descriptor after CONNECT.
+    prefix: Mutex<Arc<str>>,
+}
+
+impl ConnShared {
+    /// A new shared face for connection `cid` living at `token` on `reactor`.
+    pub fn new(cid: u64, reactor: usize, token: usize, addr: SocketAddr) -> Self {
+        ConnShared {
+            cid,
+            reactor,
+            token,
+            handover: Mutex::new(Vec::new()),
+            handover_len: AtomicUsize::new(0),
+            handover_queued: AtomicBool::new(false),
+            unsent: AtomicUsize::new(0),
+            headers: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            prefix: Mutex::new(format!("{addr} - cid:{cid} - ").into()),
+        }
+    }
+
+    /// The log prefix for lines about this connection.
+    pub fn prefix(&self) -> Arc<str> {
+        self.prefix
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Adds the client descriptor after CONNECT: `ip:port - cid:N - "v1.2:go:app" - `.
+    pub fn set_descriptor(&self, addr: SocketAddr, descriptor: &str) {
+        let prefix = format!("{addr} - cid:{} - {descriptor} - ", self.cid);
+        *self.prefix.lock().unwrap_or_else(|e| e.into_inner()) = prefix.into();
+    }
+
+    /// Pending outbound bytes as another reactor can estimate them.
+    pub fn pending_estimate(&self) -> usize {
+        self.unsent.load(Ordering::Relaxed) + self.handover_len.load(Ordering::Relaxed)
+    }
+
+    /// Whether the connection is closed or closing.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+}
+
+/// One subscription, as stored in the sublist.
+pub struct Subscription {
+    pub conn: Arc<ConnShared>,
+    pub subject: Box<[u8]>,
+    pub queue: Option<Box<[u8]>>,
+    pub sid: Box<[u8]>,
+    /// Auto-unsubscribe limit (0 = none).
+    pub max: AtomicU64,
+    /// Messages delivered so far.
+    pub delivered: AtomicU64,
+}
+
+impl Subscription {
+    /// Counts one delivery attempt; `None` when the auto-unsubscribe limit was already
+    /// reached, else whether this delivery is the last one allowed.
+    pub fn claim_delivery(&self) -> Option<bool> {
+        let max = self.max.load(Ordering::Relaxed);
+        let n = self.delivered.fetch_add(1, Ordering::Relaxed) + 1;
+        match max {
+            0 => Some(false),
+            _ if n > max => None,
+            _ => Some(n == max),
+        }
+    }
+
+    /// Whether the auto-unsubscribe limit has been used up.
+    pub fn is_exhausted(&self) -> bool {
+        let max = self.max.load(Ordering::Relaxed);
+        max != 0 && self.delivered.load(Ordering::Relaxed) >= max
+    }
+}
+
+/// A subscription handle compared by identity, the sublist's item type.
+#[derive(Clone)]
+pub struct SubRef(pub Arc<Subscription>);
+
+impl PartialEq for SubRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::ops::Deref for SubRef {
+    type Target = Subscription;
+    fn deref(&self) -> &Subscription {
+        &self.0
+    }
+}
+
+/// Server-initiated PING bookkeeping.
+pub struct PingState {
+    /// When the ping timer should next fire.
+    pub due: Instant,
+    /// PINGs sent and not yet answered.
+    pub outstanding: u32,
+    /// Last time the client sent us a PING.
+    pub last_client_ping: Option<Instant>,
+    /// When our last PING went out (for the RTT).
+    pub sent_at: Option<Instant>,
+    /// Round-trip time measured from our last answered PING.
+    pub rtt: Option<Duration>,
+}
+
+/// A client connection as its owner reactor holds it.
+pub struct Conn {
+    pub shared: Arc<ConnShared>,
+    pub sock: TcpStream,
+    pub addr: SocketAddr,
+    pub parser: Parser,
+    pub opts: ClientOpts,
+    /// Input not yet consumed by the parser (only a partial operation, or input held back
+    /// while the connection is paused).
+    pub rbuf: Vec<u8>,
+    /// The parser needs more bytes than `rbuf` holds.
+    pub needs_input: bool,
+    /// Total bytes the incomplete operation needs, when the parser knows it.
+    pub needed: usize,
+    /// Outbound bytes; `wpos` of them already written.
+    pub wbuf: Vec<u8>,
+    pub wpos: usize,
+    /// Listed in the reactor's flush list.
+    pub dirty: bool,
+    /// Listed in the reactor's ready list.
+    pub queued_ready: bool,
+    /// Readiness as data (edge-triggered registration).
+    pub readable: bool,
+    pub writable: bool,
+    /// Reading is paused for flow control until this instant.
+    pub paused_until: Option<Instant>,
+    /// Output is blocked (socket full) since this instant.
+    pub blocked_since: Option<Instant>,
+    /// Set when the connection must go: flush first when the bool is true.
+    pub closing: Option<(CloseReason, bool)>,
+    pub subs: HashMap<Box<[u8]>, SubRef>,
+    pub ping: PingState,
+    /// Last time input arrived.
+    pub last_activity: Instant,
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+}
+
+impl Conn {
+    /// Bytes queued for this connection and not yet written, including hand-overs.
+    pub fn pending(&self) -> usize {
+        self.wbuf.len() - self.wpos + self.shared.handover_len.load(Ordering::Relaxed)
+    }
+}

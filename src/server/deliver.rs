@@ -1,0 +1,410 @@
+//! PUB → MSG: match the subject, frame one MSG/HMSG per target, stage it, hand it over.
+//!
+//! Targets on this reactor get the bytes appended straight to their write buffer. Targets
+//! on other reactors get them in a staging buffer of this reactor; after the turn each
+//! staged buffer is appended to the target's hand-over under one lock, and the target's
+//! reactor is woken at most once (see `ReactorHandle::post`).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use log::trace;
+use slab::Slab;
+
+use super::conn::{Conn, ConnShared, SubRef};
+use super::reactor::Reactor;
+use super::ServerShared;
+use crate::logging;
+use crate::subject;
+
+/// The header block the server sends for a request nobody answers.
+const NO_RESPONDERS: &[u8] = b"NATS/1.0 503\r\n\r\n";
+const NO_RESPONDERS_SIZE: &[u8] = b"16";
+
+/// One message as it is framed for any target.
+struct Message<'a> {
+    subject: &'a [u8],
+    reply: Option<&'a [u8]>,
+    /// Length of the header block when published with HPUB (and not empty).
+    header_len: Option<usize>,
+    /// Headers (if any) followed by the payload.
+    data: &'a [u8],
+    /// The size field(s) as the publisher wrote them (`<size>` or `<hdr> <total>`): the
+    /// reference echoes them verbatim, leading zeros included.
+    sizes: SizeFields<'a>,
+}
+
+/// Size fields of a PUB or HPUB control line, as sent.
+#[derive(Clone, Copy)]
+struct SizeFields<'a> {
+    header: Option<&'a [u8]>,
+    total: &'a [u8],
+}
+
+impl<'a> SizeFields<'a> {
+    /// Takes the size field(s) from the end of a PUB/HPUB argument string.
+    fn from_args(args: &'a [u8], with_header: bool) -> Self {
+        let (rest, total) = split_last_token(args);
+        let header = with_header.then(|| split_last_token(rest).1);
+        SizeFields { header, total }
+    }
+}
+
+/// Splits `args` into everything before its last blank-separated token, and that token.
+fn split_last_token(args: &[u8]) -> (&[u8], &[u8]) {
+    let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let end = args.iter().rposition(|b| !is_blank(b)).map_or(0, |i| i + 1);
+    let start = args[..end].iter().rposition(is_blank).map_or(0, |i| i + 1);
+    (&args[..start], &args[start..end])
+}
+
+impl Message<'_> {
+    /// Appends `MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n` (or HMSG with headers,
+    /// or MSG without them for a client that did not negotiate headers).
+    fn frame_into(&self, out: &mut Vec<u8>, sid: &[u8], headers_ok: bool) {
+        let body = match self.header_len {
+            Some(h) if !headers_ok => &self.data[h..],
+            _ => self.data,
+        };
+        let verb: &[u8] = if headers_ok && self.header_len.is_some() {
+            b"HMSG "
+        } else {
+            b"MSG "
+        };
+        let reply_len = self.reply.map_or(0, |r| r.len() + 1);
+        out.reserve(verb.len() + self.subject.len() + sid.len() + reply_len + body.len() + 32);
+        out.extend_from_slice(verb);
+        out.extend_from_slice(self.subject);
+        out.push(b' ');
+        out.extend_from_slice(sid);
+        out.push(b' ');
+        if let Some(reply) = self.reply {
+            out.extend_from_slice(reply);
+            out.push(b' ');
+        }
+        match (self.header_len, self.sizes.header) {
+            (Some(_), _) if !headers_ok => {
+                // Headers stripped: the size is the payload alone.
+                let _ = write!(out, "{}", body.len());
+            }
+            (Some(_), Some(header)) => {
+                out.extend_from_slice(header);
+                out.push(b' ');
+                out.extend_from_slice(self.sizes.total);
+            }
+            _ => out.extend_from_slice(self.sizes.total),
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Output produced during a turn: staged bytes for other reactors' connections, and the
+/// local connections with new bytes to write.
+#[derive(Default)]
+pub struct Outbox {
+    staged: Vec<(Arc<ConnShared>, Vec<u8>)>,
+    staged_index: HashMap<u64, usize>,
+    dirty: Vec<usize>,
+}
+
+impl Outbox {
+    /// Lists a local connection for writing at the end of the turn.
+    pub fn mark_dirty(&mut self, conns: &mut Slab<Conn>, token: usize) {
+        let conn = &mut conns[token];
+        if !conn.dirty {
+            conn.dirty = true;
+            self.dirty.push(token);
+        }
+    }
+
+    /// The local connections to write, emptying the list.
+    pub fn take_dirty(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// The staging buffer for a connection on another reactor.
+    fn staging_for(&mut self, target: &Arc<ConnShared>) -> &mut Vec<u8> {
+        let index = *self.staged_index.entry(target.cid).or_insert_with(|| {
+            self.staged.push((target.clone(), Vec::new()));
+            self.staged.len() - 1
+        });
+        &mut self.staged[index].1
+    }
+
+    /// Appends each staged buffer to its target's hand-over (one lock per target per
+    /// turn) and notifies the owning reactors.
+    pub fn hand_over(&mut self, shared: &ServerShared) {
+        self.staged_index.clear();
+        for (target, bytes) in self.staged.drain(..) {
+            if target.is_closed() {
+                continue;
+            }
+            let mut handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
+            if handover.is_empty() {
+                *handover = bytes;
+            } else {
+                handover.extend_from_slice(&bytes);
+            }
+            target.handover_len.store(handover.len(), Ordering::Relaxed);
+            let notify = !target.handover_queued.swap(true, Ordering::Relaxed);
+            drop(handover);
+            if notify {
+                let (token, cid) = (target.token, target.cid);
+                shared.reactors[target.reactor].post(|inbox| inbox.flush.push((token, cid)));
+            }
+        }
+    }
+}
+
+impl Reactor {
+    /// Handles PUB and HPUB from the connection at `token`.
+    pub(super) fn on_pub(
+        &mut self,
+        token: usize,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        data: &[u8],
+        args: &[u8],
+    ) {
+        let sizes = SizeFields::from_args(args, header_len.is_some());
+        // An empty header block is no header block (the reference's `hdr > 0`).
+        let header_len = header_len.filter(|&h| h > 0);
+        let conn = &mut self.conns[token];
+        conn.in_msgs += 1;
+        conn.in_bytes += data.len() as u64;
+        self.counts.in_msgs += 1;
+        self.counts.in_bytes += data.len() as u64;
+        if conn.opts.pedantic && !subject::is_valid_literal_subject(subject) {
+            self.send_err(token, "Invalid Publish Subject");
+        }
+        if has_prefix(subject, b"_GR_.") {
+            let msg = format!(
+                "Permissions Violation for Publish to {:?}",
+                String::from_utf8_lossy(subject)
+            );
+            self.send_err(token, &msg);
+            return;
+        }
+        if let Some(reply) = reply.filter(|r| is_reserved_reply(r)) {
+            let msg = format!(
+                "Permissions Violation for Publish with Reply of {:?}",
+                String::from_utf8_lossy(reply)
+            );
+            self.send_err(token, &msg);
+            return;
+        }
+        self.send_ok(token);
+        let msg = Message {
+            subject,
+            reply,
+            header_len,
+            data,
+            sizes,
+        };
+        let delivered = self.deliver(token, &msg);
+        let conn = &self.conns[token];
+        if delivered == 0 && reply.is_some() && conn.opts.no_responders {
+            self.send_no_responders(token, reply.unwrap_or_default());
+        }
+    }
+
+    /// Delivers to every matching subscription and one member per queue group; returns
+    /// how many copies went out.
+    fn deliver(&mut self, publisher: usize, msg: &Message<'_>) -> usize {
+        let matched = self.cache.lookup(&self.shared.sublist, msg.subject);
+        let echo = self.conns[publisher].opts.echo;
+        let own_cid = self.conns[publisher].shared.cid;
+        let mut delivered = 0;
+        for sub in &matched.plain {
+            if !echo && sub.conn.cid == own_cid {
+                continue;
+            }
+            delivered += usize::from(self.deliver_to(publisher, sub, msg));
+        }
+        for group in &matched.queues {
+            let start = (self.random() % group.len() as u64) as usize;
+            for i in 0..group.len() {
+                let sub = &group[(start + i) % group.len()];
+                if !echo && sub.conn.cid == own_cid {
+                    continue;
+                }
+                if self.deliver_to(publisher, sub, msg) {
+                    delivered += 1;
+                    break;
+                }
+            }
+        }
+        delivered
+    }
+
+    /// Frames the message for one subscription; false when the target cannot take it.
+    fn deliver_to(&mut self, publisher: usize, sub: &SubRef, msg: &Message<'_>) -> bool {
+        let target = &sub.conn;
+        if target.is_closed() {
+            return false;
+        }
+        let Some(last) = sub.claim_delivery() else {
+            return false;
+        };
+        let headers_ok = target.headers.load(Ordering::Relaxed);
+        if logging::trace_enabled() {
+            trace_out(target, sub, msg, headers_ok);
+        }
+        self.counts.out_msgs += 1;
+        self.counts.out_bytes += msg.data.len() as u64;
+        let half = self.shared.opts.max_pending / 2;
+        let pending = if target.reactor == self.id {
+            let token = target.token;
+            let conn = &mut self.conns[token];
+            msg.frame_into(&mut conn.wbuf, &sub.sid, headers_ok);
+            let pending = conn.pending();
+            self.out.mark_dirty(&mut self.conns, token);
+            if pending > self.shared.opts.max_pending {
+                self.slow_consumer_pending(token);
+            }
+            pending
+        } else {
+            let staging = self.out.staging_for(target);
+            msg.frame_into(staging, &sub.sid, headers_ok);
+            staging.len() + target.pending_estimate()
+        };
+        if pending > half && target.cid != self.conns[publisher].shared.cid {
+            self.pause(publisher);
+        }
+        if last {
+            self.auto_unsubscribed(sub);
+        }
+        true
+    }
+
+    /// Removes a subscription that reached its auto-unsubscribe limit.
+    fn auto_unsubscribed(&mut self, sub: &SubRef) {
+        self.shared
+            .sublist
+            .remove(&sub.subject, sub.queue.as_deref(), sub);
+        if sub.conn.reactor == self.id {
+            if let Some(conn) = self.conns.get_mut(sub.conn.token) {
+                if conn.subs.get(&sub.sid).is_some_and(|s| s == sub) {
+                    conn.subs.remove(&sub.sid);
+                }
+            }
+        }
+    }
+
+    /// The `NATS/1.0 503` status to the publisher's first subscription on the reply subject.
+    fn send_no_responders(&mut self, token: usize, reply: &[u8]) {
+        let conn = &mut self.conns[token];
+        let Some(sub) = conn
+            .subs
+            .values()
+            .find(|s| subject::matches(&s.subject, reply))
+            .cloned()
+        else {
+            return;
+        };
+        let msg = Message {
+            subject: reply,
+            reply: None,
+            header_len: Some(NO_RESPONDERS.len()),
+            data: NO_RESPONDERS,
+            sizes: SizeFields {
+                header: Some(NO_RESPONDERS_SIZE),
+                total: NO_RESPONDERS_SIZE,
+            },
+        };
+        msg.frame_into(&mut conn.wbuf, &sub.sid, true);
+        self.out.mark_dirty(&mut self.conns, token);
+    }
+}
+
+/// Reply subjects a client may not use (reserved for the server's own routing); as in the
+/// reference, a bare `$JS.ACK.` or `_GR_.` is not reserved, a bare `_R_.` is.
+fn is_reserved_reply(reply: &[u8]) -> bool {
+    reply.starts_with(b"_R_.") || has_prefix(reply, b"$JS.ACK.") || has_prefix(reply, b"_GR_.")
+}
+
+/// `s` starts with `prefix` and has more after it.
+fn has_prefix(s: &[u8], prefix: &[u8]) -> bool {
+    s.len() > prefix.len() && s.starts_with(prefix)
+}
+
+fn trace_out(target: &ConnShared, sub: &SubRef, msg: &Message<'_>, headers_ok: bool) {
+    let mut line = Vec::new();
+    msg.frame_into(&mut line, &sub.sid, headers_ok);
+    let end = line.iter().position(|&b| b == b'\r').unwrap_or(line.len());
+    trace!(
+        "{}->> [{}]",
+        target.prefix(),
+        String::from_utf8_lossy(&line[..end])
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(msg: &Message<'_>, headers_ok: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        msg.frame_into(&mut out, b"7", headers_ok);
+        out
+    }
+
+    #[test]
+    fn frames_msg_hmsg_and_stripped_headers() {
+        let plain = Message {
+            subject: b"foo",
+            reply: None,
+            header_len: None,
+            data: b"hello",
+            sizes: SizeFields::from_args(b"foo 5", false),
+        };
+        assert_eq!(framed(&plain, true), b"MSG foo 7 5\r\nhello\r\n");
+        let with_reply = Message {
+            reply: Some(b"rep"),
+            ..plain
+        };
+        assert_eq!(framed(&with_reply, false), b"MSG foo 7 rep 5\r\nhello\r\n");
+        let headers = Message {
+            subject: b"foo",
+            reply: Some(b"rep"),
+            header_len: Some(12),
+            data: b"NATS/1.0\r\n\r\nhi",
+            sizes: SizeFields::from_args(b"foo rep 12\t 14 ", true),
+        };
+        assert_eq!(
+            framed(&headers, true),
+            b"HMSG foo 7 rep 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+        );
+        assert_eq!(framed(&headers, false), b"MSG foo 7 rep 2\r\nhi\r\n");
+    }
+
+    #[test]
+    fn size_fields_are_echoed_verbatim() {
+        let msg = Message {
+            subject: b"foo",
+            reply: None,
+            header_len: None,
+            data: b"ab",
+            sizes: SizeFields::from_args(b"foo 0002", false),
+        };
+        assert_eq!(framed(&msg, true), b"MSG foo 7 0002\r\nab\r\n");
+        assert_eq!(split_last_token(b" a  bc \t"), (&b" a  "[..], &b"bc"[..]));
+        assert_eq!(split_last_token(b""), (&b""[..], &b""[..]));
+    }
+
+    #[test]
+    fn reserved_replies() {
+        assert!(is_reserved_reply(b"_R_."));
+        assert!(!is_reserved_reply(b"$JS.ACK."));
+        assert!(!is_reserved_reply(b"_GR_."));
+        assert!(is_reserved_reply(b"_GR_.x"));
+        assert!(is_reserved_reply(b"_R_.x"));
+        assert!(is_reserved_reply(b"$JS.ACK.x"));
+        assert!(!is_reserved_reply(b"_INBOX.x"));
+    }
+}

@@ -1,0 +1,578 @@
+//! A reactor thread: one `mio::Poll`, a slab of connections, timers and the read scratch.
+//!
+//! Each turn: wait for readiness, note it as data on the connections, serve every
+//! connection with input (at most [`READ_BUDGET`] bytes each, the rest next turn), fire due
+//! timers, then hand staged bytes to other reactors and write what is queued locally.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{debug, error, warn};
+use mio::event::Event;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use super::conn::{CloseReason, Conn, ConnShared, PingState};
+use super::deliver::Outbox;
+use super::stats::Snapshot;
+use super::timer::{Timer, TimerKind, Timers};
+use super::ServerShared;
+use crate::proto::Parser;
+use crate::sublist::MatchCache;
+
+/// Token of the reactor's waker.
+pub const WAKER: Token = Token(usize::MAX);
+/// Token of the client listener (reactor 0).
+const LISTENER: Token = Token(usize::MAX - 1);
+/// Bytes read from one connection per turn before the others get their go.
+const READ_BUDGET: usize = 64 * 1024;
+/// Size of the per-reactor read scratch buffer.
+const SCRATCH_SIZE: usize = 64 * 1024;
+/// Entries of the per-reactor match cache.
+const CACHE_ENTRIES: usize = 4096;
+/// A write buffer larger than this is released once drained.
+const KEEP_WBUF: usize = 64 * 1024;
+/// How long a fast producer is paused when a consumer falls behind.
+pub const STALL_PAUSE: Duration = Duration::from_millis(1);
+
+/// One reactor thread's state.
+pub struct Reactor {
+    pub(super) id: usize,
+    poll: Poll,
+    pub(super) shared: Arc<ServerShared>,
+    pub(super) conns: Slab<Conn>,
+    listener: Option<TcpListener>,
+    pub(super) cache: MatchCache<super::conn::SubRef>,
+    scratch: Vec<u8>,
+    pub(super) out: Outbox,
+    pub(super) timers: Timers,
+    ready: Vec<usize>,
+    closing: Vec<usize>,
+    pub(super) counts: Snapshot,
+    rng: u64,
+    next_target: usize,
+}
+
+impl Reactor {
+    /// A reactor with its poll; `listener` only for reactor 0.
+    pub fn new(
+        id: usize,
+        poll: Poll,
+        shared: Arc<ServerShared>,
+        mut listener: Option<TcpListener>,
+    ) -> io::Result<Reactor> {
+        if let Some(l) = listener.as_mut() {
+            poll.registry().register(l, LISTENER, Interest::READABLE)?;
+        }
+        let mut seed = [0u8; 8];
+        getrandom::getrandom(&mut seed).map_err(io::Error::other)?;
+        Ok(Reactor {
+            id,
+            poll,
+            shared,
+            conns: Slab::new(),
+            listener,
+            cache: MatchCache::new(CACHE_ENTRIES),
+            scratch: vec![0; SCRATCH_SIZE],
+            out: Outbox::default(),
+            timers: Timers::default(),
+            ready: Vec::new(),
+            closing: Vec::new(),
+            counts: Snapshot::default(),
+            rng: u64::from_le_bytes(seed) | 1,
+            next_target: 0,
+        })
+    }
+
+    /// Runs until the server shuts down.
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        while !self.shared.is_shutting_down() {
+            let timeout = if self.ready.is_empty() {
+                self.timers.next_timeout(Instant::now())
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    error!("Reactor {} poll error: {e}", self.id);
+                    break;
+                }
+            }
+            for event in events.iter() {
+                self.on_event(event);
+            }
+            self.serve_ready();
+            self.fire_timers();
+            self.flush();
+        }
+        self.close_all();
+    }
+
+    fn on_event(&mut self, event: &Event) {
+        match event.token() {
+            WAKER => self.drain_inbox(),
+            LISTENER => self.accept_all(),
+            Token(token) => {
+                let Some(conn) = self.conns.get_mut(token) else {
+                    return;
+                };
+                if event.is_writable() {
+                    conn.writable = true;
+                    conn.blocked_since = None;
+                    self.out.mark_dirty(&mut self.conns, token);
+                }
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    self.conns[token].readable = true;
+                    self.mark_ready(token);
+                }
+            }
+        }
+    }
+
+    /// Queues a connection to be served this turn.
+    pub(super) fn mark_ready(&mut self, token: usize) {
+        let conn = &mut self.conns[token];
+        if !conn.queued_ready {
+            conn.queued_ready = true;
+            self.ready.push(token);
+        }
+    }
+
+    fn drain_inbox(&mut self) {
+        let inbox = self.shared.reactors[self.id].take();
+        for (sock, addr, cid) in inbox.accepted {
+            self.register(sock, addr, cid);
+        }
+        for (token, cid) in inbox.flush {
+            if let Some(conn) = self.conns.get_mut(token) {
+                if conn.shared.cid == cid {
+                    self.absorb_handover(token);
+                }
+            }
+        }
+    }
+
+    /// Moves bytes other reactors delivered into the connection's write buffer.
+    fn absorb_handover(&mut self, token: usize) {
+        let conn = &mut self.conns[token];
+        {
+            let mut handover = conn
+                .shared
+                .handover
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if conn.wpos == conn.wbuf.len() {
+                conn.wbuf.clear();
+                conn.wpos = 0;
+                std::mem::swap(&mut conn.wbuf, &mut handover);
+            } else {
+                conn.wbuf.extend_from_slice(&handover);
+                handover.clear();
+            }
+            conn.shared.handover_len.store(0, Ordering::Relaxed);
+            conn.shared.handover_queued.store(false, Ordering::Relaxed);
+        }
+        if conn.wbuf.len() - conn.wpos > self.shared.opts.max_pending {
+            self.slow_consumer_pending(token);
+            return;
+        }
+        self.out.mark_dirty(&mut self.conns, token);
+    }
+
+    fn accept_all(&mut self) {
+        loop {
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
+            match listener.accept() {
+                Ok((sock, addr)) => {
+                    let cid = self.shared.next_cid.fetch_add(1, Ordering::Relaxed);
+                    let target = self.next_target;
+                    self.next_target = (self.next_target + 1) % self.shared.reactors.len();
+                    if target == self.id {
+                        self.register(sock, addr, cid);
+                    } else {
+                        self.shared.reactors[target]
+                            .post(|inbox| inbox.accepted.push((sock, addr, cid)));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Out of descriptors and the like: log and retry on the next event.
+                    error!("Error accepting client connection: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Takes ownership of an accepted socket: sends INFO, arms timers, checks the limit.
+    fn register(&mut self, mut sock: TcpStream, addr: SocketAddr, cid: u64) {
+        let _ = sock.set_nodelay(true);
+        let entry = self.conns.vacant_entry();
+        let token = entry.key();
+        if let Err(e) = self.poll.registry().register(
+            &mut sock,
+            Token(token),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            error!("Error registering client connection: {e}");
+            return;
+        }
+        let server = self.shared.clone();
+        let opts = &server.opts;
+        let now = Instant::now();
+        let shared = Arc::new(ConnShared::new(cid, self.id, token, addr));
+        let info = self.shared.info.line_for(cid, addr.ip().to_string());
+        entry.insert(Conn {
+            shared,
+            sock,
+            addr,
+            parser: Parser::new(opts.max_control_line, opts.max_payload),
+            opts: Default::default(),
+            rbuf: Vec::new(),
+            needs_input: false,
+            needed: 0,
+            wbuf: info,
+            wpos: 0,
+            dirty: false,
+            queued_ready: false,
+            readable: false,
+            writable: true,
+            paused_until: None,
+            blocked_since: None,
+            closing: None,
+            subs: Default::default(),
+            ping: PingState {
+                due: now + opts.ping_interval,
+                outstanding: 0,
+                last_client_ping: None,
+                sent_at: None,
+                rtt: None,
+            },
+            last_activity: now,
+            in_msgs: 0,
+            in_bytes: 0,
+        });
+        self.counts.total_connections += 1;
+        self.out.mark_dirty(&mut self.conns, token);
+        self.schedule(token, now + opts.ping_interval, TimerKind::Ping);
+        debug!(
+            "{}Client connection created",
+            self.conns[token].shared.prefix()
+        );
+        let clients = self.shared.clients.fetch_add(1, Ordering::Relaxed) + 1;
+        if clients > opts.max_connections {
+            self.send_err_and_close(
+                token,
+                "maximum connections exceeded",
+                CloseReason::MaxConnectionsExceeded,
+            );
+        }
+    }
+
+    /// Schedules a timer for the connection at `token`.
+    pub(super) fn schedule(&mut self, token: usize, at: Instant, kind: TimerKind) {
+        let cid = self.conns[token].shared.cid;
+        self.timers.schedule(Timer {
+            at,
+            token,
+            cid,
+            kind,
+        });
+    }
+
+    fn serve_ready(&mut self) {
+        let ready = std::mem::take(&mut self.ready);
+        for &token in &ready {
+            if let Some(conn) = self.conns.get_mut(token) {
+                conn.queued_ready = false;
+                self.serve_input(token);
+            }
+        }
+        let mut ready = ready;
+        ready.clear();
+        if self.ready.is_empty() {
+            self.ready = ready;
+        }
+    }
+
+    /// Processes held-back input, then reads until the socket is drained or the budget is
+    /// spent (then the connection stays on the ready list for the next turn).
+    fn serve_input(&mut self, token: usize) {
+        let conn = &self.conns[token];
+        if !conn.rbuf.is_empty() && !conn.needs_input {
+            self.process_held(token);
+        }
+        let mut budget = READ_BUDGET;
+        loop {
+            let conn = &self.conns[token];
+            if conn.closing.is_some() || conn.paused_until.is_some() || !conn.readable {
+                return;
+            }
+            if budget == 0 {
+                self.mark_ready(token);
+                return;
+            }
+            let result = if conn.rbuf.is_empty() {
+                self.read_into_scratch(token)
+            } else {
+                self.read_into_held(token)
+            };
+            match result {
+                Ok(0) => self.close(token, CloseReason::ClientClosed, false),
+                Ok(n) => {
+                    budget = budget.saturating_sub(n);
+                    self.conns[token].last_activity = Instant::now();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.conns[token].readable = false;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let reason = match e.kind() {
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
+                            CloseReason::ClientClosed
+                        }
+                        _ => CloseReason::ReadError,
+                    };
+                    self.close(token, reason, false);
+                }
+            }
+        }
+    }
+
+    /// Reads into the reactor's scratch buffer and processes in place; only an incomplete
+    /// tail is copied to the connection.
+    fn read_into_scratch(&mut self, token: usize) -> io::Result<usize> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let result = self.conns[token].sock.read(&mut scratch);
+        if let Ok(n) = result {
+            if n > 0 {
+                let used = self.process(token, &scratch[..n]);
+                let conn = &mut self.conns[token];
+                conn.rbuf.extend_from_slice(&scratch[used..n]);
+            }
+        }
+        self.scratch = scratch;
+        result
+    }
+
+    /// Reads more bytes after a held partial operation and processes the whole.
+    fn read_into_held(&mut self, token: usize) -> io::Result<usize> {
+        let conn = &mut self.conns[token];
+        let mut held = std::mem::take(&mut conn.rbuf);
+        let want = conn
+            .needed
+            .max(held.len() + 4096)
+            .min(held.len() + READ_BUDGET);
+        let start = held.len();
+        held.resize(want.max(start + 1), 0);
+        let result = conn.sock.read(&mut held[start..]);
+        let n = *result.as_ref().unwrap_or(&0);
+        held.truncate(start + n);
+        if n > 0 {
+            self.conns[token].needs_input = false;
+            let used = self.process(token, &held);
+            held.drain(..used);
+        }
+        self.restore_held(token, held);
+        result
+    }
+
+    /// Processes input kept from an earlier turn (after a flow-control pause).
+    fn process_held(&mut self, token: usize) {
+        let mut held = std::mem::take(&mut self.conns[token].rbuf);
+        let used = self.process(token, &held);
+        held.drain(..used);
+        self.restore_held(token, held);
+    }
+
+    fn restore_held(&mut self, token: usize, mut held: Vec<u8>) {
+        if held.is_empty() && held.capacity() > SCRATCH_SIZE {
+            held = Vec::new();
+        }
+        self.conns[token].rbuf = held;
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(timer) = self.timers.pop_due(now) {
+            let live = self
+                .conns
+                .get(timer.token)
+                .is_some_and(|c| c.shared.cid == timer.cid && c.closing.is_none());
+            if !live {
+                continue;
+            }
+            match timer.kind {
+                TimerKind::Ping => self.on_ping_timer(timer.token, now),
+                TimerKind::Resume => self.resume(timer.token, now),
+                TimerKind::WriteDeadline => self.check_write_deadline(timer.token, now),
+            }
+        }
+    }
+
+    fn resume(&mut self, token: usize, now: Instant) {
+        let conn = &mut self.conns[token];
+        if conn.paused_until.is_some_and(|t| t <= now) {
+            conn.paused_until = None;
+            self.mark_ready(token);
+        }
+    }
+
+    /// Pauses reading a producer whose consumers fell behind.
+    pub(super) fn pause(&mut self, token: usize) {
+        let until = Instant::now() + STALL_PAUSE;
+        self.conns[token].paused_until = Some(until);
+        self.schedule(token, until, TimerKind::Resume);
+    }
+
+    fn check_write_deadline(&mut self, token: usize, now: Instant) {
+        let deadline = self.shared.opts.write_deadline;
+        let conn = &self.conns[token];
+        if conn
+            .blocked_since
+            .is_some_and(|since| now >= since + deadline)
+        {
+            let pending = conn.pending();
+            self.counts.slow_consumers += 1;
+            warn!(
+                "{}Slow Consumer Detected: WriteDeadline of {} exceeded with 1 chunks of {} total bytes.",
+                conn.shared.prefix(),
+                super::client::go_duration(deadline),
+                pending
+            );
+            self.close(token, CloseReason::SlowConsumerWriteDeadline, false);
+        }
+    }
+
+    /// Counts, logs and closes a connection whose pending bytes passed `max_pending`.
+    pub(super) fn slow_consumer_pending(&mut self, token: usize) {
+        self.counts.slow_consumers += 1;
+        warn!(
+            "{}Slow Consumer Detected: MaxPending of {} Exceeded",
+            self.conns[token].shared.prefix(),
+            self.shared.opts.max_pending
+        );
+        self.close(token, CloseReason::SlowConsumerPendingBytes, false);
+    }
+
+    /// Marks a connection to close at the end of the turn; `flush` sends what is queued
+    /// (an `-ERR`) first.
+    pub(super) fn close(&mut self, token: usize, reason: CloseReason, flush: bool) {
+        let conn = &mut self.conns[token];
+        if conn.closing.is_none() {
+            conn.closing = Some((reason, flush));
+            conn.shared.closed.store(true, Ordering::Relaxed);
+            self.closing.push(token);
+        }
+    }
+
+    /// Hands staged bytes to other reactors, writes local output and tears down closed
+    /// connections; adds this turn's counts to the server's.
+    fn flush(&mut self) {
+        self.out.hand_over(&self.shared);
+        for token in self.out.take_dirty() {
+            if let Some(conn) = self.conns.get_mut(token) {
+                conn.dirty = false;
+                if conn.closing.is_none() {
+                    self.write(token);
+                }
+            }
+        }
+        for token in std::mem::take(&mut self.closing) {
+            self.teardown(token);
+        }
+        if self.counts != Snapshot::default() {
+            self.shared.stats.add(&self.counts);
+            self.counts = Snapshot::default();
+        }
+    }
+
+    /// Writes queued bytes until done or the socket is full.
+    fn write(&mut self, token: usize) {
+        let conn = &mut self.conns[token];
+        while conn.wpos < conn.wbuf.len() && conn.writable {
+            match conn.sock.write(&conn.wbuf[conn.wpos..]) {
+                Ok(0) => break,
+                Ok(n) => conn.wpos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.close(token, CloseReason::WriteError, false);
+                    return;
+                }
+            }
+        }
+        if conn.wpos == conn.wbuf.len() {
+            conn.wpos = 0;
+            if conn.wbuf.capacity() > KEEP_WBUF {
+                conn.wbuf = Vec::new();
+            } else {
+                conn.wbuf.clear();
+            }
+            conn.blocked_since = None;
+        } else if conn.blocked_since.is_none() {
+            let now = Instant::now();
+            conn.blocked_since = Some(now);
+            let at = now + self.shared.opts.write_deadline;
+            self.schedule(token, at, TimerKind::WriteDeadline);
+        }
+        let conn = &self.conns[token];
+        conn.shared
+            .unsent
+            .store(conn.wbuf.len() - conn.wpos, Ordering::Relaxed);
+    }
+
+    /// Removes a closed connection: its subscriptions, its socket, its slot.
+    fn teardown(&mut self, token: usize) {
+        let Some((reason, flush)) = self.conns[token].closing else {
+            return;
+        };
+        if flush {
+            self.conns[token].writable = true;
+            self.write(token);
+        }
+        let mut conn = self.conns.remove(token);
+        let subs: Vec<_> = conn.subs.drain().map(|(_, sub)| sub).collect();
+        self.shared
+            .sublist
+            .remove_batch(subs.iter().map(|s| (&*s.subject, s.queue.as_deref(), s)));
+        let _ = self.poll.registry().deregister(&mut conn.sock);
+        let _ = conn.sock.shutdown(std::net::Shutdown::Both);
+        self.shared.clients.fetch_sub(1, Ordering::Relaxed);
+        debug!("{}Client connection closed: {reason}", conn.shared.prefix());
+    }
+
+    /// Shutdown: flush what each connection has queued and close it.
+    fn close_all(&mut self) {
+        self.listener = None;
+        self.drain_inbox();
+        self.out.hand_over(&self.shared);
+        let tokens: Vec<usize> = self.conns.iter().map(|(t, _)| t).collect();
+        for token in tokens {
+            self.close(token, CloseReason::ServerShutdown, true);
+        }
+        for token in std::mem::take(&mut self.closing) {
+            self.teardown(token);
+        }
+        self.shared.stats.add(&self.counts);
+    }
+
+    /// A pseudo-random number (xorshift), for queue member selection.
+    pub(super) fn random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+}

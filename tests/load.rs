@@ -1,0 +1,196 @@
+//! Load behaviour: many publishers and subscribers across reactors, a slow consumer that
+//! is cut off without hurting others, and flow control that loses nothing.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Once;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use natsd::options::LogOptions;
+use natsd::{Options, Port, Server, ServerHandle};
+
+fn start(tune: impl FnOnce(&mut Options)) -> ServerHandle {
+    let mut opts = Options {
+        host: "127.0.0.1".into(),
+        port: Port::Random,
+        ..Options::default()
+    };
+    tune(&mut opts);
+    Server::start(opts).expect("server starts")
+}
+
+/// A connected client with verbose off, ready after a PING/PONG round trip.
+fn client(addr: SocketAddr, setup: &str) -> BufReader<TcpStream> {
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reader = BufReader::new(sock);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("INFO "));
+    let hello = format!("CONNECT {{\"verbose\":false}}\r\n{setup}PING\r\n");
+    reader.get_mut().write_all(hello.as_bytes()).unwrap();
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "PONG\r\n");
+    reader
+}
+
+/// Reads one `MSG <subject> <sid> <size>` frame and returns its payload.
+fn read_msg(reader: &mut BufReader<TcpStream>) -> Vec<u8> {
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("read MSG line");
+    let size: usize = line
+        .strip_suffix("\r\n")
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a MSG line: {line:?}"));
+    let mut payload = vec![0; size + 2];
+    reader.read_exact(&mut payload).unwrap();
+    assert_eq!(&payload[size..], b"\r\n");
+    payload.truncate(size);
+    payload
+}
+
+/// Publishes `count` messages `"<publisher>:<seq>"` padded to `size` bytes, in batches.
+fn publish_all(mut sock: TcpStream, subject: &str, publisher: usize, count: usize, size: usize) {
+    let mut batch = Vec::with_capacity(64 * 1024);
+    for seq in 0..count {
+        let mut payload = format!("{publisher}:{seq}:").into_bytes();
+        payload.resize(size.max(payload.len()), b'x');
+        write!(batch, "PUB {subject} {}\r\n", payload.len()).unwrap();
+        batch.extend_from_slice(&payload);
+        batch.extend_from_slice(b"\r\n");
+        if batch.len() > 60 * 1024 {
+            sock.write_all(&batch).unwrap();
+            batch.clear();
+        }
+    }
+    batch.extend_from_slice(b"PING\r\n");
+    sock.write_all(&batch).unwrap();
+}
+
+/// Parses `"<publisher>:<seq>:..."`.
+fn origin(payload: &[u8]) -> (usize, usize) {
+    let text = std::str::from_utf8(payload).unwrap();
+    let mut parts = text.split(':');
+    let publisher = parts.next().unwrap().parse().unwrap();
+    let seq = parts.next().unwrap().parse().unwrap();
+    (publisher, seq)
+}
+
+/// Receives `publishers * per_publisher` messages and checks each publisher's sequence
+/// arrives complete and in order.
+fn receive_in_order(mut reader: BufReader<TcpStream>, publishers: usize, per_publisher: usize) {
+    let mut next = vec![0usize; publishers];
+    for _ in 0..publishers * per_publisher {
+        let (publisher, seq) = origin(&read_msg(&mut reader));
+        assert_eq!(seq, next[publisher], "publisher {publisher} out of order");
+        next[publisher] += 1;
+    }
+    assert!(next.iter().all(|&n| n == per_publisher));
+}
+
+#[test]
+fn four_publishers_four_subscribers_across_reactors() {
+    const PUBLISHERS: usize = 4;
+    const MESSAGES: usize = 100_000;
+    let server = start(|o| o.reactors = 3);
+    let addr = server.client_addr();
+    let subscribers: Vec<_> = (0..4)
+        .map(|_| client(addr, "SUB load 1\r\n"))
+        .map(|reader| thread::spawn(move || receive_in_order(reader, PUBLISHERS, MESSAGES)))
+        .collect();
+    let publishers: Vec<_> = (0..PUBLISHERS)
+        .map(|p| {
+            let sock = client(addr, "").into_inner();
+            thread::spawn(move || publish_all(sock, "load", p, MESSAGES, 16))
+        })
+        .collect();
+    for handle in publishers.into_iter().chain(subscribers) {
+        handle.join().unwrap();
+    }
+    let stats = server.stats();
+    assert_eq!(stats.in_msgs, (PUBLISHERS * MESSAGES) as u64);
+    assert_eq!(stats.out_msgs, (4 * PUBLISHERS * MESSAGES) as u64);
+    assert_eq!(stats.slow_consumers, 0);
+}
+
+/// Sends this test binary's log lines to a file (once) and returns its path.
+fn log_file() -> std::path::PathBuf {
+    static INIT: Once = Once::new();
+    let path = std::env::temp_dir().join(format!("natsd-load-{}.log", std::process::id()));
+    INIT.call_once(|| {
+        let opts = LogOptions {
+            file: Some(path.clone()),
+            logtime: true,
+            ..LogOptions::default()
+        };
+        natsd::logging::init(&opts).unwrap();
+    });
+    path
+}
+
+#[test]
+fn slow_consumer_is_cut_off_and_others_keep_everything() {
+    const MESSAGES: usize = 20_000;
+    let log = log_file();
+    let server = start(|o| {
+        o.max_payload = 64 * 1024;
+        o.max_pending = 1024 * 1024;
+        o.write_deadline = Duration::from_secs(2);
+    });
+    let addr = server.client_addr();
+    let mut stuck = client(addr, "SUB feed 1\r\n");
+    let healthy = client(addr, "SUB feed 1\r\n");
+    let reader = thread::spawn(move || receive_in_order(healthy, 1, MESSAGES));
+    let publisher = client(addr, "").into_inner();
+    publish_all(publisher, "feed", 0, MESSAGES, 1024);
+    reader.join().unwrap();
+
+    // The stuck subscriber is closed without an -ERR: draining its socket ends in EOF
+    // after nothing but MSG frames.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut tail = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        assert!(Instant::now() < deadline, "slow consumer was not closed");
+        match stuck.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                tail.extend_from_slice(&chunk[..n]);
+                let keep = tail.len().saturating_sub(1024);
+                tail.drain(..keep);
+            }
+            Err(e) => panic!("read error: {e}"),
+        }
+    }
+    assert!(!String::from_utf8_lossy(&tail).contains("-ERR"));
+    assert_eq!(server.stats().slow_consumers, 1);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("Slow Consumer Detected"),
+        "log has no slow consumer line:\n{logged}"
+    );
+}
+
+#[test]
+fn fast_producer_is_paused_not_dropped() {
+    const MESSAGES: usize = 50_000;
+    let server = start(|o| {
+        o.max_payload = 16 * 1024;
+        o.max_pending = 256 * 1024;
+    });
+    let addr = server.client_addr();
+    let subscribers: Vec<_> = (0..4)
+        .map(|_| client(addr, "SUB flow 1\r\n"))
+        .map(|reader| thread::spawn(move || receive_in_order(reader, 1, MESSAGES)))
+        .collect();
+    let publisher = client(addr, "").into_inner();
+    publish_all(publisher, "flow", 0, MESSAGES, 512);
+    for handle in subscribers {
+        handle.join().unwrap();
+    }
+    assert_eq!(server.stats().slow_consumers, 0);
+}
