@@ -48,15 +48,64 @@ pub fn remove_ports_file(path: &Path) {
     }
 }
 
-/// `nats://host:port` URLs; a wildcard host expands to the loopback address, as natsd has
-/// no portable list of interface addresses without another crate.
+/// `nats://host:port` URLs; a wildcard host lists every interface address, as the
+/// reference does.
 fn client_urls(host: &str, port: u16) -> Vec<String> {
-    let host = match host.parse::<IpAddr>() {
-        Ok(ip) if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
-        Ok(ip) if ip.is_unspecified() => "::1".to_string(),
-        _ => host.to_string(),
+    let hosts = match host.parse::<IpAddr>() {
+        Ok(ip) if ip.is_unspecified() => interface_addresses(),
+        _ => Vec::new(),
     };
-    vec![format!("nats://{}", host_port(&host, port))]
+    let hosts = if hosts.is_empty() {
+        vec![host.to_string()]
+    } else {
+        hosts.iter().map(IpAddr::to_string).collect()
+    };
+    hosts
+        .iter()
+        .map(|h| format!("nats://{}", host_port(h, port)))
+        .collect()
+}
+
+/// The IPv4 and IPv6 addresses of all interfaces, grouped by interface like Go's
+/// `net.Interfaces`.
+fn interface_addresses() -> Vec<IpAddr> {
+    let mut found: Vec<(u32, IpAddr)> = Vec::new();
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list` with a linked list we only read, then free once.
+    unsafe {
+        if libc::getifaddrs(&mut list) != 0 {
+            return Vec::new();
+        }
+        let mut cursor = list;
+        while let Some(entry) = cursor.as_ref() {
+            if let Some(ip) = sockaddr_ip(entry.ifa_addr) {
+                found.push((libc::if_nametoindex(entry.ifa_name), ip));
+            }
+            cursor = entry.ifa_next;
+        }
+        libc::freeifaddrs(list);
+    }
+    found.sort_by_key(|(index, _)| *index);
+    found.into_iter().map(|(_, ip)| ip).collect()
+}
+
+/// The IP address in a `sockaddr`, if it is an IPv4 or IPv6 one.
+///
+/// # Safety
+/// `addr` is null or points to a valid `sockaddr` of the size its family implies.
+unsafe fn sockaddr_ip(addr: *const libc::sockaddr) -> Option<IpAddr> {
+    let family = i32::from(addr.as_ref()?.sa_family);
+    match family {
+        libc::AF_INET => {
+            let v4 = &*(addr as *const libc::sockaddr_in);
+            Some(IpAddr::from(u32::from_be(v4.sin_addr.s_addr).to_be_bytes()))
+        }
+        libc::AF_INET6 => {
+            let v6 = &*(addr as *const libc::sockaddr_in6);
+            Some(IpAddr::from(v6.sin6_addr.s6_addr))
+        }
+        _ => None,
+    }
 }
 
 fn write_file(path: &Path, content: &[u8], mode: u32) -> io::Result<()> {
@@ -77,6 +126,8 @@ mod tests {
     fn ipv6_hosts_get_brackets() {
         assert_eq!(host_port("::1", 4222), "[::1]:4222");
         assert_eq!(host_port("127.0.0.1", 4222), "127.0.0.1:4222");
-        assert_eq!(client_urls("0.0.0.0", 1), vec!["nats://127.0.0.1:1"]);
+        assert_eq!(client_urls("127.0.0.1", 1), vec!["nats://127.0.0.1:1"]);
+        let any = client_urls("0.0.0.0", 1);
+        assert!(any.contains(&"nats://127.0.0.1:1".to_string()), "{any:?}");
     }
 }
