@@ -825,6 +825,25 @@ fn err_max_subscriptions() {
     );
 }
 
+#[test]
+fn err_max_sub_tokens() {
+    let limits = Limits {
+        max_sub_tokens: Some(3),
+        ..defaults()
+    };
+    check(
+        &limits,
+        &t().send("SUB a.b.c 1\r\n")
+            .expect(OK)
+            .send("SUB a.b.c.d 2\r\n")
+            .expect(
+                "-ERR 'Permissions Violation for Subscription to \"a.b.c.d\", too many tokens'\r\n",
+            )
+            .send("PUB a.b.c 1\r\nx\r\n")
+            .expect("+OK\r\nMSG a.b.c 1 1\r\nx\r\n"),
+    );
+}
+
 // ---------------------------------------------------------------- silent closes
 
 #[test]

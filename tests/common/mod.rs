@@ -257,6 +257,8 @@ pub struct Limits {
     pub max_connections: Option<usize>,
     /// `max_subscriptions`.
     pub max_subscriptions: Option<usize>,
+    /// `max_sub_tokens`.
+    pub max_sub_tokens: Option<usize>,
     /// `ping_interval`.
     pub ping_interval: Option<Duration>,
     /// `ping_max`.
@@ -290,6 +292,7 @@ impl Limits {
             "max_subscriptions",
             self.max_subscriptions.map(|v| v.to_string()),
         );
+        line("max_sub_tokens", self.max_sub_tokens.map(|v| v.to_string()));
         line(
             "ping_interval",
             self.ping_interval
@@ -317,6 +320,9 @@ impl Limits {
         }
         if let Some(v) = self.max_subscriptions {
             o.max_subscriptions = v;
+        }
+        if let Some(v) = self.max_sub_tokens {
+            o.max_sub_tokens = v;
         }
         if let Some(v) = self.ping_interval {
             o.ping_interval = v;
