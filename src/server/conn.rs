@@ -222,8 +222,6 @@ pub struct Conn {
     pub ping: PingState,
     /// Last time input arrived.
     pub last_activity: Instant,
-    pub in_msgs: u64,
-    pub in_bytes: u64,
 }
 
 impl Conn {

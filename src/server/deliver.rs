@@ -174,9 +174,7 @@ impl Reactor {
         let sizes = SizeFields::from_args(args, header_len.is_some());
         // An empty header block is no header block (the reference's `hdr > 0`).
         let header_len = header_len.filter(|&h| h > 0);
-        let conn = &mut self.conns[token];
-        conn.in_msgs += 1;
-        conn.in_bytes += data.len() as u64;
+        let conn = &self.conns[token];
         self.counts.in_msgs += 1;
         self.counts.in_bytes += data.len() as u64;
         if conn.opts.pedantic && !subject::is_valid_literal_subject(subject) {

@@ -30,6 +30,7 @@ use conn::SubRef;
 use info::Info;
 pub use info::COMPATIBLE_VERSION;
 use reactor::Reactor;
+pub use stats::Snapshot as StatsSnapshot;
 use stats::Stats;
 
 /// natsd's own version line: `natsd v0.1.0 (nats-server 2.9.10 compatible)`.
@@ -268,7 +269,7 @@ impl ServerHandle {
     }
 
     /// Messages and bytes received and sent so far, and slow consumers seen.
-    pub fn stats(&self) -> stats::Snapshot {
+    pub fn stats(&self) -> StatsSnapshot {
         self.shared.stats.snapshot()
     }
 
@@ -302,5 +303,3 @@ impl Drop for ServerHandle {
         self.stop();
     }
 }
-
-pub use stats::Snapshot as StatsSnapshot;

@@ -257,8 +257,6 @@ impl Reactor {
                 rtt: None,
             },
             last_activity: now,
-            in_msgs: 0,
-            in_bytes: 0,
         });
         self.counts.total_connections += 1;
         self.out.mark_dirty(&mut self.conns, token);

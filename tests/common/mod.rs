@@ -778,22 +778,18 @@ pub fn assert_info_equivalent(natsd: &Info, reference: &Info) {
 /// INFO lines of one run, by connection index.
 pub type Infos = BTreeMap<usize, Info>;
 
-/// Runs `t` against each server given and, when both ran, compares their INFO lines
+/// Runs `t` against natsd and, when given, the reference, and compares their INFO lines
 /// connection by connection. Returns the INFO lines of every run, for further checks.
-pub fn compare(
-    t: &Transcript,
-    natsd: Option<&TestServer>,
-    reference: Option<&TestServer>,
-) -> Vec<Infos> {
-    let n = natsd.map(|s| run(s, t));
+pub fn compare(t: &Transcript, natsd: &TestServer, reference: Option<&TestServer>) -> Vec<Infos> {
+    let n = run(natsd, t);
     let r = reference.map(|s| run(s, t));
-    if let (Some(n), Some(r)) = (&n, &r) {
+    if let Some(r) = &r {
         for (i, ri) in r {
             let ni = n.get(i).expect("same connections on both");
             assert_info_equivalent(ni, ri);
         }
     }
-    n.into_iter().chain(r).collect()
+    std::iter::once(n).chain(r).collect()
 }
 
 /// Starts every enabled implementation ([`Impl::enabled`]) with `limits` and calls `f` on
@@ -808,7 +804,7 @@ pub fn for_each_server(limits: &Limits, mut f: impl FnMut(&TestServer)) {
 /// The usual test body: starts the enabled implementations with `limits`, runs `t` on each
 /// and compares INFO lines (see [`compare`], whose result it returns).
 pub fn check(limits: &Limits, t: &Transcript) -> Vec<Infos> {
-    let natsd = Some(TestServer::start(Impl::Natsd, limits));
+    let natsd = TestServer::start(Impl::Natsd, limits);
     let reference = reference_available().then(|| TestServer::start(Impl::Reference, limits));
-    compare(t, natsd.as_ref(), reference.as_ref())
+    compare(t, &natsd, reference.as_ref())
 }
