@@ -5,6 +5,8 @@
 //! `proto`, `subject` and `sublist` are leaves with no I/O; `server` puts them to work.
 
 pub mod cli;
+pub mod gofmt;
+pub mod hostport;
 pub mod logging;
 pub mod options;
 pub mod process;
@@ -13,5 +15,5 @@ pub mod server;
 pub mod subject;
 pub mod sublist;
 
-pub use options::{Options, Port};
+pub use options::{Options, RANDOM_PORT};
 pub use server::{Server, ServerHandle};

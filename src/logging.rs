@@ -27,6 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::{LevelFilter, Log, Metadata, Record};
 
+use crate::gofmt;
 use crate::options::LogOptions;
 
 /// The process-wide logger handed to the `log` facade.
@@ -48,33 +49,6 @@ const LOG_FILE_MODE: u32 = 0o660;
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
-/// Format (Cf) and private-use (Co) code point ranges; Go's `strconv.IsPrint` rejects them.
-const FORMAT_AND_PRIVATE_USE: &[(u32, u32)] = &[
-    (0xAD, 0xAD),
-    (0x600, 0x605),
-    (0x61C, 0x61C),
-    (0x6DD, 0x6DD),
-    (0x70F, 0x70F),
-    (0x8E2, 0x8E2),
-    (0x180E, 0x180E),
-    (0x200B, 0x200F),
-    (0x202A, 0x202E),
-    (0x2060, 0x2064),
-    (0x2066, 0x206F),
-    (0xE000, 0xF8FF),
-    (0xFEFF, 0xFEFF),
-    (0xFFF9, 0xFFFB),
-    (0x110BD, 0x110BD),
-    (0x110CD, 0x110CD),
-    (0x13430, 0x13438),
-    (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A),
-    (0xE0001, 0xE0001),
-    (0xE0020, 0xE007F),
-    (0xF0000, 0xFFFFD),
-    (0x100000, 0x10FFFD),
-];
-
 /// Installs the global logger for these options (sink chosen as the reference does:
 /// file, else remote syslog, else local syslog, else stderr).
 ///
@@ -128,9 +102,9 @@ pub fn trace_enabled() -> bool {
 /// character (Go writes the partial bytes), the partial character is dropped.
 pub fn quote_payload(payload: &[u8], max_len: usize) -> String {
     if max_len == 0 || payload.len() <= max_len {
-        return go_quote(payload);
+        return gofmt::quote(payload);
     }
-    let quoted = go_quote(&payload[..max_len]);
+    let quoted = gofmt::quote(&payload[..max_len]);
     let escaped = &quoted[1..];
     let cut = escaped.floor_char_boundary(max_len);
     format!("\"{}...\"", &escaped[..cut])
@@ -395,72 +369,6 @@ fn process_tag() -> String {
     syslog_tag(&argv0.to_string_lossy()).to_string()
 }
 
-/// Go's `%q` of a string: double-quoted, Go escapes, invalid UTF-8 as `\xNN`.
-fn go_quote(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() + 2);
-    out.push('"');
-    for chunk in bytes.utf8_chunks() {
-        chunk
-            .valid()
-            .chars()
-            .for_each(|c| push_escaped(&mut out, c));
-        for byte in chunk.invalid() {
-            let _ = write!(out, "\\x{byte:02x}");
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Appends one character as `strconv.Quote` writes it.
-fn push_escaped(out: &mut String, c: char) {
-    let code = u32::from(c);
-    let _ = match c {
-        '"' | '\\' => write!(out, "\\{c}"),
-        _ if is_go_printable(c) => write!(out, "{c}"),
-        '\x07' => write!(out, "\\a"),
-        '\x08' => write!(out, "\\b"),
-        '\x0c' => write!(out, "\\f"),
-        '\n' => write!(out, "\\n"),
-        '\r' => write!(out, "\\r"),
-        '\t' => write!(out, "\\t"),
-        '\x0b' => write!(out, "\\v"),
-        _ if code < 0x20 || code == 0x7f => write!(out, "\\x{code:02x}"),
-        _ if code < 0x10000 => write!(out, "\\u{code:04x}"),
-        _ => write!(out, "\\U{code:08x}"),
-    };
-}
-
-/// Approximates Go's `unicode.IsPrint`: everything but controls, spaces other than
-/// U+0020, format and private-use characters and noncharacters. (Unassigned code
-/// points, which Go also escapes, are kept.)
-fn is_go_printable(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    let code = u32::from(c);
-    let noncharacter = (0xFDD0..=0xFDEF).contains(&code) || code & 0xFFFE == 0xFFFE;
-    let format_or_private = FORMAT_AND_PRIVATE_USE
-        .iter()
-        .any(|&(first, last)| (first..=last).contains(&code));
-    !(c.is_control() || c.is_whitespace() || noncharacter || format_or_private)
-}
-
-/// Go's text for an I/O error: errno messages in lower case without `(os error N)`.
-fn go_error_text(err: &io::Error) -> String {
-    let text = err.to_string();
-    if err.raw_os_error().is_none() {
-        return text;
-    }
-    let text = text
-        .rsplit_once(" (os error")
-        .map_or(text.as_str(), |(msg, _)| msg);
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_lowercase().chain(chars).collect()
-    })
-}
-
 /// The process-wide logger state behind a mutex.
 struct Logger {
     state: Mutex<State>,
@@ -614,7 +522,7 @@ fn open_log_file(path: &Path) -> Result<File, String> {
         .mode(LOG_FILE_MODE)
         .open(path)
         .map_err(|err| {
-            let detail = go_error_text(&err);
+            let detail = gofmt::error_text(&err);
             format!("error opening file: open {}: {detail}", path.display())
         })
 }
@@ -670,7 +578,7 @@ impl SyslogTarget {
 /// scheme picks the network: host for `udp`/`tcp`, path for `unix`).
 fn parse_remote_url(url: &str) -> Result<SyslogTarget, String> {
     let (scheme, rest) =
-        url_scheme(url).map_err(|err| format!("parse {}: {err}", go_quote(url.as_bytes())))?;
+        url_scheme(url).map_err(|err| format!("parse {}: {err}", gofmt::quote(url.as_bytes())))?;
     let scheme = scheme.to_ascii_lowercase();
     let (host, path) = url_host_and_path(rest);
     match scheme.as_str() {
@@ -679,7 +587,7 @@ fn parse_remote_url(url: &str) -> Result<SyslogTarget, String> {
         "unix" => Ok(SyslogTarget::Unix(path.to_string())),
         _ => Err(format!(
             "error invalid network type: {}",
-            go_quote(scheme.as_bytes())
+            gofmt::quote(scheme.as_bytes())
         )),
     }
 }
@@ -748,7 +656,7 @@ fn dial_each<T>(
 
 /// Go's `net.Dial` error text for a failed connect.
 fn dial_error(network: &str, addr: &str, err: &io::Error) -> String {
-    format!("dial {network} {addr}: connect: {}", go_error_text(err))
+    format!("dial {network} {addr}: connect: {}", gofmt::error_text(err))
 }
 
 /// A UDP socket connected to `target`.
@@ -808,9 +716,12 @@ struct SyslogSink {
 impl SyslogSink {
     /// Connects to `target`; errors read `error connecting to syslog: "<err>"`.
     fn open(target: SyslogTarget) -> Result<SyslogSink, String> {
-        let conn = target
-            .connect()
-            .map_err(|err| format!("error connecting to syslog: {}", go_quote(err.as_bytes())))?;
+        let conn = target.connect().map_err(|err| {
+            format!(
+                "error connecting to syslog: {}",
+                gofmt::quote(err.as_bytes())
+            )
+        })?;
         Ok(SyslogSink {
             target,
             conn,
@@ -960,26 +871,6 @@ mod tests {
         let now = LocalTime::now();
         assert!(now.year >= 2024 && (1..=12).contains(&now.month) && (1..=31).contains(&now.day));
         assert!(now.micros < 1_000_000 && now.utc_offset.abs() <= 14 * 3600);
-    }
-
-    #[test]
-    fn quotes_like_go() {
-        assert_eq!(go_quote(b"hello"), r#""hello""#);
-        assert_eq!(go_quote(b"a\r\nb\t\"\\"), r#""a\r\nb\t\"\\""#);
-        assert_eq!(
-            go_quote(b"\x00\x07\x08\x0b\x0c\x1b\x7f"),
-            r#""\x00\a\b\v\f\x1b\x7f""#
-        );
-        assert_eq!(go_quote(b"\xff\xe2\x82A"), r#""\xff\xe2\x82A""#);
-        assert_eq!(go_quote("héllo 😀 ü".as_bytes()), "\"héllo 😀 ü\"");
-        assert_eq!(
-            go_quote("\u{85}\u{a0}\u{200b}\u{fffe}".as_bytes()),
-            r#""\u0085\u00a0\u200b\ufffe""#
-        );
-        assert_eq!(
-            go_quote("\u{e0001}\u{10fffd}".as_bytes()),
-            r#""\U000e0001\U0010fffd""#
-        );
     }
 
     #[test]

@@ -19,14 +19,8 @@ pub const DEFAULT_MAX_PENDING: usize = 64 * 1024 * 1024;
 /// Default maximum number of client connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 64 * 1024;
 
-/// How the client listener's port was asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Port {
-    /// A fixed port number.
-    Fixed(u16),
-    /// `-1`: let the operating system pick a free port.
-    Random,
-}
+/// The port value that asks the operating system for a free port (`-p -1`).
+pub const RANDOM_PORT: i64 = -1;
 
 /// Where log lines go (`ConfigureLogger` order: file, remote syslog, local syslog, stderr).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,8 +48,9 @@ pub struct LogOptions {
 pub struct Options {
     /// Client listen host (`-a/--addr/--net`), an IPv4 or IPv6 address or a host name.
     pub host: String,
-    /// Client listen port (`-p/--port`).
-    pub port: Port,
+    /// Client listen port (`-p/--port`) as given: [`RANDOM_PORT`] picks a free one, 0 means
+    /// the default; anything outside 0..=65535 fails at listen time, as in the reference.
+    pub port: i64,
     /// Server name (`-n/--name/--server_name`); the server id when unset.
     pub server_name: Option<String>,
     /// `host:port` advertised to clients instead of the listen address.
@@ -94,7 +89,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             host: DEFAULT_HOST.to_string(),
-            port: Port::Fixed(DEFAULT_PORT),
+            port: DEFAULT_PORT as i64,
             server_name: None,
             client_advertise: None,
             pid_file: None,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_nats::{Client, HeaderMap};
 use futures_util::StreamExt;
-use natsd::{Options, Port, Server, ServerHandle};
+use natsd::{Options, Server, ServerHandle, RANDOM_PORT};
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -13,7 +13,7 @@ const WAIT: Duration = Duration::from_secs(5);
 fn start_server() -> ServerHandle {
     let opts = Options {
         host: "127.0.0.1".into(),
-        port: Port::Random,
+        port: RANDOM_PORT,
         ..Options::default()
     };
     Server::start(opts).expect("server starts")

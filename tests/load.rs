@@ -8,12 +8,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use natsd::options::LogOptions;
-use natsd::{Options, Port, Server, ServerHandle};
+use natsd::{Options, Server, ServerHandle, RANDOM_PORT};
 
 fn start(tune: impl FnOnce(&mut Options)) -> ServerHandle {
     let mut opts = Options {
         host: "127.0.0.1".into(),
-        port: Port::Random,
+        port: RANDOM_PORT,
         ..Options::default()
     };
     tune(&mut opts);

@@ -366,31 +366,6 @@ fn redact_password(connect: &str) -> String {
     )
 }
 
-/// A duration as Go prints it: `10s`, `1m30s`, `2m0s`, `500ms`.
-pub(super) fn go_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    let nanos = d.subsec_nanos();
-    if secs == 0 {
-        return match nanos {
-            0 => "0s".to_string(),
-            n if n % 1_000_000 == 0 => format!("{}ms", n / 1_000_000),
-            n if n % 1_000 == 0 => format!("{}µs", n / 1_000),
-            n => format!("{n}ns"),
-        };
-    }
-    let frac = if nanos == 0 {
-        String::new()
-    } else {
-        format!(".{nanos:09}").trim_end_matches('0').to_string()
-    };
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}{frac}s"),
-        (0, _) => format!("{m}m{s}{frac}s"),
-        _ => format!("{h}h{m}m{s}{frac}s"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,15 +377,5 @@ mod tests {
             r#"{"user":"a","pass":"[REDACTED]","x":1}"#
         );
         assert_eq!(redact_password(r#"{"user":"a"}"#), r#"{"user":"a"}"#);
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration(Duration::from_secs(10)), "10s");
-        assert_eq!(go_duration(Duration::from_secs(120)), "2m0s");
-        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(go_duration(Duration::from_secs(3661)), "1h1m1s");
     }
 }

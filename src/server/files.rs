@@ -8,24 +8,22 @@ use std::path::{Path, PathBuf};
 
 use log::error;
 
+use crate::gofmt;
+use crate::hostport::join_host_port;
+
 use crate::options::Options;
 
 /// Writes the process id, without a newline, mode 0660, replacing any old file.
 pub fn write_pid_file(path: &Path) -> io::Result<()> {
-    write_file(path, std::process::id().to_string().as_bytes(), 0o660)
-        .map_err(|e| io::Error::new(e.kind(), format!("Could not write pidfile: {e}")))
+    write_file(path, std::process::id().to_string().as_bytes(), 0o660).map_err(|e| {
+        let text = gofmt::path_error("open", path, &e);
+        io::Error::new(e.kind(), format!("Could not write pidfile: {text}"))
+    })
 }
 
-/// `host:port`, with brackets around an IPv6 host.
-pub fn host_port(host: &str, port: u16) -> String {
-    match host.parse::<IpAddr>() {
-        Ok(IpAddr::V6(_)) => format!("[{host}]:{port}"),
-        _ => format!("{host}:{port}"),
-    }
-}
-
-/// Writes `<dir>/<exe>_<pid>.ports` with the client URLs; returns its path.
-pub fn write_ports_file(dir: &Path, opts: &Options, client: SocketAddr) -> io::Result<PathBuf> {
+/// Writes `<dir>/<exe>_<pid>.ports` with the client URLs and returns its path; a failure is
+/// logged, not fatal, as in the reference.
+pub fn write_ports_file(dir: &Path, opts: &Options, client: SocketAddr) -> Option<PathBuf> {
     let exe = std::env::args()
         .next()
         .and_then(|a| {
@@ -37,8 +35,14 @@ pub fn write_ports_file(dir: &Path, opts: &Options, client: SocketAddr) -> io::R
     let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
     let urls = client_urls(&opts.host, client.port());
     let json = serde_json::json!({ "nats": urls }).to_string();
-    write_file(&path, json.as_bytes(), 0o666)?;
-    Ok(path)
+    match write_file(&path, json.as_bytes(), 0o666) {
+        Ok(()) => Some(path),
+        Err(e) => {
+            let text = gofmt::path_error("open", &path, &e);
+            error!("Error writing ports file ({}): {text}", path.display());
+            None
+        }
+    }
 }
 
 /// Removes the ports file at shutdown, logging a failure as the reference does.
@@ -62,7 +66,7 @@ fn client_urls(host: &str, port: u16) -> Vec<String> {
     };
     hosts
         .iter()
-        .map(|h| format!("nats://{}", host_port(h, port)))
+        .map(|h| format!("nats://{}", join_host_port(h, port)))
         .collect()
 }
 
@@ -123,9 +127,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ipv6_hosts_get_brackets() {
-        assert_eq!(host_port("::1", 4222), "[::1]:4222");
-        assert_eq!(host_port("127.0.0.1", 4222), "127.0.0.1:4222");
+    fn wildcard_hosts_list_interfaces() {
         assert_eq!(client_urls("127.0.0.1", 1), vec!["nats://127.0.0.1:1"]);
         let any = client_urls("0.0.0.0", 1);
         assert!(any.contains(&"nats://127.0.0.1:1".to_string()), "{any:?}");

@@ -24,7 +24,8 @@ use log::{debug, info};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Poll, Waker};
 
-use crate::options::{Options, Port};
+use crate::hostport::{join_host_port, parse_host_port};
+use crate::options::{Options, DEFAULT_PORT, RANDOM_PORT};
 use crate::sublist::SharedSublist;
 use conn::SubRef;
 use info::Info;
@@ -125,8 +126,14 @@ fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
 
 fn bind_clients(opts: &Options) -> io::Result<TcpListener> {
     let port = match opts.port {
-        Port::Fixed(p) => p,
-        Port::Random => 0,
+        RANDOM_PORT => 0,
+        0 => DEFAULT_PORT,
+        p => u16::try_from(p).map_err(|_| {
+            io::Error::other(format!(
+                "Error listening on port: {}, \"listen tcp: address {p}: invalid port\"",
+                join_host_port(&opts.host, p)
+            ))
+        })?,
     };
     let addr = resolve(&opts.host, port)?;
     TcpListener::bind(addr).map_err(|e| {
@@ -155,16 +162,15 @@ fn bind_error_text(e: &io::Error) -> String {
 }
 
 /// INFO host/port: the advertised address when set, else the listener's.
-fn advertised(opts: &Options, bound: SocketAddr) -> (String, u16) {
-    if let Some(adv) = &opts.client_advertise {
-        if let Some((host, port)) = adv.rsplit_once(':') {
-            if let Ok(port) = port.parse() {
-                return (host.trim_matches(['[', ']']).to_string(), port);
-            }
-        }
-        return (adv.clone(), bound.port());
+fn advertised(opts: &Options, bound: SocketAddr) -> io::Result<(String, u16)> {
+    match &opts.client_advertise {
+        Some(adv) => parse_host_port(adv, bound.port()).map_err(|e| {
+            io::Error::other(format!(
+                "Error setting server INFO with ClientAdvertise value of {adv}, err={e}"
+            ))
+        }),
+        None => Ok((opts.host.clone(), bound.port())),
     }
-    (opts.host.clone(), bound.port())
 }
 
 fn log_banner(info: &Info) {
@@ -204,11 +210,11 @@ impl Server {
         }
         let listener = bind_clients(&opts)?;
         let client_addr = listener.local_addr()?;
-        (info.host, info.port) = advertised(&opts, client_addr);
         info!(
             "Listening for client connections on {}",
-            files::host_port(&opts.host, client_addr.port())
+            join_host_port(&opts.host, client_addr.port())
         );
+        (info.host, info.port) = advertised(&opts, client_addr)?;
 
         let count = match opts.reactors {
             0 => default_reactors(),
@@ -227,10 +233,10 @@ impl Server {
             })
             .collect::<io::Result<Vec<_>>>()?;
         debug!("Starting {count} reactor thread(s)");
-        let ports_file = match &opts.ports_file_dir {
-            Some(dir) => Some(files::write_ports_file(dir, &opts, client_addr)?),
-            None => None,
-        };
+        let ports_file = opts
+            .ports_file_dir
+            .as_ref()
+            .and_then(|dir| files::write_ports_file(dir, &opts, client_addr));
         let shared = Arc::new(ServerShared {
             opts,
             info,

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use log::{debug, error, warn};
+use log::{debug, error, trace, warn};
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
@@ -444,7 +444,7 @@ impl Reactor {
             warn!(
                 "{}Slow Consumer Detected: WriteDeadline of {} exceeded with 1 chunks of {} total bytes.",
                 conn.shared.prefix(),
-                super::client::go_duration(deadline),
+                crate::gofmt::duration(deadline),
                 pending
             );
             self.close(token, CloseReason::SlowConsumerWriteDeadline, false);
@@ -546,7 +546,13 @@ impl Reactor {
         let _ = self.poll.registry().deregister(&mut conn.sock);
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
         self.shared.clients.fetch_sub(1, Ordering::Relaxed);
-        debug!("{}Client connection closed: {reason}", conn.shared.prefix());
+        let prefix = conn.shared.prefix();
+        debug!("{prefix}Client connection closed: {reason}");
+        if crate::logging::trace_enabled() {
+            for sub in &subs {
+                trace!("{prefix}<-> [DELSUB {}]", String::from_utf8_lossy(&sub.sid));
+            }
+        }
     }
 
     /// Shutdown: flush what each connection has queued and close it.

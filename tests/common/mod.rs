@@ -306,7 +306,7 @@ impl Limits {
     pub fn options(&self) -> natsd::Options {
         let mut o = natsd::Options {
             host: "127.0.0.1".to_string(),
-            port: natsd::Port::Random,
+            port: natsd::RANDOM_PORT,
             ..natsd::Options::default()
         };
         if let Some(v) = self.max_payload {
