@@ -194,3 +194,82 @@ fn fast_producer_is_paused_not_dropped() {
     }
     assert_eq!(server.stats().slow_consumers, 0);
 }
+
+/// A deterministic xorshift generator for reproducible garbage.
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// Random bytes biased towards protocol-looking input, so the parser gets deep.
+fn garbage(state: &mut u64) -> Vec<u8> {
+    const PIECES: &[&[u8]] = &[
+        b"PUB ",
+        b"SUB ",
+        b"UNSUB ",
+        b"HPUB ",
+        b"CONNECT ",
+        b"PING",
+        b"PONG",
+        b"MSG ",
+        b"foo",
+        b".",
+        b"*",
+        b">",
+        b" ",
+        b"\t",
+        b"\r\n",
+        b"\n",
+        b"\r",
+        b"5",
+        b"-1",
+        b"99999999999",
+        b"{",
+        b"}",
+        b"\"headers\":true",
+        b"\x00",
+        b"\xff",
+        b"NATS/1.0\r\n",
+    ];
+    let len = (xorshift(state) % 64) as usize;
+    let mut out = Vec::new();
+    for _ in 0..len {
+        let r = xorshift(state);
+        if r % 4 == 0 {
+            out.push((r >> 8) as u8);
+        } else {
+            out.extend_from_slice(PIECES[(r >> 8) as usize % PIECES.len()]);
+        }
+    }
+    out
+}
+
+#[test]
+fn garbage_input_never_hurts_other_clients() {
+    let server = start(|o| o.reactors = 2);
+    let addr = server.client_addr();
+    let mut watcher = client(addr, "SUB watch 1\r\n");
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    for round in 0..300 {
+        let mut sock = TcpStream::connect(addr).unwrap();
+        // The server may close the connection at the first bad byte: ignore write errors.
+        let _ = sock.write_all(&garbage(&mut seed));
+        let _ = sock.write_all(&garbage(&mut seed));
+        // Wait until the server has processed it all and closed its side.
+        let _ = sock.shutdown(std::net::Shutdown::Write);
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut sink = Vec::new();
+        sock.read_to_end(&mut sink)
+            .expect("server closes a connection whose client is done");
+        if round % 50 == 0 {
+            let mut publisher = client(addr, "").into_inner();
+            publisher.write_all(b"PUB watch 2\r\nok\r\n").unwrap();
+            assert_eq!(read_msg(&mut watcher), b"ok");
+        }
+    }
+    let mut probe = client(addr, "SUB a.* 9\r\n");
+    probe.get_mut().write_all(b"PUB a.b 3\r\nyes\r\n").unwrap();
+    assert_eq!(read_msg(&mut probe), b"yes");
+}
