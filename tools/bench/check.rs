@@ -38,12 +38,20 @@ pub fn read_stamp(payload: &[u8]) -> Option<(u16, u64)> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Violation {
     /// `count` consecutive messages from `seq` on never arrived.
-    Missing { publisher: u16, seq: u64, count: u64 },
+    Missing {
+        publisher: u16,
+        seq: u64,
+        count: u64,
+    },
     /// The message arrived more than once (at one subscriber, or at two
     /// members of a queue group).
     Duplicate { publisher: u16, seq: u64 },
     /// The message arrived after a later one from the same publisher.
-    Reorder { publisher: u16, seq: u64, after: u64 },
+    Reorder {
+        publisher: u16,
+        seq: u64,
+        after: u64,
+    },
     /// Something that no publisher sent (wrong size, publisher, sequence).
     Unexpected { what: String },
 }
@@ -51,17 +59,36 @@ pub enum Violation {
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Violation::Missing { publisher, seq, count: 1 } => {
+            Violation::Missing {
+                publisher,
+                seq,
+                count: 1,
+            } => {
                 write!(f, "publisher {publisher} seq {seq}: lost")
             }
-            Violation::Missing { publisher, seq, count } => {
-                write!(f, "publisher {publisher} seq {seq}..={}: lost", seq + count - 1)
+            Violation::Missing {
+                publisher,
+                seq,
+                count,
+            } => {
+                write!(
+                    f,
+                    "publisher {publisher} seq {seq}..={}: lost",
+                    seq + count - 1
+                )
             }
             Violation::Duplicate { publisher, seq } => {
                 write!(f, "publisher {publisher} seq {seq}: duplicated")
             }
-            Violation::Reorder { publisher, seq, after } => {
-                write!(f, "publisher {publisher} seq {seq}: reordered (after seq {after})")
+            Violation::Reorder {
+                publisher,
+                seq,
+                after,
+            } => {
+                write!(
+                    f,
+                    "publisher {publisher} seq {seq}: reordered (after seq {after})"
+                )
             }
             Violation::Unexpected { what } => write!(f, "unexpected message: {what}"),
         }
@@ -115,7 +142,9 @@ impl Bits {
     }
 
     fn contains(&self, i: u64) -> bool {
-        self.0.get((i / 64) as usize).is_some_and(|w| w & (1 << (i % 64)) != 0)
+        self.0
+            .get((i / 64) as usize)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 }
 
@@ -156,9 +185,9 @@ impl Checker {
         self.received
     }
 
-    /// Whether no violation has been seen yet.
-    pub fn is_clean(&self) -> bool {
-        self.total == 0
+    /// The scenario and subscriber this checker belongs to.
+    pub fn who(&self) -> &str {
+        &self.who
     }
 
     fn violation(&mut self, v: Violation) {
@@ -176,7 +205,9 @@ impl Checker {
             return self.violation(Violation::Unexpected { what });
         }
         let Some((publisher, seq)) = read_stamp(payload) else {
-            return self.violation(Violation::Unexpected { what: "no stamp".into() });
+            return self.violation(Violation::Unexpected {
+                what: "no stamp".into(),
+            });
         };
         let Some(track) = self.tracks.get_mut(usize::from(publisher)) else {
             let what = format!("publisher {publisher} seq {seq} (no such publisher)");
@@ -192,7 +223,11 @@ impl Checker {
                 let v = if dup {
                     Violation::Duplicate { publisher, seq }
                 } else {
-                    Violation::Reorder { publisher, seq, after: last }
+                    Violation::Reorder {
+                        publisher,
+                        seq,
+                        after: last,
+                    }
                 };
                 self.violation(v);
             }
@@ -204,7 +239,11 @@ impl Checker {
         if self.total == 0 {
             return Ok(());
         }
-        Err(Failure { who: self.who, violations: self.violations, total: self.total })
+        Err(Failure {
+            who: self.who,
+            violations: self.violations,
+            total: self.total,
+        })
     }
 
     /// Flags sequences at or beyond what each publisher sent.
@@ -228,7 +267,11 @@ impl Checker {
             let missing = missing_runs(n, |seq| self.tracks[publisher].seen.contains(seq));
             for (seq, count) in missing {
                 self.total += count - 1;
-                self.violation(Violation::Missing { publisher: publisher as u16, seq, count });
+                self.violation(Violation::Missing {
+                    publisher: publisher as u16,
+                    seq,
+                    count,
+                });
             }
         }
         self.into_result()
@@ -263,14 +306,23 @@ pub fn finish_group(who: &str, members: Vec<Checker>, sent: &[u64]) -> Result<()
             if union.len() < track.seen.0.len() {
                 union.resize(track.seen.0.len(), 0);
             }
+            let mut dups = Vec::new();
             for (i, (u, w)) in union.iter_mut().zip(&track.seen.0).enumerate() {
                 let both = *u & w;
                 if both != 0 {
-                    let seq = i as u64 * 64 + u64::from(both.trailing_zeros());
-                    group.total += u64::from(both.count_ones()) - 1;
-                    group.violation(Violation::Duplicate { publisher: publisher as u16, seq });
+                    dups.push((
+                        i as u64 * 64 + u64::from(both.trailing_zeros()),
+                        both.count_ones(),
+                    ));
                 }
                 *u |= w;
+            }
+            for (seq, count) in dups {
+                group.total += u64::from(count) - 1;
+                group.violation(Violation::Duplicate {
+                    publisher: publisher as u16,
+                    seq,
+                });
             }
         }
     }
@@ -312,24 +364,51 @@ mod tests {
     #[test]
     fn missing_message_fails() {
         let err = run(&[(0, 0), (0, 1), (0, 3)], &[4]).unwrap_err();
-        assert_eq!(err.violations, [Violation::Missing { publisher: 0, seq: 2, count: 1 }]);
+        assert_eq!(
+            err.violations,
+            [Violation::Missing {
+                publisher: 0,
+                seq: 2,
+                count: 1
+            }]
+        );
         assert!(err.to_string().contains("test subscriber 0"), "{err}");
         // A lost tail is missing too.
         let err = run(&[(0, 0)], &[3]).unwrap_err();
-        assert_eq!(err.violations, [Violation::Missing { publisher: 0, seq: 1, count: 2 }]);
+        assert_eq!(
+            err.violations,
+            [Violation::Missing {
+                publisher: 0,
+                seq: 1,
+                count: 2
+            }]
+        );
         assert_eq!(err.total, 2);
     }
 
     #[test]
     fn duplicated_message_fails() {
         let err = run(&[(0, 0), (0, 1), (0, 1), (0, 2)], &[3]).unwrap_err();
-        assert_eq!(err.violations, [Violation::Duplicate { publisher: 0, seq: 1 }]);
+        assert_eq!(
+            err.violations,
+            [Violation::Duplicate {
+                publisher: 0,
+                seq: 1
+            }]
+        );
     }
 
     #[test]
     fn reordered_message_fails() {
         let err = run(&[(0, 0), (0, 2), (0, 1), (0, 3)], &[4]).unwrap_err();
-        assert_eq!(err.violations, [Violation::Reorder { publisher: 0, seq: 1, after: 2 }]);
+        assert_eq!(
+            err.violations,
+            [Violation::Reorder {
+                publisher: 0,
+                seq: 1,
+                after: 2
+            }]
+        );
     }
 
     #[test]
@@ -341,7 +420,10 @@ mod tests {
         c.record(&payload(0, 1));
         let err = c.finish(&[1]).unwrap_err();
         assert_eq!(err.total, 3);
-        assert!(err.violations.iter().all(|v| matches!(v, Violation::Unexpected { .. })));
+        assert!(err
+            .violations
+            .iter()
+            .all(|v| matches!(v, Violation::Unexpected { .. })));
     }
 
     #[test]
@@ -353,10 +435,30 @@ mod tests {
         };
         finish_group("q", vec![member(&[0, 2, 4]), member(&[1, 3])], &[5]).unwrap();
         let err = finish_group("q", vec![member(&[0, 2]), member(&[1, 2, 3])], &[4]).unwrap_err();
-        assert_eq!(err.violations, [Violation::Duplicate { publisher: 0, seq: 2 }]);
+        assert_eq!(
+            err.violations,
+            [Violation::Duplicate {
+                publisher: 0,
+                seq: 2
+            }]
+        );
         let err = finish_group("q", vec![member(&[0, 2]), member(&[3])], &[4]).unwrap_err();
-        assert_eq!(err.violations, [Violation::Missing { publisher: 0, seq: 1, count: 1 }]);
+        assert_eq!(
+            err.violations,
+            [Violation::Missing {
+                publisher: 0,
+                seq: 1,
+                count: 1
+            }]
+        );
         let err = finish_group("q", vec![member(&[0, 3, 2]), member(&[1])], &[4]).unwrap_err();
-        assert_eq!(err.violations, [Violation::Reorder { publisher: 0, seq: 2, after: 3 }]);
+        assert_eq!(
+            err.violations,
+            [Violation::Reorder {
+                publisher: 0,
+                seq: 2,
+                after: 3
+            }]
+        );
     }
 }

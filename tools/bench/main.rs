@@ -1,0 +1,179 @@
+//! `natsd-bench`: a load generator for NATS servers (natsd, nats-server).
+//!
+//! It runs scenarios against a server at a URL, or (`compare`) starts two
+//! server binaries itself and reports their figures side by side. Every run
+//! checks that each message was delivered exactly once and in order; a run
+//! that loses, duplicates or reorders a message fails with exit status 1.
+
+mod check;
+mod client;
+mod compare;
+mod proc;
+mod report;
+mod scenarios;
+mod server;
+
+use std::path::PathBuf;
+use std::process::exit;
+
+use scenarios::{Params, Spec, Target};
+
+const USAGE: &str = "\
+natsd-bench: load generator and side-by-side comparison for NATS servers
+
+USAGE:
+  natsd-bench [OPTIONS] SCENARIO...
+      run scenarios against a running server (--url)
+  natsd-bench compare --natsd PATH --reference PATH [--rounds 3] [OPTIONS] [SCENARIO...]
+      start each server fresh per run on a random loopback port, alternate
+      them over the rounds, report medians and natsd/reference ratios
+      (default scenarios: pub:size=16 pubsub:size=16 pubsub:size=1024
+      pubsub:size=16384 fanout:subs=8 queue:subs=4 reqrep conns:conns=10000
+      subs:subjects=10000)
+
+SCENARIO is NAME[:key=value,...], keys being the options below without
+dashes (size, count, duration, pubs, subs, conns, subjects):
+  pub      publishers only
+  pubsub   publishers -> subscribers on one subject (default 1 -> 1)
+  fanout   1 publisher -> N subscribers (default 8)
+  queue    publishers -> a queue group of N (default 4); each message once
+  reqrep   requesters (--pubs) -> one responder; latency percentiles
+  conns    N idle connections; server memory per connection (needs the pid)
+  subs     insert N subscriptions, publish to matching and non-matching subjects
+  route    publish on the first --url, subscribe on the second
+
+OPTIONS:
+  --url URL         server URL (default nats://127.0.0.1:4222; twice for route)
+  --pid PID         the server's pid: adds server CPU and memory figures
+  --msg-size N      payload bytes (default 128, at least 8)
+  --count N         messages in all (requests for reqrep), instead of --duration
+  --duration SECS   how long publishers publish (default 2)
+  --pubs N          publishers (requesters for reqrep)
+  --subs N          subscribers (queue members for queue)
+  --conns N         connections for conns (default 10000)
+  --subjects N      subscriptions for subs (default 10000)
+  --json            print JSON instead of a table
+  -h, --help        this text
+";
+
+fn main() {
+    match real_main() {
+        Ok(true) => {}
+        Ok(false) => exit(1),
+        Err(e) => {
+            eprintln!("natsd-bench: {e}\n(see natsd-bench --help)");
+            exit(2);
+        }
+    }
+}
+
+/// Parses the command line and runs it; `Ok(false)` when a run failed.
+fn real_main() -> Result<bool, String> {
+    let mut args = pico_args::Arguments::from_env();
+    if args.contains(["-h", "--help"]) {
+        print!("{USAGE}");
+        return Ok(true);
+    }
+    let err = |e: pico_args::Error| e.to_string();
+    let json = args.contains("--json");
+    let mut defaults = Params::default();
+    let mut given = Vec::new();
+    for (flag, key) in [
+        ("--msg-size", "size"),
+        ("--count", "count"),
+        ("--duration", "duration"),
+        ("--pubs", "pubs"),
+        ("--subs", "subs"),
+        ("--conns", "conns"),
+        ("--subjects", "subjects"),
+    ] {
+        if let Some(value) = args.opt_value_from_str::<_, String>(flag).map_err(err)? {
+            defaults.set(key, &value)?;
+            given.push(key);
+        }
+    }
+    if given.contains(&"count") && given.contains(&"duration") {
+        return Err("give --count or --duration, not both".into());
+    }
+    let compare_mode = args.subcommand().map_err(err)?;
+    let compare_opts = if compare_mode.as_deref() == Some("compare") {
+        Some((
+            args.value_from_str::<_, PathBuf>("--natsd").map_err(err)?,
+            args.value_from_str::<_, PathBuf>("--reference")
+                .map_err(err)?,
+            args.opt_value_from_str("--rounds")
+                .map_err(err)?
+                .unwrap_or(3usize),
+        ))
+    } else {
+        None
+    };
+    let mut urls: Vec<String> = args.values_from_str("--url").map_err(err)?;
+    let pid: Option<u32> = args.opt_value_from_str("--pid").map_err(err)?;
+    let mut names: Vec<String> = compare_mode
+        .into_iter()
+        .filter(|_| compare_opts.is_none())
+        .collect();
+    for rest in args.finish() {
+        let rest = rest
+            .into_string()
+            .map_err(|a| format!("bad argument {a:?}"))?;
+        if rest.starts_with('-') {
+            return Err(format!("unknown option {rest}"));
+        }
+        names.push(rest);
+    }
+    proc::raise_fd_limit();
+
+    if let Some((natsd, reference, rounds)) = compare_opts {
+        if !urls.is_empty() || pid.is_some() {
+            return Err("compare starts its own servers: --url and --pid do not apply".into());
+        }
+        if names.is_empty() {
+            names = compare::DEFAULT_SCENARIOS.map(String::from).to_vec();
+        }
+        let specs = names
+            .iter()
+            .map(|n| Spec::parse(n, &defaults))
+            .collect::<Result<_, _>>()?;
+        let opts = compare::Options {
+            natsd,
+            reference,
+            rounds: rounds.max(1),
+            specs,
+        };
+        return compare::run(&opts, json);
+    }
+
+    if names.is_empty() {
+        return Err("no scenario given".into());
+    }
+    let specs: Vec<Spec> = names
+        .iter()
+        .map(|n| Spec::parse(n, &defaults))
+        .collect::<Result<_, _>>()?;
+    if urls.is_empty() {
+        urls.push("nats://127.0.0.1:4222".into());
+    }
+    let target = Target { urls, pid };
+    let mut reports = Vec::new();
+    let mut ok = true;
+    for spec in &specs {
+        match scenarios::run(spec, &target) {
+            Ok(report) => reports.push(report),
+            Err(e) => {
+                eprintln!("FAIL {}: {e}", spec.label);
+                ok = false;
+            }
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reports).expect("JSON of plain values")
+        );
+    } else if !reports.is_empty() {
+        print!("{}", report::reports_table(&reports));
+    }
+    Ok(ok)
+}

@@ -1,0 +1,118 @@
+//! Starting a server binary fresh on a random loopback port, and stopping it.
+//!
+//! Both natsd and nats-server take `-a 127.0.0.1 -p -1 --ports_file_dir DIR`
+//! and then write `DIR/<name>_<pid>.ports` holding `{"nats":["nats://..."]}`.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running server; dropping it kills the process and removes its directory.
+pub struct Server {
+    child: Child,
+    url: String,
+    dir: PathBuf,
+}
+
+impl Server {
+    /// Starts `binary` and waits for its ports file.
+    pub fn start(binary: &Path) -> Result<Server, String> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("natsd-bench-{}-{n}", std::process::id()));
+        let fail = |e: std::io::Error| format!("starting {}: {e}", binary.display());
+        fs::create_dir_all(&dir).map_err(fail)?;
+        let log = File::create(dir.join("server.log")).map_err(fail)?;
+        let child = Command::new(binary)
+            .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(fail)?)
+            .stderr(log)
+            .spawn()
+            .map_err(fail)?;
+        let mut server = Server {
+            child,
+            url: String::new(),
+            dir,
+        };
+        server.url = server
+            .wait_for_url()
+            .map_err(|e| format!("{}: {e}", binary.display()))?;
+        Ok(server)
+    }
+
+    fn wait_for_url(&mut self) -> Result<String, String> {
+        let suffix = format!("_{}.ports", self.child.id());
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("exited at start ({status}): {}", self.log_tail()));
+            }
+            let ports = fs::read_dir(&self.dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .find(|e| e.file_name().to_string_lossy().ends_with(&suffix));
+            let url = ports
+                .and_then(|e| fs::read(e.path()).ok())
+                .and_then(|text| serde_json::from_slice::<serde_json::Value>(&text).ok())
+                .and_then(|v| Some(v.get("nats")?.get(0)?.as_str()?.to_string()));
+            if let Some(url) = url {
+                return Ok(url);
+            }
+            sleep(Duration::from_millis(10));
+        }
+        Err(format!(
+            "no ports file after {START_TIMEOUT:?}: {}",
+            self.log_tail()
+        ))
+    }
+
+    /// The last lines the server logged.
+    fn log_tail(&self) -> String {
+        let log = fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join(" | ")
+    }
+
+    /// Log lines that tell of trouble (errors, warnings, slow consumers).
+    pub fn log_problems(&self) -> Vec<String> {
+        const SIGNS: [&str; 5] = ["[ERR]", "[WRN]", "[FTL]", "panicked", "Slow Consumer"];
+        let log = fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        log.lines()
+            .filter(|l| SIGNS.iter().any(|s| l.contains(s)))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// How the server ended, if it is no longer running.
+    pub fn exit_status(&mut self) -> Option<String> {
+        let status = self.child.try_wait().ok()??;
+        Some(format!(
+            "server exited during the run ({status}): {}",
+            self.log_tail()
+        ))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
