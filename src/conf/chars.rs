@@ -175,7 +175,9 @@ mod tests {
 
     #[test]
     fn space_classes() {
-        for c in [' ', '\t', '\n', '\r', '\u{b}', '\u{c}', '\u{85}', '\u{a0}', '\u{2003}'] {
+        for c in [
+            ' ', '\t', '\n', '\r', '\u{b}', '\u{c}', '\u{85}', '\u{a0}', '\u{2003}',
+        ] {
             assert!(is_space(c), "{c:?}");
         }
         assert!(!is_space('\0') && !is_space('x'));

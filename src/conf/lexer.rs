@@ -519,7 +519,7 @@ impl<'a> Lexer<'a> {
             return self.pop();
         }
         if r == EOF {
-            let which = if quote == '"' { "double quoted" } else { "quoted" };
+            let which = quote_kind(quote);
             return self.error(format!("Unexpected EOF in {which} include"));
         }
         Some(if quote == '"' {
@@ -698,7 +698,7 @@ impl<'a> Lexer<'a> {
     fn map_quoted_key(&mut self, quote: char) -> Step {
         let r = self.peek();
         if r == EOF {
-            let which = if quote == '"' { "double quoted" } else { "quoted" };
+            let which = quote_kind(quote);
             return self.error(format!("Unexpected EOF processing {which} map key."));
         }
         if r == quote {
@@ -1009,10 +1009,7 @@ impl<'a> Lexer<'a> {
         if r == '.' {
             return self.error("Floats must start with a digit, not '.'.".to_string());
         }
-        self.error(format!(
-            "Expected a digit but got '{}'.",
-            escape_special(r)
-        ))
+        self.error(format!("Expected a digit but got '{}'.", escape_special(r)))
     }
 
     fn neg_number(&mut self) -> Step {
@@ -1080,6 +1077,15 @@ impl<'a> Lexer<'a> {
 /// Unquoted words lexed as booleans (compared case-insensitively).
 const BOOL_WORDS: [&str; 6] = ["true", "false", "yes", "no", "on", "off"];
 
+/// How the reference's messages name a quote character.
+fn quote_kind(quote: char) -> &'static str {
+    if quote == '"' {
+        "double quoted"
+    } else {
+        "quoted"
+    }
+}
+
 fn is_key_separator(c: char) -> bool {
     c == '=' || c == ':'
 }
@@ -1095,4 +1101,680 @@ fn decode_hex_pair(digits: &[u8]) -> Option<u8> {
     };
     let hex = |b: &u8| (*b as char).to_digit(16);
     Some((hex(hi)? * 16 + hex(lo)?) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Item-level tests, most ported from the reference's `conf/lex_test.go`
+    //! (same inputs, same expected lines and positions).
+
+    use super::ItemKind::{self, *};
+    use super::Lexer;
+
+    /// `String` is an item kind here.
+    type Text = std::string::String;
+
+    type Expected<'a> = &'a [(ItemKind, &'a str, usize, usize)];
+
+    /// All items up to (excluding) EOF, or up to and including an error.
+    fn lex(input: &str) -> Vec<(ItemKind, Text, usize, usize)> {
+        let mut lexer = Lexer::new(input.as_bytes());
+        let mut items = Vec::new();
+        loop {
+            let item = lexer.next_item();
+            if item.kind == Eof {
+                return items;
+            }
+            let stop = item.kind == Error;
+            let text = Text::from_utf8_lossy(&item.text).into_owned();
+            items.push((item.kind, text, item.line, item.pos));
+            if stop {
+                return items;
+            }
+        }
+    }
+
+    #[track_caller]
+    fn check(input: &str, expected: Expected<'_>) {
+        let want: Vec<_> = expected
+            .iter()
+            .map(|&(kind, text, line, pos)| (kind, text.to_string(), line, pos))
+            .collect();
+        assert_eq!(lex(input), want, "input: {input:?}");
+    }
+
+    /// Only the error message of a failing input.
+    #[track_caller]
+    fn error_of(input: &str) -> (Text, usize) {
+        let items = lex(input);
+        match items.last() {
+            Some((Error, text, line, _)) => (text.clone(), *line),
+            _ => panic!("no error for {input:?}: {items:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_key_at_eof() {
+        check("foo", &[(Key, "foo", 1, 0)]);
+    }
+
+    #[test]
+    fn key_separators() {
+        for input in ["foo = \"bar\"", "foo = 'bar'"] {
+            check(input, &[(Key, "foo", 1, 0), (String, "bar", 1, 7)]);
+        }
+        check(
+            "foo='bar'\r\n",
+            &[(Key, "foo", 1, 0), (String, "bar", 1, 5)],
+        );
+        check(
+            "foo=\t'bar'\t",
+            &[(Key, "foo", 1, 0), (String, "bar", 1, 6)],
+        );
+        check("foo : 123", &[(Key, "foo", 1, 0), (Integer, "123", 1, 6)]);
+        check("foo:123", &[(Key, "foo", 1, 0), (Integer, "123", 1, 4)]);
+        check(
+            "foo:  123\r\n",
+            &[(Key, "foo", 1, 0), (Integer, "123", 1, 6)],
+        );
+        check("foo 123", &[(Key, "foo", 1, 0), (Integer, "123", 1, 4)]);
+        check("foo\t123", &[(Key, "foo", 1, 0), (Integer, "123", 1, 4)]);
+        check(
+            "foo\t\t123\r\n",
+            &[(Key, "foo", 1, 0), (Integer, "123", 1, 5)],
+        );
+    }
+
+    #[test]
+    fn quoted_keys() {
+        for input in ["'foo' : 123", "\"foo\" : 123"] {
+            check(input, &[(Key, "foo", 1, 1), (Integer, "123", 1, 8)]);
+        }
+        for input in ["' foo' : 123", "\" foo\" : 123"] {
+            check(input, &[(Key, " foo", 1, 1), (Integer, "123", 1, 9)]);
+        }
+        // No escapes in keys.
+        check("'a\\tb' = 1", &[(Key, "a\\tb", 1, 1), (Integer, "1", 1, 9)]);
+    }
+
+    #[test]
+    fn raw_and_escaped_strings() {
+        check(
+            "foo = 'bar\\r\\n  \\t'",
+            &[(Key, "foo", 1, 0), (String, "bar\\r\\n  \\t", 1, 7)],
+        );
+        check("foo = bar", &[(Key, "foo", 1, 0), (String, "bar", 1, 6)]);
+        check("foo = bar' ", &[(Key, "foo", 1, 0), (String, "bar", 1, 6)]);
+        check("foo = \\x65", &[(Key, "foo", 1, 0), (String, "e", 1, 9)]);
+        check(
+            r#"foo = "\\end""#,
+            &[(Key, "foo", 1, 0), (String, "\\end", 1, 8)],
+        );
+        check(
+            r#"foo = "start\\""#,
+            &[(Key, "foo", 1, 0), (String, "start\\", 1, 8)],
+        );
+        check(
+            r"foo = \x45\x71",
+            &[(Key, "foo", 1, 0), (String, "Eq", 1, 12)],
+        );
+        check(
+            r"foo = start\x45\x71",
+            &[(Key, "foo", 1, 0), (String, "startEq", 1, 12)],
+        );
+        check(
+            r"foo = start\x7Cend",
+            &[(Key, "foo", 1, 0), (String, "start|end", 1, 9)],
+        );
+        check(
+            r"foo = \x3c\x3eend",
+            &[(Key, "foo", 1, 0), (String, "<>end", 1, 12)],
+        );
+        check(
+            r"foo = \x3cmiddle\x3E",
+            &[(Key, "foo", 1, 0), (String, "<middle>", 1, 12)],
+        );
+        check(
+            r"foo = \\true",
+            &[(Key, "foo", 1, 0), (String, "\\true", 1, 7)],
+        );
+        check(
+            r"foo = \\$var",
+            &[(Key, "foo", 1, 0), (String, "\\$var", 1, 7)],
+        );
+        check(r#"foo = """#, &[(Key, "foo", 1, 0), (String, "", 1, 7)]);
+        check("foo = ''", &[(Key, "foo", 1, 0), (String, "", 1, 7)]);
+    }
+
+    #[test]
+    fn latin1_escape_keeps_the_raw_byte() {
+        let mut lexer = Lexer::new(b"foo = \\xe9");
+        assert_eq!(lexer.next_item().kind, Key);
+        let value = lexer.next_item();
+        assert_eq!((value.kind, value.text, value.pos), (String, vec![0xe9], 9));
+    }
+
+    #[test]
+    fn escapes_in_unquoted_values() {
+        let input = "\nfoo  = \\t\nbar  = \\r\nbaz  = \\n\nq    = \\\"\nbs   = \\\\\n";
+        check(
+            input,
+            &[
+                (Key, "foo", 2, 1),
+                (String, "\t", 2, 9),
+                (Key, "bar", 3, 1),
+                (String, "\r", 3, 9),
+                (Key, "baz", 4, 1),
+                (String, "\n", 4, 9),
+                (Key, "q", 5, 1),
+                (String, "\"", 5, 9),
+                (Key, "bs", 6, 1),
+                (String, "\\", 6, 9),
+            ],
+        );
+    }
+
+    #[test]
+    fn strings_starting_with_digits() {
+        for input in ["foo = 3xyz", "foo = 3xyz,", "foo = 3xyz;"] {
+            check(input, &[(Key, "foo", 1, 0), (String, "3xyz", 1, 6)]);
+        }
+        check(
+            "\n        map {\n          foo = 3xyz}\n        ",
+            &[
+                (Key, "map", 2, 9),
+                (MapStart, "", 2, 14),
+                (Key, "foo", 3, 11),
+                (String, "3xyz", 3, 17),
+                (MapEnd, "", 3, 22),
+            ],
+        );
+        check(
+            "\n        map {\n          foo = 3xyz,\n          bar = 4wqs\n        }\n        ",
+            &[
+                (Key, "map", 2, 9),
+                (MapStart, "", 2, 14),
+                (Key, "foo", 3, 11),
+                (String, "3xyz", 3, 17),
+                (Key, "bar", 4, 11),
+                (String, "4wqs", 4, 17),
+                (MapEnd, "", 5, 10),
+            ],
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        check("foo = 123", &[(Key, "foo", 1, 0), (Integer, "123", 1, 6)]);
+        check("foo=123\r\n", &[(Key, "foo", 1, 0), (Integer, "123", 1, 4)]);
+        check("foo = -123", &[(Key, "foo", 1, 0), (Integer, "-123", 1, 6)]);
+        check(
+            "foo=-123\r\n",
+            &[(Key, "foo", 1, 0), (Integer, "-123", 1, 4)],
+        );
+        check("foo = 22.2", &[(Key, "foo", 1, 0), (Float, "22.2", 1, 6)]);
+        check("foo=22.2\r\n", &[(Key, "foo", 1, 0), (Float, "22.2", 1, 4)]);
+        check("foo = -0.5", &[(Key, "foo", 1, 0), (Float, "-0.5", 1, 6)]);
+    }
+
+    #[test]
+    fn size_suffixed_integers() {
+        for text in [
+            "1k", "1K", "1m", "1M", "1g", "1G", "1MB", "1Gb", "-1m", "7PiB", "1kbb",
+        ] {
+            let input = format!("foo = {text}");
+            check(&input, &[(Key, "foo", 1, 0), (Integer, text, 1, 6)]);
+        }
+        check(
+            "foo = -1GB ",
+            &[(Key, "foo", 1, 0), (Integer, "-1GB", 1, 6)],
+        );
+        check("foo = 1Ghz", &[(Key, "foo", 1, 0), (String, "1Ghz", 1, 6)]);
+        check("foo = 2Pie", &[(Key, "foo", 1, 0), (String, "2Pie", 1, 6)]);
+        check("foo = 3Mbs,", &[(Key, "foo", 1, 0), (String, "3Mbs", 1, 6)]);
+        check(
+            "foo = 4Gb, bar = 5Gø",
+            &[
+                (Key, "foo", 1, 0),
+                (Integer, "4Gb", 1, 6),
+                (Key, "bar", 1, 11),
+                (String, "5Gø", 1, 17),
+            ],
+        );
+    }
+
+    #[test]
+    fn ip_like_strings() {
+        let cases = [
+            ("listen: 127.0.0.1:4222", "127.0.0.1:4222", 8),
+            ("listen: 127.0.0.1", "127.0.0.1", 8),
+            ("listen: apcera.me:80", "apcera.me:80", 8),
+            ("listen: nats.io:-1", "nats.io:-1", 8),
+            ("listen: :-1", ":-1", 8),
+            ("listen = :80", ":80", 9),
+        ];
+        for (input, text, pos) in cases {
+            check(input, &[(Key, "listen", 1, 0), (String, text, 1, pos)]);
+        }
+        check(
+            "listen: -1",
+            &[(Key, "listen", 1, 0), (Integer, "-1", 1, 8)],
+        );
+        check(
+            "listen = [localhost:4222, localhost:4333]",
+            &[
+                (Key, "listen", 1, 0),
+                (ArrayStart, "", 1, 10),
+                (String, "localhost:4222", 1, 10),
+                (String, "localhost:4333", 1, 26),
+                (ArrayEnd, "", 1, 41),
+            ],
+        );
+    }
+
+    #[test]
+    fn booleans_variables_and_dates() {
+        check("foo = true", &[(Key, "foo", 1, 0), (Bool, "true", 1, 6)]);
+        check("foo=true\r\n", &[(Key, "foo", 1, 0), (Bool, "true", 1, 4)]);
+        check("foo = OfF", &[(Key, "foo", 1, 0), (Bool, "OfF", 1, 6)]);
+        check("foo = $bar", &[(Key, "foo", 1, 0), (Variable, "bar", 1, 7)]);
+        check("foo =$bar", &[(Key, "foo", 1, 0), (Variable, "bar", 1, 6)]);
+        check("foo $bar", &[(Key, "foo", 1, 0), (Variable, "bar", 1, 5)]);
+        check(
+            "foo = 2016-05-04T18:53:41Z",
+            &[(Key, "foo", 1, 0), (Datetime, "2016-05-04T18:53:41Z", 1, 6)],
+        );
+    }
+
+    #[test]
+    fn comments() {
+        check("# This is a comment", &[]);
+        check("// This is a comment\r\n", &[]);
+        check(
+            "foo = 123 // This is a comment",
+            &[(Key, "foo", 1, 0), (Integer, "123", 1, 6)],
+        );
+        check(
+            "foo=123    # This is a comment",
+            &[(Key, "foo", 1, 0), (Integer, "123", 1, 4)],
+        );
+    }
+
+    #[test]
+    fn arrays() {
+        check(
+            "foo = [1, 2, 3, 'bar']",
+            &[
+                (Key, "foo", 1, 0),
+                (ArrayStart, "", 1, 7),
+                (Integer, "1", 1, 7),
+                (Integer, "2", 1, 10),
+                (Integer, "3", 1, 13),
+                (String, "bar", 1, 17),
+                (ArrayEnd, "", 1, 22),
+            ],
+        );
+        check(
+            "foo = [1,2,3,'bar']",
+            &[
+                (Key, "foo", 1, 0),
+                (ArrayStart, "", 1, 7),
+                (Integer, "1", 1, 7),
+                (Integer, "2", 1, 9),
+                (Integer, "3", 1, 11),
+                (String, "bar", 1, 14),
+                (ArrayEnd, "", 1, 19),
+            ],
+        );
+    }
+
+    #[test]
+    fn integer_before_closing_bracket_in_array() {
+        // 2.9 glues the ']' onto a string here; natsd ends the integer.
+        check(
+            "a = [1,2k]",
+            &[
+                (Key, "a", 1, 0),
+                (ArrayStart, "", 1, 5),
+                (Integer, "1", 1, 5),
+                (Integer, "2k", 1, 7),
+                (ArrayEnd, "", 1, 10),
+            ],
+        );
+        // Outside arrays the reference behaviour is kept.
+        check("a = 1]", &[(Key, "a", 1, 0), (String, "1]", 1, 4)]);
+    }
+
+    #[test]
+    fn multiline_arrays() {
+        let input = "\n# top level comment\nfoo = [\n 1, # One\n 2, // Two\n 3 # Three\n 'bar'     ,\n \"bar\"\n]\n";
+        check(
+            input,
+            &[
+                (Key, "foo", 3, 1),
+                (ArrayStart, "", 3, 8),
+                (Integer, "1", 4, 2),
+                (Integer, "2", 5, 2),
+                (Integer, "3", 6, 2),
+                (String, "bar", 7, 3),
+                (String, "bar", 8, 3),
+                (ArrayEnd, "", 9, 2),
+            ],
+        );
+        let no_separators = "\nfoo = [\n 1 // foo\n 2\n 3\n 'bar'\n \"bar\"\n]\n";
+        check(
+            no_separators,
+            &[
+                (Key, "foo", 2, 1),
+                (ArrayStart, "", 2, 8),
+                (Integer, "1", 3, 2),
+                (Integer, "2", 4, 2),
+                (Integer, "3", 5, 2),
+                (String, "bar", 6, 3),
+                (String, "bar", 7, 3),
+                (ArrayEnd, "", 8, 2),
+            ],
+        );
+    }
+
+    #[test]
+    fn maps() {
+        check(
+            "foo = {ip='127.0.0.1', port = 4242}",
+            &[
+                (Key, "foo", 1, 0),
+                (MapStart, "", 1, 7),
+                (Key, "ip", 1, 7),
+                (String, "127.0.0.1", 1, 11),
+                (Key, "port", 1, 23),
+                (Integer, "4242", 1, 30),
+                (MapEnd, "", 1, 35),
+            ],
+        );
+        check(
+            "\nfoo = {\n  ip = '127.0.0.1' # the IP\n  port= 4242 // the port\n}\n",
+            &[
+                (Key, "foo", 2, 1),
+                (MapStart, "", 2, 8),
+                (Key, "ip", 3, 3),
+                (String, "127.0.0.1", 3, 9),
+                (Key, "port", 4, 3),
+                (Integer, "4242", 4, 9),
+                (MapEnd, "", 5, 2),
+            ],
+        );
+        check(
+            "\nfoo  {\n  host  {\n    ip = '127.0.0.1'\n    port= 4242\n  }\n}\n",
+            &[
+                (Key, "foo", 2, 1),
+                (MapStart, "", 2, 7),
+                (Key, "host", 3, 3),
+                (MapStart, "", 3, 10),
+                (Key, "ip", 4, 5),
+                (String, "127.0.0.1", 4, 11),
+                (Key, "port", 5, 5),
+                (Integer, "4242", 5, 11),
+                (MapEnd, "", 6, 4),
+                (MapEnd, "", 7, 2),
+            ],
+        );
+        for input in ["foo = {'bar' = 4242}", "foo = {\"bar\" = 4242}"] {
+            check(
+                input,
+                &[
+                    (Key, "foo", 1, 0),
+                    (MapStart, "", 1, 7),
+                    (Key, "bar", 1, 8),
+                    (Integer, "4242", 1, 15),
+                    (MapEnd, "", 1, 20),
+                ],
+            );
+        }
+    }
+
+    #[test]
+    fn semicolons_and_commas() {
+        check(
+            "foo='1'; bar=2.2; baz=true;",
+            &[
+                (Key, "foo", 1, 0),
+                (String, "1", 1, 5),
+                (Key, "bar", 1, 9),
+                (Float, "2.2", 1, 13),
+                (Key, "baz", 1, 18),
+                (Bool, "true", 1, 22),
+            ],
+        );
+        check(
+            "\nmap {\n id = 1;\n}\n",
+            &[
+                (Key, "map", 2, 1),
+                (MapStart, "", 2, 6),
+                (Key, "id", 3, 2),
+                (Integer, "1", 3, 7),
+                (MapEnd, "", 4, 2),
+            ],
+        );
+    }
+
+    #[test]
+    fn block_strings() {
+        check(
+            "\nnumbers (\n1234567890\n)\n",
+            &[(Key, "numbers", 2, 1), (String, "\n1234567890\n", 4, 10)],
+        );
+        // A NUL after ')' ends the block like a newline.
+        check(
+            "\nnumbers (\n1234567890\n)\0",
+            &[(Key, "numbers", 2, 1), (String, "\n1234567890\n", 4, 10)],
+        );
+        check(
+            "\nnumbers (\n  12(34)56\n  (\n    7890\n  )\n)\n",
+            &[
+                (Key, "numbers", 2, 1),
+                (String, "\n  12(34)56\n  (\n    7890\n  )\n", 7, 10),
+            ],
+        );
+        // At the real end of input the ')' stays in the value (✓ref: server
+        // name printed with the trailing ")").
+        check(
+            "a (\nfoo\n)",
+            &[(Key, "a", 1, 0), (String, "\nfoo\n)", 3, 3)],
+        );
+    }
+
+    #[test]
+    fn array_of_maps() {
+        let input = "\nauthorization {\n    users = [\n      {user: alice, password: foo}\n      {user: bob,   password: bar}\n    ]\n    timeout: 0.5\n}\n";
+        check(
+            input,
+            &[
+                (Key, "authorization", 2, 1),
+                (MapStart, "", 2, 16),
+                (Key, "users", 3, 5),
+                (ArrayStart, "", 3, 14),
+                (MapStart, "", 4, 8),
+                (Key, "user", 4, 8),
+                (String, "alice", 4, 14),
+                (Key, "password", 4, 21),
+                (String, "foo", 4, 31),
+                (MapEnd, "", 4, 35),
+                (MapStart, "", 5, 8),
+                (Key, "user", 5, 8),
+                (String, "bob", 5, 14),
+                (Key, "password", 5, 21),
+                (String, "bar", 5, 31),
+                (MapEnd, "", 5, 35),
+                (ArrayEnd, "", 6, 6),
+                (Key, "timeout", 7, 5),
+                (Float, "0.5", 7, 14),
+                (MapEnd, "", 8, 2),
+            ],
+        );
+    }
+
+    #[test]
+    fn includes() {
+        for input in ["include \"users.conf\"", "include 'users.conf'"] {
+            check(input, &[(Include, "users.conf", 1, 9)]);
+        }
+        check("include users.conf", &[(Include, "users.conf", 1, 8)]);
+        check("INCLUDE users.conf", &[(Include, "users.conf", 1, 8)]);
+        check(
+            "foo { include users.conf }",
+            &[
+                (Key, "foo", 1, 0),
+                (MapStart, "", 1, 5),
+                (Include, "users.conf", 1, 14),
+                (MapEnd, "", 1, 26),
+            ],
+        );
+        check(
+            "foo {include users.conf}",
+            &[
+                (Key, "foo", 1, 0),
+                (MapStart, "", 1, 5),
+                (Include, "users.conf", 1, 13),
+                (MapEnd, "", 1, 24),
+            ],
+        );
+        check(
+            "foo { include \"users.conf\"}",
+            &[
+                (Key, "foo", 1, 0),
+                (MapStart, "", 1, 5),
+                (Include, "users.conf", 1, 15),
+                (MapEnd, "", 1, 27),
+            ],
+        );
+        // Only a separator right after the word makes it an ordinary key;
+        // `include = x` includes a file named "=" (✓ref).
+        check("include=x", &[(Key, "include", 1, 0), (String, "x", 1, 8)]);
+        check("include: x", &[(Key, "include", 1, 0), (String, "x", 1, 9)]);
+        assert_eq!(lex("include = x")[0], (Include, "=".into(), 1, 8));
+    }
+
+    #[test]
+    fn json_compatibility() {
+        check(
+            "{\"http_port\": 8224,\"port\": 4224}\n",
+            &[
+                (Key, "http_port", 1, 2),
+                (Integer, "8224", 1, 14),
+                (Key, "port", 1, 20),
+                (Integer, "4224", 1, 27),
+            ],
+        );
+        // A '}' on its own line is lexed as a key (tolerated by the parser).
+        check(
+            "{\n  \"port\": 4225\n}\n",
+            &[
+                (Key, "port", 2, 4),
+                (Integer, "4225", 2, 11),
+                (Key, "}", 3, 1),
+            ],
+        );
+        check(
+            "{\"a\": 1,\"c\": {\"p\": 6222,\"r\": [\"x\",\"y\"]}}\n",
+            &[
+                (Key, "a", 1, 2),
+                (Integer, "1", 1, 6),
+                (Key, "c", 1, 9),
+                (MapStart, "", 1, 14),
+                (Key, "p", 1, 15),
+                (Integer, "6222", 1, 19),
+                (Key, "r", 1, 25),
+                (ArrayStart, "", 1, 30),
+                (String, "x", 1, 31),
+                (String, "y", 1, 35),
+                (ArrayEnd, "", 1, 38),
+                (MapEnd, "", 1, 39),
+            ],
+        );
+    }
+
+    #[test]
+    fn dangling_quotes_and_brackets() {
+        let input = "\nfoo = \"\nlisten: \"\n\nhttp: localhost:8222\n\n\"\n";
+        check(
+            input,
+            &[
+                (Key, "foo", 2, 1),
+                (String, "\nlisten: ", 3, 8),
+                (Key, "http", 5, 1),
+                (String, "localhost:8222", 5, 7),
+                (Error, "Unexpected EOF.", 8, 1),
+            ],
+        );
+        assert_eq!(
+            error_of("\nlisten: 'localhost:4242\n\nhttp: localhost:8222\n"),
+            ("Unexpected EOF.".to_string(), 5)
+        );
+        assert_eq!(
+            error_of("\nlisten = 4222\n\ncluster = {\n\n  foo = bar\n\n"),
+            ("Unexpected EOF processing map.".to_string(), 8)
+        );
+        assert_eq!(
+            error_of("\nlisten = 4222\n\nquote = (\n\n  foo = bar\n\n"),
+            ("Unexpected EOF processing block.".to_string(), 8)
+        );
+    }
+
+    #[test]
+    fn error_lines_and_messages() {
+        let hex_eol = "Expected two hexadecimal digits after '\\x', but hit end of line";
+        assert_eq!(error_of("foo = xyz\\x\n"), (hex_eol.to_string(), 2));
+        assert_eq!(error_of("foo = xyz\\xF\n"), (hex_eol.to_string(), 2));
+        assert_eq!(
+            error_of(r#"foo = "[\x]""#).0,
+            "Expected two hexadecimal digits after '\\x', but got ']\"'"
+        );
+        assert_eq!(
+            error_of(r#"foo = "[\xe]""#).0,
+            "Expected two hexadecimal digits after '\\x', but got 'e]'"
+        );
+        assert_eq!(error_of("foo = .2").0, "Floats must start with a digit");
+        assert_eq!(error_of(" :foo = 22").0, "Unexpected key separator ':'");
+        assert_eq!(
+            error_of("foo = \\y").0,
+            "Invalid escape character 'y'. Only the following escape characters are \
+             allowed: \\xXX, \\t, \\n, \\r, \\\", \\\\."
+        );
+    }
+
+    #[test]
+    fn nul_reads_as_end_of_input() {
+        // A NUL at the start of a top-level entry is an unexpected EOF.
+        assert_eq!(error_of("a = 1\n\0rest").0, "Unexpected EOF.");
+        // After a key and separator a NUL ends the value like EOF would.
+        assert_eq!(
+            error_of("a { b = 1\0 }").0,
+            "Expected a map value terminator \",\" or a map terminator \"}\", but got '\0' instead."
+        );
+    }
+
+    #[test]
+    fn lone_slash_quirks() {
+        // Inside a map a lone '/' before a key is dropped.
+        check(
+            "a { /x = 1 }",
+            &[
+                (Key, "a", 1, 0),
+                (MapStart, "", 1, 3),
+                (Key, "x", 1, 5),
+                (Integer, "1", 1, 9),
+                (MapEnd, "", 1, 12),
+            ],
+        );
+        // After a top-level value it is skipped.
+        check("a = 1 / ", &[(Key, "a", 1, 0), (Integer, "1", 1, 4)]);
+    }
+
+    #[test]
+    fn lexer_stops_after_an_error() {
+        let mut lexer = Lexer::new(b"= 1\nb = 2");
+        assert_eq!(lexer.next_item().kind, Error);
+        assert_eq!(lexer.next_item().kind, Eof);
+        assert_eq!(lexer.next_item().kind, Eof);
+    }
 }

@@ -20,12 +20,12 @@ use super::value::{Entry, Kind, Map, Pos, Value};
 /// Maximum nesting of maps and arrays (across includes and environment
 /// values). The reference has no limit; this one keeps every recursive
 /// operation on the tree (drop, clone, compare) far from the stack limit.
-pub(crate) const MAX_NESTING: usize = 256;
+pub const MAX_NESTING: usize = 256;
 
 /// Maximum nesting of documents parsed for `include` and for environment
 /// variable values. Deeper nesting is almost certainly an include cycle
 /// (on which the reference recurses until it crashes).
-pub(crate) const MAX_DOCUMENTS: usize = 32;
+pub const MAX_DOCUMENTS: usize = 32;
 
 /// The key the reference stores an environment variable's value under while
 /// parsing it as `pk=<value>`.

@@ -160,7 +160,9 @@ fn number(pair: &[u8; 2]) -> Option<u8> {
 
 fn days_in_month(month: u8, year: u16) -> u8 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -275,7 +277,10 @@ mod tests {
         assert_eq!(float("-0.25"), Ok(-0.25));
         assert_eq!(float("0.000"), Ok(0.0));
         let huge = format!("1{}.0", "0".repeat(400));
-        assert_eq!(float(&huge), Err(format!("float '{huge}' is out of the range")));
+        assert_eq!(
+            float(&huge),
+            Err(format!("float '{huge}' is out of the range"))
+        );
         let tiny = format!("0.{}1", "0".repeat(400));
         assert_eq!(float(&tiny), Ok(0.0));
         assert_eq!(

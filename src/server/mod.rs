@@ -70,26 +70,62 @@ impl Inbox {
 }
 
 /// How other threads reach one reactor: its inbox and its waker.
+///
+/// A busy reactor looks at `has_work` every turn, so it is woken (an eventfd write) only
+/// when it is parked in `poll` and its inbox was empty: at most once per batch.
 struct ReactorHandle {
     inbox: Mutex<Inbox>,
+    has_work: AtomicBool,
+    parked: AtomicBool,
     waker: Waker,
 }
 
 impl ReactorHandle {
-    /// Adds work; wakes the reactor only when its inbox was empty (once per batch).
+    fn new(waker: Waker) -> Self {
+        ReactorHandle {
+            inbox: Mutex::new(Inbox::default()),
+            has_work: AtomicBool::new(false),
+            parked: AtomicBool::new(false),
+            waker,
+        }
+    }
+
+    /// Adds work, waking the reactor if it needs it.
     fn post(&self, add: impl FnOnce(&mut Inbox)) {
         let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
         let was_empty = inbox.is_empty();
         add(&mut inbox);
+        self.has_work.store(true, Ordering::SeqCst);
         drop(inbox);
-        if was_empty {
-            // A failed wake means the poll is gone: the server is shutting down.
-            let _ = self.waker.wake();
+        if was_empty && self.parked.load(Ordering::SeqCst) {
+            self.wake();
         }
     }
 
-    fn take(&self) -> Inbox {
-        std::mem::take(&mut *self.inbox.lock().unwrap_or_else(|e| e.into_inner()))
+    fn wake(&self) {
+        // A failed wake means the poll is gone: the server is shutting down.
+        let _ = self.waker.wake();
+    }
+
+    /// Called by the reactor before blocking in `poll`: false if work arrived meanwhile
+    /// (then it must not block).
+    fn park(&self) -> bool {
+        self.parked.store(true, Ordering::SeqCst);
+        !self.has_work.load(Ordering::SeqCst)
+    }
+
+    fn unpark(&self) {
+        self.parked.store(false, Ordering::Relaxed);
+    }
+
+    /// Takes the queued work, if any.
+    fn take(&self) -> Option<Inbox> {
+        if !self.has_work.load(Ordering::SeqCst) {
+            return None;
+        }
+        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        self.has_work.store(false, Ordering::SeqCst);
+        Some(std::mem::take(&mut *inbox))
     }
 }
 
@@ -226,10 +262,10 @@ impl Server {
         let reactors = polls
             .iter()
             .map(|poll| {
-                Ok(ReactorHandle {
-                    inbox: Mutex::new(Inbox::default()),
-                    waker: Waker::new(poll.registry(), reactor::WAKER)?,
-                })
+                Ok(ReactorHandle::new(Waker::new(
+                    poll.registry(),
+                    reactor::WAKER,
+                )?))
             })
             .collect::<io::Result<Vec<_>>>()?;
         debug!("Starting {count} reactor thread(s)");
@@ -292,7 +328,7 @@ impl ServerHandle {
         info!("Initiating Shutdown...");
         self.shared.shutdown.store(true, Ordering::Release);
         for reactor in &self.shared.reactors {
-            let _ = reactor.waker.wake();
+            reactor.wake();
         }
         for thread in self.threads.drain(..) {
             let _ = thread.join();

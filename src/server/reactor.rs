@@ -92,17 +92,21 @@ impl Reactor {
     pub fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         while !self.shared.is_shutting_down() {
-            let timeout = if self.ready.is_empty() {
+            let handle = &self.shared.reactors[self.id];
+            let timeout = if self.ready.is_empty() && handle.park() {
                 self.timers.next_timeout(Instant::now())
             } else {
                 Some(Duration::ZERO)
             };
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            let polled = self.poll.poll(&mut events, timeout);
+            handle.unpark();
+            if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     error!("Reactor {} poll error: {e}", self.id);
                     break;
                 }
             }
+            self.drain_inbox();
             for event in events.iter() {
                 self.on_event(event);
             }
@@ -115,7 +119,7 @@ impl Reactor {
 
     fn on_event(&mut self, event: &Event) {
         match event.token() {
-            WAKER => self.drain_inbox(),
+            WAKER => {} // the inbox is drained every turn
             LISTENER => self.accept_all(),
             Token(token) => {
                 let Some(conn) = self.conns.get_mut(token) else {
@@ -144,7 +148,9 @@ impl Reactor {
     }
 
     fn drain_inbox(&mut self) {
-        let inbox = self.shared.reactors[self.id].take();
+        let Some(inbox) = self.shared.reactors[self.id].take() else {
+            return;
+        };
         for (sock, addr, cid) in inbox.accepted {
             self.register(sock, addr, cid);
         }
