@@ -237,7 +237,7 @@ fn garbage(state: &mut u64) -> Vec<u8> {
     let mut out = Vec::new();
     for _ in 0..len {
         let r = xorshift(state);
-        if r % 4 == 0 {
+        if r.is_multiple_of(4) {
             out.push((r >> 8) as u8);
         } else {
             out.extend_from_slice(PIECES[(r >> 8) as usize % PIECES.len()]);
@@ -263,7 +263,7 @@ fn garbage_input_never_hurts_other_clients() {
         let mut sink = Vec::new();
         sock.read_to_end(&mut sink)
             .expect("server closes a connection whose client is done");
-        if round % 50 == 0 {
+        if round.is_multiple_of(50) {
             let mut publisher = client(addr, "").into_inner();
             publisher.write_all(b"PUB watch 2\r\nok\r\n").unwrap();
             assert_eq!(read_msg(&mut watcher), b"ok");
