@@ -252,7 +252,7 @@ fn garbage_input_never_hurts_other_clients() {
     let addr = server.client_addr();
     let mut watcher = client(addr, "SUB watch 1\r\n");
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    for round in 0..300 {
+    for round in 0..300u32 {
         let mut sock = TcpStream::connect(addr).unwrap();
         // The server may close the connection at the first bad byte: ignore write errors.
         let _ = sock.write_all(&garbage(&mut seed));
