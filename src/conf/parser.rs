@@ -27,6 +27,11 @@ pub const MAX_NESTING: usize = 256;
 /// (on which the reference recurses until it crashes).
 pub const MAX_DOCUMENTS: usize = 32;
 
+/// Maximum number of values copied by `$variable` references in one
+/// document. The reference shares values between references; copies could
+/// otherwise grow exponentially (`b = [$a, $a]`, `c = [$b, $b]`, ...).
+const MAX_COPIED_VALUES: usize = 1_000_000;
+
 /// The key the reference stores an environment variable's value under while
 /// parsing it as `pk=<value>`.
 const ENV_KEY: &str = "pk";
@@ -106,6 +111,7 @@ pub(crate) fn parse_document(text: &[u8], scope: Scope) -> Result<Map, ConfError
         root: Map::new(),
         open: Vec::new(),
         keys: Vec::new(),
+        copied_values: 0,
     }
     .run()
 }
@@ -128,6 +134,8 @@ struct Parser<'a> {
     root: Map,
     open: Vec<Open>,
     keys: Vec<PendingKey>,
+    /// Values copied so far by references to keys of this document.
+    copied_values: usize,
 }
 
 impl Parser<'_> {
@@ -272,16 +280,24 @@ impl Parser<'_> {
         if name.starts_with(BCRYPT_PREFIX) {
             return Ok(Some(Kind::String(format!("${name}"))));
         }
+        let depth_here = self.depth();
+        let budget = MAX_COPIED_VALUES.saturating_sub(self.copied_values);
         let enclosing = self.open.iter_mut().rev().filter_map(|open| match open {
             Open::Map(map) => Some(map),
             Open::Array(_) => None,
         });
-        for map in enclosing.chain(std::iter::once(&mut self.root)) {
-            if let Some(value) = map.use_as_variable(name) {
-                return Ok(Some(value.kind.clone()));
+        let found = enclosing
+            .chain(std::iter::once(&mut self.root))
+            .find_map(|map| map.use_as_variable(name))
+            .map(|value| copy_within_limits(&value.kind, budget, depth_here));
+        match found {
+            Some(copy) => {
+                let (kind, values) = copy?;
+                self.copied_values += values;
+                Ok(Some(kind))
             }
+            None => self.lookup_env(name, at),
         }
-        self.lookup_env(name, at)
     }
 
     /// Parses an environment variable's value as a config value
@@ -351,6 +367,28 @@ impl Parser<'_> {
         }
         Ok(())
     }
+}
+
+/// Copies a variable's value unless that exceeds the copy `budget` or
+/// nests the tree (placed at `depth_here`) deeper than [`MAX_NESTING`].
+/// Returns the copy and how many values it holds.
+fn copy_within_limits(
+    kind: &Kind,
+    budget: usize,
+    depth_here: usize,
+) -> Result<(Kind, usize), String> {
+    let (values, depth) = kind.measure(budget);
+    if values > budget {
+        return Err(format!(
+            "variable references copy more than {MAX_COPIED_VALUES} values"
+        ));
+    }
+    if depth_here + depth > MAX_NESTING {
+        return Err(format!(
+            "maps and arrays nested deeper than {MAX_NESTING} levels"
+        ));
+    }
+    Ok((kind.clone(), values))
 }
 
 /// Reads an environment variable like Go's `os.LookupEnv` (names that cannot

@@ -73,6 +73,28 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Counts this value and everything inside it, and measures how deeply
+    /// maps and arrays nest in it (0 for a scalar). Counting stops early once
+    /// it exceeds `max_values`. Iterative, so any depth is safe.
+    pub(crate) fn measure(&self, max_values: usize) -> (usize, usize) {
+        let (mut values, mut depth) = (0, 0);
+        let mut pending = vec![(self, 0)];
+        while let Some((kind, above)) = pending.pop() {
+            values += 1;
+            if values > max_values {
+                break;
+            }
+            let children: Box<dyn Iterator<Item = &Value>> = match kind {
+                Kind::Array(items) => Box::new(items.iter()),
+                Kind::Map(map) => Box::new(map.iter().map(|entry| &entry.value)),
+                _ => continue,
+            };
+            depth = depth.max(above + 1);
+            pending.extend(children.map(|value| (&value.kind, above + 1)));
+        }
+        (values, depth)
+    }
+
     /// The Go dynamic type name the reference uses in messages such as
     /// `interface conversion: interface {} is string, not int64`.
     pub fn type_name(&self) -> &'static str {
@@ -261,6 +283,27 @@ mod tests {
         assert!(map.entry("x").unwrap().used_as_variable);
         map.insert("x".into(), int(2));
         assert!(!map.entry("x").unwrap().used_as_variable);
+    }
+
+    #[test]
+    fn measure_counts_values_and_depth() {
+        assert_eq!(Kind::Int(1).measure(10), (1, 0));
+        let inner = Value {
+            kind: Kind::Array(vec![int(1), int(2)]),
+            pos: pos(1, 0),
+        };
+        let mut map = Map::new();
+        map.insert("a".into(), inner);
+        map.insert("b".into(), int(3));
+        let outer = Kind::Array(vec![
+            Value {
+                kind: Kind::Map(map),
+                pos: pos(1, 0),
+            },
+            int(4),
+        ]);
+        assert_eq!(outer.measure(100), (7, 3));
+        assert_eq!(outer.measure(2).0, 3, "stops once over the limit");
     }
 
     #[test]

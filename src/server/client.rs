@@ -292,6 +292,7 @@ impl Reactor {
         if conn.ping.due > now {
             return; // superseded by a later schedule
         }
+        conn.release_idle_buffers();
         let measured = conn.ping.rtt.is_some();
         let active = now.duration_since(conn.last_activity) < interval;
         let pinged = conn

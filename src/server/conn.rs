@@ -225,6 +225,17 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// Returns the memory of buffers a burst left behind, once they are empty (called from
+    /// the ping timer, so an idle connection costs little and a busy one reallocates not).
+    pub fn release_idle_buffers(&mut self) {
+        if self.wbuf.is_empty() {
+            self.wbuf = Vec::new();
+        }
+        if self.rbuf.is_empty() {
+            self.rbuf = Vec::new();
+        }
+    }
+
     /// Bytes queued for this connection and not yet written, including hand-overs.
     pub fn pending(&self) -> usize {
         self.wbuf.len() - self.wpos + self.shared.handover_len.load(Ordering::Relaxed)

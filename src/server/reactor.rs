@@ -34,8 +34,9 @@ const READ_BUDGET: usize = 64 * 1024;
 const SCRATCH_SIZE: usize = 64 * 1024;
 /// Entries of the per-reactor match cache.
 const CACHE_ENTRIES: usize = 4096;
-/// A write buffer larger than this is released once drained.
-const KEEP_WBUF: usize = 64 * 1024;
+/// Written bytes at the front of a write buffer are dropped once there are this many and
+/// they are at least half of it.
+const COMPACT_WBUF: usize = 64 * 1024;
 /// How long a fast producer is paused when a consumer falls behind.
 pub const STALL_PAUSE: Duration = Duration::from_millis(1);
 
@@ -517,17 +518,20 @@ impl Reactor {
         }
         if conn.wpos == conn.wbuf.len() {
             conn.wpos = 0;
-            if conn.wbuf.capacity() > KEEP_WBUF {
-                conn.wbuf = Vec::new();
-            } else {
-                conn.wbuf.clear();
-            }
+            conn.wbuf.clear();
             conn.blocked_since = None;
-        } else if conn.blocked_since.is_none() {
-            let now = Instant::now();
-            conn.blocked_since = Some(now);
-            let at = now + self.shared.opts.write_deadline;
-            self.schedule(token, at, TimerKind::WriteDeadline);
+        } else {
+            if conn.wpos >= COMPACT_WBUF && conn.wpos * 2 >= conn.wbuf.len() {
+                // A consumer that never quite catches up must not grow the buffer forever.
+                conn.wbuf.drain(..conn.wpos);
+                conn.wpos = 0;
+            }
+            if conn.blocked_since.is_none() {
+                let now = Instant::now();
+                conn.blocked_since = Some(now);
+                let at = now + self.shared.opts.write_deadline;
+                self.schedule(token, at, TimerKind::WriteDeadline);
+            }
         }
         let conn = &self.conns[token];
         conn.shared
