@@ -5,6 +5,7 @@
 //! `proto`, `subject` and `sublist` are leaves with no I/O; `server` puts them to work.
 
 pub mod cli;
+pub mod conf;
 pub mod gofmt;
 pub mod hostport;
 pub mod logging;

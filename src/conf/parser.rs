@@ -51,7 +51,7 @@ pub(crate) enum Mode {
 }
 
 /// Everything a document's parse needs to know about where it sits.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Scope {
     mode: Mode,
     /// The file name used in positions and messages (empty for env values).
