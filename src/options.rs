@@ -41,6 +41,8 @@ pub struct LogOptions {
     pub trace_verbose: bool,
     /// `--max_traced_msg_len`: truncate traced payloads to this many bytes (0 = no limit).
     pub max_traced_msg_len: usize,
+    /// `log_size_limit`: rotate the log file when it passes this many bytes (0 = never).
+    pub size_limit: u64,
 }
 
 /// All settings of a server.
@@ -83,6 +85,10 @@ pub struct Options {
     pub headers: bool,
     /// Number of reactor threads (natsd only; 0 = choose automatically).
     pub reactors: usize,
+    /// Lame duck mode closes clients spread over this long.
+    pub lame_duck_duration: Duration,
+    /// Lame duck mode waits this long before it starts closing clients.
+    pub lame_duck_grace_period: Duration,
 }
 
 impl Default for Options {
@@ -109,6 +115,8 @@ impl Default for Options {
             write_deadline: Duration::from_secs(10),
             headers: true,
             reactors: 0,
+            lame_duck_duration: Duration::from_secs(120),
+            lame_duck_grace_period: Duration::from_secs(10),
         }
     }
 }
