@@ -130,6 +130,13 @@ impl Options {
                 self.max_payload, self.max_pending
             ));
         }
+        if self.lame_duck_grace_period >= self.lame_duck_duration {
+            return Err(format!(
+                "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
+                crate::gofmt::duration(self.lame_duck_grace_period),
+                crate::gofmt::duration(self.lame_duck_duration)
+            ));
+        }
         Ok(())
     }
 }
