@@ -987,6 +987,7 @@ mod tests {
                 trace: true,
                 trace_verbose: false,
                 max_traced_msg_len: 10,
+                ..LogOptions::default()
             },
             reactors: 3,
             ..Options::default()
