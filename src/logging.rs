@@ -18,7 +18,9 @@ use std::fmt::{self, Write as _};
 use std::fs::{File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::IntoRawFd;
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,13 +54,19 @@ const MONTHS: [&str; 12] = [
 /// Installs the global logger for these options (sink chosen as the reference does:
 /// file, else remote syslog, else local syslog, else stderr).
 ///
+/// With a log file and `size_limit > 0`, the file is rotated whenever it passes the
+/// limit (see [`FileSink`]); a file already larger than the limit is rotated at once
+/// (`Rotating logfile...`).
+///
 /// Errors are the reference's message texts, e.g. `error invalid network type: "xyz"`,
 /// `error connecting to syslog: "<err>"` or `error opening file: open <path>: <err>`.
-/// May be called again to replace the sink.
+/// May be called again to replace the sink (config reload, as `ConfigureLogger` is
+/// re-run there): the file is reopened and the new options, `size_limit` included,
+/// take effect.
 pub fn init(opts: &LogOptions) -> Result<(), String> {
     let sink = Sink::open(opts)?;
     install_global()?;
-    LOGGER.configure(sink, opts.logtime);
+    LOGGER.configure(sink, opts.logtime, opts.size_limit);
     set_levels(opts.debug, opts.trace);
     Ok(())
 }
@@ -218,7 +226,8 @@ struct LocalTime {
     hour: i32,
     minute: i32,
     second: i32,
-    micros: u32,
+    /// 0..1_000_000_000.
+    nanos: u32,
     /// Seconds east of UTC.
     utc_offset: libc::c_long,
 }
@@ -238,7 +247,7 @@ impl LocalTime {
             hour: tm.tm_hour,
             minute: tm.tm_min,
             second: tm.tm_sec,
-            micros: since_epoch.subsec_micros(),
+            nanos: since_epoch.subsec_nanos(),
             utc_offset: tm.tm_gmtoff,
         }
     }
@@ -247,7 +256,21 @@ impl LocalTime {
     fn log_stamp(&self) -> String {
         format!(
             "{:04}/{:02}/{:02} {:02}:{:02}:{:02}.{:06}",
-            self.year, self.month, self.day, self.hour, self.minute, self.second, self.micros
+            self.year,
+            self.month,
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+            self.nanos / 1000
+        )
+    }
+
+    /// `.YYYY.MM.DD.hh.mm.ss.nano9`, the suffix of a rotated log file's backup name.
+    fn backup_suffix(&self) -> String {
+        format!(
+            ".{:04}.{:02}.{:02}.{:02}.{:02}.{:02}.{:09}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second, self.nanos
         )
     }
 
@@ -313,15 +336,30 @@ fn hostname() -> String {
 /// One stderr/file line: `[<pid>] [<time> ]<label><message>\n`. Like Go's `log`
 /// package, no newline is added to a message that already ends with one.
 fn format_line(pid: u32, time: Option<&LocalTime>, label: &str, message: &str) -> String {
-    let mut line = String::with_capacity(message.len() + 48);
+    let mut line = line_start(pid, time, label, message.len());
+    line.push_str(message);
+    line.push_str(newline_unless_present(message));
+    line
+}
+
+/// A line the file rotator writes itself (Go `fileLogger.logDirect`): the same
+/// prefix, but always terminated by `\r\n`.
+fn format_direct_line(pid: u32, time: Option<&LocalTime>, label: &str, message: &str) -> String {
+    let mut line = line_start(pid, time, label, message.len());
+    line.push_str(message);
+    line.push_str("\r\n");
+    line
+}
+
+/// `[<pid>] [<time> ]<label>`, with room for the message that follows.
+fn line_start(pid: u32, time: Option<&LocalTime>, label: &str, message_len: usize) -> String {
+    let mut line = String::with_capacity(message_len + 48);
     let _ = write!(line, "[{pid}] ");
     if let Some(time) = time {
         line.push_str(&time.log_stamp());
         line.push(' ');
     }
     line.push_str(label);
-    line.push_str(message);
-    line.push_str(newline_unless_present(message));
     line
 }
 
@@ -403,9 +441,19 @@ impl Logger {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Replaces the sink (closing the previous one).
-    fn configure(&self, sink: Sink, logtime: bool) {
-        *self.lock() = State { sink, logtime };
+    /// Replaces the sink (closing the previous one) and applies the log file size
+    /// limit (0 = never rotate).
+    ///
+    /// Like the reference's `SetSizeLimit`, a file already larger than the limit gets
+    /// a `Rotating logfile...` line, which rotates it at once: that line ends the
+    /// backup and the new file starts with `Rotated log, backup saved as "<bak>"`.
+    fn configure(&self, sink: Sink, logtime: bool, size_limit: u64) {
+        let mut state = self.lock();
+        *state = State { sink, logtime };
+        if let Sink::File(file) = &mut state.sink {
+            file.set_limit(size_limit);
+        }
+        state.rotate_if_oversized();
     }
 
     /// Writes one line, whatever the debug/trace switches.
@@ -415,6 +463,9 @@ impl Logger {
 
     /// Reopens a file sink and logs the outcome, both under one lock so the notice is
     /// the first line of the new file.
+    ///
+    /// As in the reference (a new file logger with the size limit set), a reopened
+    /// file already larger than the limit is rotated first (`Rotating logfile...`).
     fn reopen(&self) -> Result<(), String> {
         let mut state = self.lock();
         let notice = match &mut state.sink {
@@ -424,6 +475,7 @@ impl Logger {
             }
             Sink::Stderr { .. } | Sink::Syslog(_) => "File log re-open ignored, not a file logger",
         };
+        state.rotate_if_oversized();
         state.write(Label::Info, notice);
         Ok(())
     }
@@ -462,9 +514,21 @@ impl State {
             }
             Sink::File(file) => {
                 let line = format_line(pid, time, label.plain(), message);
-                let _ = file.file.write_all(line.as_bytes());
+                if let Err(err) = file.write(line.as_bytes(), self.logtime) {
+                    // The reference panics here: message on stderr, exit status 2.
+                    eprintln!("panic: {err}");
+                    std::process::exit(2);
+                }
             }
             Sink::Syslog(syslog) => syslog.write(label, message, &now),
+        }
+    }
+
+    /// Logs `Rotating logfile...` when the file sink is already past its size limit;
+    /// writing that line rotates the file.
+    fn rotate_if_oversized(&mut self) {
+        if matches!(&self.sink, Sink::File(file) if file.oversized()) {
+            self.write(Label::Info, "Rotating logfile...");
         }
     }
 }
@@ -491,40 +555,189 @@ impl Sink {
     }
 }
 
-/// An append-only log file that can be reopened under the same path.
+/// An append-only log file that can be reopened under the same path and that
+/// rotates itself past a size limit (Go `logger.fileLogger`).
+///
+/// Rotation: once a line takes the file past the limit (strictly greater), the file
+/// is closed, renamed to `<path>.YYYY.MM.DD.hh.mm.ss.nnnnnnnnn` (local time of the
+/// rotation, nanoseconds) and a new file is created at `path`, whose first line is
+/// `[<pid>] [<time> ][INF] Rotated log, backup saved as "<backup>"\r\n` (path as
+/// given, Go `%q`). The line that crossed the limit stays in the backup.
 struct FileSink {
+    /// The path as given (relative paths stay relative, also in backup names).
     path: PathBuf,
-    file: File,
+    /// `None` only while rotating.
+    file: Option<File>,
+    /// Bytes in the file: its size when opened plus every line written since.
+    size: u64,
+    /// Rotate once `size` passes this; 0 = never. Doubled after a failed close.
+    limit: u64,
+    /// The configured limit, restored after each rotation.
+    base_limit: u64,
 }
 
 impl FileSink {
-    /// Opens (creating with mode 0660) `path` for appending.
+    /// Opens (creating with mode 0660) `path` for appending; no size limit yet.
     fn open(path: &Path) -> Result<FileSink, String> {
-        let file = open_log_file(path)?;
+        let (file, size) = open_log_file(path)?;
         Ok(FileSink {
             path: path.to_path_buf(),
-            file,
+            file: Some(file),
+            size,
+            limit: 0,
+            base_limit: 0,
         })
     }
 
-    /// Replaces the file with a freshly opened one at the same path (logrotate).
+    /// Sets the size limit (0 = never rotate), as Go's `SetSizeLimit`.
+    fn set_limit(&mut self, limit: u64) {
+        self.limit = limit;
+        self.base_limit = limit;
+    }
+
+    /// Whether the file is already past its (nonzero) size limit.
+    fn oversized(&self) -> bool {
+        self.limit > 0 && self.size > self.limit
+    }
+
+    /// Replaces the file with a freshly opened one at the same path (logrotate); its
+    /// current size counts towards the limit again.
     fn reopen(&mut self) -> Result<(), String> {
-        self.file = open_log_file(&self.path)?;
+        let (file, size) = open_log_file(&self.path)?;
+        self.file = Some(file);
+        self.size = size;
+        self.limit = self.base_limit;
         Ok(())
+    }
+
+    /// Appends one formatted line, then rotates if it took the file past the limit.
+    /// A failed write is dropped (and not counted), as in the reference.
+    ///
+    /// The only error is a file that cannot be recreated after the rotation renamed
+    /// it away (`Unable to re-open the logfile "<path>" after rotation: <err>`), on
+    /// which the reference panics.
+    fn write(&mut self, line: &[u8], logtime: bool) -> Result<(), String> {
+        let Some(file) = &mut self.file else {
+            return Ok(());
+        };
+        if file.write_all(line).is_err() {
+            return Ok(());
+        }
+        self.size = self.size.saturating_add(line.len() as u64);
+        if self.oversized() {
+            self.rotate(logtime)?;
+        }
+        Ok(())
+    }
+
+    /// Closes, renames and recreates the file; see [`FileSink`].
+    fn rotate(&mut self, logtime: bool) -> Result<(), String> {
+        if let Some(file) = self.file.take() {
+            if let Err(err) = close_file(file) {
+                return self.close_failed(&err, logtime);
+            }
+        }
+        let now = LocalTime::now();
+        let backup = backup_path(&self.path, &now);
+        let _ = std::fs::rename(&self.path, &backup);
+        let file = open_log_file_raw(&self.path).map_err(|err| self.reopen_error(&err))?;
+        self.file = Some(file);
+        let message = format!(
+            "Rotated log, backup saved as {}",
+            gofmt::quote(backup.as_os_str().as_bytes())
+        );
+        self.size = self.write_direct(Label::Info, &message, logtime);
+        self.limit = self.base_limit;
+        Ok(())
+    }
+
+    /// A close before rotation failed: the reference doubles the limit, logs
+    /// `Unable to close logfile for rotation (<err>), will attempt next rotation at
+    /// size <limit>` and keeps the file. Its descriptor is gone after a failed
+    /// close(2) (where Go then loses every later line), so the file is reopened
+    /// under the same path to carry that line and the ones after it.
+    fn close_failed(&mut self, err: &io::Error, logtime: bool) -> Result<(), String> {
+        self.limit = self.limit.saturating_mul(2);
+        let file = open_log_file_raw(&self.path).map_err(|err| self.reopen_error(&err))?;
+        self.file = Some(file);
+        let message = format!(
+            "Unable to close logfile for rotation ({}), will attempt next rotation at size {}",
+            gofmt::path_error("close", &self.path, err),
+            self.limit
+        );
+        self.write_direct(Label::Error, &message, logtime);
+        Ok(())
+    }
+
+    /// The reference's panic text for a file that cannot be recreated.
+    fn reopen_error(&self, err: &io::Error) -> String {
+        format!(
+            "Unable to re-open the logfile {} after rotation: {}",
+            gofmt::quote(self.path.as_os_str().as_bytes()),
+            gofmt::path_error("open", &self.path, err)
+        )
+    }
+
+    /// Writes one of the rotator's own `\r\n` lines (not counted towards the size
+    /// here) and returns its length.
+    fn write_direct(&mut self, label: Label, message: &str, logtime: bool) -> u64 {
+        let now = LocalTime::now();
+        let time = logtime.then_some(&now);
+        let line = format_direct_line(std::process::id(), time, label.plain(), message);
+        if let Some(file) = &mut self.file {
+            let _ = file.write_all(line.as_bytes());
+        }
+        line.len() as u64
     }
 }
 
+/// `<path>.YYYY.MM.DD.hh.mm.ss.nnnnnnnnn`: where a rotated log file is kept.
+fn backup_path(path: &Path, time: &LocalTime) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(time.backup_suffix());
+    PathBuf::from(name)
+}
+
+/// Closes a file, reporting what close(2) says (dropping a `File` ignores it).
+fn close_file(file: File) -> io::Result<()> {
+    let fd = file.into_raw_fd();
+    // SAFETY: `into_raw_fd` handed us sole ownership of `fd`; it is closed exactly
+    // once, here, and not used afterwards.
+    if unsafe { libc::close(fd) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Opens a log file for appending, creating it with mode 0660, and returns it with
+/// its current size. Errors read `error opening file: open <path>: <err>`.
+fn open_log_file(path: &Path) -> Result<(File, u64), String> {
+    let file = open_log_file_raw(path).map_err(|err| {
+        format!(
+            "error opening file: {}",
+            gofmt::path_error("open", path, &err)
+        )
+    })?;
+    let size = file
+        .metadata()
+        .map_err(|err| {
+            format!(
+                "error opening file: {}",
+                gofmt::path_error("stat", path, &err)
+            )
+        })?
+        .len();
+    Ok((file, size))
+}
+
 /// Opens a log file for appending, creating it with mode 0660.
-fn open_log_file(path: &Path) -> Result<File, String> {
+fn open_log_file_raw(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .append(true)
         .create(true)
         .mode(LOG_FILE_MODE)
         .open(path)
-        .map_err(|err| {
-            let detail = gofmt::error_text(&err);
-            format!("error opening file: open {}: {detail}", path.display())
-        })
 }
 
 /// Where syslog messages go.
@@ -770,7 +983,7 @@ mod tests {
             hour: 16,
             minute: 18,
             second: 5,
-            micros: 59853,
+            nanos: 59_853_123,
             utc_offset,
         }
     }
@@ -870,7 +1083,7 @@ mod tests {
     fn local_time_is_plausible() {
         let now = LocalTime::now();
         assert!(now.year >= 2024 && (1..=12).contains(&now.month) && (1..=31).contains(&now.day));
-        assert!(now.micros < 1_000_000 && now.utc_offset.abs() <= 14 * 3600);
+        assert!(now.nanos < 1_000_000_000 && now.utc_offset.abs() <= 14 * 3600);
     }
 
     #[test]
@@ -1037,7 +1250,7 @@ mod tests {
         let dir = temp_dir("file");
         let path = dir.join("natsd.log");
         let logger = Logger::new();
-        logger.configure(Sink::File(FileSink::open(&path).unwrap()), false);
+        logger.configure(Sink::File(FileSink::open(&path).unwrap()), false, 0);
         logger.emit(Label::Warn, "before rotation");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode & !LOG_FILE_MODE, 0, "mode {mode:o}");
@@ -1064,7 +1277,7 @@ mod tests {
         let dir = temp_dir("time");
         let path = dir.join("natsd.log");
         let logger = Logger::new();
-        logger.configure(Sink::File(FileSink::open(&path).unwrap()), true);
+        logger.configure(Sink::File(FileSink::open(&path).unwrap()), true, 0);
         logger.emit(Label::Error, "boom");
         let line = first_line(&path);
         let prefix = format!("[{}] ", std::process::id());
@@ -1082,13 +1295,331 @@ mod tests {
             .unwrap();
         let target = SyslogTarget::Udp(receiver.local_addr().unwrap().to_string());
         let logger = Logger::new();
-        logger.configure(Sink::Syslog(SyslogSink::open(target).unwrap()), true);
+        logger.configure(Sink::Syslog(SyslogSink::open(target).unwrap()), true, 0);
         logger.reopen().unwrap();
         let mut buf = [0u8; 512];
         let len = receiver.recv(&mut buf).unwrap();
         let received = String::from_utf8_lossy(&buf[..len]);
         assert!(received.starts_with("<5>"), "{received}");
         assert!(received.ends_with("]: File log re-open ignored, not a file logger\n"));
+    }
+
+    /// The files in `dir` whose names start with `prefix.`: the rotation backups.
+    fn backups(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                name.starts_with(&format!("{prefix}."))
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// Checks `<path>.YYYY.MM.DD.hh.mm.ss.nnnnnnnnn` and returns the numbers.
+    fn parse_backup_name(path: &Path, backup: &Path) -> Vec<u32> {
+        let name = backup.as_os_str().to_str().unwrap();
+        let suffix = name
+            .strip_prefix(path.to_str().unwrap())
+            .and_then(|rest| rest.strip_prefix('.'))
+            .unwrap_or_else(|| panic!("{name}"));
+        let fields: Vec<&str> = suffix.split('.').collect();
+        let widths: Vec<usize> = fields.iter().map(|field| field.len()).collect();
+        assert_eq!(widths, [4, 2, 2, 2, 2, 2, 9], "{name}");
+        let numbers: Vec<u32> = fields.iter().map(|field| field.parse().unwrap()).collect();
+        let (month, day, hour, minute, second) =
+            (numbers[1], numbers[2], numbers[3], numbers[4], numbers[5]);
+        assert!(numbers[0] >= 2024 && (1..=12).contains(&month) && (1..=31).contains(&day));
+        assert!(hour < 24 && minute < 60 && second < 61, "{name}");
+        numbers
+    }
+
+    fn rotated_line(pid: u32, backup: &Path) -> String {
+        format!(
+            "[{pid}] [INF] Rotated log, backup saved as \"{}\"\r\n",
+            backup.display()
+        )
+    }
+
+    /// A file sink on `path` with this size limit.
+    fn limited_sink(path: &Path, limit: u64) -> FileSink {
+        let mut sink = FileSink::open(path).unwrap();
+        sink.set_limit(limit);
+        sink
+    }
+
+    #[test]
+    fn rotates_once_past_the_limit() {
+        let dir = temp_dir("rotate");
+        let path = dir.join("natsd.log");
+        let pid = std::process::id();
+        // Larger than the `Rotated log` line, so that alone does not rotate again.
+        let mut sink = limited_sink(&path, 400);
+        let line = "x".repeat(99) + "\n";
+        for _ in 0..4 {
+            sink.write(line.as_bytes(), false).unwrap();
+        }
+        // Exactly at the limit: not past it yet.
+        assert!(backups(&dir, "natsd.log").is_empty());
+        assert_eq!(sink.size, 400);
+
+        sink.write(b"crossing\n", false).unwrap();
+        let found = backups(&dir, "natsd.log");
+        assert_eq!(found.len(), 1, "{found:?}");
+        // The line that crossed the limit ends the backup.
+        let backup_text = std::fs::read_to_string(&found[0]).unwrap();
+        assert_eq!(backup_text, line.repeat(4) + "crossing\n");
+        let rotated = rotated_line(pid, &found[0]);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), rotated);
+        // The new file counts from its first line; the limit applies again.
+        assert_eq!(sink.size, rotated.len() as u64);
+        sink.write(b"after\n", false).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{rotated}after\n")
+        );
+        while backups(&dir, "natsd.log").len() < 2 {
+            sink.write(line.as_bytes(), false).unwrap();
+        }
+        let found = backups(&dir, "natsd.log");
+        assert_eq!(first_line(&found[1]), rotated);
+        assert_eq!(first_line(&path), rotated_line(pid, &found[1]));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & !LOG_FILE_MODE, 0, "mode {mode:o}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn backup_name_format() {
+        assert_eq!(
+            backup_path(Path::new("n.log"), &sample_time(0)),
+            Path::new("n.log.2026.11.05.16.18.05.059853123")
+        );
+        let dir = temp_dir("backup-name");
+        let path = dir.join("n.log");
+        let mut sink = limited_sink(&path, 10);
+        let before = LocalTime::now();
+        sink.write(b"more than ten bytes\n", true).unwrap();
+        let after = LocalTime::now();
+        let found = backups(&dir, "n.log");
+        assert_eq!(found.len(), 1, "{found:?}");
+        let numbers = parse_backup_name(&path, &found[0]);
+        let stamp = |time: &LocalTime| {
+            [
+                time.year as u32,
+                time.month as u32,
+                time.day as u32,
+                time.hour as u32,
+                time.minute as u32,
+                time.second as u32,
+                time.nanos,
+            ]
+        };
+        assert!(
+            stamp(&before).as_slice() <= numbers.as_slice(),
+            "{numbers:?}"
+        );
+        assert!(
+            numbers.as_slice() <= stamp(&after).as_slice(),
+            "{numbers:?}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn rotated_first_line_carries_time_and_crlf() {
+        let dir = temp_dir("rotated-line");
+        let path = dir.join("natsd.log");
+        let logger = Logger::new();
+        logger.configure(Sink::File(FileSink::open(&path).unwrap()), true, 300);
+        logger.emit(Label::Info, &"long ".repeat(60));
+        let found = backups(&dir, "natsd.log");
+        assert_eq!(found.len(), 1, "{found:?}");
+        let line = first_line(&path);
+        let prefix = format!("[{}] ", std::process::id());
+        let rest = line.strip_prefix(&prefix).unwrap();
+        let (stamp, rest) = rest.split_at("2026/11/05 16:18:05.059853 ".len());
+        assert!(
+            stamp.as_bytes()[4] == b'/' && stamp.ends_with(' '),
+            "{line:?}"
+        );
+        let expected = format!(
+            "[INF] Rotated log, backup saved as \"{}\"\r\n",
+            found[0].display()
+        );
+        assert_eq!(rest, expected);
+        // Lines logged after the rotation keep their plain `\n`.
+        logger.emit(Label::Warn, "next");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with(" [WRN] next\n"), "{text:?}");
+        assert_eq!(text.matches('\r').count(), 1, "{text:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn oversized_file_rotates_at_configure() {
+        let dir = temp_dir("startup");
+        let path = dir.join("natsd.log");
+        let old = "x".repeat(1500) + "\n";
+        std::fs::write(&path, &old).unwrap();
+        let logger = Logger::new();
+        logger.configure(Sink::File(FileSink::open(&path).unwrap()), false, 1000);
+        logger.emit(Label::Info, "Starting nats-server");
+
+        let pid = std::process::id();
+        let found = backups(&dir, "natsd.log");
+        assert_eq!(found.len(), 1, "{found:?}");
+        let backup_text = std::fs::read_to_string(&found[0]).unwrap();
+        assert_eq!(
+            backup_text,
+            format!("{old}[{pid}] [INF] Rotating logfile...\n")
+        );
+        let expected = format!(
+            "{}[{pid}] [INF] Starting nats-server\n",
+            rotated_line(pid, &found[0])
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn file_within_limit_is_kept_at_configure() {
+        let dir = temp_dir("startup-small");
+        let path = dir.join("natsd.log");
+        std::fs::write(&path, "x".repeat(999) + "\n").unwrap();
+        let logger = Logger::new();
+        logger.configure(Sink::File(FileSink::open(&path).unwrap()), false, 1000);
+        assert!(backups(&dir, "natsd.log").is_empty());
+        // The existing bytes count: the next line passes the limit.
+        logger.emit(Label::Info, "x");
+        assert_eq!(backups(&dir, "natsd.log").len(), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn reconfigure_applies_new_limit() {
+        let dir = temp_dir("reconfigure");
+        let path = dir.join("natsd.log");
+        let logger = Logger::new();
+        logger.configure(Sink::File(FileSink::open(&path).unwrap()), false, 0);
+        for _ in 0..20 {
+            logger.emit(Label::Info, "twenty-odd bytes");
+        }
+        assert!(backups(&dir, "natsd.log").is_empty());
+        // Re-init (config reload) with a limit below the current size.
+        logger.configure(Sink::File(FileSink::open(&path).unwrap()), false, 100);
+        let found = backups(&dir, "natsd.log");
+        assert_eq!(found.len(), 1, "{found:?}");
+        let pid = std::process::id();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            rotated_line(pid, &found[0])
+        );
+        // And back to no limit.
+        logger.configure(Sink::File(FileSink::open(&path).unwrap()), false, 0);
+        for _ in 0..20 {
+            logger.emit(Label::Info, "twenty-odd bytes");
+        }
+        assert_eq!(backups(&dir, "natsd.log").len(), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn reopen_rotates_an_oversized_file_first() {
+        let dir = temp_dir("reopen-oversized");
+        let path = dir.join("natsd.log");
+        let logger = Logger::new();
+        logger.configure(Sink::File(FileSink::open(&path).unwrap()), false, 300);
+        logger.emit(Label::Info, "short");
+        std::fs::write(&path, "y".repeat(400)).unwrap();
+        logger.reopen().unwrap();
+        let pid = std::process::id();
+        let found = backups(&dir, "natsd.log");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(std::fs::read_to_string(&found[0])
+            .unwrap()
+            .ends_with(&format!("[{pid}] [INF] Rotating logfile...\n")));
+        let expected = format!(
+            "{}[{pid}] [INF] File log re-opened\n",
+            rotated_line(pid, &found[0])
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn no_rotation_without_limit() {
+        let dir = temp_dir("unlimited");
+        let path = dir.join("natsd.log");
+        std::fs::write(&path, "z".repeat(5000)).unwrap();
+        let logger = Logger::new();
+        logger.configure(Sink::File(FileSink::open(&path).unwrap()), true, 0);
+        let mut sink = limited_sink(&path, 0);
+        for _ in 0..200 {
+            logger.emit(Label::Info, "a line of some length, written many times");
+            sink.write(b"direct line\n", true).unwrap();
+        }
+        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        assert!(std::fs::metadata(&path).unwrap().len() > 5000 + 200 * 50);
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("Rotat"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn failed_close_doubles_the_limit() {
+        let dir = temp_dir("close-failed");
+        let path = dir.join("natsd.log");
+        let mut sink = limited_sink(&path, 100);
+        sink.write(&[b'a'; 150], false).unwrap();
+        assert_eq!(backups(&dir, "natsd.log").len(), 1);
+        std::fs::remove_file(&path).unwrap();
+        sink.file = None;
+        sink.size = 150;
+        let err = io::Error::from_raw_os_error(libc::EIO);
+        sink.close_failed(&err, false).unwrap();
+        assert_eq!(sink.limit, 200);
+        let expected = format!(
+            "[{}] [ERR] Unable to close logfile for rotation (close {}: input/output error), will attempt next rotation at size 200\r\n",
+            std::process::id(),
+            path.display()
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+        // Not counted; the next rotation waits for the doubled limit, then resets it.
+        sink.write(&[b'b'; 50], false).unwrap();
+        assert_eq!(backups(&dir, "natsd.log").len(), 1);
+        sink.write(b"c", false).unwrap();
+        assert_eq!(backups(&dir, "natsd.log").len(), 2);
+        assert_eq!(sink.limit, 100);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn rotation_without_a_directory_fails_like_the_reference() {
+        let dir = temp_dir("vanished");
+        let path = dir.join("natsd.log");
+        let mut sink = limited_sink(&path, 10);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let err = sink.write(b"past the limit\n", false).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "Unable to re-open the logfile \"{0}\" after rotation: open {0}: no such file or directory",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn direct_lines_end_in_crlf() {
+        let line = format_direct_line(7, Some(&sample_time(0)), "[ERR] ", "oops");
+        assert_eq!(line, "[7] 2026/11/05 16:18:05.059853 [ERR] oops\r\n");
+        assert_eq!(
+            format_direct_line(7, None, "[INF] ", "x"),
+            "[7] [INF] x\r\n"
+        );
     }
 
     #[test]
