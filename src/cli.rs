@@ -13,7 +13,12 @@
 //! as in Go. One table (`FLAGS`) drives both steps.
 //!
 //! Flags of features natsd does not have yet are parsed with their real type (so their syntax
-//! errors are Go's), then refused with `natsd: flag -c is not supported yet` rather than ignored.
+//! errors are Go's), then refused with `natsd: flag --user is not supported yet` rather than
+//! ignored.
+//!
+//! A server command line becomes an [`Invocation`]: the flags are kept and applied on top of
+//! the configuration file's options, at start and again on every reload, so flags always win
+//! (nats-server's `FlagSnapshot`).
 
 use std::ffi::OsString;
 use std::fmt;
@@ -24,15 +29,36 @@ use crate::options::{Options, DEFAULT_HOST};
 use Value::{Bool, Int, Str, Uint};
 
 /// What the command line asks for.
-// Built once per process; boxing `Options` would only complicate the caller.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Command {
-    /// Run a server with these options.
-    Run(Options),
+    /// Run a server (or, with `-t`, check its configuration).
+    Run(Invocation),
     /// Print this text to stdout as is (it ends with a newline) and exit 0: help, version,
     /// `--help_tls`.
     Print(String),
+    /// `-sl <command>[=<pid or pid file>]`: signal a running server and exit.
+    Signal(String),
+}
+
+/// A server command line: the configuration file to read, and the flags that override it.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    flags: Normalised,
+    /// `-c`: the configuration file.
+    pub config_file: Option<PathBuf>,
+    /// `-t`: check the configuration and exit.
+    pub check_config: bool,
+}
+
+impl Invocation {
+    /// The options to run with: `base` (the defaults, or what the configuration file set)
+    /// with the command-line flags applied on top.
+    pub fn options(&self, base: Options) -> Result<Options, String> {
+        self.flags
+            .extract(base)
+            .map_err(|e| e.to_string())?
+            .into_options()
+    }
 }
 
 /// A command line that cannot run: print `stderr` (if non-empty) to stderr, `stdout` (if
@@ -76,10 +102,13 @@ impl CliError {
 ///
 /// Order as nats-server's `ConfigureOptions`: flag syntax errors; then `-v`, `-h`, `--help_tls`
 /// (in that order of precedence); then the first positional argument (`version`, `help`, or an
-/// error); then flags that are not supported yet; then the port and [`Options::validate`].
+/// error); then flags that are not supported yet; then `-sl`, which never reads the
+/// configuration. Options are checked ([`Options::validate`]) once the file is applied.
 pub fn parse(args: &[String]) -> Result<Command, CliError> {
     let normalised = normalise(args)?;
-    let settings = normalised.extract().map_err(CliError::fatal)?;
+    let settings = normalised
+        .extract(Options::default())
+        .map_err(CliError::fatal)?;
     if settings.version {
         return Ok(Command::Print(version()));
     }
@@ -105,9 +134,14 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
             given.spelled
         )));
     }
-    let options = settings.into_options().map_err(CliError::fatal)?;
-    options.validate().map_err(CliError::fatal)?;
-    Ok(Command::Run(options))
+    if let Some(signal) = settings.signal {
+        return Ok(Command::Signal(signal));
+    }
+    Ok(Command::Run(Invocation {
+        config_file: settings.config_file,
+        check_config: settings.check_config,
+        flags: normalised,
+    }))
 }
 
 /// The `--help` text: nats-server 2.9.10's usage with `natsd` in the Usage line and the
@@ -142,6 +176,7 @@ fn tls_help() -> String {
 }
 
 /// One command-line flag.
+#[derive(Debug)]
 struct Flag {
     /// Canonical name with two dashes: the flag's key in the normalised list. The name without
     /// the dashes is accepted on the command line too.
@@ -156,7 +191,7 @@ struct Flag {
 type Set<T> = Option<fn(&mut Settings, T)>;
 
 /// A flag's value type, as Go's `flag` package parses it, and its setter.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Value {
     /// `flag.BoolVar`: `-name` alone means true; `-name=value` with `strconv.ParseBool` syntax.
     Bool(Set<bool>),
@@ -251,11 +286,11 @@ static FLAGS: &[Flag] = &[
     flag("--DVV",                &[],            Bool(Some(|s, on| s.debug_trace_verbose = Some(on)))),
     // Negative means unlimited, like 0: Go truncates traced payloads only when it is positive.
     flag("--max_traced_msg_len", &[],            Int(Some(|s, v| s.opts.log.max_traced_msg_len = v.try_into().unwrap_or(0)))),
-    // Not supported yet: configuration file, signals, monitoring, auth, TLS, cluster,
-    // profiling, log rotation, JetStream.
-    flag("--config",             &["c"],         Str(None)),
-    flag("--t",                  &[],            Bool(None)),
-    flag("--signal",             &["sl"],        Str(None)),
+    // Not supported yet: monitoring, auth, TLS, cluster, profiling, JetStream.
+    flag("--config",             &["c"],         Str(Some(|s, v| s.config_file = path(v)))),
+    flag("--t",                  &[],            Bool(Some(|s, on| s.check_config = on))),
+    flag("--signal",             &["sl"],        Str(Some(|s, v| s.signal = non_empty(v)))),
+    flag("--log_size_limit",     &[],            Int(Some(|s, v| s.opts.log.size_limit = v.max(0) as u64))),
     flag("--http_port",          &["m"],         Int(None)),
     flag("--https_port",         &["ms"],        Int(None)),
     flag("--user",               &[],            Str(None)),
@@ -273,7 +308,6 @@ static FLAGS: &[Flag] = &[
     flag("--cluster_advertise",  &[],            Str(None)),
     flag("--connect_retries",    &[],            Int(None)),
     flag("--profile",            &[],            Int(None)),
-    flag("--log_size_limit",     &[],            Int(None)),
     flag("--jetstream",          &["js"],        Bool(None)),
     flag("--store_dir",          &["sd"],        Str(None)),
 ];
@@ -299,8 +333,14 @@ struct Settings {
     help: bool,
     /// `--help_tls`.
     help_tls: bool,
-    /// `-p` as given; checked by [`Settings::into_options`].
+    /// `-p` as given.
     port: Option<i64>,
+    /// `-c`.
+    config_file: Option<PathBuf>,
+    /// `-t`.
+    check_config: bool,
+    /// `-sl`.
+    signal: Option<String>,
     /// `-DV`.
     debug_trace: Option<bool>,
     /// `-DVV`.
@@ -335,6 +375,7 @@ impl Settings {
 }
 
 /// A command line after Go's `flag` rules, before typed extraction.
+#[derive(Debug, Clone)]
 struct Normalised {
     /// The flags, in argv order.
     given: Vec<Given>,
@@ -343,6 +384,7 @@ struct Normalised {
 }
 
 /// One flag occurrence on the command line.
+#[derive(Debug, Clone)]
 struct Given {
     /// The flag.
     flag: &'static Flag,
@@ -418,12 +460,15 @@ impl Normalised {
             .collect()
     }
 
-    /// Extracts the typed values with pico-args. Pairs are taken in argv order, so each
-    /// lookup finds the pair at the front (a value can never be mistaken for a key) and a
-    /// repeated flag's last value wins.
-    fn extract(&self) -> Result<Settings, pico_args::Error> {
+    /// Extracts the typed values with pico-args onto `base`. Pairs are taken in argv order,
+    /// so each lookup finds the pair at the front (a value can never be mistaken for a key)
+    /// and a repeated flag's last value wins.
+    fn extract(&self, base: Options) -> Result<Settings, pico_args::Error> {
         let mut args = pico_args::Arguments::from_vec(self.canonical_args());
-        let mut settings = Settings::default();
+        let mut settings = Settings {
+            opts: base,
+            ..Settings::default()
+        };
         for given in &self.given {
             given.flag.extract(&mut args, &mut settings)?;
         }
@@ -691,7 +736,7 @@ mod tests {
 
     fn run(list: &[&str]) -> Options {
         match parse_strs(list) {
-            Ok(Command::Run(options)) => options,
+            Ok(Command::Run(invocation)) => invocation.options(Options::default()).unwrap(),
             other => panic!("{list:?}: expected Run, got {other:?}"),
         }
     }

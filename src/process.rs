@@ -1,9 +1,14 @@
-//! Process-level concerns of the daemon: the descriptor limit and the signal loop.
+//! Process-level concerns of the daemon: the descriptor limit and the signal loop (stop,
+//! reload, log reopen, lame duck).
 
-use log::{debug, error, warn};
+use std::time::{Duration, Instant};
+
+use log::{debug, error, info};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
+use crate::cli::Invocation;
+use crate::configure::{self, lines};
 use crate::logging;
 use crate::server::ServerHandle;
 
@@ -37,9 +42,16 @@ pub fn trap_signals() -> std::io::Result<Signals> {
 }
 
 /// Serves signals until one stops the server; returns the process exit status
-/// (cli.md §8.1: 0 for SIGINT, 1 for SIGTERM, 2 for SIGQUIT).
-pub fn run_until_stopped(mut signals: Signals, server: ServerHandle) -> i32 {
-    for signal in signals.forever() {
+/// (cli.md §8.1: 0 for SIGINT and after lame duck mode, 1 for SIGTERM, 2 for SIGQUIT).
+pub fn run_until_stopped(
+    mut signals: Signals,
+    mut server: ServerHandle,
+    invocation: &Invocation,
+) -> i32 {
+    loop {
+        let Some(signal) = signals.forever().next() else {
+            return 0;
+        };
         match signal {
             SIGINT | SIGTERM => {
                 let (name, status) = if signal == SIGINT {
@@ -58,14 +70,78 @@ pub fn run_until_stopped(mut signals: Signals, server: ServerHandle) -> i32 {
             }
             SIGHUP => {
                 debug!("Trapped \"hangup\" signal");
-                error!("Failed to reload server configuration: can only reload config when a file is provided using -c or --config");
+                match reload(invocation, &mut server) {
+                    Ok(changes) => {
+                        changes.iter().for_each(|line| info!("{line}"));
+                        info!("Reloaded server configuration");
+                    }
+                    Err(e) => error!("Failed to reload server configuration: {e}"),
+                }
             }
             SIGUSR2 => {
                 debug!("Trapped \"user defined signal 2\" signal");
-                warn!("Lame duck mode is not supported yet; signal ignored");
+                lame_duck(&mut signals, server);
+                return 0;
             }
             _ => {}
         }
     }
-    0
+}
+
+/// Re-reads the configuration file, applies the original flags on top and puts the result
+/// in force; the running configuration stays whole on any error.
+fn reload(invocation: &Invocation, server: &mut ServerHandle) -> Result<Vec<String>, String> {
+    if invocation.config_file.is_none() {
+        return Err(
+            "can only reload config when a file is provided using -c or --config".to_string(),
+        );
+    }
+    let configured = configure::configure(invocation).map_err(|e| e.trim_end().to_string())?;
+    if !configured.warnings.is_empty() {
+        eprint!("{}", lines(&configured.warnings));
+    }
+    let options = configured.options;
+    if let Some(feature) = options.unsupported_yet() {
+        return Err(format!("{feature} is not supported yet"));
+    }
+    let log = options.log.clone();
+    let changes = server.reload(options)?;
+    logging::init(&log)?;
+    Ok(changes)
+}
+
+/// Lame duck mode: stop accepting, tell the clients, wait the grace period, then close the
+/// clients spread over the rest of `lame_duck_duration` (at most a second apart) and stop.
+/// SIGTERM is ignored meanwhile; SIGINT stops at once.
+fn lame_duck(signals: &mut Signals, server: ServerHandle) {
+    let clients = server.enter_lame_duck();
+    let (duration, grace) = server.lame_duck_timings();
+    if clients > 0 && !interrupted(signals, grace) {
+        info!("Closing existing clients");
+        let spread = duration.saturating_sub(grace).max(Duration::from_secs(1));
+        let interval = (spread / clients as u32).min(Duration::from_secs(1));
+        for turn in 0..clients {
+            server.close_one_client(turn);
+            if turn + 1 < clients && interrupted(signals, interval) {
+                break;
+            }
+        }
+    }
+    server.shutdown();
+}
+
+/// Sleeps for `wait`, returning early (true) on SIGINT; other signals are ignored.
+fn interrupted(signals: &mut Signals, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        if signals.pending().any(|s| s == SIGINT) {
+            debug!("Trapped \"interrupt\" signal");
+            return true;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
 }

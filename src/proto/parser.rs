@@ -203,6 +203,12 @@ impl Parser {
         self.headers = on;
     }
 
+    /// Changes the limits (configuration reload); they apply from the next operation.
+    pub fn set_limits(&mut self, max_control_line: usize, max_payload: usize) {
+        self.max_control_line = max_control_line;
+        self.max_payload = max_payload;
+    }
+
     /// Parses the next operation at the start of `buf`.
     ///
     /// After [`Parsed::Incomplete`], call again with the same bytes followed

@@ -62,7 +62,7 @@ impl Reactor {
 
     /// The most input an incomplete operation can legitimately need.
     fn max_held_input(&self) -> usize {
-        let opts = &self.shared.opts;
+        let opts = &self.settings.opts;
         opts.max_payload + opts.max_control_line + 64
     }
 
@@ -117,7 +117,7 @@ impl Reactor {
         };
         trace!("{prefix}<<- [{line}]");
         if let Op::Pub { payload: p, .. } | Op::HPub { message: p, .. } = frame.op {
-            let max = self.shared.opts.log.max_traced_msg_len;
+            let max = self.settings.opts.log.max_traced_msg_len;
             trace!(
                 "{prefix}<<- MSG_PAYLOAD: [{}]",
                 logging::quote_payload(p, max)
@@ -167,7 +167,7 @@ impl Reactor {
 
     fn on_connect(&mut self, token: usize, json: &[u8]) {
         let now = Instant::now();
-        let interval = self.shared.opts.ping_interval.min(FIRST_PING_INTERVAL);
+        let interval = self.settings.opts.ping_interval.min(FIRST_PING_INTERVAL);
         let jitter = Duration::from_nanos(self.random() % (interval.as_nanos() as u64 / 5 + 1));
         let conn = &mut self.conns[token];
         conn.last_activity = now;
@@ -197,7 +197,7 @@ impl Reactor {
             );
             return;
         }
-        let headers = self.shared.opts.headers && conn.opts.headers;
+        let headers = self.settings.opts.headers && conn.opts.headers;
         conn.shared.headers.store(headers, Ordering::Relaxed);
         conn.parser.set_headers(headers);
         if let Some(descriptor) = conn.opts.descriptor() {
@@ -215,7 +215,7 @@ impl Reactor {
     }
 
     fn on_sub(&mut self, token: usize, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
-        let opts = &self.shared.opts;
+        let opts = &self.settings.opts;
         let conn = &mut self.conns[token];
         if opts.max_sub_tokens > 0 && subject::token_count(subject) > opts.max_sub_tokens {
             let msg = format!(
@@ -287,7 +287,7 @@ impl Reactor {
 
     /// The ping timer: send a PING, or close a connection that left too many unanswered.
     pub(super) fn on_ping_timer(&mut self, token: usize, now: Instant) {
-        let interval = self.shared.opts.ping_interval;
+        let interval = self.settings.opts.ping_interval;
         let conn = &mut self.conns[token];
         if conn.ping.due > now {
             return; // superseded by a later schedule
@@ -300,7 +300,7 @@ impl Reactor {
             .last_client_ping
             .is_some_and(|t| now.duration_since(t) < interval);
         if !(measured && (active || pinged)) {
-            if conn.ping.outstanding + 1 > self.shared.opts.ping_max {
+            if conn.ping.outstanding + 1 > self.settings.opts.ping_max {
                 debug!("{}Stale Client Connection - Closing", conn.shared.prefix());
                 self.send_err_and_close(token, "Stale Connection", CloseReason::StaleConnection);
                 return;

@@ -255,14 +255,14 @@ impl Reactor {
         }
         self.counts.out_msgs += 1;
         self.counts.out_bytes += msg.data.len() as u64;
-        let half = self.shared.opts.max_pending / 2;
+        let half = self.settings.opts.max_pending / 2;
         let pending = if target.reactor == self.id {
             let token = target.token;
             let conn = &mut self.conns[token];
             msg.frame_into(&mut conn.wbuf, &sub.sid, headers_ok);
             let pending = conn.pending();
             self.out.mark_dirty(&mut self.conns, token);
-            if pending > self.shared.opts.max_pending {
+            if pending > self.settings.opts.max_pending {
                 self.slow_consumer_pending(token);
             }
             pending

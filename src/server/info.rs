@@ -24,6 +24,9 @@ pub struct Info {
     pub client_id: u64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub client_ip: String,
+    /// Lame duck mode: the server is about to go away.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ldm: bool,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -202,6 +205,7 @@ mod tests {
             max_payload: 1024,
             client_id: 0,
             client_ip: String::new(),
+            ldm: false,
         };
         let line = String::from_utf8(info.line_for(7, "127.0.0.1".into())).unwrap();
         assert!(line.starts_with("INFO {\"server_id\":\"NID\""));

@@ -10,6 +10,7 @@ mod deliver;
 mod files;
 mod info;
 mod reactor;
+mod settings;
 mod stats;
 mod timer;
 
@@ -31,6 +32,7 @@ use conn::SubRef;
 use info::Info;
 pub use info::COMPATIBLE_VERSION;
 use reactor::Reactor;
+use settings::{Settings, SharedSettings};
 pub use stats::Snapshot as StatsSnapshot;
 use stats::Stats;
 
@@ -61,12 +63,23 @@ struct Inbox {
     accepted: Vec<(TcpStream, SocketAddr, u64)>,
     /// Connections (token, cid) whose `handover` has bytes to move out.
     flush: Vec<(usize, u64)>,
+    /// Lame duck steps, from the signal thread.
+    lame_duck: Vec<LameDuckStep>,
 }
 
 impl Inbox {
     fn is_empty(&self) -> bool {
-        self.accepted.is_empty() && self.flush.is_empty()
+        self.accepted.is_empty() && self.flush.is_empty() && self.lame_duck.is_empty()
     }
+}
+
+/// What lame duck mode asks of a reactor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LameDuckStep {
+    /// Close the client listener (reactor 0) and tell clients with `"ldm":true`.
+    Enter,
+    /// Close one client connection, if this reactor has any.
+    CloseOne,
 }
 
 /// How other threads reach one reactor: its inbox and its waker.
@@ -131,8 +144,7 @@ impl ReactorHandle {
 
 /// State every reactor shares.
 struct ServerShared {
-    opts: Options,
-    info: Info,
+    settings: SharedSettings,
     sublist: SharedSublist<SubRef>,
     reactors: Vec<ReactorHandle>,
     next_cid: AtomicU64,
@@ -209,13 +221,16 @@ fn advertised(opts: &Options, bound: SocketAddr) -> io::Result<(String, u16)> {
     }
 }
 
-fn log_banner(info: &Info) {
+fn log_banner(info: &Info, opts: &Options) {
     info!("Starting {}", version_line());
     info!("  Version:  {}", COMPATIBLE_VERSION);
     info!("  Git:      [not set]");
     debug!("  Build:    natsd {}", env!("CARGO_PKG_VERSION"));
     info!("  Name:     {}", info.server_name);
     info!("  ID:       {}", info.server_id);
+    if let Some(path) = &opts.config_file {
+        info!("Using configuration file: {}", path.display());
+    }
 }
 
 impl Server {
@@ -239,8 +254,9 @@ impl Server {
             max_payload: opts.max_payload,
             client_id: 0,
             client_ip: String::new(),
+            ldm: false,
         };
-        log_banner(&info);
+        log_banner(&info, &opts);
         if let Some(path) = &opts.pid_file {
             files::write_pid_file(path)?;
         }
@@ -274,8 +290,7 @@ impl Server {
             .as_ref()
             .and_then(|dir| files::write_ports_file(dir, &opts, client_addr));
         let shared = Arc::new(ServerShared {
-            opts,
-            info,
+            settings: SharedSettings::new(Settings { opts, info }),
             sublist: SharedSublist::new(),
             reactors,
             next_cid: AtomicU64::new(1),
@@ -313,6 +328,67 @@ impl ServerHandle {
     /// Messages and bytes received and sent so far, and slow consumers seen.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.stats.snapshot()
+    }
+
+    /// Puts new options in force (SIGHUP): returns one `Reloaded: …` line per change, or the
+    /// reference's refusal, in which case nothing changes.
+    pub fn reload(&mut self, new: Options) -> Result<Vec<String>, String> {
+        let current = self.shared.settings.current();
+        let lines = settings::reload_changes(&current.opts, &new)?;
+        new.validate()?;
+        let mut info = current.info.clone();
+        info.max_payload = new.max_payload;
+        (info.host, info.port) = advertised(&new, self.client_addr).map_err(|e| e.to_string())?;
+        if new.pid_file != current.opts.pid_file {
+            if let Some(path) = &new.pid_file {
+                files::write_pid_file(path).map_err(|e| e.to_string())?;
+            }
+        }
+        if new.ports_file_dir != current.opts.ports_file_dir {
+            if let Some(path) = self.ports_file.take() {
+                files::remove_ports_file(&path);
+            }
+            self.ports_file = new
+                .ports_file_dir
+                .as_ref()
+                .and_then(|dir| files::write_ports_file(dir, &new, self.client_addr));
+        }
+        self.shared.settings.replace(Settings { opts: new, info });
+        Ok(lines)
+    }
+
+    /// Lame duck mode (SIGUSR2): stops accepting and tells the clients; returns how many
+    /// clients are still connected.
+    pub fn enter_lame_duck(&self) -> usize {
+        info!("Entering lame duck mode, stop accepting new clients");
+        self.post_all(LameDuckStep::Enter);
+        self.shared.clients.load(Ordering::Relaxed)
+    }
+
+    /// Closes one more client during lame duck mode (taking turns across reactors).
+    pub fn close_one_client(&self, turn: usize) {
+        let reactor = &self.shared.reactors[turn % self.shared.reactors.len()];
+        reactor.post(|inbox| inbox.lame_duck.push(LameDuckStep::CloseOne));
+    }
+
+    /// `lame_duck_duration` and `lame_duck_grace_period` in force.
+    pub fn lame_duck_timings(&self) -> (std::time::Duration, std::time::Duration) {
+        let settings = self.shared.settings.current();
+        (
+            settings.opts.lame_duck_duration,
+            settings.opts.lame_duck_grace_period,
+        )
+    }
+
+    /// Clients connected now.
+    pub fn client_count(&self) -> usize {
+        self.shared.clients.load(Ordering::Relaxed)
+    }
+
+    fn post_all(&self, step: LameDuckStep) {
+        for reactor in &self.shared.reactors {
+            reactor.post(|inbox| inbox.lame_duck.push(step));
+        }
     }
 
     /// Stops accepting, flushes what is queued, closes every connection and joins the

@@ -18,9 +18,10 @@ use slab::Slab;
 
 use super::conn::{CloseReason, Conn, ConnShared, PingState};
 use super::deliver::Outbox;
+use super::settings::Settings;
 use super::stats::Snapshot;
 use super::timer::{Timer, TimerKind, Timers};
-use super::ServerShared;
+use super::{LameDuckStep, ServerShared};
 use crate::proto::Parser;
 use crate::sublist::MatchCache;
 
@@ -45,6 +46,9 @@ pub struct Reactor {
     pub(super) id: usize,
     poll: Poll,
     pub(super) shared: Arc<ServerShared>,
+    /// The settings in force, refreshed when their generation moves.
+    pub(super) settings: Arc<Settings>,
+    settings_generation: u64,
     pub(super) conns: Slab<Conn>,
     listener: Option<TcpListener>,
     pub(super) cache: MatchCache<super::conn::SubRef>,
@@ -74,6 +78,8 @@ impl Reactor {
         Ok(Reactor {
             id,
             poll,
+            settings: shared.settings.current(),
+            settings_generation: shared.settings.generation(),
             shared,
             conns: Slab::new(),
             listener,
@@ -107,6 +113,7 @@ impl Reactor {
                     break;
                 }
             }
+            self.refresh_settings();
             self.drain_inbox();
             for event in events.iter() {
                 self.on_event(event);
@@ -116,6 +123,21 @@ impl Reactor {
             self.flush();
         }
         self.close_all();
+    }
+
+    /// Picks up reloaded settings: new limits apply to existing connections too.
+    fn refresh_settings(&mut self) {
+        let generation = self.shared.settings.generation();
+        if generation == self.settings_generation {
+            return;
+        }
+        self.settings_generation = generation;
+        self.settings = self.shared.settings.current();
+        let opts = &self.settings.opts;
+        for (_, conn) in self.conns.iter_mut() {
+            conn.parser
+                .set_limits(opts.max_control_line, opts.max_payload);
+        }
     }
 
     fn on_event(&mut self, event: &Event) {
@@ -162,6 +184,44 @@ impl Reactor {
                 }
             }
         }
+        for step in inbox.lame_duck {
+            self.lame_duck(step);
+        }
+    }
+
+    fn lame_duck(&mut self, step: LameDuckStep) {
+        match step {
+            LameDuckStep::Enter => {
+                if let Some(mut listener) = self.listener.take() {
+                    let _ = self.poll.registry().deregister(&mut listener);
+                }
+                let tokens: Vec<usize> = self.conns.iter().map(|(t, _)| t).collect();
+                for token in tokens {
+                    self.send_lame_duck_info(token);
+                }
+            }
+            LameDuckStep::CloseOne => {
+                let open = self.conns.iter().find(|(_, c)| c.closing.is_none());
+                if let Some((token, _)) = open {
+                    self.close(token, CloseReason::ServerShutdown, true);
+                }
+            }
+        }
+    }
+
+    /// An async INFO with `"ldm":true`, for clients that accept async INFO (protocol 1).
+    fn send_lame_duck_info(&mut self, token: usize) {
+        let conn = &self.conns[token];
+        if conn.opts.protocol < 1 {
+            return;
+        }
+        let info = super::info::Info {
+            ldm: true,
+            ..self.settings.info.clone()
+        };
+        let line = info.line_for(conn.shared.cid, conn.addr.ip().to_string());
+        self.conns[token].wbuf.extend_from_slice(&line);
+        self.out.mark_dirty(&mut self.conns, token);
     }
 
     /// Moves bytes other reactors delivered into the connection's write buffer.
@@ -184,7 +244,7 @@ impl Reactor {
             conn.shared.handover_len.store(0, Ordering::Relaxed);
             conn.shared.handover_queued.store(false, Ordering::Relaxed);
         }
-        if conn.wbuf.len() - conn.wpos > self.shared.opts.max_pending {
+        if conn.wbuf.len() - conn.wpos > self.settings.opts.max_pending {
             self.slow_consumer_pending(token);
             return;
         }
@@ -232,11 +292,11 @@ impl Reactor {
             error!("Error registering client connection: {e}");
             return;
         }
-        let server = self.shared.clone();
-        let opts = &server.opts;
+        let settings = self.settings.clone();
+        let opts = &settings.opts;
         let now = Instant::now();
         let shared = Arc::new(ConnShared::new(cid, self.id, token, addr));
-        let info = self.shared.info.line_for(cid, addr.ip().to_string());
+        let info = self.settings.info.line_for(cid, addr.ip().to_string());
         entry.insert(Conn {
             shared,
             sock,
@@ -440,7 +500,7 @@ impl Reactor {
     }
 
     fn check_write_deadline(&mut self, token: usize, now: Instant) {
-        let deadline = self.shared.opts.write_deadline;
+        let deadline = self.settings.opts.write_deadline;
         let conn = &self.conns[token];
         if conn
             .blocked_since
@@ -464,7 +524,7 @@ impl Reactor {
         warn!(
             "{}Slow Consumer Detected: MaxPending of {} Exceeded",
             self.conns[token].shared.prefix(),
-            self.shared.opts.max_pending
+            self.settings.opts.max_pending
         );
         self.close(token, CloseReason::SlowConsumerPendingBytes, false);
     }
@@ -529,7 +589,7 @@ impl Reactor {
             if conn.blocked_since.is_none() {
                 let now = Instant::now();
                 conn.blocked_since = Some(now);
-                let at = now + self.shared.opts.write_deadline;
+                let at = now + self.settings.opts.write_deadline;
                 self.schedule(token, at, TimerKind::WriteDeadline);
             }
         }

@@ -117,21 +117,31 @@ impl ServerProc {
     /// first two only if `args` sets no host/port), stderr to `<temp dir>/server.log`, and
     /// waits for the ports file. Panics (with the log) if the server exits or times out.
     pub fn start(imp: Impl, args: &[&str]) -> ServerProc {
-        Self::spawn(imp, fresh_temp_dir(), args)
+        Self::spawn(imp, fresh_temp_dir(), args, true)
     }
 
     /// Like [`ServerProc::start`], with `conf_text` written to `<temp dir>/server.conf` and
     /// passed as `-c <file>`.
     pub fn start_with_config(imp: Impl, conf_text: &str, args: &[&str]) -> ServerProc {
+        Self::with_config(imp, conf_text, args, true)
+    }
+
+    /// Like [`ServerProc::start_with_config`] but without `-a`/`-p`: the file says where to
+    /// listen.
+    pub fn start_with_config_listen(imp: Impl, conf_text: &str) -> ServerProc {
+        Self::with_config(imp, conf_text, &[], false)
+    }
+
+    fn with_config(imp: Impl, conf_text: &str, args: &[&str], listen_flags: bool) -> ServerProc {
         let dir = fresh_temp_dir();
         let conf = dir.join("server.conf");
         fs::write(&conf, conf_text).expect("write config");
         let mut all = vec!["-c", conf.to_str().expect("utf-8 temp path")];
         all.extend_from_slice(args);
-        Self::spawn(imp, dir, &all)
+        Self::spawn(imp, dir, &all, listen_flags)
     }
 
-    fn spawn(imp: Impl, dir: PathBuf, args: &[&str]) -> ServerProc {
+    fn spawn(imp: Impl, dir: PathBuf, args: &[&str], listen_flags: bool) -> ServerProc {
         // Does `args` set one of `flags` (`-p 4222` or `-p=4222`)?
         let has = |flags: &[&str]| {
             args.iter()
@@ -139,10 +149,10 @@ impl ServerProc {
         };
         let mut cmd = Command::new(imp.exe());
         cmd.args(args);
-        if !has(&["-a", "--addr", "--net"]) {
+        if listen_flags && !has(&["-a", "--addr", "--net"]) {
             cmd.args(["-a", "127.0.0.1"]);
         }
-        if !has(&["-p", "--port"]) {
+        if listen_flags && !has(&["-p", "--port"]) {
             cmd.args(["-p", "-1"]);
         }
         cmd.arg("--ports_file_dir").arg(&dir);
@@ -226,6 +236,49 @@ impl ServerProc {
     /// Everything the server wrote to stderr so far.
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `needle` `count` times; panics with the log on timeout.
+    pub fn wait_for_log(&self, needle: &str, count: usize) {
+        let deadline = Instant::now() + TIMEOUT;
+        while self.log().matches(needle).count() < count {
+            assert!(
+                Instant::now() < deadline,
+                "{}: no {needle:?} (x{count}) in log:\n{}",
+                self.imp,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The configuration file of [`ServerProc::start_with_config`].
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("server.conf")
+    }
+
+    /// Sends `signal` to the server process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill only sends a signal to our own child.
+        let rc = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(rc, 0, "kill {}", self.child.id());
+    }
+
+    /// Waits for the process to exit and returns its exit code; panics on timeout.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: still running; log:\n{}",
+                self.imp,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -807,4 +860,12 @@ pub fn check(limits: &Limits, t: &Transcript) -> Vec<Infos> {
     let natsd = TestServer::start(Impl::Natsd, limits);
     let reference = reference_available().then(|| TestServer::start(Impl::Reference, limits));
     compare(t, &natsd, reference.as_ref())
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
 }

@@ -1,0 +1,237 @@
+//! The settings in force — the options and the INFO template built from them — swapped
+//! whole on reload, and the reload rules: which changes apply to a running server and which
+//! the reference refuses.
+
+use std::fmt::Display;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use super::info::Info;
+use crate::gofmt;
+use crate::options::{Options, RANDOM_PORT};
+
+/// Options and the INFO template that goes with them.
+pub struct Settings {
+    pub opts: Options,
+    pub info: Info,
+}
+
+/// The current [`Settings`], shared by all reactors. A reactor keeps its own `Arc` and
+/// fetches a new one only when the generation moves (one atomic load per turn).
+pub struct SharedSettings {
+    current: RwLock<Arc<Settings>>,
+    generation: AtomicU64,
+}
+
+impl SharedSettings {
+    /// Shares the initial settings.
+    pub fn new(settings: Settings) -> Self {
+        SharedSettings {
+            current: RwLock::new(Arc::new(settings)),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The settings in force.
+    pub fn current(&self) -> Arc<Settings> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Bumped by every [`SharedSettings::replace`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Puts new settings in force.
+    pub fn replace(&self, settings: Settings) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// What a reload changes: one `Reloaded: …` line per changed setting (the reference's
+/// wording), or the reference's refusal when a setting cannot change on a running server.
+pub fn reload_changes(old: &Options, new: &Options) -> Result<Vec<String>, String> {
+    refuse_fixed(old, new)?;
+    let mut lines = Vec::new();
+    let mut changed = |differs: bool, line: String| {
+        if differs {
+            lines.push(line);
+        }
+    };
+    let (o, n) = (&old.log, &new.log);
+    changed(o.trace != n.trace, format!("Reloaded: trace = {}", n.trace));
+    changed(
+        o.trace_verbose != n.trace_verbose,
+        format!("Reloaded: trace_verbose = {}", n.trace_verbose),
+    );
+    changed(o.debug != n.debug, format!("Reloaded: debug = {}", n.debug));
+    changed(
+        o.logtime != n.logtime,
+        format!("Reloaded: logtime = {}", n.logtime),
+    );
+    changed(
+        o.file != n.file,
+        format!("Reloaded: log_file = {}", display_path(&n.file)),
+    );
+    changed(
+        o.syslog != n.syslog,
+        format!("Reloaded: syslog = {}", n.syslog),
+    );
+    changed(
+        o.remote_syslog != n.remote_syslog,
+        format!(
+            "Reloaded: remote_syslog = {}",
+            n.remote_syslog.as_deref().unwrap_or("")
+        ),
+    );
+    changed(
+        o.max_traced_msg_len != n.max_traced_msg_len,
+        format!("Reloaded: max_traced_msg_len = {}", n.max_traced_msg_len),
+    );
+    changed(
+        old.client_advertise != new.client_advertise,
+        format!(
+            "Reload: client_advertise = {}",
+            new.client_advertise.as_deref().unwrap_or("")
+        ),
+    );
+    changed(
+        old.max_connections != new.max_connections,
+        format!("Reloaded: max_connections = {}", new.max_connections),
+    );
+    changed(
+        old.pid_file != new.pid_file,
+        format!("Reloaded: pid_file = {}", display_path(&new.pid_file)),
+    );
+    changed(
+        old.ports_file_dir != new.ports_file_dir,
+        format!(
+            "Reloaded: ports_file_dir = {}",
+            display_path(&new.ports_file_dir)
+        ),
+    );
+    changed(
+        old.max_control_line != new.max_control_line,
+        format!("Reloaded: max_control_line = {}", new.max_control_line),
+    );
+    changed(
+        old.max_payload != new.max_payload,
+        format!("Reloaded: max_payload = {}", new.max_payload),
+    );
+    changed(
+        old.ping_interval != new.ping_interval,
+        format!(
+            "Reloaded: ping_interval = {}",
+            gofmt::duration(new.ping_interval)
+        ),
+    );
+    changed(
+        old.ping_max != new.ping_max,
+        format!("Reloaded: ping_max = {}", new.ping_max),
+    );
+    changed(
+        old.write_deadline != new.write_deadline,
+        format!(
+            "Reloaded: write_deadline = {}",
+            gofmt::duration(new.write_deadline)
+        ),
+    );
+    Ok(lines)
+}
+
+/// The first setting that differs and cannot be reloaded, in the reference's words.
+fn refuse_fixed(old: &Options, new: &Options) -> Result<(), String> {
+    fn check<T: PartialEq + Display>(field: &str, old: T, new: T) -> Result<(), String> {
+        if old == new {
+            return Ok(());
+        }
+        Err(format!(
+            "config reload not supported for {field}: old={old}, new={new}"
+        ))
+    }
+    let name = |n: &Option<String>| n.clone().unwrap_or_default();
+    check("ServerName", name(&old.server_name), name(&new.server_name))?;
+    check("Host", &old.host, &new.host)?;
+    if new.port != RANDOM_PORT {
+        check("Port", old.port, new.port)?;
+    }
+    check("NoHeaderSupport", !old.headers, !new.headers)?;
+    check("MaxSubs", old.max_subscriptions, new.max_subscriptions)?;
+    check("MaxSubTokens", old.max_sub_tokens, new.max_sub_tokens)?;
+    check("MaxPending", old.max_pending, new.max_pending)?;
+    check(
+        "LameDuckDuration",
+        gofmt::duration(old.lame_duck_duration),
+        gofmt::duration(new.lame_duck_duration),
+    )?;
+    check(
+        "LameDuckGracePeriod",
+        gofmt::duration(old.lame_duck_grace_period),
+        gofmt::duration(new.lame_duck_grace_period),
+    )?;
+    check("LogSizeLimit", old.log.size_limit, new.log.size_limit)?;
+    check("Reactors", old.reactors, new.reactors)
+}
+
+fn display_path(path: &Option<std::path::PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn reloadable_changes_are_listed() {
+        let old = Options::default();
+        let mut new = old.clone();
+        new.log.debug = true;
+        new.max_payload = 512;
+        new.ping_interval = Duration::from_secs(30);
+        assert_eq!(
+            reload_changes(&old, &new).unwrap(),
+            [
+                "Reloaded: debug = true",
+                "Reloaded: max_payload = 512",
+                "Reloaded: ping_interval = 30s"
+            ]
+        );
+        assert!(reload_changes(&old, &old).unwrap().is_empty());
+    }
+
+    #[test]
+    fn fixed_settings_are_refused_in_the_reference_words() {
+        let old = Options {
+            host: "127.0.0.1".into(),
+            ..Options::default()
+        };
+        let new = Options {
+            host: "0.0.0.0".into(),
+            ..old.clone()
+        };
+        assert_eq!(
+            reload_changes(&old, &new),
+            Err("config reload not supported for Host: old=127.0.0.1, new=0.0.0.0".into())
+        );
+        let new = Options {
+            port: 4333,
+            ..old.clone()
+        };
+        assert_eq!(
+            reload_changes(&old, &new),
+            Err("config reload not supported for Port: old=4222, new=4333".into())
+        );
+        let new = Options {
+            port: RANDOM_PORT,
+            ..old.clone()
+        };
+        assert!(reload_changes(&old, &new).is_ok());
+    }
+}

@@ -1,0 +1,240 @@
+//! Configuration on a running server: `-t`, reload by SIGHUP and `--signal`, refusals that
+//! keep the old configuration, lame duck mode. Black-box, against the natsd binary, and
+//! against the reference where the observable behaviour must match.
+
+mod common;
+
+use std::fs;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{free_port, reference_available, Impl, ServerProc, Wire, TIMEOUT};
+
+/// CONNECT with verbose off and async INFO on (protocol 1), as real clients send.
+const QUIET: &[u8] = b"CONNECT {\"verbose\":false,\"protocol\":1}\r\n";
+
+/// natsd and, when installed, the reference.
+fn implementations() -> Vec<Impl> {
+    Impl::enabled()
+}
+
+/// Rewrites the server's config file and sends SIGHUP; waits for the `nth` reload outcome
+/// (success or failure) in the log.
+fn reload(server: &ServerProc, conf: &str, nth: usize) {
+    fs::write(server.config_path(), conf).unwrap();
+    server.signal(libc::SIGHUP);
+    wait_for_reloads(server, nth);
+}
+
+fn wait_for_reloads(server: &ServerProc, nth: usize) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let log = server.log();
+        let outcomes = log.matches("Reloaded server configuration").count()
+            + log.matches("Failed to reload server configuration").count();
+        if outcomes >= nth {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no reload outcome:\n{log}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A connected client that has seen its PONG.
+fn client(server: &ServerProc) -> Wire {
+    let mut wire = Wire::connect(server.client_addr());
+    wire.read_info();
+    wire.send(QUIET);
+    wire.send(b"PING\r\n");
+    wire.expect(b"PONG\r\n");
+    wire
+}
+
+fn still_serves(wire: &mut Wire) {
+    wire.send(b"PING\r\n");
+    wire.expect(b"PONG\r\n");
+}
+
+#[test]
+fn reload_turns_on_debug_and_keeps_clients() {
+    for imp in implementations() {
+        let server = ServerProc::start_with_config(imp, "debug: false\n", &[]);
+        let mut steady = client(&server);
+        reload(&server, "debug: true\n", 1);
+        server.wait_for_log("Reloaded: debug = true", 1);
+        let _second = client(&server);
+        server.wait_for_log("[DBG] ", 1);
+        still_serves(&mut steady);
+    }
+}
+
+#[test]
+fn lowered_max_payload_applies_to_the_next_pub() {
+    for imp in implementations() {
+        let server = ServerProc::start_with_config(imp, "max_payload: 1024\n", &[]);
+        let mut wire = client(&server);
+        wire.send(b"SUB big 1\r\nPUB big 20\r\n01234567890123456789\r\n");
+        wire.expect(b"MSG big 1 20\r\n01234567890123456789\r\n");
+        reload(&server, "max_payload: 16\n", 1);
+        server.wait_for_log("Reloaded: max_payload = 16", 1);
+        wire.send(b"PUB big 20\r\n");
+        wire.expect(b"-ERR 'Maximum Payload Violation'\r\n");
+        wire.expect_closed();
+        let info = Wire::connect(server.client_addr()).read_info();
+        assert_eq!(info["max_payload"], 16, "{imp}");
+    }
+}
+
+#[test]
+fn port_change_is_refused_and_the_old_port_keeps_serving() {
+    for imp in implementations() {
+        let port = free_port();
+        let server =
+            ServerProc::start_with_config_listen(imp, &format!("listen: 127.0.0.1:{port}\n"));
+        let mut wire = client(&server);
+        let other = free_port();
+        reload(&server, &format!("listen: 127.0.0.1:{other}\n"), 1);
+        server.wait_for_log(
+            &format!(
+                "Failed to reload server configuration: config reload not supported for Port: old={port}, new={other}"
+            ),
+            1,
+        );
+        still_serves(&mut wire);
+        assert_eq!(server.client_addr().port(), port);
+        still_serves(&mut client(&server));
+    }
+}
+
+#[test]
+fn broken_file_keeps_the_running_configuration() {
+    for imp in implementations() {
+        let server = ServerProc::start_with_config(imp, "max_payload: 64\n", &[]);
+        let mut wire = client(&server);
+        reload(&server, "max_payload: [\n", 1);
+        server.wait_for_log("Failed to reload server configuration: ", 1);
+        // Still 64: a 40-byte message goes through, a 65-byte one would not.
+        wire.send(b"SUB s 1\r\nPUB s 40\r\n0123456789012345678901234567890123456789\r\n");
+        wire.expect(b"MSG s 1 40\r\n0123456789012345678901234567890123456789\r\n");
+        reload(&server, "max_payload: 32\n", 2);
+        server.wait_for_log("Reloaded: max_payload = 32", 1);
+    }
+}
+
+#[test]
+fn reload_without_a_config_file_is_refused() {
+    for imp in implementations() {
+        let server = ServerProc::start(imp, &[]);
+        server.signal(libc::SIGHUP);
+        server.wait_for_log(
+            "[ERR] Failed to reload server configuration: can only reload config when a file is provided using -c or --config",
+            1,
+        );
+        still_serves(&mut client(&server));
+    }
+}
+
+#[test]
+fn signal_flag_reloads_by_pid_and_by_pid_file() {
+    let pid_file = common::fresh_temp_dir().join("natsd.pid");
+    let pid_arg = format!("-P={}", pid_file.display());
+    let server = ServerProc::start_with_config(Impl::Natsd, "debug: false\n", &[&pid_arg]);
+    fs::write(server.config_path(), "debug: true\n").unwrap();
+    let by_pid = natsd(&["--signal", &format!("reload={}", server.pid())]);
+    assert!(by_pid.status.success(), "{by_pid:?}");
+    wait_for_reloads(&server, 1);
+    let by_file = natsd(&["-sl", &format!("reload={}", pid_file.display())]);
+    assert!(by_file.status.success(), "{by_file:?}");
+    wait_for_reloads(&server, 2);
+    server.wait_for_log("Reloaded: debug = true", 1);
+    let _ = fs::remove_dir_all(pid_file.parent().unwrap());
+}
+
+#[test]
+fn signal_flag_errors() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["-sl", "bogus=1"], "natsd: unknown signal \"bogus\"\n"),
+        (&["-sl", "reload=abc"], "natsd: invalid pid: abc\n"),
+        (
+            &["-sl", "reload=1=2"],
+            "natsd: invalid signal parameters: [2]\n",
+        ),
+        (&["-sl", "reload=999999999"], "natsd: no such process\n"),
+    ];
+    for (args, stderr) in cases {
+        let out = natsd(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), *stderr, "{args:?}");
+    }
+}
+
+#[test]
+fn signal_flag_quit_stops_the_server() {
+    let mut server = ServerProc::start(Impl::Natsd, &[]);
+    let out = natsd(&["-sl", &format!("quit={}", server.pid())]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(server.wait_exit(TIMEOUT), Some(0));
+}
+
+#[test]
+fn lame_duck_tells_clients_closes_them_and_exits() {
+    for imp in implementations() {
+        let conf = "lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1s\"\n";
+        let mut server = ServerProc::start_with_config(imp, conf, &[]);
+        let mut wire = client(&server);
+        server.signal(libc::SIGUSR2);
+        let info = wire.read_info();
+        assert_eq!(info["ldm"], true, "{imp}: {info}");
+        server.wait_for_log("Entering lame duck mode, stop accepting new clients", 1);
+        wire.expect_closed();
+        assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0), "{imp}");
+    }
+}
+
+/// `-t` on good and bad files: same verdict and same message (after the program name) as
+/// the reference.
+#[test]
+fn check_flag_matches_reference() {
+    let dir = common::fresh_temp_dir();
+    let cases = [
+        ("good.conf", "port: 4222\ndebug: true\n", true),
+        ("unknown.conf", "port: 4222\nbogus: 1\n", false),
+        ("type.conf", "port: \"abc\"\n", false),
+        ("syntax.conf", "port: [\n", false),
+    ];
+    for (name, text, valid) in cases {
+        let path = dir.join(name);
+        fs::write(&path, text).unwrap();
+        let path = path.to_str().unwrap();
+        let ours = natsd(&["-t", "-c", path]);
+        assert_eq!(ours.status.success(), valid, "{name}: {ours:?}");
+        let ours_text = String::from_utf8_lossy(&ours.stderr).replacen("natsd: ", "", 1);
+        if valid {
+            assert_eq!(ours_text, format!("configuration file {path} is valid\n"));
+        }
+        if reference_available() {
+            let theirs = Command::new("nats-server")
+                .args(["-t", "-c", path])
+                .output()
+                .unwrap();
+            let theirs_text =
+                String::from_utf8_lossy(&theirs.stderr).replacen("nats-server: ", "", 1);
+            assert_eq!(theirs.status.success(), valid, "{name}: {theirs:?}");
+            assert_eq!(ours_text, theirs_text, "{name}");
+        }
+    }
+    let no_file = natsd(&["-t"]);
+    assert_eq!(no_file.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&no_file.stderr),
+        "natsd: must specify [-c, --config] option to check configuration file syntax\n"
+    );
+    let _ = fs::remove_dir_all(dir);
+}
+
+fn natsd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_natsd"))
+        .args(args)
+        .output()
+        .expect("run natsd")
+}
