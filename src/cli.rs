@@ -755,7 +755,7 @@ mod tests {
             stdout: usage(),
             code: 0,
         };
-        assert_eq!(parse_strs(list), Err(expected), "{list:?}");
+        assert_eq!(parse_strs(list).err(), Some(expected), "{list:?}");
     }
 
     /// A natsd error: `natsd: <message>` on stderr, nothing on stdout, exit 1.
@@ -765,7 +765,7 @@ mod tests {
             stdout: String::new(),
             code: 1,
         };
-        assert_eq!(parse_strs(list), Err(expected), "{list:?}");
+        assert_eq!(parse_strs(list).err(), Some(expected), "{list:?}");
     }
 
     fn canonical(list: &[&str]) -> Vec<String> {
@@ -1084,12 +1084,7 @@ mod tests {
     #[test]
     fn flags_of_later_work_are_refused() {
         for list in [
-            &["-c", "x.conf"][..],
-            &["--config=x.conf"],
-            &["-t"],
-            &["-sl", "reload"],
-            &["--signal", "stop=1"],
-            &["-m", "8222"],
+            &["-m", "8222"][..],
             &["-ms", "8223"],
             &["--http_port", "1"],
             &["--https_port", "1"],
@@ -1114,13 +1109,45 @@ mod tests {
             &["-sd", "/tmp"],
             &["--store_dir", "/tmp"],
             &["--profile", "6060"],
-            &["--log_size_limit", "1000"],
         ] {
             let spelled = list[0].split('=').next().unwrap();
             assert_fatal(list, &format!("flag {spelled} is not supported yet"));
         }
         // The first one from the left is named.
-        assert_fatal(&["-D", "-js", "-c", "x"], "flag -js is not supported yet");
+        assert_fatal(&["-D", "-js", "-m", "1"], "flag -js is not supported yet");
+    }
+
+    #[test]
+    fn config_check_and_signal_flags() {
+        let Ok(Command::Run(invocation)) = parse_strs(&["-c", "x.conf", "-t", "-D"]) else {
+            panic!("expected Run");
+        };
+        assert_eq!(invocation.config_file, Some(PathBuf::from("x.conf")));
+        assert!(invocation.check_config);
+        assert!(invocation.options(Options::default()).unwrap().log.debug);
+        let Ok(Command::Signal(request)) = parse_strs(&["--signal=reload=12", "-c", "x"]) else {
+            panic!("expected Signal");
+        };
+        assert_eq!(request, "reload=12");
+        assert_eq!(run(&["--log_size_limit", "1000"]).log.size_limit, 1000);
+    }
+
+    #[test]
+    fn flags_override_the_file_options() {
+        let Ok(Command::Run(invocation)) = parse_strs(&["-p", "14999", "-D=false"]) else {
+            panic!("expected Run");
+        };
+        let mut file = Options {
+            port: 4000,
+            max_payload: 100,
+            ..Options::default()
+        };
+        file.log.debug = true;
+        let merged = invocation.options(file).unwrap();
+        assert_eq!(
+            (merged.port, merged.log.debug, merged.max_payload),
+            (14999, false, 100)
+        );
     }
 
     #[test]

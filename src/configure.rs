@@ -22,7 +22,7 @@ pub fn configure(invocation: &Invocation) -> Result<Configured, String> {
         Some(path) => {
             let report = config::apply_file(path, &mut base);
             if !report.errors.is_empty() {
-                return Err(lines(report.warnings.iter().chain(&report.errors)));
+                return Err(report.message());
             }
             warnings = report.warnings;
         }

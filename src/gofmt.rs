@@ -108,29 +108,89 @@ pub fn path_error(op: &str, path: &std::path::Path, err: &io::Error) -> String {
     format!("{op} {}: {}", path.display(), error_text(err))
 }
 
-/// A duration as Go prints it: `10s`, `1m30s`, `2m0s`, `500ms`.
+/// A duration as Go prints it (`time.Duration.String`): `10s`, `1m30s`, `2m0s`, `1h0m0s`,
+/// `500ms`, `1.5ms`, `1.5µs`, `0s`.
 pub fn duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    let nanos = d.subsec_nanos();
-    if secs == 0 {
-        return match nanos {
-            0 => "0s".to_string(),
-            n if n % 1_000_000 == 0 => format!("{}ms", n / 1_000_000),
-            n if n % 1_000 == 0 => format!("{}µs", n / 1_000),
-            n => format!("{n}ns"),
+    go_duration(false, d.as_nanos())
+}
+
+/// A signed Go `time.Duration` (nanoseconds) as Go prints it: `-1s`, `1m30s`.
+pub fn duration_nanos(nanos: i64) -> String {
+    go_duration(nanos < 0, u128::from(nanos.unsigned_abs()))
+}
+
+/// `time.Duration.String` on a magnitude in nanoseconds, with a leading `-` when negative.
+fn go_duration(negative: bool, nanos: u128) -> String {
+    const SECOND: u128 = 1_000_000_000;
+    let sign = if negative { "-" } else { "" };
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    if nanos < SECOND {
+        // Below a second Go picks the largest unit that keeps an integer part.
+        let (unit, digits) = match nanos {
+            n if n < 1_000 => ("ns", 0),
+            n if n < 1_000_000 => ("µs", 3),
+            _ => ("ms", 6),
         };
+        return format!("{sign}{}{unit}", with_fraction(nanos, digits));
     }
-    let frac = if nanos == 0 {
-        String::new()
-    } else {
-        format!(".{nanos:09}").trim_end_matches('0').to_string()
+    let seconds = with_fraction(nanos % (60 * SECOND), 9);
+    let minutes = nanos / (60 * SECOND);
+    match (minutes / 60, minutes % 60) {
+        (0, 0) => format!("{sign}{seconds}s"),
+        (0, m) => format!("{sign}{m}m{seconds}s"),
+        (h, m) => format!("{sign}{h}h{m}m{seconds}s"),
+    }
+}
+
+/// `value / 10^digits` with the fraction's trailing zeros (and a bare `.`) left out.
+fn with_fraction(value: u128, digits: u32) -> String {
+    let scale = 10u128.pow(digits);
+    let (whole, fraction) = (value / scale, value % scale);
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let fraction = format!("{fraction:0width$}", width = digits as usize);
+    format!("{whole}.{}", fraction.trim_end_matches('0'))
+}
+
+/// A float64 as Go's `%v` prints it (`strconv.FormatFloat(f, 'g', -1, 64)`): the shortest
+/// digits that read back the same, in exponent form when the decimal exponent is below -4
+/// or at least 6: `0.5`, `2`, `123456`, `1e+06`, `1.5e-05`.
+pub fn float(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".to_string();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf" } else { "-Inf" }.to_string();
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: `-1.25e-7`, `0e0`.
+    let shortest = format!("{f:e}");
+    let (mantissa, exponent) = shortest.split_once('e').unwrap_or((&shortest, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa),
     };
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}{frac}s"),
-        (0, _) => format!("{m}m{s}{frac}s"),
-        _ => format!("{h}h{m}m{s}{frac}s"),
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if !(-4..6).contains(&exponent) {
+        let (first, rest) = digits.split_at(1);
+        let point = if rest.is_empty() { "" } else { "." };
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{sign}{first}{point}{rest}e{exp_sign}{:02}", exponent.abs());
     }
+    // Plain notation: the decimal point goes after `exponent + 1` digits.
+    let point = exponent + 1;
+    let text = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else if point as usize >= digits.len() {
+        format!("{digits}{}", "0".repeat(point as usize - digits.len()))
+    } else {
+        let (whole, fraction) = digits.split_at(point as usize);
+        format!("{whole}.{fraction}")
+    };
+    format!("{sign}{text}")
 }
 
 #[cfg(test)]
@@ -165,6 +225,43 @@ mod tests {
         assert_eq!(duration(Duration::from_millis(500)), "500ms");
         assert_eq!(duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(duration(Duration::from_secs(3661)), "1h1m1s");
+        assert_eq!(duration(Duration::from_secs(3600)), "1h0m0s");
+        assert_eq!(duration(Duration::ZERO), "0s");
+        assert_eq!(duration(Duration::from_nanos(1500)), "1.5µs");
+        assert_eq!(duration(Duration::from_nanos(1_500_000)), "1.5ms");
+        assert_eq!(duration(Duration::from_nanos(999)), "999ns");
+        assert_eq!(
+            duration(Duration::from_nanos(61_000_000_001)),
+            "1m1.000000001s"
+        );
+        assert_eq!(duration_nanos(-1_000_000_000), "-1s");
+        assert_eq!(duration_nanos(-90_000_000_000), "-1m30s");
+        assert_eq!(duration_nanos(i64::MIN), "-2562047h47m16.854775808s");
+        assert_eq!(duration_nanos(i64::MAX), "2562047h47m16.854775807s");
+    }
+
+    #[test]
+    fn floats_like_go_v() {
+        let cases = [
+            (0.5, "0.5"),
+            (2.0, "2"),
+            (0.0, "0"),
+            (-0.25, "-0.25"),
+            (123456.0, "123456"),
+            (1e6, "1e+06"),
+            (1234567.0, "1.234567e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (1e21, "1e+21"),
+            (1e100, "1e+100"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(float(f), want, "{f}");
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@
 
 pub mod cli;
 pub mod conf;
+pub mod config;
+pub mod configure;
 pub mod gofmt;
 pub mod hostport;
 pub mod logging;
@@ -13,6 +15,7 @@ pub mod options;
 pub mod process;
 pub mod proto;
 pub mod server;
+pub mod signal_cmd;
 pub mod subject;
 pub mod sublist;
 

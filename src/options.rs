@@ -1,8 +1,9 @@
 //! Every server setting in one place, with the nats-server 2.9 defaults.
 //!
-//! The command line (`cli`) and, later, the configuration file fill an [`Options`];
+//! The configuration file (`config`) and the command line (`cli`) fill an [`Options`];
 //! nothing below the server reads argv or files.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -21,6 +22,42 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 64 * 1024;
 
 /// The port value that asks the operating system for a free port (`-p -1`).
 pub const RANDOM_PORT: i64 = -1;
+/// Default number of consecutive failed route/gateway/leaf connect attempts between two
+/// error reports (`connect_error_reports`).
+pub const DEFAULT_CONNECT_ERROR_REPORTS: i64 = 3600;
+/// Default number of failed reconnect attempts between two error reports.
+pub const DEFAULT_RECONNECT_ERROR_REPORTS: i64 = 1;
+
+/// The TLS cipher suite names nats-server 2.9 accepts in `cipher_suites` (`cipherMap`).
+pub const TLS_CIPHER_SUITES: [&str; 24] = [
+    "TLS_RSA_WITH_RC4_128_SHA",
+    "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
+    "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+];
+
+/// The curve names nats-server 2.9 accepts in `curve_preferences` (`curvePreferenceMap`).
+pub const TLS_CURVES: [&str; 4] = ["X25519", "CurveP256", "CurveP384", "CurveP521"];
 
 /// Where log lines go (`ConfigureLogger` order: file, remote syslog, local syslog, stderr).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,6 +126,196 @@ pub struct Options {
     pub lame_duck_duration: Duration,
     /// Lame duck mode waits this long before it starts closing clients.
     pub lame_duck_grace_period: Duration,
+    /// The configuration file the options were read from (`-c`), for reload.
+    pub config_file: Option<PathBuf>,
+    /// Monitoring listen host (`http: host:port`); the client host when unset.
+    pub http_host: Option<String>,
+    /// Monitoring HTTP port (`http_port`, `-m`) as given: 0 = off, -1 = random.
+    pub http_port: i64,
+    /// Monitoring HTTPS port (`https_port`, `-ms`) as given: 0 = off, -1 = random.
+    pub https_port: i64,
+    /// Monitoring URL prefix (`http_base_path`); `/` when unset.
+    pub http_base_path: Option<String>,
+    /// Client authentication and authorization (`authorization {}`, `no_auth_user`).
+    pub auth: AuthOptions,
+    /// Client TLS (`tls {}`); `None` = plain connections.
+    pub tls: Option<TlsOptions>,
+    /// `allow_non_tls`: accept plain connections alongside TLS.
+    pub allow_non_tls: bool,
+    /// Clustering (`cluster {}`).
+    pub cluster: ClusterOptions,
+    /// `prof_port`: Go profiling port (0 = off).
+    pub prof_port: i64,
+    /// `connect_error_reports`: report every Nth failed connect attempt.
+    pub connect_error_reports: i64,
+    /// `reconnect_error_reports`: report every Nth failed reconnect attempt.
+    pub reconnect_error_reports: i64,
+    /// `disable_sublist_cache`/`no_sublist_cache`.
+    pub no_sublist_cache: bool,
+    /// `server_tags`: lower-cased, without duplicates or empty tags.
+    pub server_tags: Vec<String>,
+    /// `system_account`/`system` (natsd has no accounts; kept for monitoring).
+    pub system_account: Option<String>,
+    /// `no_system_account`/`no_system`/`no_sys_acc`.
+    pub no_system_account: bool,
+}
+
+/// Client authentication: one of a single user, a token, or a list of users (the reference
+/// rejects combinations while reading the file).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuthOptions {
+    /// `authorization { user }` (`--user`): the single user.
+    pub user: Option<String>,
+    /// `authorization { password }` (`--pass`): plain text or a bcrypt hash.
+    pub password: Option<String>,
+    /// `authorization { token }` (`--auth`): plain text or a bcrypt hash.
+    pub token: Option<String>,
+    /// `authorization { timeout }` in seconds; 0 = the default (2, or the TLS timeout + 1
+    /// when TLS is on).
+    pub timeout: f64,
+    /// `authorization { users [...] }` with user names; default permissions already applied
+    /// to users that have none of their own.
+    pub users: Vec<User>,
+    /// `users` entries that authenticate with an nkey.
+    pub nkeys: Vec<NkeyUser>,
+    /// `authorization { default_permissions }`, as written.
+    pub default_permissions: Option<Permissions>,
+    /// `no_auth_user`: the user a client that gives no credentials is treated as.
+    pub no_auth_user: Option<String>,
+}
+
+/// One entry of `users` with a user name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct User {
+    /// `user`/`username`, never empty.
+    pub username: String,
+    /// `password`/`pass`: plain text or a bcrypt hash.
+    pub password: Option<String>,
+    /// `permissions`: the user's own, else the block's default permissions.
+    pub permissions: Option<Permissions>,
+    /// `allowed_connection_types`/`connection_types`/`clients`, upper-cased (`STANDARD`,
+    /// `WEBSOCKET`, `LEAFNODE`, `LEAFNODE_WS`, `MQTT`, `MQTT_WS`); empty = any.
+    pub allowed_connection_types: BTreeSet<String>,
+}
+
+/// One entry of `users` that authenticates with an nkey (a public user key, `U...`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NkeyUser {
+    /// The public user nkey.
+    pub nkey: String,
+    /// As for [`User::permissions`].
+    pub permissions: Option<Permissions>,
+    /// As for [`User::allowed_connection_types`].
+    pub allowed_connection_types: BTreeSet<String>,
+}
+
+/// What a user may publish and subscribe to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Permissions {
+    /// `publish`/`pub`/`import`; `None` = no restriction.
+    pub publish: Option<SubjectPermission>,
+    /// `subscribe`/`sub`/`export`; `None` = no restriction. A subject may be `"subject queue"`.
+    pub subscribe: Option<SubjectPermission>,
+    /// `allow_responses`: may publish to the reply subjects of requests it received. When set,
+    /// `publish.allow` is present (empty if the file gave none: only responses are allowed).
+    pub allow_responses: Option<ResponsePermission>,
+}
+
+/// Allow and deny lists of subjects (wildcards allowed). Deny wins over allow.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubjectPermission {
+    /// `None` = everything is allowed; `Some` = only matching subjects.
+    pub allow: Option<Vec<String>>,
+    /// Subjects that are refused.
+    pub deny: Option<Vec<String>>,
+}
+
+/// `allow_responses`: how many responses, for how long, to each request received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponsePermission {
+    /// `max`: responses per request; `None` = unlimited (negative in the file).
+    pub max_msgs: Option<u64>,
+    /// `expires`: how long the reply subject stays open; `None` = forever (negative).
+    pub expires: Option<Duration>,
+}
+
+impl Default for ResponsePermission {
+    /// One response within two minutes (the reference's defaults).
+    fn default() -> Self {
+        ResponsePermission {
+            max_msgs: Some(1),
+            expires: Some(Duration::from_secs(120)),
+        }
+    }
+}
+
+/// A `tls {}` block (client TLS, or the cluster's route TLS).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsOptions {
+    /// `cert_file`: the certificate chain presented to peers (PEM).
+    pub cert_file: Option<PathBuf>,
+    /// `key_file`: its private key (PEM).
+    pub key_file: Option<PathBuf>,
+    /// `ca_file`: CA certificates that verify peer certificates (PEM).
+    pub ca_file: Option<PathBuf>,
+    /// `verify` (also set by `verify_and_map` and `verify_cert_and_check_known_urls`):
+    /// require and verify peer certificates.
+    pub verify: bool,
+    /// `verify_and_map`: map the client certificate's subject to a user.
+    pub verify_and_map: bool,
+    /// `insecure`: skip verifying the server certificate (client side only).
+    pub insecure: bool,
+    /// `verify_cert_and_check_known_urls` (cluster only).
+    pub verify_cert_and_check_known_urls: bool,
+    /// `timeout`: TLS handshake timeout in seconds; 0 = the default (2).
+    pub timeout: f64,
+    /// `cipher_suites` (names from [`TLS_CIPHER_SUITES`]); empty = the defaults.
+    pub cipher_suites: Vec<String>,
+    /// `curve_preferences` (names from [`TLS_CURVES`]); empty = the defaults.
+    pub curve_preferences: Vec<String>,
+    /// `pinned_certs`: lower-case hex SHA-256 of accepted peer SubjectPublicKeyInfo.
+    pub pinned_certs: BTreeSet<String>,
+    /// `connection_rate_limit`: new TLS connections per second (0 = unlimited).
+    pub connection_rate_limit: i64,
+}
+
+/// A `cluster {}` block: route listener, route authentication and solicited routes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterOptions {
+    /// `name`: the cluster name (dynamic when unset).
+    pub name: Option<String>,
+    /// Route listen host (`listen`, `host`/`net`); 0.0.0.0 when unset.
+    pub host: Option<String>,
+    /// Route listen port as given: 0 = no route listener, -1 = random.
+    pub port: i64,
+    /// `authorization { user }` for route connections.
+    pub username: Option<String>,
+    /// `authorization { password }` for route connections.
+    pub password: Option<String>,
+    /// `authorization { timeout }` in seconds; 0 = the default.
+    pub auth_timeout: f64,
+    /// `tls {}` for route connections (peers are always verified).
+    pub tls: Option<TlsOptions>,
+    /// `advertise`/`cluster_advertise`: `host:port` announced to other servers.
+    pub advertise: Option<String>,
+    /// `no_advertise`: do not announce client URLs of this cluster to clients.
+    pub no_advertise: bool,
+    /// `connect_retries`: attempts for implicit (gossiped) routes.
+    pub connect_retries: i64,
+    /// `permissions`: which subjects routes import and export.
+    pub permissions: Option<RoutePermissions>,
+    /// `routes`: URLs of servers to connect to, as written (surrounding space removed).
+    pub routes: Vec<String>,
+}
+
+/// Route permissions (`import` = the peer's publishes we accept, `export` = the interest we
+/// accept from it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoutePermissions {
+    /// `import` (also `publish`).
+    pub import: Option<SubjectPermission>,
+    /// `export` (also `subscribe`).
+    pub export: Option<SubjectPermission>,
 }
 
 impl Default for Options {
@@ -117,19 +344,30 @@ impl Default for Options {
             reactors: 0,
             lame_duck_duration: Duration::from_secs(120),
             lame_duck_grace_period: Duration::from_secs(10),
+            config_file: None,
+            http_host: None,
+            http_port: 0,
+            https_port: 0,
+            http_base_path: None,
+            auth: AuthOptions::default(),
+            tls: None,
+            allow_non_tls: false,
+            cluster: ClusterOptions::default(),
+            prof_port: 0,
+            connect_error_reports: DEFAULT_CONNECT_ERROR_REPORTS,
+            reconnect_error_reports: DEFAULT_RECONNECT_ERROR_REPORTS,
+            no_sublist_cache: false,
+            server_tags: Vec::new(),
+            system_account: None,
+            no_system_account: false,
         }
     }
 }
 
 impl Options {
-    /// Checks settings that cannot work together, in the reference's words.
+    /// Checks settings that cannot work together, in the reference's words and order
+    /// (`validateOptions`): lame duck timings, payload against pending, `no_auth_user`.
     pub fn validate(&self) -> Result<(), String> {
-        if self.max_payload > self.max_pending {
-            return Err(format!(
-                "max_payload ({}) cannot be higher than max_pending ({})",
-                self.max_payload, self.max_pending
-            ));
-        }
         if self.lame_duck_grace_period >= self.lame_duck_duration {
             return Err(format!(
                 "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
@@ -137,6 +375,167 @@ impl Options {
                 crate::gofmt::duration(self.lame_duck_duration)
             ));
         }
+        if self.max_payload > self.max_pending {
+            return Err(format!(
+                "max_payload ({}) cannot be higher than max_pending ({})",
+                self.max_payload, self.max_pending
+            ));
+        }
+        if let Some(name) = &self.auth.no_auth_user {
+            if self.auth.users.is_empty() {
+                return Err(format!(
+                    "no_auth_user: \"{name}\" present, but users are not defined"
+                ));
+            }
+            if !self.auth.users.iter().any(|u| &u.username == name) {
+                return Err(format!(
+                    "no_auth_user: \"{name}\" not present as user in authorization block or account configuration"
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The first configured feature natsd does not implement yet, named for a
+    /// "... is not supported yet" message: the server must refuse to start rather than run
+    /// without authentication, in plain text, unclustered or unmonitored. (`no_auth_user`
+    /// alone is left to [`Options::validate`], which refuses it in the reference's words.)
+    pub fn unsupported_yet(&self) -> Option<&'static str> {
+        let auth = &self.auth;
+        let cluster = &self.cluster;
+        if auth.user.is_some()
+            || auth.password.is_some()
+            || auth.token.is_some()
+            || !auth.users.is_empty()
+            || !auth.nkeys.is_empty()
+        {
+            Some("authorization")
+        } else if self.tls.is_some() {
+            Some("tls")
+        } else if cluster.port != 0 || !cluster.routes.is_empty() {
+            Some("cluster")
+        } else if self.http_port != 0 || self.https_port != 0 {
+            Some("monitoring (http)")
+        } else if self.prof_port != 0 {
+            Some("profiling (prof_port)")
+        } else {
+            None
+        }
+    }
+
+    /// Whether a password is configured in plain text (not a bcrypt hash): the server then
+    /// warns `Plaintext passwords detected, use nkeys or bcrypt`, as the reference does.
+    /// Users without a password count unless TLS maps certificates to users.
+    pub fn has_plaintext_passwords(&self) -> bool {
+        let tls_map = self.tls.as_ref().is_some_and(|tls| tls.verify_and_map);
+        let single = self.auth.password.as_deref().is_some_and(|p| !is_bcrypt(p));
+        single
+            || self.auth.users.iter().any(|user| match &user.password {
+                Some(password) => !is_bcrypt(password),
+                None => !tls_map,
+            })
+    }
+}
+
+/// Whether a password or token is a bcrypt hash (`^\$2[abxy]\$\d{2}\$`), which the server
+/// compares with bcrypt instead of as plain text.
+pub fn is_bcrypt(secret: &str) -> bool {
+    let b = secret.as_bytes();
+    b.len() >= 7
+        && b.starts_with(b"$2")
+        && matches!(b[2], b'a' | b'b' | b'x' | b'y')
+        && b[3] == b'$'
+        && b[4].is_ascii_digit()
+        && b[5].is_ascii_digit()
+        && b[6] == b'$'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bcrypt_prefix() {
+        assert!(is_bcrypt(
+            "$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG"
+        ));
+        assert!(is_bcrypt("$2y$04$"));
+        assert!(!is_bcrypt("$2c$11$abc"));
+        assert!(!is_bcrypt("$2a$1$abc"));
+        assert!(!is_bcrypt("T0pS3cr3t"));
+        assert!(!is_bcrypt(""));
+    }
+
+    #[test]
+    fn plaintext_passwords() {
+        let mut opts = Options::default();
+        assert!(!opts.has_plaintext_passwords());
+        opts.auth.password = Some("$2a$11$abc".into());
+        assert!(!opts.has_plaintext_passwords());
+        opts.auth.password = Some("secret".into());
+        assert!(opts.has_plaintext_passwords());
+        opts.auth.password = None;
+        opts.auth.users.push(User {
+            username: "a".into(),
+            ..User::default()
+        });
+        assert!(opts.has_plaintext_passwords(), "no password, no TLS map");
+        opts.tls = Some(TlsOptions {
+            verify_and_map: true,
+            ..TlsOptions::default()
+        });
+        assert!(!opts.has_plaintext_passwords(), "certificate-mapped user");
+        opts.auth.users[0].password = Some("plain".into());
+        assert!(opts.has_plaintext_passwords());
+    }
+
+    #[test]
+    fn validate_in_reference_order() {
+        let mut opts = Options {
+            max_payload: DEFAULT_MAX_PENDING + 1,
+            lame_duck_grace_period: Duration::from_secs(200),
+            ..Options::default()
+        };
+        assert_eq!(
+            opts.validate().unwrap_err(),
+            "lame duck grace period (3m20s) should be strictly lower than lame duck duration (2m0s)"
+        );
+        opts.lame_duck_grace_period = Duration::from_secs(10);
+        assert_eq!(
+            opts.validate().unwrap_err(),
+            "max_payload (67108865) cannot be higher than max_pending (67108864)"
+        );
+        opts.max_payload = DEFAULT_MAX_PAYLOAD;
+        opts.auth.no_auth_user = Some("b".into());
+        assert_eq!(
+            opts.validate().unwrap_err(),
+            r#"no_auth_user: "b" present, but users are not defined"#
+        );
+        opts.auth.users.push(User {
+            username: "a".into(),
+            ..User::default()
+        });
+        assert_eq!(
+            opts.validate().unwrap_err(),
+            r#"no_auth_user: "b" not present as user in authorization block or account configuration"#
+        );
+        opts.auth.no_auth_user = Some("a".into());
+        assert_eq!(opts.validate(), Ok(()));
+    }
+
+    #[test]
+    fn unsupported_features_are_named() {
+        let mut opts = Options::default();
+        assert_eq!(opts.unsupported_yet(), None);
+        opts.prof_port = 6060;
+        assert_eq!(opts.unsupported_yet(), Some("profiling (prof_port)"));
+        opts.http_port = -1;
+        assert_eq!(opts.unsupported_yet(), Some("monitoring (http)"));
+        opts.cluster.routes.push("nats://h:1".into());
+        assert_eq!(opts.unsupported_yet(), Some("cluster"));
+        opts.tls = Some(TlsOptions::default());
+        assert_eq!(opts.unsupported_yet(), Some("tls"));
+        opts.auth.token = Some("t".into());
+        assert_eq!(opts.unsupported_yet(), Some("authorization"));
     }
 }

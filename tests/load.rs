@@ -37,10 +37,16 @@ fn client(addr: SocketAddr, setup: &str) -> BufReader<TcpStream> {
     reader
 }
 
-/// Reads one `MSG <subject> <sid> <size>` frame and returns its payload.
+/// Reads one `MSG <subject> <sid> <size>` frame and returns its payload, answering the
+/// server's PINGs on the way.
 fn read_msg(reader: &mut BufReader<TcpStream>) -> Vec<u8> {
     let mut line = String::new();
     reader.read_line(&mut line).expect("read MSG line");
+    while line == "PING\r\n" {
+        reader.get_mut().write_all(b"PONG\r\n").unwrap();
+        line.clear();
+        reader.read_line(&mut line).expect("read MSG line");
+    }
     let size: usize = line
         .strip_suffix("\r\n")
         .and_then(|l| l.rsplit(' ').next())

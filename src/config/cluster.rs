@@ -1,0 +1,141 @@
+//! `cluster {}` (`parseCluster`, `parseURLs`).
+
+use std::collections::HashSet;
+
+use super::{
+    apply_entry, auth, get, key, non_empty, parse_listen, tls, url, Apply, Collector, Key, Step,
+};
+use crate::conf::{Entry, Value};
+use crate::gofmt::quote_str;
+use crate::options::{ClusterOptions, Options, RoutePermissions};
+
+/// The `cluster` key. A wrong value type inside ends the block (reported by the caller).
+pub(super) fn apply(out: &mut Collector, entry: &Entry, opts: &mut Options) -> Step {
+    let value = &entry.value;
+    let Ok(map) = get::map(value) else {
+        let message = format!(
+            "Expected map to define cluster, got {}",
+            value.kind.type_name()
+        );
+        out.error(value.error(message));
+        return Ok(());
+    };
+    for entry in map {
+        apply_entry(out, CLUSTER, entry, &mut opts.cluster)?;
+    }
+    Ok(())
+}
+
+/// The keys of `cluster {}`.
+#[rustfmt::skip]
+static CLUSTER: &[Key<ClusterOptions>] = &[
+    key(&["name"],                           Apply::Str(|c, s| c.name = non_empty(s))),
+    key(&["listen"],                         Apply::With(listen)),
+    key(&["port"],                           Apply::Int(|c, n| c.port = n)),
+    key(&["host", "net"],                    Apply::Str(|c, s| c.host = non_empty(s))),
+    key(&["authorization"],                  Apply::With(authorization)),
+    key(&["routes"],                         Apply::With(routes)),
+    key(&["tls"],                            Apply::With(tls_block)),
+    key(&["cluster_advertise", "advertise"], Apply::Str(|c, s| c.advertise = non_empty(s))),
+    key(&["no_advertise"],                   Apply::Bool(|c, b| c.no_advertise = b)),
+    key(&["connect_retries"],                Apply::Int(|c, n| c.connect_retries = n)),
+    key(&["permissions"],                    Apply::With(permissions)),
+];
+
+/// `listen`: route host and port.
+fn listen(out: &mut Collector, entry: &Entry, cluster: &mut ClusterOptions) -> Step {
+    match parse_listen(&entry.value) {
+        Ok((host, port)) => {
+            cluster.host = non_empty(&host);
+            cluster.port = port;
+        }
+        Err(err) => out.error(err),
+    }
+    Ok(())
+}
+
+/// `tls`: route TLS (peers are always verified).
+fn tls_block(out: &mut Collector, entry: &Entry, cluster: &mut ClusterOptions) -> Step {
+    if let Some(tls) = tls::parse_checked(out, &entry.value, false) {
+        cluster.tls = Some(tls);
+    }
+    Ok(())
+}
+
+/// `authorization`: a single user for route connections.
+fn authorization(out: &mut Collector, entry: &Entry, cluster: &mut ClusterOptions) -> Step {
+    let at = &entry.value;
+    let auth = auth::parse(out, at)?;
+    if auth.users.is_some() {
+        out.error(at.error("Cluster authorization does not allow multiple users"));
+        return Ok(());
+    }
+    if !auth.token.is_empty() {
+        out.error(at.error("Cluster authorization does not support tokens"));
+        return Ok(());
+    }
+    cluster.username = non_empty(&auth.user);
+    cluster.password = non_empty(&auth.password);
+    cluster.auth_timeout = auth.timeout;
+    if let Some(permissions) = auth.default_permissions {
+        out.warn(
+            at,
+            &entry.key,
+            r#"setting "permissions" within cluster authorization block is deprecated"#,
+        );
+        // Permissions of the cluster block itself win.
+        cluster.permissions.get_or_insert(RoutePermissions {
+            import: permissions.publish,
+            export: permissions.subscribe,
+        });
+    }
+    Ok(())
+}
+
+/// `routes`: an array of URLs. A duplicate is a warning; the routes are kept only if all
+/// of them parse.
+fn routes(out: &mut Collector, entry: &Entry, cluster: &mut ClusterOptions) -> Step {
+    if let Some(routes) = parse_routes(out, get::array(&entry.value)?) {
+        cluster.routes = routes;
+    }
+    Ok(())
+}
+
+/// `parseURLs` for routes; `None` after an error.
+fn parse_routes(out: &mut Collector, items: &[Value]) -> Option<Vec<String>> {
+    let mut seen = HashSet::new();
+    let (mut routes, mut failed) = (Vec::new(), false);
+    for item in items {
+        let text = get::string(item).map_err(|err| out.error(err)).ok()?;
+        if !seen.insert(text) {
+            out.warn(item, text, "Duplicate route entry detected");
+            continue;
+        }
+        let trimmed = text.trim();
+        if url::go_url_parses(trimmed) {
+            routes.push(trimmed.to_string());
+        } else {
+            let message = format!("error parsing route url [{}]", quote_str(trimmed));
+            out.error(item.error(message));
+            failed = true;
+        }
+    }
+    (!failed).then_some(routes)
+}
+
+/// `permissions`: `import`/`export` (or `publish`/`subscribe`) of routes.
+fn permissions(out: &mut Collector, entry: &Entry, cluster: &mut ClusterOptions) -> Step {
+    let Some(permissions) = auth::parse_permissions(out, &entry.value, false) else {
+        return Ok(());
+    };
+    if permissions.allow_responses.is_some() {
+        let message = "Cluster permissions do not support dynamic responses";
+        out.error(entry.value.error(message));
+        return Ok(());
+    }
+    cluster.permissions = Some(RoutePermissions {
+        import: permissions.publish,
+        export: permissions.subscribe,
+    });
+    Ok(())
+}
