@@ -238,3 +238,30 @@ fn natsd(args: &[&str]) -> Output {
         .output()
         .expect("run natsd")
 }
+
+#[test]
+fn config_load_time_moves_only_on_a_successful_reload() {
+    let opts = natsd::Options {
+        host: "127.0.0.1".into(),
+        port: natsd::RANDOM_PORT,
+        ..natsd::Options::default()
+    };
+    let mut server = natsd::Server::start(opts.clone()).unwrap();
+    let started = server.config_load_time();
+    std::thread::sleep(Duration::from_millis(20));
+    let refused = natsd::Options {
+        host: "0.0.0.0".into(),
+        ..opts.clone()
+    };
+    assert!(server.reload(refused).is_err());
+    assert_eq!(server.config_load_time(), started);
+    let smaller = natsd::Options {
+        max_payload: 512,
+        ..opts
+    };
+    assert_eq!(
+        server.reload(smaller).unwrap(),
+        ["Reloaded: max_payload = 512"]
+    );
+    assert!(server.config_load_time() > started);
+}

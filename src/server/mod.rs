@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::SystemTime;
 
 use log::{debug, info};
 use mio::net::{TcpListener, TcpStream};
@@ -290,7 +291,11 @@ impl Server {
             .as_ref()
             .and_then(|dir| files::write_ports_file(dir, &opts, client_addr));
         let shared = Arc::new(ServerShared {
-            settings: SharedSettings::new(Settings { opts, info }),
+            settings: SharedSettings::new(Settings {
+                opts,
+                info,
+                loaded_at: SystemTime::now(),
+            }),
             sublist: SharedSublist::new(),
             reactors,
             next_cid: AtomicU64::new(1),
@@ -353,7 +358,11 @@ impl ServerHandle {
                 .as_ref()
                 .and_then(|dir| files::write_ports_file(dir, &new, self.client_addr));
         }
-        self.shared.settings.replace(Settings { opts: new, info });
+        self.shared.settings.replace(Settings {
+            opts: new,
+            info,
+            loaded_at: SystemTime::now(),
+        });
         Ok(lines)
     }
 
@@ -378,6 +387,11 @@ impl ServerHandle {
             settings.opts.lame_duck_duration,
             settings.opts.lame_duck_grace_period,
         )
+    }
+
+    /// When the options in force were loaded (start or last successful reload).
+    pub fn config_load_time(&self) -> SystemTime {
+        self.shared.settings.current().loaded_at
     }
 
     /// Clients connected now.

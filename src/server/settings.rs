@@ -5,6 +5,7 @@
 use std::fmt::Display;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 use super::info::Info;
 use crate::gofmt;
@@ -14,6 +15,8 @@ use crate::options::{Options, RANDOM_PORT};
 pub struct Settings {
     pub opts: Options,
     pub info: Info,
+    /// When these options were loaded (start or last reload): `/varz` `config_load_time`.
+    pub loaded_at: SystemTime,
 }
 
 /// The current [`Settings`], shared by all reactors. A reactor keeps its own `Arc` and
