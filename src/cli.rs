@@ -134,6 +134,9 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
             given.spelled
         )));
     }
+    if settings.jetstream {
+        return Err(CliError::fatal("natsd does not support JetStream (-js)"));
+    }
     if let Some(signal) = settings.signal {
         return Ok(Command::Signal(signal));
     }
@@ -308,8 +311,10 @@ static FLAGS: &[Flag] = &[
     flag("--cluster_advertise",  &[],            Str(None)),
     flag("--connect_retries",    &[],            Int(None)),
     flag("--profile",            &[],            Int(None)),
-    flag("--jetstream",          &["js"],        Bool(None)),
-    flag("--store_dir",          &["sd"],        Str(None)),
+    // JetStream is not part of natsd: `-js` is refused; a store dir alone does nothing, as
+    // in the reference without `-js`.
+    flag("--jetstream",          &["js"],        Bool(Some(|s, on| s.jetstream = on))),
+    flag("--store_dir",          &["sd"],        Str(Some(|_, _| {}))),
 ];
 
 /// An empty string flag means "not set", as in nats-server.
@@ -341,6 +346,8 @@ struct Settings {
     check_config: bool,
     /// `-sl`.
     signal: Option<String>,
+    /// `-js`.
+    jetstream: bool,
     /// `-DV`.
     debug_trace: Option<bool>,
     /// `-DVV`.
@@ -1104,17 +1111,24 @@ mod tests {
             &["--no_advertise"],
             &["--cluster_advertise", "h:1"],
             &["--connect_retries", "3"],
-            &["-js"],
-            &["--jetstream"],
-            &["-sd", "/tmp"],
-            &["--store_dir", "/tmp"],
             &["--profile", "6060"],
         ] {
             let spelled = list[0].split('=').next().unwrap();
             assert_fatal(list, &format!("flag {spelled} is not supported yet"));
         }
         // The first one from the left is named.
-        assert_fatal(&["-D", "-js", "-m", "1"], "flag -js is not supported yet");
+        assert_fatal(
+            &["-D", "--tls", "-m", "1"],
+            "flag --tls is not supported yet",
+        );
+    }
+
+    #[test]
+    fn jetstream_is_refused_store_dir_alone_is_harmless() {
+        for list in [&["-js"][..], &["--jetstream=true", "-sd", "/tmp"]] {
+            assert_fatal(list, "natsd does not support JetStream (-js)");
+        }
+        assert_eq!(run(&["-js=false", "-sd", "/tmp"]), Options::default());
     }
 
     #[test]

@@ -631,7 +631,7 @@ fn equals_syntax_dashes_and_last_repeat_win() {
 
 #[test]
 fn unsupported_flags_exit_1_without_starting() {
-    let cases: [&[&str]; 20] = [
+    let cases: [&[&str]; 18] = [
         &["-m", "8222"],
         &["--http_port", "8222"],
         &["-ms", "8223"],
@@ -649,8 +649,6 @@ fn unsupported_flags_exit_1_without_starting() {
         &["--cluster_name", "c"],
         &["--no_advertise"],
         &["--connect_retries", "1"],
-        &["-js"],
-        &["-sd", "store"],
         &["--profile", "0"],
     ];
     for case in cases {
