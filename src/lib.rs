@@ -4,6 +4,7 @@
 //! [`Options`] (`cli`), sets up logging (`logging`) and runs [`Server::start`].
 //! `proto`, `subject` and `sublist` are leaves with no I/O; `server` puts them to work.
 
+pub mod auth;
 pub mod cli;
 pub mod conf;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod server;
 pub mod signal_cmd;
 pub mod subject;
 pub mod sublist;
+pub mod tls;
 
 pub use options::{Options, RANDOM_PORT};
 pub use server::{Server, ServerHandle};

@@ -400,16 +400,28 @@ impl Options {
     /// "... is not supported yet" message: the server must refuse to start rather than run
     /// without authentication, in plain text, unclustered or unmonitored. (`no_auth_user`
     /// alone is left to [`Options::validate`], which refuses it in the reference's words.)
+    /// How long a client has to authenticate: `authorization { timeout }`, else 2 s (the
+    /// TLS timeout + 1 s with TLS), as the reference.
+    pub fn auth_timeout(&self) -> Duration {
+        if self.auth.timeout > 0.0 {
+            return Duration::from_secs_f64(self.auth.timeout);
+        }
+        match &self.tls {
+            Some(tls) if tls.timeout > 0.0 => Duration::from_secs_f64(tls.timeout + 1.0),
+            Some(_) => Duration::from_secs(3),
+            None => Duration::from_secs(2),
+        }
+    }
+
     pub fn unsupported_yet(&self) -> Option<&'static str> {
         let auth = &self.auth;
         let cluster = &self.cluster;
-        if auth.user.is_some()
-            || auth.password.is_some()
-            || auth.token.is_some()
-            || !auth.users.is_empty()
-            || !auth.nkeys.is_empty()
-        {
-            Some("authorization")
+        let permissions = auth.default_permissions.is_some()
+            || auth.users.iter().any(|u| u.permissions.is_some());
+        if permissions {
+            Some("authorization permissions")
+        } else if !auth.nkeys.is_empty() {
+            Some("nkey authentication")
         } else if self.tls.is_some() {
             Some("tls")
         } else if cluster.port != 0 || !cluster.routes.is_empty() {
@@ -536,6 +548,8 @@ mod tests {
         opts.tls = Some(TlsOptions::default());
         assert_eq!(opts.unsupported_yet(), Some("tls"));
         opts.auth.token = Some("t".into());
-        assert_eq!(opts.unsupported_yet(), Some("authorization"));
+        assert_eq!(opts.unsupported_yet(), Some("tls"), "tokens are supported");
+        opts.auth.default_permissions = Some(Permissions::default());
+        assert_eq!(opts.unsupported_yet(), Some("authorization permissions"));
     }
 }

@@ -631,13 +631,10 @@ fn equals_syntax_dashes_and_last_repeat_win() {
 
 #[test]
 fn unsupported_flags_exit_1_without_starting() {
-    let cases: [&[&str]; 18] = [
+    let cases: [&[&str]; 15] = [
         &["-m", "8222"],
         &["--http_port", "8222"],
         &["-ms", "8223"],
-        &["--user", "a"],
-        &["-pass", "b"],
-        &["--auth", "t"],
         &["--tls"],
         &["--tls=false"],
         &["--tlscert", "c.pem"],

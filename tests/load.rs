@@ -117,9 +117,18 @@ fn four_publishers_four_subscribers_across_reactors() {
     for handle in publishers.into_iter().chain(subscribers) {
         handle.join().unwrap();
     }
-    let stats = server.stats();
-    assert_eq!(stats.in_msgs, (PUBLISHERS * MESSAGES) as u64);
-    assert_eq!(stats.out_msgs, (4 * PUBLISHERS * MESSAGES) as u64);
+    // Reactors add their counts at the end of a turn, just after writing: wait for them.
+    let expected = (
+        (PUBLISHERS * MESSAGES) as u64,
+        (4 * PUBLISHERS * MESSAGES) as u64,
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut stats = server.stats();
+    while (stats.in_msgs, stats.out_msgs) != expected && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+        stats = server.stats();
+    }
+    assert_eq!((stats.in_msgs, stats.out_msgs), expected);
     assert_eq!(stats.slow_consumers, 0);
 }
 

@@ -265,3 +265,20 @@ fn config_load_time_moves_only_on_a_successful_reload() {
     );
     assert!(server.config_load_time() > started);
 }
+
+#[test]
+fn reloaded_token_applies_to_new_clients() {
+    for imp in implementations() {
+        let server = ServerProc::start_with_config(imp, "authorization { token: old }\n", &[]);
+        reload(&server, "authorization { token: new }\n", 1);
+        server.wait_for_log("Reloaded: authorization token", 1);
+        let mut fresh = Wire::connect(server.client_addr());
+        fresh.read_info();
+        fresh.send(b"CONNECT {\"auth_token\":\"old\",\"verbose\":false}\r\nPING\r\n");
+        fresh.expect(b"-ERR 'Authorization Violation'\r\n");
+        let mut good = Wire::connect(server.client_addr());
+        good.read_info();
+        good.send(b"CONNECT {\"auth_token\":\"new\",\"verbose\":false}\r\nPING\r\n");
+        good.expect(b"PONG\r\n");
+    }
+}

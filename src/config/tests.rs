@@ -768,7 +768,7 @@ fn authorization_block() {
         }
     );
     assert!(opts.has_plaintext_passwords());
-    assert_eq!(opts.unsupported_yet(), Some("authorization"));
+    assert_eq!(opts.unsupported_yet(), None);
 
     let opts = options("authorization { token: $2a$11$abc, timeout: 3 }");
     assert_eq!(opts.auth.token.as_deref(), Some("$2a$11$abc"));
@@ -1239,7 +1239,7 @@ fn seed_full_example() {
     assert_eq!(opts.max_control_line, 512);
     assert_eq!(opts.max_payload, 65536);
     assert_eq!(opts.validate(), Ok(()));
-    assert_eq!(opts.unsupported_yet(), Some("authorization"));
+    assert_eq!(opts.unsupported_yet(), Some("cluster"));
 }
 
 #[test]

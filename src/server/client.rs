@@ -10,6 +10,7 @@ use log::{debug, error, log_enabled, trace, Level};
 use super::conn::{CloseReason, SubRef, Subscription};
 use super::reactor::Reactor;
 use super::timer::TimerKind;
+use crate::auth::Credentials;
 use crate::logging;
 use crate::proto::{Frame, Op, ParseError, Parsed};
 use crate::subject;
@@ -33,6 +34,12 @@ impl Reactor {
         while pos < buf.len() {
             let conn = &mut self.conns[token];
             if conn.closing.is_some() || conn.paused_until.is_some() {
+                break;
+            }
+            if !conn.connected && !matches!(buf[pos], b'C' | b'c') && self.settings.auth.required()
+            {
+                // The reference rejects the first byte of anything but CONNECT.
+                self.auth_violation(token, None);
                 break;
             }
             match conn.parser.parse(&buf[pos..]) {
@@ -180,13 +187,19 @@ impl Reactor {
         }
         self.schedule(token, due, TimerKind::Ping);
         let conn = &mut self.conns[token];
+        conn.connected = true;
+        let creds = Credentials {
+            user: &conn.opts.user,
+            pass: &conn.opts.pass,
+            token: &conn.opts.auth_token,
+        };
+        if let Err(refused) = self.settings.auth.check(creds) {
+            self.auth_violation(token, Some(refused.to_string()));
+            return;
+        }
+        let conn = &mut self.conns[token];
         if !conn.opts.account.is_empty() || conn.opts.new_account {
-            error!("{}authentication error", conn.shared.prefix());
-            self.send_err_and_close(
-                token,
-                "Authorization Violation",
-                CloseReason::AuthenticationFailure,
-            );
+            self.auth_violation(token, Some("authentication error".to_string()));
             return;
         }
         if !(0..=1).contains(&conn.opts.protocol) {
@@ -212,6 +225,29 @@ impl Reactor {
             return;
         }
         self.send_ok(token);
+    }
+
+    /// `-ERR 'Authorization Violation'` and close; `log` is the error line, if any.
+    fn auth_violation(&mut self, token: usize, log: Option<String>) {
+        if let Some(line) = log {
+            error!("{}{line}", self.conns[token].shared.prefix());
+        }
+        self.send_err_and_close(
+            token,
+            "Authorization Violation",
+            CloseReason::AuthenticationFailure,
+        );
+    }
+
+    /// The auth timer: a client that has not sent CONNECT by now is closed.
+    pub(super) fn on_auth_timeout(&mut self, token: usize) {
+        if !self.conns[token].connected {
+            self.send_err_and_close(
+                token,
+                "Authentication Timeout",
+                CloseReason::AuthenticationTimeout,
+            );
+        }
     }
 
     fn on_sub(&mut self, token: usize, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {

@@ -24,6 +24,7 @@ pub enum CloseReason {
     BadClientProtocolVersion,
     NoRespondersRequiresHeaders,
     AuthenticationFailure,
+    AuthenticationTimeout,
     MaxConnectionsExceeded,
     MaxPayloadExceeded,
     MaxControlLineExceeded,
@@ -44,6 +45,7 @@ impl fmt::Display for CloseReason {
             CloseReason::BadClientProtocolVersion => "Bad Client Protocol Version",
             CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             CloseReason::AuthenticationFailure => "Authentication Failure",
+            CloseReason::AuthenticationTimeout => "Authentication Timeout",
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
             CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
             CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
@@ -195,6 +197,8 @@ pub struct Conn {
     pub addr: SocketAddr,
     pub parser: Parser,
     pub opts: ClientOpts,
+    /// A CONNECT has been processed.
+    pub connected: bool,
     /// Input not yet consumed by the parser (only a partial operation, or input held back
     /// while the connection is paused).
     pub rbuf: Vec<u8>,

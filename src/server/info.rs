@@ -19,6 +19,8 @@ pub struct Info {
     pub host: String,
     pub port: u16,
     pub headers: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub auth_required: bool,
     pub max_payload: usize,
     #[serde(skip_serializing_if = "is_zero")]
     pub client_id: u64,
@@ -63,6 +65,9 @@ pub struct ClientOpts {
     pub version: String,
     pub account: String,
     pub new_account: bool,
+    pub user: String,
+    pub pass: String,
+    pub auth_token: String,
 }
 
 impl Default for ClientOpts {
@@ -79,6 +84,9 @@ impl Default for ClientOpts {
             version: String::new(),
             account: String::new(),
             new_account: false,
+            user: String::new(),
+            pass: String::new(),
+            auth_token: String::new(),
         }
     }
 }
@@ -114,7 +122,10 @@ impl ClientOpts {
                 "lang" => self.lang = as_string(value)?,
                 "version" => self.version = as_string(value)?,
                 "account" => self.account = as_string(value)?,
-                "auth_token" | "user" | "pass" | "nkey" | "sig" | "jwt" => {
+                "user" => self.user = as_string(value)?,
+                "pass" => self.pass = as_string(value)?,
+                "auth_token" => self.auth_token = as_string(value)?,
+                "nkey" | "sig" | "jwt" => {
                     as_string(value)?;
                 }
                 _ => {}
@@ -202,6 +213,7 @@ mod tests {
             host: "0.0.0.0".into(),
             port: 4222,
             headers: true,
+            auth_required: false,
             max_payload: 1024,
             client_id: 0,
             client_ip: String::new(),

@@ -22,10 +22,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
-use log::{debug, info};
+use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Poll, Waker};
 
+use crate::auth::Authenticator;
 use crate::hostport::{join_host_port, parse_host_port};
 use crate::options::{Options, DEFAULT_PORT, RANDOM_PORT};
 use crate::sublist::SharedSublist;
@@ -229,6 +230,9 @@ fn log_banner(info: &Info, opts: &Options) {
     debug!("  Build:    natsd {}", env!("CARGO_PKG_VERSION"));
     info!("  Name:     {}", info.server_name);
     info!("  ID:       {}", info.server_id);
+    if opts.has_plaintext_passwords() {
+        warn!("Plaintext passwords detected, use nkeys or bcrypt");
+    }
     if let Some(path) = &opts.config_file {
         info!("Using configuration file: {}", path.display());
     }
@@ -252,11 +256,14 @@ impl Server {
             host: String::new(),
             port: 0,
             headers: opts.headers,
+            auth_required: false,
             max_payload: opts.max_payload,
             client_id: 0,
             client_ip: String::new(),
             ldm: false,
         };
+        let auth = Authenticator::new(&opts.auth);
+        info.auth_required = auth.required();
         log_banner(&info, &opts);
         if let Some(path) = &opts.pid_file {
             files::write_pid_file(path)?;
@@ -292,6 +299,7 @@ impl Server {
             .and_then(|dir| files::write_ports_file(dir, &opts, client_addr));
         let shared = Arc::new(ServerShared {
             settings: SharedSettings::new(Settings {
+                auth,
                 opts,
                 info,
                 loaded_at: SystemTime::now(),
@@ -343,6 +351,8 @@ impl ServerHandle {
         new.validate()?;
         let mut info = current.info.clone();
         info.max_payload = new.max_payload;
+        let auth = Authenticator::new(&new.auth);
+        info.auth_required = auth.required();
         (info.host, info.port) = advertised(&new, self.client_addr).map_err(|e| e.to_string())?;
         if new.pid_file != current.opts.pid_file {
             if let Some(path) = &new.pid_file {
@@ -359,6 +369,7 @@ impl ServerHandle {
                 .and_then(|dir| files::write_ports_file(dir, &new, self.client_addr));
         }
         self.shared.settings.replace(Settings {
+            auth,
             opts: new,
             info,
             loaded_at: SystemTime::now(),

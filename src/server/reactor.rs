@@ -303,6 +303,7 @@ impl Reactor {
             addr,
             parser: Parser::new(opts.max_control_line, opts.max_payload),
             opts: Default::default(),
+            connected: false,
             rbuf: Vec::new(),
             needs_input: false,
             needed: 0,
@@ -328,6 +329,9 @@ impl Reactor {
         self.counts.total_connections += 1;
         self.out.mark_dirty(&mut self.conns, token);
         self.schedule(token, now + opts.ping_interval, TimerKind::Ping);
+        if settings.auth.required() {
+            self.schedule(token, now + opts.auth_timeout(), TimerKind::AuthTimeout);
+        }
         debug!(
             "{}Client connection created",
             self.conns[token].shared.prefix()
@@ -480,6 +484,7 @@ impl Reactor {
                 TimerKind::Ping => self.on_ping_timer(timer.token, now),
                 TimerKind::Resume => self.resume(timer.token, now),
                 TimerKind::WriteDeadline => self.check_write_deadline(timer.token, now),
+                TimerKind::AuthTimeout => self.on_auth_timeout(timer.token),
             }
         }
     }

@@ -8,13 +8,15 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use super::info::Info;
+use crate::auth::Authenticator;
 use crate::gofmt;
 use crate::options::{Options, RANDOM_PORT};
 
-/// Options and the INFO template that goes with them.
+/// Options and what is built from them: the INFO template and the authenticator.
 pub struct Settings {
     pub opts: Options,
     pub info: Info,
+    pub auth: Authenticator,
     /// When these options were loaded (start or last reload): `/varz` `config_load_time`.
     pub loaded_at: SystemTime,
 }
@@ -91,6 +93,24 @@ pub fn reload_changes(old: &Options, new: &Options) -> Result<Vec<String>, Strin
             n.remote_syslog.as_deref().unwrap_or("")
         ),
     );
+    let (oa, na) = (&old.auth, &new.auth);
+    changed(
+        oa.user != na.user,
+        "Reloaded: authorization username".into(),
+    );
+    changed(
+        oa.password != na.password,
+        "Reloaded: authorization password".into(),
+    );
+    changed(oa.token != na.token, "Reloaded: authorization token".into());
+    changed(
+        oa.timeout != na.timeout,
+        format!(
+            "Reloaded: authorization timeout = {}",
+            gofmt::float(na.timeout)
+        ),
+    );
+    changed(oa.users != na.users, "Reloaded: authorization users".into());
     changed(
         o.max_traced_msg_len != n.max_traced_msg_len,
         format!("Reloaded: max_traced_msg_len = {}", n.max_traced_msg_len),
@@ -163,6 +183,8 @@ fn refuse_fixed(old: &Options, new: &Options) -> Result<(), String> {
         check("Port", old.port, new.port)?;
     }
     check("NoHeaderSupport", !old.headers, !new.headers)?;
+    let no_auth_user = |o: &Options| o.auth.no_auth_user.clone().unwrap_or_default();
+    check("NoAuthUser", no_auth_user(old), no_auth_user(new))?;
     check("MaxSubs", old.max_subscriptions, new.max_subscriptions)?;
     check("MaxSubTokens", old.max_sub_tokens, new.max_sub_tokens)?;
     check("MaxPending", old.max_pending, new.max_pending)?;

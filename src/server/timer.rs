@@ -16,6 +16,8 @@ pub enum TimerKind {
     Resume,
     /// A blocked write may have outlived the write deadline.
     WriteDeadline,
+    /// The client had this long to send CONNECT with valid credentials.
+    AuthTimeout,
 }
 
 /// One scheduled timer.

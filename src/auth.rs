@@ -1,0 +1,282 @@
+//! Client authentication as nats-server 2.9 does it without nkeys or accounts: a token, a
+//! single user, or a list of users, with secrets in plain text (compared in constant time)
+//! or as bcrypt hashes; `no_auth_user` for clients that give no credentials.
+//!
+//! bcrypt is deliberately slow (a cost-11 check is ~100 ms of CPU), so verified
+//! (hash, password) pairs are remembered by a keyed digest: a client that reconnects with
+//! the same credentials costs one hash lookup.
+
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
+
+use crate::options::{is_bcrypt, AuthOptions, Permissions};
+
+/// What a client presented in CONNECT.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Credentials<'a> {
+    pub user: &'a str,
+    pub pass: &'a str,
+    pub token: &'a str,
+}
+
+impl Credentials<'_> {
+    fn is_empty(&self) -> bool {
+        self.user.is_empty() && self.pass.is_empty() && self.token.is_empty()
+    }
+}
+
+/// Who an authenticated client is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Identity {
+    /// The user name, when users are configured.
+    pub user: Option<String>,
+    /// The user's permissions; `None` = everything allowed.
+    pub permissions: Option<Arc<Permissions>>,
+}
+
+/// A configured user: its secret and permissions.
+#[derive(Debug)]
+struct Account {
+    secret: Option<String>,
+    permissions: Option<Arc<Permissions>>,
+}
+
+/// The way clients must authenticate.
+#[derive(Debug)]
+enum Mode {
+    Open,
+    Token(String),
+    /// A single user (`--user/--pass`) or the `users` list.
+    Users {
+        accounts: HashMap<String, Account>,
+        listed: bool,
+    },
+}
+
+/// Checks CONNECT credentials against the configuration.
+#[derive(Debug)]
+pub struct Authenticator {
+    mode: Mode,
+    no_auth_user: Option<String>,
+    verified: Mutex<HashSet<u64>>,
+    digest_key: RandomState,
+}
+
+/// Why a client was refused; `Display` is the server's log line (without the client prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    user: Option<String>,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.user {
+            Some(user) => write!(f, "authentication error - User {user:?}"),
+            None => f.write_str("authentication error"),
+        }
+    }
+}
+
+impl Authenticator {
+    /// The authenticator for an `authorization` configuration.
+    pub fn new(opts: &AuthOptions) -> Self {
+        let mode = if let Some(token) = &opts.token {
+            Mode::Token(token.clone())
+        } else if let Some(user) = &opts.user {
+            let account = Account {
+                secret: opts.password.clone(),
+                permissions: None,
+            };
+            Mode::Users {
+                accounts: HashMap::from([(user.clone(), account)]),
+                listed: false,
+            }
+        } else if !opts.users.is_empty() {
+            let accounts = opts
+                .users
+                .iter()
+                .map(|u| {
+                    let account = Account {
+                        secret: u.password.clone(),
+                        permissions: u.permissions.clone().map(Arc::new),
+                    };
+                    (u.username.clone(), account)
+                })
+                .collect();
+            Mode::Users {
+                accounts,
+                listed: true,
+            }
+        } else {
+            Mode::Open
+        };
+        Authenticator {
+            mode,
+            no_auth_user: opts.no_auth_user.clone(),
+            verified: Mutex::new(HashSet::new()),
+            digest_key: RandomState::new(),
+        }
+    }
+
+    /// Clients must send CONNECT with credentials first (INFO `auth_required`).
+    pub fn required(&self) -> bool {
+        !matches!(self.mode, Mode::Open) && self.no_auth_user.is_none()
+    }
+
+    /// Whether any authentication is configured at all.
+    pub fn enabled(&self) -> bool {
+        !matches!(self.mode, Mode::Open)
+    }
+
+    /// Checks a client's credentials.
+    pub fn check(&self, creds: Credentials<'_>) -> Result<Identity, Refused> {
+        match &self.mode {
+            Mode::Open => Ok(Identity::default()),
+            Mode::Token(token) => {
+                if self.secret_matches(token, creds.token) {
+                    Ok(Identity::default())
+                } else {
+                    Err(Refused { user: None })
+                }
+            }
+            Mode::Users { accounts, listed } => {
+                let (user, pass, checked) = match &self.no_auth_user {
+                    Some(default) if creds.is_empty() => (default.as_str(), "", false),
+                    _ => (creds.user, creds.pass, true),
+                };
+                let refused = || Refused {
+                    user: listed.then(|| creds.user.to_string()),
+                };
+                let account = accounts.get(user).ok_or_else(refused)?;
+                let secret = account.secret.as_deref().unwrap_or("");
+                if checked && !self.secret_matches(secret, pass) {
+                    return Err(refused());
+                }
+                Ok(Identity {
+                    user: listed.then(|| user.to_string()),
+                    permissions: account.permissions.clone(),
+                })
+            }
+        }
+    }
+
+    /// A configured secret against what the client sent: bcrypt (remembered once verified)
+    /// or a constant-time comparison.
+    fn secret_matches(&self, secret: &str, given: &str) -> bool {
+        if !is_bcrypt(secret) {
+            return constant_time_eq(secret.as_bytes(), given.as_bytes());
+        }
+        let digest = self.digest_key.hash_one((secret, given));
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.contains(&digest) {
+            return true;
+        }
+        drop(verified);
+        let ok = bcrypt::verify(given, secret).unwrap_or(false);
+        if ok {
+            verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            verified.insert(digest);
+        }
+        ok
+    }
+}
+
+/// Compares without an early exit on the first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::User;
+
+    /// `bcrypt` of "T0pS3cr3t" at cost 4 (fast for tests).
+    fn hash(password: &str) -> String {
+        bcrypt::hash(password, 4).unwrap()
+    }
+
+    fn creds<'a>(user: &'a str, pass: &'a str, token: &'a str) -> Credentials<'a> {
+        Credentials { user, pass, token }
+    }
+
+    #[test]
+    fn open_server_needs_nothing() {
+        let auth = Authenticator::new(&AuthOptions::default());
+        assert!(!auth.required());
+        assert_eq!(auth.check(creds("", "", "")), Ok(Identity::default()));
+    }
+
+    #[test]
+    fn token_plain_and_bcrypt() {
+        for token in ["s3cr3t".to_string(), hash("s3cr3t")] {
+            let auth = Authenticator::new(&AuthOptions {
+                token: Some(token),
+                ..AuthOptions::default()
+            });
+            assert!(auth.required());
+            assert!(auth.check(creds("", "", "s3cr3t")).is_ok());
+            assert!(auth.check(creds("", "", "s3cr3t")).is_ok()); // cached
+            let refused = auth.check(creds("", "", "wrong")).unwrap_err();
+            assert_eq!(refused.to_string(), "authentication error");
+        }
+    }
+
+    #[test]
+    fn single_user_is_not_named_in_the_log() {
+        let auth = Authenticator::new(&AuthOptions {
+            user: Some("derek".into()),
+            password: Some(hash("T0pS3cr3t")),
+            ..AuthOptions::default()
+        });
+        assert_eq!(
+            auth.check(creds("derek", "T0pS3cr3t", "")),
+            Ok(Identity::default())
+        );
+        let refused = auth.check(creds("derek", "nope", "")).unwrap_err();
+        assert_eq!(refused.to_string(), "authentication error");
+        assert!(auth.check(creds("other", "T0pS3cr3t", "")).is_err());
+    }
+
+    #[test]
+    fn users_carry_permissions_and_no_auth_user_fills_in() {
+        let perms = Permissions::default();
+        let auth = Authenticator::new(&AuthOptions {
+            users: vec![
+                User {
+                    username: "alice".into(),
+                    password: Some("pw".into()),
+                    permissions: Some(perms.clone()),
+                    ..User::default()
+                },
+                User {
+                    username: "guest".into(),
+                    password: Some("x".into()),
+                    ..User::default()
+                },
+            ],
+            no_auth_user: Some("guest".into()),
+            ..AuthOptions::default()
+        });
+        assert!(!auth.required());
+        let alice = auth.check(creds("alice", "pw", "")).unwrap();
+        assert_eq!(alice.user.as_deref(), Some("alice"));
+        assert_eq!(alice.permissions.as_deref(), Some(&perms));
+        let guest = auth.check(creds("", "", "")).unwrap();
+        assert_eq!(guest.user.as_deref(), Some("guest"));
+        let refused = auth.check(creds("alice", "bad", "")).unwrap_err();
+        assert_eq!(refused.to_string(), "authentication error - User \"alice\"");
+    }
+
+    #[test]
+    fn constant_time_comparison() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
