@@ -59,7 +59,9 @@ fn read_msg(reader: &mut BufReader<TcpStream>) -> Vec<u8> {
     payload
 }
 
-/// Publishes `count` messages `"<publisher>:<seq>"` padded to `size` bytes, in batches.
+/// Publishes `count` messages `"<publisher>:<seq>"` padded to `size` bytes, in batches, and
+/// waits for the PONG that follows them. (Closing without reading the server's PINGs would
+/// make the kernel reset the connection and drop what the server has not read yet.)
 fn publish_all(mut sock: TcpStream, subject: &str, publisher: usize, count: usize, size: usize) {
     let mut batch = Vec::with_capacity(64 * 1024);
     for seq in 0..count {
@@ -75,6 +77,14 @@ fn publish_all(mut sock: TcpStream, subject: &str, publisher: usize, count: usiz
     }
     batch.extend_from_slice(b"PING\r\n");
     sock.write_all(&batch).unwrap();
+    let mut reader = BufReader::new(sock);
+    let mut line = String::new();
+    while line != "PONG\r\n" {
+        line.clear();
+        reader
+            .read_line(&mut line)
+            .expect("PONG after the last PUB");
+    }
 }
 
 /// Parses `"<publisher>:<seq>:..."`.
