@@ -25,7 +25,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::gofmt;
-use crate::options::{Options, DEFAULT_HOST};
+use crate::options::{Options, DEFAULT_HOST, TLS_CIPHER_SUITES, TLS_CURVES};
 use Value::{Bool, Int, Str, Uint};
 
 /// What the command line asks for.
@@ -164,13 +164,13 @@ fn version() -> String {
 /// The `--help_tls` text: nats-server's, with the cipher suite and curve names it accepts.
 fn tls_help() -> String {
     let mut text = TLS_HELP.to_string();
-    for name in CIPHER_SUITES {
+    for name in TLS_CIPHER_SUITES {
         text.push_str("    ");
         text.push_str(name);
         text.push('\n');
     }
     text.push_str("\nAvailable curve preferences include:\n");
-    for name in CURVES {
+    for name in TLS_CURVES {
         text.push_str("    ");
         text.push_str(name);
         text.push('\n');
@@ -697,37 +697,6 @@ e.g.
 
 Available cipher suites include:
 "#;
-
-/// Cipher suite names nats-server 2.9.10 accepts in `cipher_suites` (its `cipherMap`).
-const CIPHER_SUITES: [&str; 24] = [
-    "TLS_RSA_WITH_RC4_128_SHA",
-    "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
-    "TLS_RSA_WITH_AES_128_CBC_SHA",
-    "TLS_RSA_WITH_AES_128_CBC_SHA256",
-    "TLS_RSA_WITH_AES_256_CBC_SHA",
-    "TLS_RSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
-    "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
-    "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
-    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
-    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
-    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
-    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
-    "TLS_AES_128_GCM_SHA256",
-    "TLS_AES_256_GCM_SHA384",
-    "TLS_CHACHA20_POLY1305_SHA256",
-];
-
-/// Curve names nats-server 2.9.10 accepts in `curve_preferences`.
-const CURVES: [&str; 4] = ["X25519", "CurveP256", "CurveP384", "CurveP521"];
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,8 @@ pub mod server;
 pub mod signal_cmd;
 pub mod subject;
 pub mod sublist;
+#[cfg(test)]
+mod test_rng;
 pub mod tls;
 
 pub use options::{Options, RANDOM_PORT};

@@ -686,6 +686,7 @@ impl<T: Clone + PartialEq> MatchCache<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
     use std::sync::atomic::AtomicBool;
     use std::thread;
 
@@ -721,22 +722,6 @@ mod tests {
             1 + self.literal.values().map(Node::node_count).sum::<usize>()
                 + self.pwc.as_ref().map_or(0, |n| n.node_count())
                 + self.fwc.as_ref().map_or(0, |n| n.node_count())
-        }
-    }
-
-    /// xorshift64* pseudo-random numbers.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
         }
     }
 

@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::test_rng::Rng;
+
 use super::{parse_file, parse_str, ConfError, Kind, Map, Pos, Value, MAX_DOCUMENTS, MAX_NESTING};
 
 // ----- helpers ----------------------------------------------------------------
@@ -1085,22 +1087,6 @@ fn variable_copies_are_bounded() {
              maps and arrays nested deeper than {MAX_NESTING} levels"
         )
     );
-}
-
-/// Deterministic xorshift64* generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 const SEEDS: &[&str] = &[

@@ -779,6 +779,7 @@ fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
 
     const MCL: usize = 4096;
     const MAX_PAYLOAD: usize = 1024 * 1024;
@@ -1476,22 +1477,6 @@ PING\r\n";
             assert_eq!(events.len(), 3, "{case:?}");
             assert_eq!(events[2], Event::Error(error), "{case:?}");
             assert_eq!(err_at, Some(prefix.len() + at), "{case:?}");
-        }
-    }
-
-    /// xorshift64* pseudo-random numbers, so the test is reproducible.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
         }
     }
 
