@@ -2,9 +2,10 @@
 //! single user, or a list of users, with secrets in plain text (compared in constant time)
 //! or as bcrypt hashes; `no_auth_user` for clients that give no credentials.
 //!
-//! bcrypt is deliberately slow (a cost-11 check is ~100 ms of CPU), so verified
-//! (hash, password) pairs are remembered by a keyed digest: a client that reconnects with
-//! the same credentials costs one hash lookup.
+//! bcrypt is deliberately slow (a cost-11 check is ~100 ms of CPU), so [`Authenticator::check`]
+//! never runs it: it returns a [`Pending`] check for the server's verifier threads, and
+//! verified (hash, password) pairs are remembered by a keyed digest, so a client that
+//! reconnects with the same credentials costs one hash lookup.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
@@ -62,6 +63,46 @@ pub struct Authenticator {
     no_auth_user: Option<String>,
     verified: Mutex<HashSet<u64>>,
     digest_key: RandomState,
+}
+
+/// The result of [`Authenticator::check`].
+#[derive(Debug)]
+pub enum Outcome {
+    /// Decided without bcrypt.
+    Done(Result<Identity, Refused>),
+    /// A bcrypt comparison decides; run [`verify_bcrypt`] off the reactor, then
+    /// [`Pending::resolve`].
+    Verify(Pending),
+}
+
+/// A bcrypt comparison still to be made, and what it decides.
+#[derive(Debug)]
+pub struct Pending {
+    /// The configured bcrypt hash.
+    pub hash: String,
+    /// What the client sent.
+    pub password: String,
+    /// Keyed digest of the pair: identical checks in flight share one computation, and a
+    /// success is remembered under it ([`Authenticator::remember`]).
+    pub digest: u64,
+    identity: Identity,
+    refused: Refused,
+}
+
+impl Pending {
+    /// The verdict once [`verify_bcrypt`] has answered.
+    pub fn resolve(self, matched: bool) -> Result<Identity, Refused> {
+        if matched {
+            Ok(self.identity)
+        } else {
+            Err(self.refused)
+        }
+    }
+}
+
+/// The slow comparison: does `password` match the bcrypt `hash`?
+pub fn verify_bcrypt(password: &str, hash: &str) -> bool {
+    bcrypt::verify(password, hash).unwrap_or(false)
 }
 
 /// Why a client was refused; `Display` is the server's log line (without the client prefix).
@@ -130,56 +171,65 @@ impl Authenticator {
         !matches!(self.mode, Mode::Open)
     }
 
-    /// Checks a client's credentials.
-    pub fn check(&self, creds: Credentials<'_>) -> Result<Identity, Refused> {
+    /// Checks a client's credentials, deferring a bcrypt comparison that is not remembered.
+    pub fn check(&self, creds: Credentials<'_>) -> Outcome {
         match &self.mode {
-            Mode::Open => Ok(Identity::default()),
-            Mode::Token(token) => {
-                if self.secret_matches(token, creds.token) {
-                    Ok(Identity::default())
-                } else {
-                    Err(Refused { user: None })
-                }
-            }
+            Mode::Open => Outcome::Done(Ok(Identity::default())),
+            Mode::Token(token) => self.compare(
+                token,
+                creds.token,
+                Identity::default(),
+                Refused { user: None },
+            ),
             Mode::Users { accounts, listed } => {
-                let (user, pass, checked) = match &self.no_auth_user {
-                    Some(default) if creds.is_empty() => (default.as_str(), "", false),
-                    _ => (creds.user, creds.pass, true),
-                };
-                let refused = || Refused {
+                let refused = Refused {
                     user: listed.then(|| creds.user.to_string()),
                 };
-                let account = accounts.get(user).ok_or_else(refused)?;
-                let secret = account.secret.as_deref().unwrap_or("");
-                if checked && !self.secret_matches(secret, pass) {
-                    return Err(refused());
-                }
-                Ok(Identity {
+                let (user, anonymous) = match &self.no_auth_user {
+                    Some(default) if creds.is_empty() => (default.as_str(), true),
+                    _ => (creds.user, false),
+                };
+                let Some(account) = accounts.get(user) else {
+                    return Outcome::Done(Err(refused));
+                };
+                let identity = Identity {
                     user: listed.then(|| user.to_string()),
                     permissions: account.permissions.clone(),
-                })
+                };
+                if anonymous {
+                    return Outcome::Done(Ok(identity));
+                }
+                let secret = account.secret.as_deref().unwrap_or("");
+                self.compare(secret, creds.pass, identity, refused)
             }
         }
     }
 
-    /// A configured secret against what the client sent: bcrypt (remembered once verified)
-    /// or a constant-time comparison.
-    fn secret_matches(&self, secret: &str, given: &str) -> bool {
+    /// A configured secret against what the client sent: a constant-time comparison, a
+    /// remembered bcrypt success, or a bcrypt comparison still to make.
+    fn compare(&self, secret: &str, given: &str, identity: Identity, refused: Refused) -> Outcome {
         if !is_bcrypt(secret) {
-            return constant_time_eq(secret.as_bytes(), given.as_bytes());
+            let matched = constant_time_eq(secret.as_bytes(), given.as_bytes());
+            return Outcome::Done(if matched { Ok(identity) } else { Err(refused) });
         }
         let digest = self.digest_key.hash_one((secret, given));
-        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
         if verified.contains(&digest) {
-            return true;
+            return Outcome::Done(Ok(identity));
         }
-        drop(verified);
-        let ok = bcrypt::verify(given, secret).unwrap_or(false);
-        if ok {
-            verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-            verified.insert(digest);
-        }
-        ok
+        Outcome::Verify(Pending {
+            hash: secret.to_string(),
+            password: given.to_string(),
+            digest,
+            identity,
+            refused,
+        })
+    }
+
+    /// Remembers a verified bcrypt pair by its digest.
+    pub fn remember(&self, digest: u64) {
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        verified.insert(digest);
     }
 }
 
@@ -205,11 +255,25 @@ mod tests {
         Credentials { user, pass, token }
     }
 
+    /// Checks, running a deferred bcrypt comparison on the spot (as a verifier thread would).
+    fn decide(auth: &Authenticator, creds: Credentials<'_>) -> Result<Identity, Refused> {
+        match auth.check(creds) {
+            Outcome::Done(verdict) => verdict,
+            Outcome::Verify(pending) => {
+                let matched = verify_bcrypt(&pending.password, &pending.hash);
+                if matched {
+                    auth.remember(pending.digest);
+                }
+                pending.resolve(matched)
+            }
+        }
+    }
+
     #[test]
     fn open_server_needs_nothing() {
         let auth = Authenticator::new(&AuthOptions::default());
         assert!(!auth.required());
-        assert_eq!(auth.check(creds("", "", "")), Ok(Identity::default()));
+        assert_eq!(decide(&auth, creds("", "", "")), Ok(Identity::default()));
     }
 
     #[test]
@@ -220,9 +284,11 @@ mod tests {
                 ..AuthOptions::default()
             });
             assert!(auth.required());
-            assert!(auth.check(creds("", "", "s3cr3t")).is_ok());
-            assert!(auth.check(creds("", "", "s3cr3t")).is_ok()); // cached
-            let refused = auth.check(creds("", "", "wrong")).unwrap_err();
+            assert!(decide(&auth, creds("", "", "s3cr3t")).is_ok());
+            // Remembered: a second check needs no bcrypt.
+            let again = auth.check(creds("", "", "s3cr3t"));
+            assert!(matches!(again, Outcome::Done(Ok(_))), "{again:?}");
+            let refused = decide(&auth, creds("", "", "wrong")).unwrap_err();
             assert_eq!(refused.to_string(), "authentication error");
         }
     }
@@ -235,12 +301,12 @@ mod tests {
             ..AuthOptions::default()
         });
         assert_eq!(
-            auth.check(creds("derek", "T0pS3cr3t", "")),
+            decide(&auth, creds("derek", "T0pS3cr3t", "")),
             Ok(Identity::default())
         );
-        let refused = auth.check(creds("derek", "nope", "")).unwrap_err();
+        let refused = decide(&auth, creds("derek", "nope", "")).unwrap_err();
         assert_eq!(refused.to_string(), "authentication error");
-        assert!(auth.check(creds("other", "T0pS3cr3t", "")).is_err());
+        assert!(decide(&auth, creds("other", "T0pS3cr3t", "")).is_err());
     }
 
     #[test]
@@ -264,12 +330,12 @@ mod tests {
             ..AuthOptions::default()
         });
         assert!(!auth.required());
-        let alice = auth.check(creds("alice", "pw", "")).unwrap();
+        let alice = decide(&auth, creds("alice", "pw", "")).unwrap();
         assert_eq!(alice.user.as_deref(), Some("alice"));
         assert_eq!(alice.permissions.as_deref(), Some(&perms));
-        let guest = auth.check(creds("", "", "")).unwrap();
+        let guest = decide(&auth, creds("", "", "")).unwrap();
         assert_eq!(guest.user.as_deref(), Some("guest"));
-        let refused = auth.check(creds("alice", "bad", "")).unwrap_err();
+        let refused = decide(&auth, creds("alice", "bad", "")).unwrap_err();
         assert_eq!(refused.to_string(), "authentication error - User \"alice\"");
     }
 

@@ -121,3 +121,56 @@ fn silent_client_times_out() {
         wire.expect_closed();
     });
 }
+
+/// bcrypt runs on the verifier pool: while 50 clients of 10 users (cost 11) authenticate
+/// at once, an already connected client's PING→PONG stays under 50 ms.
+#[test]
+fn bcrypt_checks_do_not_stall_other_clients() {
+    const USERS: usize = 10;
+    const CLIENTS: usize = 50;
+    let users: Vec<String> = (0..USERS)
+        .map(|i| {
+            let hash = bcrypt::hash(format!("pw{i}"), 11).unwrap();
+            format!("    {{user: u{i}, password: \"{hash}\"}}\n")
+        })
+        .collect();
+    let conf = format!("authorization {{\n  users = [\n{}  ]\n}}\n", users.concat());
+    let server = ServerProc::start_with_config(Impl::Natsd, &conf, &[]);
+    let mut steady = connect(
+        &server,
+        true,
+        r#"{"user":"u0","pass":"pw0","verbose":false}"#,
+    );
+    steady.expect(b"PONG\r\n");
+
+    let addr = server.client_addr();
+    let storm: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut wire = Wire::connect(addr);
+                wire.read_info();
+                let user = i % USERS;
+                let hello = format!(
+                    "CONNECT {{\"user\":\"u{user}\",\"pass\":\"pw{user}\",\"verbose\":false}}\r\nPING\r\n"
+                );
+                wire.send(hello.as_bytes());
+                wire.expect(b"PONG\r\n");
+            })
+        })
+        .collect();
+    let mut worst = std::time::Duration::ZERO;
+    while !storm.iter().all(|t| t.is_finished()) {
+        let sent = std::time::Instant::now();
+        steady.send(b"PING\r\n");
+        steady.expect(b"PONG\r\n");
+        worst = worst.max(sent.elapsed());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    for thread in storm {
+        thread.join().expect("every client authenticates");
+    }
+    assert!(
+        worst < std::time::Duration::from_millis(50),
+        "PING took {worst:?} during the bcrypt storm"
+    );
+}

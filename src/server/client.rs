@@ -10,7 +10,7 @@ use log::{debug, error, log_enabled, trace, Level};
 use super::conn::{CloseReason, SubRef, Subscription};
 use super::reactor::Reactor;
 use super::timer::TimerKind;
-use crate::auth::Credentials;
+use crate::auth::{Credentials, Outcome};
 use crate::logging;
 use crate::proto::{Frame, Op, ParseError, Parsed};
 use crate::subject;
@@ -33,7 +33,10 @@ impl Reactor {
         self.conns[token].needs_input = false;
         while pos < buf.len() {
             let conn = &mut self.conns[token];
-            if conn.closing.is_some() || conn.paused_until.is_some() {
+            if conn.closing.is_some()
+                || conn.paused_until.is_some()
+                || conn.awaiting_verdict.is_some()
+            {
                 break;
             }
             if !conn.connected && !matches!(buf[pos], b'C' | b'c') && self.settings.auth.required()
@@ -193,10 +196,37 @@ impl Reactor {
             pass: &conn.opts.pass,
             token: &conn.opts.auth_token,
         };
-        if let Err(refused) = self.settings.auth.check(creds) {
-            self.auth_violation(token, Some(refused.to_string()));
-            return;
+        match self.settings.auth.check(creds) {
+            Outcome::Done(Ok(_)) => self.finish_connect(token),
+            Outcome::Done(Err(refused)) => self.auth_violation(token, Some(refused.to_string())),
+            Outcome::Verify(pending) => {
+                let waiter = (self.id, token, conn.shared.cid);
+                let queue = &self.shared.verifier;
+                queue.submit(pending.digest, &pending.hash, &pending.password, waiter);
+                conn.awaiting_verdict = Some(pending);
+            }
         }
+    }
+
+    /// A bcrypt verdict for a CONNECT: finish it, then run what the client sent after it.
+    pub(super) fn on_verdict(&mut self, token: usize, digest: u64, matched: bool) {
+        let Some(pending) = self.conns[token].awaiting_verdict.take() else {
+            return;
+        };
+        if matched {
+            self.settings.auth.remember(digest);
+        }
+        match pending.resolve(matched) {
+            Ok(_) => {
+                self.finish_connect(token);
+                self.mark_ready(token);
+            }
+            Err(refused) => self.auth_violation(token, Some(refused.to_string())),
+        }
+    }
+
+    /// The checks of CONNECT after authentication, then `+OK`.
+    fn finish_connect(&mut self, token: usize) {
         let conn = &mut self.conns[token];
         if !conn.opts.account.is_empty() || conn.opts.new_account {
             self.auth_violation(token, Some("authentication error".to_string()));

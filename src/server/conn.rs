@@ -199,6 +199,8 @@ pub struct Conn {
     pub opts: ClientOpts,
     /// A CONNECT has been processed.
     pub connected: bool,
+    /// CONNECT waits for a bcrypt verdict; later operations wait behind it.
+    pub awaiting_verdict: Option<crate::auth::Pending>,
     /// Input not yet consumed by the parser (only a partial operation, or input held back
     /// while the connection is paused).
     pub rbuf: Vec<u8>,

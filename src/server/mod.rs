@@ -13,6 +13,7 @@ mod reactor;
 mod settings;
 mod stats;
 mod timer;
+mod verifier;
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -55,6 +56,7 @@ pub struct ServerHandle {
     client_addr: SocketAddr,
     shared: Arc<ServerShared>,
     threads: Vec<JoinHandle<()>>,
+    verifiers: Vec<JoinHandle<()>>,
     ports_file: Option<PathBuf>,
 }
 
@@ -67,11 +69,16 @@ struct Inbox {
     flush: Vec<(usize, u64)>,
     /// Lame duck steps, from the signal thread.
     lame_duck: Vec<LameDuckStep>,
+    /// bcrypt verdicts from the verifier pool: (token, cid, digest, matched).
+    verdicts: Vec<(usize, u64, u64, bool)>,
 }
 
 impl Inbox {
     fn is_empty(&self) -> bool {
-        self.accepted.is_empty() && self.flush.is_empty() && self.lame_duck.is_empty()
+        self.accepted.is_empty()
+            && self.flush.is_empty()
+            && self.lame_duck.is_empty()
+            && self.verdicts.is_empty()
     }
 }
 
@@ -147,6 +154,7 @@ impl ReactorHandle {
 /// State every reactor shares.
 struct ServerShared {
     settings: SharedSettings,
+    verifier: verifier::VerifierQueue,
     sublist: SharedSublist<SubRef>,
     reactors: Vec<ReactorHandle>,
     next_cid: AtomicU64,
@@ -298,6 +306,7 @@ impl Server {
             .as_ref()
             .and_then(|dir| files::write_ports_file(dir, &opts, client_addr));
         let shared = Arc::new(ServerShared {
+            verifier: verifier::VerifierQueue::default(),
             settings: SharedSettings::new(Settings {
                 auth,
                 opts,
@@ -322,11 +331,13 @@ impl Server {
                     .spawn(move || reactor.run())
             })
             .collect::<io::Result<Vec<_>>>()?;
+        let verifiers = verifier::start(&shared, verifier::pool_size())?;
         info!("Server is ready");
         Ok(ServerHandle {
             client_addr,
             shared,
             threads,
+            verifiers,
             ports_file,
         })
     }
@@ -431,7 +442,8 @@ impl ServerHandle {
         for reactor in &self.shared.reactors {
             reactor.wake();
         }
-        for thread in self.threads.drain(..) {
+        self.shared.verifier.stop();
+        for thread in self.threads.drain(..).chain(self.verifiers.drain(..)) {
             let _ = thread.join();
         }
         if let Some(path) = self.ports_file.take() {

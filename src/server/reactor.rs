@@ -187,6 +187,11 @@ impl Reactor {
         for step in inbox.lame_duck {
             self.lame_duck(step);
         }
+        for (token, cid, digest, matched) in inbox.verdicts {
+            if self.conns.get(token).is_some_and(|c| c.shared.cid == cid) {
+                self.on_verdict(token, digest, matched);
+            }
+        }
     }
 
     fn lame_duck(&mut self, step: LameDuckStep) {
@@ -304,6 +309,7 @@ impl Reactor {
             parser: Parser::new(opts.max_control_line, opts.max_payload),
             opts: Default::default(),
             connected: false,
+            awaiting_verdict: None,
             rbuf: Vec::new(),
             needs_input: false,
             needed: 0,
