@@ -13,6 +13,7 @@ pub mod gofmt;
 pub mod hostport;
 pub mod logging;
 pub mod options;
+pub mod permissions;
 pub mod process;
 pub mod proto;
 pub mod server;

@@ -416,10 +416,12 @@ impl Options {
     pub fn unsupported_yet(&self) -> Option<&'static str> {
         let auth = &self.auth;
         let cluster = &self.cluster;
-        let permissions = auth.default_permissions.is_some()
-            || auth.users.iter().any(|u| u.permissions.is_some());
-        if permissions {
-            Some("authorization permissions")
+        let responses =
+            |p: &Option<Permissions>| p.as_ref().is_some_and(|p| p.allow_responses.is_some());
+        if responses(&auth.default_permissions)
+            || auth.users.iter().any(|u| responses(&u.permissions))
+        {
+            Some("allow_responses permissions")
         } else if !auth.nkeys.is_empty() {
             Some("nkey authentication")
         } else if self.tls.is_some() {
@@ -549,7 +551,13 @@ mod tests {
         assert_eq!(opts.unsupported_yet(), Some("tls"));
         opts.auth.token = Some("t".into());
         assert_eq!(opts.unsupported_yet(), Some("tls"), "tokens are supported");
-        opts.auth.default_permissions = Some(Permissions::default());
-        assert_eq!(opts.unsupported_yet(), Some("authorization permissions"));
+        opts.auth.default_permissions = Some(Permissions {
+            allow_responses: Some(ResponsePermission {
+                max_msgs: None,
+                expires: None,
+            }),
+            ..Permissions::default()
+        });
+        assert_eq!(opts.unsupported_yet(), Some("allow_responses permissions"));
     }
 }

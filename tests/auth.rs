@@ -174,3 +174,80 @@ fn bcrypt_checks_do_not_stall_other_clients() {
         "PING took {worst:?} during the bcrypt storm"
     );
 }
+
+/// The gnatsd seed's permissions example: admin may do anything, the requestor may only
+/// publish requests and read its inbox, everyone else gets the default permissions.
+const SEED_PERMISSIONS: &str = r#"
+authorization {
+  ADMIN = { publish = ">", subscribe = ">" }
+  REQUESTOR = { publish = ["req.foo", "req.bar"], subscribe = "_INBOX.>" }
+  DEFAULT_PERMISSIONS = { publish = "SANDBOX.*", subscribe = ["PUBLIC.>", "_INBOX.>"] }
+  users = [
+    {user: alice, password: foo, permissions: $ADMIN}
+    {user: bob, password: bar, permissions: $REQUESTOR}
+    {user: joe, password: baz}
+  ]
+}
+"#;
+
+fn login(server: &ServerProc, user: &str, pass: &str) -> Wire {
+    let json = format!(r#"{{"user":"{user}","pass":"{pass}","verbose":false}}"#);
+    let mut wire = connect(server, true, &json);
+    wire.expect(b"PONG\r\n");
+    wire
+}
+
+#[test]
+fn seed_permissions_allow_deny_and_deliver_nothing_denied() {
+    each_server(Some(SEED_PERMISSIONS), &[], |server| {
+        let mut alice = login(server, "alice", "foo");
+        let mut bob = login(server, "bob", "bar");
+        let mut joe = login(server, "joe", "baz");
+        alice.send(b"SUB req.* 1\r\nSUB SANDBOX.* 2\r\nPING\r\n");
+        alice.expect(b"PONG\r\n");
+
+        // Allowed publish is delivered.
+        bob.send(b"PUB req.foo _INBOX.b 2\r\nhi\r\nPING\r\n");
+        bob.expect(b"PONG\r\n");
+        alice.expect(b"MSG req.foo 1 _INBOX.b 2\r\nhi\r\n");
+
+        // Denied publish: the error, nothing delivered, the connection stays.
+        bob.send(b"PUB req.baz 2\r\nno\r\nPING\r\n");
+        bob.expect(b"-ERR 'Permissions Violation for Publish to \"req.baz\"'\r\nPONG\r\n");
+        joe.send(b"PUB req.foo 2\r\nno\r\nPUB SANDBOX.x 2\r\nok\r\nPING\r\n");
+        joe.expect(b"-ERR 'Permissions Violation for Publish to \"req.foo\"'\r\nPONG\r\n");
+        alice.expect(b"MSG SANDBOX.x 2 2\r\nok\r\n");
+
+        // Denied subscribe: the error, and it receives nothing.
+        bob.send(b"SUB req.foo 7\r\nPING\r\n");
+        bob.expect(b"-ERR 'Permissions Violation for Subscription to \"req.foo\"'\r\nPONG\r\n");
+        alice.send(b"PUB req.foo 3\r\nyes\r\nPING\r\n");
+        alice.expect(b"MSG req.foo 1 3\r\nyes\r\nPONG\r\n");
+        bob.send(b"PING\r\n");
+        bob.expect(b"PONG\r\n");
+        server.wait_for_log("Publish Violation - User \"bob\", Subject \"req.baz\"", 1);
+    });
+}
+
+#[test]
+fn wildcard_subscription_does_not_receive_denied_subjects() {
+    let conf = r#"
+authorization {
+  users = [
+    {user: spy, password: s, permissions: {subscribe: {deny: "secret.>"}}}
+    {user: boss, password: b}
+  ]
+}
+"#;
+    each_server(Some(conf), &[], |server| {
+        let mut spy = login(server, "spy", "s");
+        let mut boss = login(server, "boss", "b");
+        spy.send(b"SUB > 1\r\nPING\r\n");
+        spy.expect(b"PONG\r\n");
+        boss.send(b"PUB secret.plan 1\r\nx\r\nPUB public.news 1\r\ny\r\nPING\r\n");
+        boss.expect(b"PONG\r\n");
+        spy.expect(b"MSG public.news 1 1\r\ny\r\n");
+        spy.send(b"PING\r\n");
+        spy.expect(b"PONG\r\n");
+    });
+}

@@ -1294,7 +1294,6 @@ fn sample_configs_load() {
             let mut opts = Options::default();
             let report = apply_file(&path, &mut opts);
             assert_eq!(report, Report::default(), "{}", path.display());
-            assert!(opts.unsupported_yet().is_some(), "{}", path.display());
         }
     }
 }

@@ -10,7 +10,7 @@ use log::{debug, error, log_enabled, trace, Level};
 use super::conn::{CloseReason, SubRef, Subscription};
 use super::reactor::Reactor;
 use super::timer::TimerKind;
-use crate::auth::{Credentials, Outcome};
+use crate::auth::{Credentials, Identity, Outcome};
 use crate::logging;
 use crate::proto::{Frame, Op, ParseError, Parsed};
 use crate::subject;
@@ -197,7 +197,7 @@ impl Reactor {
             token: &conn.opts.auth_token,
         };
         match self.settings.auth.check(creds) {
-            Outcome::Done(Ok(_)) => self.finish_connect(token),
+            Outcome::Done(Ok(identity)) => self.finish_connect(token, identity),
             Outcome::Done(Err(refused)) => self.auth_violation(token, Some(refused.to_string())),
             Outcome::Verify(pending) => {
                 let waiter = (self.id, token, conn.shared.cid);
@@ -217,8 +217,8 @@ impl Reactor {
             self.settings.auth.remember(digest);
         }
         match pending.resolve(matched) {
-            Ok(_) => {
-                self.finish_connect(token);
+            Ok(identity) => {
+                self.finish_connect(token, identity);
                 self.mark_ready(token);
             }
             Err(refused) => self.auth_violation(token, Some(refused.to_string())),
@@ -226,8 +226,11 @@ impl Reactor {
     }
 
     /// The checks of CONNECT after authentication, then `+OK`.
-    fn finish_connect(&mut self, token: usize) {
+    fn finish_connect(&mut self, token: usize, identity: Identity) {
         let conn = &mut self.conns[token];
+        conn.user = identity.user;
+        conn.perms = identity.permissions;
+        conn.pub_verdicts.clear();
         if !conn.opts.account.is_empty() || conn.opts.new_account {
             self.auth_violation(token, Some("authentication error".to_string()));
             return;
@@ -283,6 +286,29 @@ impl Reactor {
     fn on_sub(&mut self, token: usize, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
         let opts = &self.settings.opts;
         let conn = &mut self.conns[token];
+        let denied = conn
+            .perms
+            .as_ref()
+            .is_some_and(|p| !p.can_subscribe(subject, queue));
+        if denied {
+            let (subject, sid) = (
+                String::from_utf8_lossy(subject),
+                String::from_utf8_lossy(sid),
+            );
+            let (err, log) = match queue.map(String::from_utf8_lossy) {
+                Some(queue) => (
+                    format!("Permissions Violation for Subscription to {subject:?} using queue {queue:?}"),
+                    format!("Subscription Violation - {}, Subject {subject:?}, Queue: {queue:?}, SID {sid}", conn.auth_user()),
+                ),
+                None => (
+                    format!("Permissions Violation for Subscription to {subject:?}"),
+                    format!("Subscription Violation - {}, Subject {subject:?}, SID {sid}", conn.auth_user()),
+                ),
+            };
+            error!("{}{log}", conn.shared.prefix());
+            self.send_err(token, &err);
+            return;
+        }
         if opts.max_sub_tokens > 0 && subject::token_count(subject) > opts.max_sub_tokens {
             let msg = format!(
                 "Permissions Violation for Subscription to {:?}, too many tokens",
@@ -311,6 +337,7 @@ impl Reactor {
                 queue: queue.map(Into::into),
                 sid: sid.into(),
                 max: AtomicU64::new(0),
+                deny: conn.perms.as_ref().and_then(|p| p.delivery_filter(subject)),
                 delivered: AtomicU64::new(0),
             }));
             self.shared.sublist.insert(subject, queue, sub.clone());

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 
 use super::info::ClientOpts;
+use crate::permissions::UserPermissions;
 use crate::proto::Parser;
 
 /// Why a connection was closed, with the reference's wording (logs and, later, `/connz`).
@@ -135,6 +136,8 @@ pub struct Subscription {
     pub sid: Box<[u8]>,
     /// Auto-unsubscribe limit (0 = none).
     pub max: AtomicU64,
+    /// Subjects this wildcard subscription must not receive (the owner's subscribe deny).
+    pub deny: Option<Arc<[Box<[u8]>]>>,
     /// Messages delivered so far.
     pub delivered: AtomicU64,
 }
@@ -201,6 +204,12 @@ pub struct Conn {
     pub connected: bool,
     /// CONNECT waits for a bcrypt verdict; later operations wait behind it.
     pub awaiting_verdict: Option<crate::auth::Pending>,
+    /// The authenticated user's name, for violation log lines.
+    pub user: Option<String>,
+    /// The user's permissions (`None`: everything allowed).
+    pub perms: Option<Arc<UserPermissions>>,
+    /// Publish permission verdicts by subject (bounded), so the hot path rarely re-checks.
+    pub pub_verdicts: HashMap<Box<[u8]>, bool>,
     /// Input not yet consumed by the parser (only a partial operation, or input held back
     /// while the connection is paused).
     pub rbuf: Vec<u8>,
@@ -230,7 +239,31 @@ pub struct Conn {
     pub last_activity: Instant,
 }
 
+/// Publish verdicts kept per connection before the cache starts over.
+const PUB_VERDICTS: usize = 128;
+
 impl Conn {
+    /// Whether the user may publish to `subject` (cached).
+    pub fn may_publish(&mut self, subject: &[u8]) -> bool {
+        let Some(perms) = &self.perms else {
+            return true;
+        };
+        if let Some(&verdict) = self.pub_verdicts.get(subject) {
+            return verdict;
+        }
+        let verdict = perms.can_publish(subject);
+        if self.pub_verdicts.len() >= PUB_VERDICTS {
+            self.pub_verdicts.clear();
+        }
+        self.pub_verdicts.insert(subject.into(), verdict);
+        verdict
+    }
+
+    /// The user as violation log lines name it: `User "alice"` or `User "N/A"`.
+    pub fn auth_user(&self) -> String {
+        format!("User {:?}", self.user.as_deref().unwrap_or("N/A"))
+    }
+
     /// Returns the memory of buffers a burst left behind, once they are empty (called from
     /// the ping timer, so an idle connection costs little and a busy one reallocates not).
     pub fn release_idle_buffers(&mut self) {

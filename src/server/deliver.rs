@@ -10,7 +10,7 @@ use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use log::trace;
+use log::{error, trace};
 use slab::Slab;
 
 use super::conn::{Conn, ConnShared, SubRef};
@@ -180,7 +180,14 @@ impl Reactor {
         if conn.opts.pedantic && !subject::is_valid_literal_subject(subject) {
             self.send_err(token, "Invalid Publish Subject");
         }
-        if has_prefix(subject, b"_GR_.") {
+        let conn = &mut self.conns[token];
+        if has_prefix(subject, b"_GR_.") || !conn.may_publish(subject) {
+            error!(
+                "{}Publish Violation - {}, Subject {:?}",
+                conn.shared.prefix(),
+                conn.auth_user(),
+                String::from_utf8_lossy(subject)
+            );
             let msg = format!(
                 "Permissions Violation for Publish to {:?}",
                 String::from_utf8_lossy(subject)
@@ -245,6 +252,11 @@ impl Reactor {
         let target = &sub.conn;
         if target.is_closed() {
             return false;
+        }
+        if let Some(deny) = &sub.deny {
+            if deny.iter().any(|d| subject::matches(d, msg.subject)) {
+                return false;
+            }
         }
         let Some(last) = sub.claim_delivery() else {
             return false;
