@@ -402,6 +402,14 @@ impl Options {
     /// alone is left to [`Options::validate`], which refuses it in the reference's words.)
     /// How long a client has to authenticate: `authorization { timeout }`, else 2 s (the
     /// TLS timeout + 1 s with TLS), as the reference.
+    /// How long a client has to complete the TLS handshake (`tls { timeout }`, default 2 s).
+    pub fn tls_timeout(&self) -> Duration {
+        match &self.tls {
+            Some(tls) if tls.timeout > 0.0 => Duration::from_secs_f64(tls.timeout),
+            _ => Duration::from_secs(2),
+        }
+    }
+
     pub fn auth_timeout(&self) -> Duration {
         if self.auth.timeout > 0.0 {
             return Duration::from_secs_f64(self.auth.timeout);
@@ -424,8 +432,10 @@ impl Options {
             Some("allow_responses permissions")
         } else if !auth.nkeys.is_empty() {
             Some("nkey authentication")
-        } else if self.tls.is_some() {
-            Some("tls")
+        } else if self.tls.as_ref().is_some_and(|t| t.verify_and_map) {
+            Some("tls verify_and_map")
+        } else if self.tls.is_some() && self.allow_non_tls {
+            Some("allow_non_tls")
         } else if cluster.port != 0 || !cluster.routes.is_empty() {
             Some("cluster")
         } else if self.http_port != 0 || self.https_port != 0 {
@@ -547,10 +557,17 @@ mod tests {
         assert_eq!(opts.unsupported_yet(), Some("monitoring (http)"));
         opts.cluster.routes.push("nats://h:1".into());
         assert_eq!(opts.unsupported_yet(), Some("cluster"));
-        opts.tls = Some(TlsOptions::default());
-        assert_eq!(opts.unsupported_yet(), Some("tls"));
+        opts.tls = Some(TlsOptions {
+            verify_and_map: true,
+            ..TlsOptions::default()
+        });
+        assert_eq!(opts.unsupported_yet(), Some("tls verify_and_map"));
         opts.auth.token = Some("t".into());
-        assert_eq!(opts.unsupported_yet(), Some("tls"), "tokens are supported");
+        assert_eq!(
+            opts.unsupported_yet(),
+            Some("tls verify_and_map"),
+            "tokens are supported"
+        );
         opts.auth.default_permissions = Some(Permissions {
             allow_responses: Some(ResponsePermission {
                 max_msgs: None,

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use mio::net::TcpStream;
 use super::info::ClientOpts;
 use crate::permissions::UserPermissions;
 use crate::proto::Parser;
+use crate::tls::TlsSession;
 
 /// Why a connection was closed, with the reference's wording (logs and, later, `/connz`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +28,7 @@ pub enum CloseReason {
     NoRespondersRequiresHeaders,
     AuthenticationFailure,
     AuthenticationTimeout,
+    TlsHandshakeFailure,
     MaxConnectionsExceeded,
     MaxPayloadExceeded,
     MaxControlLineExceeded,
@@ -47,6 +50,7 @@ impl fmt::Display for CloseReason {
             CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             CloseReason::AuthenticationFailure => "Authentication Failure",
             CloseReason::AuthenticationTimeout => "Authentication Timeout",
+            CloseReason::TlsHandshakeFailure => "TLS Handshake Failure",
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
             CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
             CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
@@ -210,6 +214,10 @@ pub struct Conn {
     pub perms: Option<Arc<UserPermissions>>,
     /// Publish permission verdicts by subject (bounded), so the hot path rarely re-checks.
     pub pub_verdicts: HashMap<Box<[u8]>, bool>,
+    /// The TLS session when the server requires TLS (INFO went out in plain text first).
+    pub tls: Option<TlsSession>,
+    /// The handshake's outcome has been logged.
+    pub tls_announced: bool,
     /// Input not yet consumed by the parser (only a partial operation, or input held back
     /// while the connection is paused).
     pub rbuf: Vec<u8>,
@@ -243,6 +251,76 @@ pub struct Conn {
 const PUB_VERDICTS: usize = 128;
 
 impl Conn {
+    /// Reads client input: from the socket, or decrypted through TLS. `Interrupted` means
+    /// "TLS consumed bytes but has no plain text yet: read again".
+    pub fn read_input(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(tls) = self.tls.as_mut() else {
+            return self.sock.read(buf);
+        };
+        match tls.read_plain(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            done => return done,
+        }
+        if tls.read_tls_from(&mut self.sock)? == 0 {
+            return Ok(0);
+        }
+        self.flush_tls()?;
+        let tls = self.tls.as_mut().expect("checked above");
+        match tls.read_plain(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(io::ErrorKind::Interrupted.into())
+            }
+            done => done,
+        }
+    }
+
+    /// Writes queued TLS records until done or the socket is full (then `writable` drops).
+    pub fn flush_tls(&mut self) -> io::Result<()> {
+        let Some(tls) = self.tls.as_mut() else {
+            return Ok(());
+        };
+        while tls.wants_write() {
+            match tls.write_tls_to(&mut self.sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes queued output: straight to the socket, or through TLS.
+    pub fn write_output(&mut self) -> io::Result<()> {
+        while self.wpos < self.wbuf.len() && self.writable {
+            let pending = &self.wbuf[self.wpos..];
+            let written = match self.tls.as_mut() {
+                None => self.sock.write(pending),
+                Some(tls) => tls.write_plain(pending),
+            };
+            match written {
+                Ok(0) => break,
+                Ok(n) => self.wpos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.tls.is_none() => {
+                    self.writable = false;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+            self.flush_tls()?;
+        }
+        self.flush_tls()
+    }
+
+    /// Output is fully written (including TLS records).
+    pub fn output_done(&self) -> bool {
+        self.wpos == self.wbuf.len() && !self.tls.as_ref().is_some_and(TlsSession::wants_write)
+    }
+
     /// Whether the user may publish to `subject` (cached).
     pub fn may_publish(&mut self, subject: &[u8]) -> bool {
         let Some(perms) = &self.perms else {

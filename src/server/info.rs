@@ -21,6 +21,10 @@ pub struct Info {
     pub headers: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
     pub max_payload: usize,
     #[serde(skip_serializing_if = "is_zero")]
     pub client_id: u64,
@@ -214,6 +218,8 @@ mod tests {
             port: 4222,
             headers: true,
             auth_required: false,
+            tls_required: false,
+            tls_verify: false,
             max_payload: 1024,
             client_id: 0,
             client_ip: String::new(),

@@ -231,6 +231,16 @@ fn advertised(opts: &Options, bound: SocketAddr) -> io::Result<(String, u16)> {
     }
 }
 
+/// The rustls configuration for `tls {}`, logging what natsd cannot honour.
+fn tls_config(opts: &Options) -> io::Result<Option<Arc<rustls::ServerConfig>>> {
+    let Some(tls) = &opts.tls else {
+        return Ok(None);
+    };
+    let built = crate::tls::server_config(tls).map_err(io::Error::other)?;
+    built.warnings.iter().for_each(|w| warn!("{w}"));
+    Ok(Some(built.config))
+}
+
 fn log_banner(info: &Info, opts: &Options) {
     info!("Starting {}", version_line());
     info!("  Version:  {}", COMPATIBLE_VERSION);
@@ -265,6 +275,8 @@ impl Server {
             port: 0,
             headers: opts.headers,
             auth_required: false,
+            tls_required: opts.tls.is_some(),
+            tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
             max_payload: opts.max_payload,
             client_id: 0,
             client_ip: String::new(),
@@ -272,6 +284,7 @@ impl Server {
         };
         let auth = Authenticator::new(&opts.auth);
         info.auth_required = auth.required();
+        let tls = tls_config(&opts)?;
         log_banner(&info, &opts);
         if let Some(path) = &opts.pid_file {
             files::write_pid_file(path)?;
@@ -282,6 +295,9 @@ impl Server {
             "Listening for client connections on {}",
             join_host_port(&opts.host, client_addr.port())
         );
+        if tls.is_some() {
+            info!("TLS required for client connections");
+        }
         (info.host, info.port) = advertised(&opts, client_addr)?;
 
         let count = match opts.reactors {
@@ -309,6 +325,7 @@ impl Server {
             verifier: verifier::VerifierQueue::default(),
             settings: SharedSettings::new(Settings {
                 auth,
+                tls,
                 opts,
                 info,
                 loaded_at: SystemTime::now(),
@@ -364,6 +381,9 @@ impl ServerHandle {
         info.max_payload = new.max_payload;
         let auth = Authenticator::new(&new.auth);
         info.auth_required = auth.required();
+        let tls = tls_config(&new).map_err(|e| e.to_string())?;
+        info.tls_required = tls.is_some();
+        info.tls_verify = new.tls.as_ref().is_some_and(|t| t.verify);
         (info.host, info.port) = advertised(&new, self.client_addr).map_err(|e| e.to_string())?;
         if new.pid_file != current.opts.pid_file {
             if let Some(path) = &new.pid_file {
@@ -381,6 +401,7 @@ impl ServerHandle {
         }
         self.shared.settings.replace(Settings {
             auth,
+            tls,
             opts: new,
             info,
             loaded_at: SystemTime::now(),

@@ -4,7 +4,7 @@
 //! connection with input (at most [`READ_BUDGET`] bytes each, the rest next turn), fire due
 //! timers, then hand staged bytes to other reactors and write what is queued locally.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -24,6 +24,7 @@ use super::timer::{Timer, TimerKind, Timers};
 use super::{LameDuckStep, ServerShared};
 use crate::proto::Parser;
 use crate::sublist::MatchCache;
+use crate::tls::TlsSession;
 
 /// Token of the reactor's waker.
 pub const WAKER: Token = Token(usize::MAX);
@@ -301,7 +302,23 @@ impl Reactor {
         let opts = &settings.opts;
         let now = Instant::now();
         let shared = Arc::new(ConnShared::new(cid, self.id, token, addr));
-        let info = self.settings.info.line_for(cid, addr.ip().to_string());
+        let mut info = self.settings.info.line_for(cid, addr.ip().to_string());
+        let tls = match &settings.tls {
+            // INFO goes out in plain text, then everything is inside TLS. A fresh socket
+            // takes a few hundred bytes at once; one that does not is dropped.
+            Some(config) => match sock.write(&info) {
+                Ok(n) if n == info.len() => {
+                    info.clear();
+                    TlsSession::new(config.clone()).ok()
+                }
+                _ => {
+                    let _ = self.poll.registry().deregister(&mut sock);
+                    return;
+                }
+            },
+            None => None,
+        };
+        let handshaking = tls.is_some();
         entry.insert(Conn {
             shared,
             sock,
@@ -313,6 +330,8 @@ impl Reactor {
             user: None,
             perms: None,
             pub_verdicts: Default::default(),
+            tls,
+            tls_announced: false,
             rbuf: Vec::new(),
             needs_input: false,
             needed: 0,
@@ -340,6 +359,9 @@ impl Reactor {
         self.schedule(token, now + opts.ping_interval, TimerKind::Ping);
         if settings.auth.required() {
             self.schedule(token, now + opts.auth_timeout(), TimerKind::AuthTimeout);
+        }
+        if handshaking {
+            self.schedule(token, now + opts.tls_timeout(), TimerKind::TlsTimeout);
         }
         debug!(
             "{}Client connection created",
@@ -408,13 +430,22 @@ impl Reactor {
                 Ok(n) => {
                     budget = budget.saturating_sub(n);
                     self.conns[token].last_activity = Instant::now();
+                    self.announce_tls(token);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.conns[token].readable = false;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
+                    let conn = &mut self.conns[token];
+                    let handshaking = conn.tls.as_ref().is_some_and(TlsSession::is_handshaking);
                     let reason = match e.kind() {
+                        _ if handshaking => {
+                            error!("{}TLS handshake error: {e}", conn.shared.prefix());
+                            // rustls queued an alert for the client: send it on the way out.
+                            let _ = conn.flush_tls();
+                            CloseReason::TlsHandshakeFailure
+                        }
                         io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
                             CloseReason::ClientClosed
                         }
@@ -430,7 +461,7 @@ impl Reactor {
     /// tail is copied to the connection.
     fn read_into_scratch(&mut self, token: usize) -> io::Result<usize> {
         let mut scratch = std::mem::take(&mut self.scratch);
-        let result = self.conns[token].sock.read(&mut scratch);
+        let result = self.conns[token].read_input(&mut scratch);
         if let Ok(n) = result {
             if n > 0 {
                 let used = self.process(token, &scratch[..n]);
@@ -452,7 +483,7 @@ impl Reactor {
             .min(held.len() + READ_BUDGET);
         let start = held.len();
         held.resize(want.max(start + 1), 0);
-        let result = conn.sock.read(&mut held[start..]);
+        let result = conn.read_input(&mut held[start..]);
         let n = *result.as_ref().unwrap_or(&0);
         held.truncate(start + n);
         if n > 0 {
@@ -494,6 +525,7 @@ impl Reactor {
                 TimerKind::Resume => self.resume(timer.token, now),
                 TimerKind::WriteDeadline => self.check_write_deadline(timer.token, now),
                 TimerKind::AuthTimeout => self.on_auth_timeout(timer.token),
+                TimerKind::TlsTimeout => self.on_tls_timeout(timer.token),
             }
         }
     }
@@ -503,6 +535,32 @@ impl Reactor {
         if conn.paused_until.is_some_and(|t| t <= now) {
             conn.paused_until = None;
             self.mark_ready(token);
+        }
+    }
+
+    /// Logs the TLS version and cipher suite once the handshake is done (debug).
+    fn announce_tls(&mut self, token: usize) {
+        let conn = &mut self.conns[token];
+        if conn.tls_announced {
+            return;
+        }
+        if let Some((version, cipher)) = conn.tls.as_ref().and_then(TlsSession::protocol_and_cipher)
+        {
+            conn.tls_announced = true;
+            let prefix = conn.shared.prefix();
+            debug!("{prefix}TLS handshake complete");
+            debug!("{prefix}TLS version {version}, cipher suite {cipher}");
+        }
+    }
+
+    /// The TLS handshake timer: a client still handshaking is closed. (The reference's
+    /// `-ERR 'Secure Connection - TLS Required'` goes into the unfinished TLS session and
+    /// never reaches the client, so nothing is sent.)
+    fn on_tls_timeout(&mut self, token: usize) {
+        let conn = &self.conns[token];
+        if conn.tls.as_ref().is_some_and(TlsSession::is_handshaking) {
+            error!("{}TLS handshake timeout", conn.shared.prefix());
+            self.close(token, CloseReason::TlsHandshakeFailure, false);
         }
     }
 
@@ -578,19 +636,11 @@ impl Reactor {
     /// Writes queued bytes until done or the socket is full.
     fn write(&mut self, token: usize) {
         let conn = &mut self.conns[token];
-        while conn.wpos < conn.wbuf.len() && conn.writable {
-            match conn.sock.write(&conn.wbuf[conn.wpos..]) {
-                Ok(0) => break,
-                Ok(n) => conn.wpos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.writable = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    self.close(token, CloseReason::WriteError, false);
-                    return;
-                }
-            }
+        if conn.write_output().is_err() {
+            self.close(token, CloseReason::WriteError, false);
+            return;
         }
-        if conn.wpos == conn.wbuf.len() {
+        if conn.output_done() {
             conn.wpos = 0;
             conn.wbuf.clear();
             conn.blocked_since = None;
@@ -621,6 +671,12 @@ impl Reactor {
         if flush {
             self.conns[token].writable = true;
             self.write(token);
+        }
+        if let Some(tls) = self.conns[token].tls.as_mut() {
+            if !tls.is_handshaking() {
+                tls.send_close_notify();
+                let _ = self.conns[token].flush_tls();
+            }
         }
         let mut conn = self.conns.remove(token);
         let subs: Vec<_> = conn.subs.drain().map(|(_, sub)| sub).collect();

@@ -17,6 +17,8 @@ pub struct Settings {
     pub opts: Options,
     pub info: Info,
     pub auth: Authenticator,
+    /// The TLS configuration clients must use, when `tls {}` is set.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     /// When these options were loaded (start or last reload): `/varz` `config_load_time`.
     pub loaded_at: SystemTime,
 }

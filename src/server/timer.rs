@@ -18,6 +18,8 @@ pub enum TimerKind {
     WriteDeadline,
     /// The client had this long to send CONNECT with valid credentials.
     AuthTimeout,
+    /// The client had this long to complete the TLS handshake.
+    TlsTimeout,
 }
 
 /// One scheduled timer.

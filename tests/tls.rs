@@ -1,0 +1,154 @@
+//! TLS for clients, against natsd and the reference with the test certificates in
+//! `configs/certs`: a real client (async-nats over rustls) with server-only TLS and with
+//! client certificates, a plain-text client, and a client that never starts the handshake.
+
+mod common;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{Impl, ServerProc, Wire};
+use futures_util::StreamExt;
+
+fn cert(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("configs/certs")
+        .join(name)
+}
+
+/// A `tls {}` block with the test server certificate; `verify` adds client verification.
+fn tls_conf(verify: bool) -> String {
+    let mut conf = format!(
+        "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  timeout: 0.5\n",
+        cert("server-cert.pem").display(),
+        cert("server-key.pem").display()
+    );
+    if verify {
+        conf += &format!(
+            "  ca_file: \"{}\"\n  verify: true\n",
+            cert("ca.pem").display()
+        );
+    }
+    conf + "}\n"
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Connects with async-nats over TLS (optionally with the client certificate) and does a
+/// publish/subscribe round trip.
+async fn round_trip(server: &ServerProc, client_cert: bool) -> Result<(), String> {
+    let mut options = async_nats::ConnectOptions::new()
+        .add_root_certificates(cert("ca.pem"))
+        .require_tls(true)
+        .max_reconnects(Some(0))
+        .connection_timeout(Duration::from_secs(3));
+    if client_cert {
+        options = options.add_client_certificate(cert("client-cert.pem"), cert("client-key.pem"));
+    }
+    let url = format!("tls://{}", server.client_addr());
+    let client = options.connect(url).await.map_err(|e| e.to_string())?;
+    let mut sub = client
+        .subscribe("secure")
+        .await
+        .map_err(|e| e.to_string())?;
+    client.flush().await.map_err(|e| e.to_string())?;
+    client
+        .publish("secure", "sealed".into())
+        .await
+        .map_err(|e| e.to_string())?;
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .map_err(|_| "no message".to_string())?
+        .ok_or("subscription closed")?;
+    assert_eq!(msg.payload, "sealed");
+    Ok(())
+}
+
+#[test]
+fn server_only_tls_with_a_real_client() {
+    for imp in Impl::enabled() {
+        let server = ServerProc::start_with_config(imp, &tls_conf(false), &[]);
+        let info = Wire::connect(server.client_addr()).read_info();
+        assert_eq!(info["tls_required"], true, "{imp}: {info}");
+        runtime()
+            .block_on(round_trip(&server, false))
+            .unwrap_or_else(|e| panic!("{imp}: {e}"));
+    }
+}
+
+#[test]
+fn verify_requires_a_client_certificate() {
+    for imp in Impl::enabled() {
+        let server = ServerProc::start_with_config(imp, &tls_conf(true), &[]);
+        let info = Wire::connect(server.client_addr()).read_info();
+        assert_eq!(info["tls_verify"], true, "{imp}: {info}");
+        runtime()
+            .block_on(round_trip(&server, true))
+            .unwrap_or_else(|e| panic!("{imp} with a client certificate: {e}"));
+        let refused = runtime().block_on(round_trip(&server, false));
+        assert!(
+            refused.is_err(),
+            "{imp}: accepted without a client certificate"
+        );
+    }
+}
+
+/// Reads whatever comes until the server closes; panics if it stays open.
+fn drain_until_closed(mut sock: std::net::TcpStream) -> Vec<u8> {
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while Instant::now() < deadline {
+        match sock.read(&mut chunk) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return got,
+            Err(_) => {}
+        }
+    }
+    panic!(
+        "connection still open; got {:?}",
+        String::from_utf8_lossy(&got)
+    );
+}
+
+#[test]
+fn plain_text_client_is_refused() {
+    for imp in Impl::enabled() {
+        let server = ServerProc::start_with_config(imp, &tls_conf(false), &[]);
+        let mut wire = Wire::connect(server.client_addr());
+        wire.read_info();
+        let mut sock = std::net::TcpStream::connect(server.client_addr()).unwrap();
+        let mut info = [0u8; 2048];
+        let _ = sock.read(&mut info);
+        std::io::Write::write_all(&mut sock, b"CONNECT {}\r\nPING\r\n").unwrap();
+        let got = drain_until_closed(sock);
+        assert!(
+            !String::from_utf8_lossy(&got).contains("PONG"),
+            "{imp}: a plain client was served"
+        );
+    }
+}
+
+/// The reference closes a client that never starts the handshake after `tls.timeout`,
+/// without the `-ERR` protocol.md describes (it is written into the unfinished TLS session).
+#[test]
+fn silent_client_is_closed_after_the_handshake_timeout() {
+    for imp in Impl::enabled() {
+        let server = ServerProc::start_with_config(imp, &tls_conf(false), &[]);
+        let mut wire = Wire::connect(server.client_addr());
+        wire.read_info();
+        let started = Instant::now();
+        wire.expect_closed();
+        assert!(started.elapsed() >= Duration::from_millis(400), "{imp}");
+        server.wait_for_log("TLS handshake timeout", 1);
+    }
+}
