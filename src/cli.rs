@@ -25,7 +25,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::gofmt;
-use crate::options::{Options, DEFAULT_HOST, TLS_CIPHER_SUITES, TLS_CURVES};
+use crate::options::{Options, TlsOptions, DEFAULT_HOST, TLS_CIPHER_SUITES, TLS_CURVES};
 use Value::{Bool, Int, Str, Uint};
 
 /// What the command line asks for.
@@ -289,7 +289,7 @@ static FLAGS: &[Flag] = &[
     flag("--DVV",                &[],            Bool(Some(|s, on| s.debug_trace_verbose = Some(on)))),
     // Negative means unlimited, like 0: Go truncates traced payloads only when it is positive.
     flag("--max_traced_msg_len", &[],            Int(Some(|s, v| s.opts.log.max_traced_msg_len = v.try_into().unwrap_or(0)))),
-    // Not supported yet: monitoring, TLS, cluster, profiling.
+    // Not supported yet: monitoring, cluster, profiling.
     flag("--config",             &["c"],         Str(Some(|s, v| s.config_file = path(v)))),
     flag("--t",                  &[],            Bool(Some(|s, on| s.check_config = on))),
     flag("--signal",             &["sl"],        Str(Some(|s, v| s.signal = non_empty(v)))),
@@ -299,11 +299,11 @@ static FLAGS: &[Flag] = &[
     flag("--user",               &[],            Str(Some(|s, v| s.opts.auth.user = non_empty(v)))),
     flag("--pass",               &[],            Str(Some(|s, v| s.opts.auth.password = non_empty(v)))),
     flag("--auth",               &[],            Str(Some(|s, v| s.opts.auth.token = non_empty(v)))),
-    flag("--tls",                &[],            Bool(None)),
-    flag("--tlscert",            &[],            Str(None)),
-    flag("--tlskey",             &[],            Str(None)),
-    flag("--tlsverify",          &[],            Bool(None)),
-    flag("--tlscacert",          &[],            Str(None)),
+    flag("--tls",                &[],            Bool(Some(|s, on| s.tls.enabled = Some(on)))),
+    flag("--tlscert",            &[],            Str(Some(|s, v| s.tls.cert = path(v)))),
+    flag("--tlskey",             &[],            Str(Some(|s, v| s.tls.key = path(v)))),
+    flag("--tlsverify",          &[],            Bool(Some(|s, on| s.tls.verify = Some(on)))),
+    flag("--tlscacert",          &[],            Str(Some(|s, v| s.tls.ca = path(v)))),
     flag("--routes",             &[],            Str(None)),
     flag("--cluster",            &["cluster_listen"], Str(None)),
     flag("--cluster_name",       &[],            Str(None)),
@@ -348,6 +348,8 @@ struct Settings {
     signal: Option<String>,
     /// `-js`.
     jetstream: bool,
+    /// `--tls*`.
+    tls: TlsFlags,
     /// `-DV`.
     debug_trace: Option<bool>,
     /// `-DVV`.
@@ -377,7 +379,50 @@ impl Settings {
         if let Some(port) = self.port {
             options.port = port;
         }
+        self.tls.apply(&mut options)?;
         Ok(options)
+    }
+}
+
+/// The `--tls*` flags: with any of them (but `--tls=false`) TLS comes from the flags alone,
+/// as in the reference; `--tls=false` drops the file's `tls {}`.
+#[derive(Default)]
+struct TlsFlags {
+    enabled: Option<bool>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    ca: Option<PathBuf>,
+    verify: Option<bool>,
+}
+
+impl TlsFlags {
+    fn apply(self, options: &mut Options) -> Result<(), String> {
+        if self.enabled == Some(false) {
+            options.tls = None;
+            return Ok(());
+        }
+        let given = self.enabled.is_some()
+            || self.cert.is_some()
+            || self.key.is_some()
+            || self.ca.is_some()
+            || self.verify.is_some();
+        if !given {
+            return Ok(());
+        }
+        if self.cert.is_none() {
+            return Err("TLS Server certificate must be present and valid".into());
+        }
+        if self.key.is_none() {
+            return Err("TLS Server private key must be present and valid".into());
+        }
+        options.tls = Some(TlsOptions {
+            cert_file: self.cert,
+            key_file: self.key,
+            ca_file: self.ca,
+            verify: self.verify.unwrap_or(false),
+            ..TlsOptions::default()
+        });
+        Ok(())
     }
 }
 
@@ -1064,12 +1109,6 @@ mod tests {
             &["-ms", "8223"],
             &["--http_port", "1"],
             &["--https_port", "1"],
-            &["--tls"],
-            &["--tls=false"],
-            &["--tlscert", "c"],
-            &["--tlskey", "k"],
-            &["--tlsverify"],
-            &["--tlscacert", "ca"],
             &["--routes", "nats://h:1"],
             &["--cluster", "nats://h:1"],
             &["--cluster_listen", "nats://h:1"],
@@ -1084,9 +1123,38 @@ mod tests {
         }
         // The first one from the left is named.
         assert_fatal(
-            &["-D", "--tls", "-m", "1"],
-            "flag --tls is not supported yet",
+            &["-D", "--routes", "nats://h:1", "-m", "1"],
+            "flag --routes is not supported yet",
         );
+    }
+
+    #[test]
+    fn tls_flags_build_tls_alone() {
+        let options_of = |list: &[&str]| match parse_strs(list) {
+            Ok(Command::Run(invocation)) => invocation.options(Options::default()),
+            other => panic!("{list:?}: expected Run, got {other:?}"),
+        };
+        assert_eq!(
+            options_of(&["--tls"]).unwrap_err(),
+            "TLS Server certificate must be present and valid"
+        );
+        assert_eq!(
+            options_of(&["--tlscert", "c.pem"]).unwrap_err(),
+            "TLS Server private key must be present and valid"
+        );
+        let tls = run(&["--tlscert", "c.pem", "--tlskey", "k.pem", "--tlsverify"])
+            .tls
+            .expect("TLS from the flags");
+        assert_eq!(tls.cert_file, Some(PathBuf::from("c.pem")));
+        assert!(tls.verify);
+        let Ok(Command::Run(invocation)) = parse_strs(&["--tls=false"]) else {
+            panic!("expected Run");
+        };
+        let file = Options {
+            tls: Some(TlsOptions::default()),
+            ..Options::default()
+        };
+        assert_eq!(invocation.options(file).unwrap().tls, None);
     }
 
     #[test]

@@ -152,3 +152,22 @@ fn silent_client_is_closed_after_the_handshake_timeout() {
         server.wait_for_log("TLS handshake timeout", 1);
     }
 }
+
+#[test]
+fn tls_from_the_command_line() {
+    let cert_path = cert("server-cert.pem");
+    let key_path = cert("server-key.pem");
+    let args = [
+        "--tls",
+        "--tlscert",
+        cert_path.to_str().unwrap(),
+        "--tlskey",
+        key_path.to_str().unwrap(),
+    ];
+    for imp in Impl::enabled() {
+        let server = ServerProc::start(imp, &args);
+        runtime()
+            .block_on(round_trip(&server, false))
+            .unwrap_or_else(|e| panic!("{imp}: {e}"));
+    }
+}
