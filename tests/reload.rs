@@ -282,3 +282,37 @@ fn reloaded_token_applies_to_new_clients() {
         good.expect(b"PONG\r\n");
     }
 }
+
+fn login(server: &ServerProc, user: &str, pass: &str) -> Wire {
+    let mut wire = Wire::connect(server.client_addr());
+    wire.read_info();
+    let hello = format!(
+        "CONNECT {{\"user\":\"{user}\",\"pass\":\"{pass}\",\"verbose\":false}}\r\nPING\r\n"
+    );
+    wire.send(hello.as_bytes());
+    wire.expect(b"PONG\r\n");
+    wire
+}
+
+#[test]
+fn reloaded_users_and_permissions_apply_to_connected_clients() {
+    let before = "authorization {\n  users = [\n    {user: alice, password: a}\n    {user: bob, password: b}\n  ]\n}\n";
+    let after = "authorization {\n  users = [\n    {user: alice, password: a, permissions: {subscribe: {deny: \"secret.>\"}}}\n  ]\n}\n";
+    for imp in implementations() {
+        let server = ServerProc::start_with_config(imp, before, &[]);
+        let mut alice = login(&server, "alice", "a");
+        let mut bob = login(&server, "bob", "b");
+        alice.send(b"SUB secret.> 1\r\nSUB public.> 2\r\nPING\r\n");
+        alice.expect(b"PONG\r\n");
+        reload(&server, after, 1);
+        server.wait_for_log("Reloaded server configuration", 1);
+        // bob's user is gone: he is closed (without an -ERR, as the reference).
+        bob.expect_closed();
+        // alice stays, loses the subscription her new permissions deny, keeps the other.
+        alice.expect(
+            b"-ERR 'Permissions Violation for Subscription to \"secret.>\" (sid \"1\")'\r\n",
+        );
+        alice.send(b"PUB secret.x 1\r\nx\r\nPUB public.x 1\r\ny\r\nPING\r\n");
+        alice.expect(b"MSG public.x 2 1\r\ny\r\nPONG\r\n");
+    }
+}

@@ -217,11 +217,73 @@ impl Reactor {
             self.settings.auth.remember(digest);
         }
         match pending.resolve(matched) {
+            Ok(identity) if self.conns[token].established => self.apply_identity(token, identity),
+            Err(_) if self.conns[token].established => self.revoke(token),
             Ok(identity) => {
                 self.finish_connect(token, identity);
                 self.mark_ready(token);
             }
             Err(refused) => self.auth_violation(token, Some(refused.to_string())),
+        }
+    }
+
+    /// After an authorization reload: checks an established client again, as the
+    /// reference does. A client that no longer authenticates is closed; the others get
+    /// their new permissions.
+    pub(super) fn reauthenticate(&mut self, token: usize) {
+        let conn = &mut self.conns[token];
+        let creds = Credentials {
+            user: &conn.opts.user,
+            pass: &conn.opts.pass,
+            token: &conn.opts.auth_token,
+        };
+        match self.settings.auth.check(creds) {
+            Outcome::Done(Ok(identity)) => self.apply_identity(token, identity),
+            Outcome::Done(Err(_)) => self.revoke(token),
+            Outcome::Verify(pending) => {
+                let waiter = (self.id, token, conn.shared.cid);
+                let queue = &self.shared.verifier;
+                queue.submit(pending.digest, &pending.hash, &pending.password, waiter);
+                conn.awaiting_verdict = Some(pending);
+            }
+        }
+    }
+
+    /// A connected client whose credentials a reload removed: closed without an `-ERR`,
+    /// as the reference does.
+    fn revoke(&mut self, token: usize) {
+        self.close(token, CloseReason::AuthenticationFailure, false);
+    }
+
+    /// New permissions for a connected client: subscriptions they no longer allow are
+    /// removed, each with the reference's `-ERR`.
+    fn apply_identity(&mut self, token: usize, identity: Identity) {
+        let conn = &mut self.conns[token];
+        conn.user = identity.user;
+        conn.perms = identity.permissions;
+        conn.pub_verdicts.clear();
+        let Some(perms) = conn.perms.clone() else {
+            return;
+        };
+        let revoked: Vec<Box<[u8]>> = conn
+            .subs
+            .iter()
+            .filter(|(_, s)| !perms.can_subscribe(&s.subject, s.queue.as_deref()))
+            .map(|(sid, _)| sid.clone())
+            .collect();
+        for sid in revoked {
+            let Some(sub) = self.conns[token].subs.remove(&sid) else {
+                continue;
+            };
+            self.shared
+                .sublist
+                .remove(&sub.subject, sub.queue.as_deref(), &sub);
+            let text = format!(
+                "Permissions Violation for Subscription to {:?} (sid {:?})",
+                String::from_utf8_lossy(&sub.subject),
+                String::from_utf8_lossy(&sid)
+            );
+            self.send_err(token, &text);
         }
     }
 
@@ -231,6 +293,7 @@ impl Reactor {
         conn.user = identity.user;
         conn.perms = identity.permissions;
         conn.pub_verdicts.clear();
+        conn.established = true;
         if !conn.opts.account.is_empty() || conn.opts.new_account {
             self.auth_violation(token, Some("authentication error".to_string()));
             return;

@@ -204,8 +204,10 @@ pub struct Conn {
     pub addr: SocketAddr,
     pub parser: Parser,
     pub opts: ClientOpts,
-    /// A CONNECT has been processed.
+    /// A CONNECT has been received (the auth timer no longer applies).
     pub connected: bool,
+    /// The CONNECT was accepted (authenticated and checked).
+    pub established: bool,
     /// CONNECT waits for a bcrypt verdict; later operations wait behind it.
     pub awaiting_verdict: Option<crate::auth::Pending>,
     /// The authenticated user's name, for violation log lines.

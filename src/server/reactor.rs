@@ -133,11 +133,22 @@ impl Reactor {
             return;
         }
         self.settings_generation = generation;
-        self.settings = self.shared.settings.current();
+        let old = std::mem::replace(&mut self.settings, self.shared.settings.current());
         let opts = &self.settings.opts;
         for (_, conn) in self.conns.iter_mut() {
             conn.parser
                 .set_limits(opts.max_control_line, opts.max_payload);
+        }
+        if old.opts.auth != self.settings.opts.auth {
+            let established: Vec<usize> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.established && c.closing.is_none())
+                .map(|(token, _)| token)
+                .collect();
+            for token in established {
+                self.reauthenticate(token);
+            }
         }
     }
 
@@ -326,6 +337,7 @@ impl Reactor {
             parser: Parser::new(opts.max_control_line, opts.max_payload),
             opts: Default::default(),
             connected: false,
+            established: false,
             awaiting_verdict: None,
             user: None,
             perms: None,
