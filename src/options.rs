@@ -424,13 +424,7 @@ impl Options {
     pub fn unsupported_yet(&self) -> Option<&'static str> {
         let auth = &self.auth;
         let cluster = &self.cluster;
-        let responses =
-            |p: &Option<Permissions>| p.as_ref().is_some_and(|p| p.allow_responses.is_some());
-        if responses(&auth.default_permissions)
-            || auth.users.iter().any(|u| responses(&u.permissions))
-        {
-            Some("allow_responses permissions")
-        } else if !auth.nkeys.is_empty() {
+        if !auth.nkeys.is_empty() {
             Some("nkey authentication")
         } else if self.tls.as_ref().is_some_and(|t| t.verify_and_map) {
             Some("tls verify_and_map")
@@ -568,13 +562,5 @@ mod tests {
             Some("tls verify_and_map"),
             "tokens are supported"
         );
-        opts.auth.default_permissions = Some(Permissions {
-            allow_responses: Some(ResponsePermission {
-                max_msgs: None,
-                expires: None,
-            }),
-            ..Permissions::default()
-        });
-        assert_eq!(opts.unsupported_yet(), Some("allow_responses permissions"));
     }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::options::{Permissions, SubjectPermission};
+use crate::options::{Permissions, ResponsePermission, SubjectPermission};
 use crate::subject;
 
 /// One permission entry: a subject pattern and, for subscribe entries, an optional queue.
@@ -93,6 +93,8 @@ pub struct UserPermissions {
     subscribe: Rules,
     /// Plain subscribe-deny patterns, shared with wildcard subscriptions as their filter.
     delivery_deny: Option<Arc<[Box<[u8]>]>>,
+    /// `allow_responses`: replies to requests received may be published.
+    responses: Option<ResponsePermission>,
 }
 
 impl UserPermissions {
@@ -108,6 +110,7 @@ impl UserPermissions {
         UserPermissions {
             publish: Rules::new(permissions.publish.as_ref()),
             delivery_deny: (!deny.is_empty()).then(|| deny.into()),
+            responses: permissions.allow_responses.clone(),
             subscribe,
         }
     }
@@ -115,6 +118,12 @@ impl UserPermissions {
     /// May the user publish to `subject`?
     pub fn can_publish(&self, subject: &[u8]) -> bool {
         self.publish.allows(subject, None)
+    }
+
+    /// `allow_responses`, when set: the reply subjects of requests this user receives may
+    /// be published to, `max_msgs` times within `expires`.
+    pub fn responses(&self) -> Option<&ResponsePermission> {
+        self.responses.as_ref()
     }
 
     /// May the user subscribe to `subject` (in `queue`)?

@@ -251,3 +251,33 @@ authorization {
         spy.expect(b"PONG\r\n");
     });
 }
+
+#[test]
+fn allow_responses_lets_a_responder_answer_once() {
+    let conf = r#"
+authorization {
+  users = [
+    {user: client, password: c, permissions: {publish: "svc", subscribe: "_INBOX.>"}}
+    {user: service, password: s, permissions: {subscribe: "svc", allow_responses: true}}
+  ]
+}
+"#;
+    each_server(Some(conf), &[], |server| {
+        let mut service = login(server, "service", "s");
+        let mut client = login(server, "client", "c");
+        service.send(b"SUB svc 1\r\nPING\r\n");
+        service.expect(b"PONG\r\n");
+        client.send(b"SUB _INBOX.r 1\r\nPUB svc _INBOX.r 2\r\nhi\r\nPING\r\n");
+        client.expect(b"PONG\r\n");
+        service.expect(b"MSG svc 1 _INBOX.r 2\r\nhi\r\n");
+        service.send(b"PUB _INBOX.r 2\r\nok\r\nPING\r\n");
+        service.expect(b"PONG\r\n");
+        client.expect(b"MSG _INBOX.r 1 2\r\nok\r\n");
+        // One response per request, and nothing else.
+        service.send(b"PUB _INBOX.r 2\r\nno\r\nPUB other 2\r\nno\r\nPING\r\n");
+        service.expect(b"-ERR 'Permissions Violation for Publish to \"_INBOX.r\"'\r\n");
+        service.expect(b"-ERR 'Permissions Violation for Publish to \"other\"'\r\nPONG\r\n");
+        client.send(b"PING\r\n");
+        client.expect(b"PONG\r\n");
+    });
+}

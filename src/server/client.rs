@@ -259,9 +259,7 @@ impl Reactor {
     /// removed, each with the reference's `-ERR`.
     fn apply_identity(&mut self, token: usize, identity: Identity) {
         let conn = &mut self.conns[token];
-        conn.user = identity.user;
-        conn.perms = identity.permissions;
-        conn.pub_verdicts.clear();
+        conn.set_identity(identity);
         let Some(perms) = conn.perms.clone() else {
             return;
         };
@@ -290,9 +288,7 @@ impl Reactor {
     /// The checks of CONNECT after authentication, then `+OK`.
     fn finish_connect(&mut self, token: usize, identity: Identity) {
         let conn = &mut self.conns[token];
-        conn.user = identity.user;
-        conn.perms = identity.permissions;
-        conn.pub_verdicts.clear();
+        conn.set_identity(identity);
         conn.established = true;
         if !conn.opts.account.is_empty() || conn.opts.new_account {
             self.auth_violation(token, Some("authentication error".to_string()));

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 
 use super::info::ClientOpts;
+use crate::options::ResponsePermission;
 use crate::permissions::UserPermissions;
 use crate::proto::Parser;
 use crate::tls::TlsSession;
@@ -84,6 +85,10 @@ pub struct ConnShared {
     pub unsent: AtomicUsize,
     /// The client negotiated headers: deliver HMSG rather than MSG.
     pub headers: AtomicBool,
+    /// The user has `allow_responses`: reply subjects delivered to it are recorded.
+    pub tracks_replies: AtomicBool,
+    /// Reply subjects of requests delivered to this client: when, and responses sent.
+    replies: Mutex<HashMap<Box<[u8]>, TrackedReply>>,
     /// The connection is gone or going: deliver nothing more.
     pub closed: AtomicBool,
     /// Log line prefix, `ip:port - cid:N - ` plus the client descriptor after CONNECT.
@@ -102,6 +107,8 @@ impl ConnShared {
             handover_queued: AtomicBool::new(false),
             unsent: AtomicUsize::new(0),
             headers: AtomicBool::new(false),
+            tracks_replies: AtomicBool::new(false),
+            replies: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
             prefix: Mutex::new(format!("{addr} - cid:{cid} - ").into()),
         }
@@ -121,6 +128,38 @@ impl ConnShared {
         *self.prefix.lock().unwrap_or_else(|e| e.into_inner()) = prefix.into();
     }
 
+    /// Records the reply subject of a request delivered to this client.
+    pub fn record_reply(&self, reply: &[u8], now: Instant) {
+        let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
+        if replies.len() >= MAX_TRACKED_REPLIES {
+            // Forget the oldest half rather than grow without bound.
+            let mut ages: Vec<Instant> = replies.values().map(|(at, _)| *at).collect();
+            ages.sort_unstable();
+            let cutoff = ages[ages.len() / 2];
+            replies.retain(|_, (at, _)| *at > cutoff);
+        }
+        replies.insert(reply.into(), (now, 0));
+    }
+
+    /// Whether this client may publish a response to `subject` now (`allow_responses`),
+    /// counting it if so.
+    pub fn take_response(&self, subject: &[u8], allowed: &ResponsePermission) -> bool {
+        let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((at, sent)) = replies.get_mut(subject) else {
+            return false;
+        };
+        let expired = allowed.expires.is_some_and(|ttl| at.elapsed() > ttl);
+        if expired {
+            replies.remove(subject);
+            return false;
+        }
+        *sent += 1;
+        if allowed.max_msgs.is_some_and(|max| *sent >= max) {
+            replies.remove(subject);
+        }
+        true
+    }
+
     /// Pending outbound bytes as another reactor can estimate them.
     pub fn pending_estimate(&self) -> usize {
         self.unsent.load(Ordering::Relaxed) + self.handover_len.load(Ordering::Relaxed)
@@ -131,6 +170,12 @@ impl ConnShared {
         self.closed.load(Ordering::Relaxed)
     }
 }
+
+/// Reply subjects remembered per client for `allow_responses`.
+const MAX_TRACKED_REPLIES: usize = 4096;
+
+/// When a request's reply subject was delivered, and how many responses went to it.
+type TrackedReply = (Instant, u64);
 
 /// One subscription, as stored in the sublist.
 pub struct Subscription {
@@ -323,20 +368,39 @@ impl Conn {
         self.wpos == self.wbuf.len() && !self.tls.as_ref().is_some_and(TlsSession::wants_write)
     }
 
-    /// Whether the user may publish to `subject` (cached).
+    /// Whether the user may publish to `subject`: its publish permissions (cached), else a
+    /// response it is allowed to send (`allow_responses`).
     pub fn may_publish(&mut self, subject: &[u8]) -> bool {
         let Some(perms) = &self.perms else {
             return true;
         };
-        if let Some(&verdict) = self.pub_verdicts.get(subject) {
-            return verdict;
-        }
-        let verdict = perms.can_publish(subject);
-        if self.pub_verdicts.len() >= PUB_VERDICTS {
-            self.pub_verdicts.clear();
-        }
-        self.pub_verdicts.insert(subject.into(), verdict);
+        let verdict = match self.pub_verdicts.get(subject) {
+            Some(&verdict) => verdict,
+            None => {
+                let verdict = perms.can_publish(subject);
+                if self.pub_verdicts.len() >= PUB_VERDICTS {
+                    self.pub_verdicts.clear();
+                }
+                self.pub_verdicts.insert(subject.into(), verdict);
+                verdict
+            }
+        };
         verdict
+            || perms
+                .responses()
+                .is_some_and(|allowed| self.shared.take_response(subject, allowed))
+    }
+
+    /// Takes on an authenticated identity: user name and permissions.
+    pub fn set_identity(&mut self, identity: crate::auth::Identity) {
+        self.user = identity.user;
+        let tracks = identity
+            .permissions
+            .as_ref()
+            .is_some_and(|p| p.responses().is_some());
+        self.shared.tracks_replies.store(tracks, Ordering::Relaxed);
+        self.perms = identity.permissions;
+        self.pub_verdicts.clear();
     }
 
     /// The user as violation log lines name it: `User "alice"` or `User "N/A"`.

@@ -261,6 +261,11 @@ impl Reactor {
         let Some(last) = sub.claim_delivery() else {
             return false;
         };
+        if let Some(reply) = msg.reply {
+            if target.tracks_replies.load(Ordering::Relaxed) {
+                target.record_reply(reply, std::time::Instant::now());
+            }
+        }
         let headers_ok = target.headers.load(Ordering::Relaxed);
         if logging::trace_enabled() {
             trace_out(target, sub, msg, headers_ok);
