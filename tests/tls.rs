@@ -40,16 +40,19 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Connects with async-nats over TLS (optionally with the client certificate) and does a
-/// publish/subscribe round trip.
-async fn round_trip(server: &ServerProc, client_cert: bool) -> Result<(), String> {
+/// Connects with async-nats over TLS (optionally with a client certificate: `client`,
+/// or `server` to present the wrong one) and does a publish/subscribe round trip.
+async fn round_trip_as(server: &ServerProc, identity: Option<&str>) -> Result<(), String> {
     let mut options = async_nats::ConnectOptions::new()
         .add_root_certificates(cert("ca.pem"))
         .require_tls(true)
         .max_reconnects(Some(0))
         .connection_timeout(Duration::from_secs(3));
-    if client_cert {
-        options = options.add_client_certificate(cert("client-cert.pem"), cert("client-key.pem"));
+    if let Some(name) = identity {
+        options = options.add_client_certificate(
+            cert(&format!("{name}-cert.pem")),
+            cert(&format!("{name}-key.pem")),
+        );
     }
     let url = format!("tls://{}", server.client_addr());
     let client = options.connect(url).await.map_err(|e| e.to_string())?;
@@ -68,6 +71,10 @@ async fn round_trip(server: &ServerProc, client_cert: bool) -> Result<(), String
         .ok_or("subscription closed")?;
     assert_eq!(msg.payload, "sealed");
     Ok(())
+}
+
+async fn round_trip(server: &ServerProc, client_cert: bool) -> Result<(), String> {
+    round_trip_as(server, client_cert.then_some("client")).await
 }
 
 #[test]
