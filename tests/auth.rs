@@ -281,3 +281,78 @@ authorization {
         client.expect(b"PONG\r\n");
     });
 }
+
+/// The same seed example with a real client library: what is allowed arrives, a denied
+/// publish comes back as the server's permissions error and is not delivered, and a denied
+/// subscription receives nothing.
+#[test]
+fn seed_permissions_with_a_real_client() {
+    use futures_util::StreamExt;
+    use std::time::Duration;
+
+    async fn client(
+        server: &ServerProc,
+        user: &str,
+        pass: &str,
+    ) -> (
+        async_nats::Client,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+    ) {
+        let (errors, seen) = tokio::sync::mpsc::unbounded_channel();
+        let client = async_nats::ConnectOptions::with_user_and_password(user.into(), pass.into())
+            .event_callback(move |event| {
+                let errors = errors.clone();
+                async move {
+                    if let async_nats::Event::ServerError(e) = event {
+                        let _ = errors.send(e.to_string());
+                    }
+                }
+            })
+            .connect(format!("nats://{}", server.client_addr()))
+            .await
+            .expect("login");
+        (client, seen)
+    }
+
+    each_server(Some(SEED_PERMISSIONS), &[], |server| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (alice, _) = client(server, "alice", "foo").await;
+            let (bob, mut bob_errors) = client(server, "bob", "bar").await;
+            let mut requests = alice.subscribe("req.*").await.unwrap();
+            alice.flush().await.unwrap();
+
+            bob.publish("req.foo", "allowed".into()).await.unwrap();
+            bob.publish("req.baz", "denied".into()).await.unwrap();
+            bob.flush().await.unwrap();
+            let first = tokio::time::timeout(Duration::from_secs(5), requests.next())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(first.payload, "allowed");
+            let error = tokio::time::timeout(Duration::from_secs(5), bob_errors.recv())
+                .await
+                .expect("a permissions error")
+                .unwrap();
+            assert!(
+                error.to_lowercase().contains("permissions violation"),
+                "{error}"
+            );
+            let nothing = tokio::time::timeout(Duration::from_millis(300), requests.next()).await;
+            assert!(nothing.is_err(), "a denied publish was delivered");
+
+            let mut denied = bob.subscribe("req.foo").await.unwrap();
+            bob.flush().await.unwrap();
+            alice.publish("req.foo", "secret".into()).await.unwrap();
+            alice.flush().await.unwrap();
+            let leaked = tokio::time::timeout(Duration::from_millis(300), denied.next()).await;
+            assert!(
+                !matches!(leaked, Ok(Some(_))),
+                "a denied subscription received a message"
+            );
+        });
+    });
+}
