@@ -323,7 +323,7 @@ fn seed_permissions_with_a_real_client() {
             let (alice, _) = client(server, "alice", "foo").await;
             let (bob, mut bob_errors) = client(server, "bob", "bar").await;
             let mut requests = alice.subscribe("req.*").await.unwrap();
-            alice.flush().await.unwrap();
+            common::settle(&alice).await;
 
             bob.publish("req.foo", "allowed".into()).await.unwrap();
             bob.publish("req.baz", "denied".into()).await.unwrap();
@@ -345,7 +345,12 @@ fn seed_permissions_with_a_real_client() {
             assert!(nothing.is_err(), "a denied publish was delivered");
 
             let mut denied = bob.subscribe("req.foo").await.unwrap();
-            bob.flush().await.unwrap();
+            // The server's refusal proves the SUB was processed before alice publishes.
+            let refusal = tokio::time::timeout(Duration::from_secs(5), bob_errors.recv())
+                .await
+                .expect("a subscription permissions error")
+                .unwrap();
+            assert!(refusal.to_lowercase().contains("subscription"), "{refusal}");
             alice.publish("req.foo", "secret".into()).await.unwrap();
             alice.flush().await.unwrap();
             let leaked = tokio::time::timeout(Duration::from_millis(300), denied.next()).await;

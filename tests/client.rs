@@ -1,6 +1,8 @@
 //! A real NATS client (async-nats) against natsd: pub/sub, wildcards, queue groups,
 //! request/reply, headers, no responders, flush and drain.
 
+mod common;
+
 use std::time::Duration;
 
 use async_nats::{Client, HeaderMap};
@@ -38,7 +40,7 @@ async fn publish_subscribe_and_wildcards() {
     let mut exact = client.subscribe("orders.new").await.unwrap();
     let mut star = client.subscribe("orders.*").await.unwrap();
     let mut tail = client.subscribe("orders.>").await.unwrap();
-    client.flush().await.unwrap();
+    common::settle(&client).await;
 
     client.publish("orders.new", "one".into()).await.unwrap();
     client.publish("orders.eu.new", "two".into()).await.unwrap();
@@ -70,7 +72,7 @@ async fn queue_group_delivers_each_message_once() {
                 .unwrap(),
         );
     }
-    client.flush().await.unwrap();
+    common::settle(&client).await;
     for i in 0..300 {
         client.publish("work", i.to_string().into()).await.unwrap();
     }
@@ -96,7 +98,7 @@ async fn request_reply_and_headers() {
     let responder = connect(&server).await;
     let requester = connect(&server).await;
     let mut service = responder.subscribe("svc.echo").await.unwrap();
-    responder.flush().await.unwrap();
+    common::settle(&responder).await;
     let task = tokio::spawn(async move {
         for _ in 0..3 {
             let msg = next(&mut service).await;
@@ -151,7 +153,7 @@ async fn drain_delivers_what_was_published() {
     let publisher = connect(&server).await;
     let subscriber = connect(&server).await;
     let mut sub = subscriber.subscribe("drain.me").await.unwrap();
-    subscriber.flush().await.unwrap();
+    common::settle(&subscriber).await;
     for i in 0..100 {
         publisher
             .publish("drain.me", i.to_string().into())

@@ -60,7 +60,7 @@ async fn round_trip_as(server: &ServerProc, identity: Option<&str>) -> Result<()
         .subscribe("secure")
         .await
         .map_err(|e| e.to_string())?;
-    client.flush().await.map_err(|e| e.to_string())?;
+    common::settle(&client).await;
     client
         .publish("secure", "sealed".into())
         .await
@@ -156,7 +156,6 @@ fn silent_client_is_closed_after_the_handshake_timeout() {
         let started = Instant::now();
         wire.expect_closed();
         assert!(started.elapsed() >= Duration::from_millis(400), "{imp}");
-        server.wait_for_log("TLS handshake timeout", 1);
     }
 }
 

@@ -10,7 +10,7 @@ use log::{debug, error, log_enabled, trace, Level};
 use super::conn::{CloseReason, SubRef, Subscription};
 use super::reactor::Reactor;
 use super::timer::TimerKind;
-use crate::auth::{Credentials, Identity, Outcome};
+use crate::auth::{Credentials, Identity, Outcome, Refused};
 use crate::logging;
 use crate::proto::{Frame, Op, ParseError, Parsed};
 use crate::subject;
@@ -189,21 +189,31 @@ impl Reactor {
             return;
         }
         self.schedule(token, due, TimerKind::Ping);
+        self.conns[token].connected = true;
+        match self.authenticate(token) {
+            Some(Ok(identity)) => self.finish_connect(token, identity),
+            Some(Err(refused)) => self.auth_violation(token, Some(refused.to_string())),
+            None => {}
+        }
+    }
+
+    /// Checks the client's CONNECT credentials: the verdict, or `None` when a bcrypt
+    /// comparison went to the verifier pool (the client waits; see `on_verdict`).
+    fn authenticate(&mut self, token: usize) -> Option<Result<Identity, Refused>> {
         let conn = &mut self.conns[token];
-        conn.connected = true;
         let creds = Credentials {
             user: &conn.opts.user,
             pass: &conn.opts.pass,
             token: &conn.opts.auth_token,
         };
         match self.settings.auth.check(creds) {
-            Outcome::Done(Ok(identity)) => self.finish_connect(token, identity),
-            Outcome::Done(Err(refused)) => self.auth_violation(token, Some(refused.to_string())),
+            Outcome::Done(verdict) => Some(verdict),
             Outcome::Verify(pending) => {
                 let waiter = (self.id, token, conn.shared.cid);
                 let queue = &self.shared.verifier;
                 queue.submit(pending.digest, &pending.hash, &pending.password, waiter);
                 conn.awaiting_verdict = Some(pending);
+                None
             }
         }
     }
@@ -231,21 +241,10 @@ impl Reactor {
     /// reference does. A client that no longer authenticates is closed; the others get
     /// their new permissions.
     pub(super) fn reauthenticate(&mut self, token: usize) {
-        let conn = &mut self.conns[token];
-        let creds = Credentials {
-            user: &conn.opts.user,
-            pass: &conn.opts.pass,
-            token: &conn.opts.auth_token,
-        };
-        match self.settings.auth.check(creds) {
-            Outcome::Done(Ok(identity)) => self.apply_identity(token, identity),
-            Outcome::Done(Err(_)) => self.revoke(token),
-            Outcome::Verify(pending) => {
-                let waiter = (self.id, token, conn.shared.cid);
-                let queue = &self.shared.verifier;
-                queue.submit(pending.digest, &pending.hash, &pending.password, waiter);
-                conn.awaiting_verdict = Some(pending);
-            }
+        match self.authenticate(token) {
+            Some(Ok(identity)) => self.apply_identity(token, identity),
+            Some(Err(_)) => self.revoke(token),
+            None => {}
         }
     }
 

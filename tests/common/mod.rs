@@ -869,3 +869,29 @@ pub fn free_port() -> u16 {
         .expect("bind 127.0.0.1:0")
         .port()
 }
+
+/// Waits until every subscription an async-nats client has made is in place on the server.
+/// (async-nats can put a SUB on the wire after a flush's PING, so `flush` alone does not
+/// prove it.) A marker subscription made last is probed until it receives: SUBs of one
+/// connection are processed in order, so the earlier ones are in place too.
+pub async fn settle(client: &async_nats::Client) {
+    use futures_util::StreamExt;
+    static MARKERS: AtomicUsize = AtomicUsize::new(0);
+    let marker = format!("_SETTLE.{}", MARKERS.fetch_add(1, Ordering::Relaxed));
+    let mut sub = client
+        .subscribe(marker.clone())
+        .await
+        .expect("subscribe marker");
+    loop {
+        client
+            .publish(marker.clone(), "probe".into())
+            .await
+            .expect("publish probe");
+        client.flush().await.expect("flush");
+        let probe = tokio::time::timeout(Duration::from_millis(200), sub.next()).await;
+        if let Ok(Some(_)) = probe {
+            break;
+        }
+    }
+    let _ = sub.unsubscribe().await;
+}
