@@ -573,6 +573,10 @@ impl<T: Clone + PartialEq> SharedSublist<T> {
 /// Use one cache with one [`SharedSublist`] only.
 pub struct MatchCache<T> {
     entries: FastMap<Box<[u8]>, Arc<MatchResult<T>>>,
+    /// The last subject answered and its result: a burst on one subject costs a byte
+    /// comparison instead of a hash lookup. Valid only at `generation`.
+    last_subject: Vec<u8>,
+    last_result: Option<Arc<MatchResult<T>>>,
     /// The shared generation the cached results are consistent with.
     generation: u64,
     max_entries: usize,
@@ -585,6 +589,8 @@ impl<T: Clone + PartialEq> MatchCache<T> {
     pub fn new(max_entries: usize) -> Self {
         Self {
             entries: FastMap::default(),
+            last_subject: Vec::new(),
+            last_result: None,
             generation: 0,
             max_entries,
             hits: 0,
@@ -600,12 +606,31 @@ impl<T: Clone + PartialEq> MatchCache<T> {
     /// under that same lock. When full, drops about half of the entries.
     pub fn lookup(&mut self, shared: &SharedSublist<T>, subject: &[u8]) -> Arc<MatchResult<T>> {
         if shared.generation() == self.generation {
+            if let Some(last) = &self.last_result {
+                if self.last_subject == subject {
+                    self.hits += 1;
+                    return Arc::clone(last);
+                }
+            }
             if let Some(result) = self.entries.get(subject) {
                 self.hits += 1;
-                return Arc::clone(result);
+                let result = Arc::clone(result);
+                self.remember_last(subject, &result);
+                return result;
             }
         }
-        self.lookup_locked(shared, subject)
+        self.last_result = None;
+        let result = self.lookup_locked(shared, subject);
+        if self.max_entries > 0 {
+            self.remember_last(subject, &result);
+        }
+        result
+    }
+
+    fn remember_last(&mut self, subject: &[u8], result: &Arc<MatchResult<T>>) {
+        self.last_subject.clear();
+        self.last_subject.extend_from_slice(subject);
+        self.last_result = Some(Arc::clone(result));
     }
 
     /// Number of cached subjects.
