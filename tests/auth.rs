@@ -24,7 +24,7 @@ fn each_server(conf: Option<&str>, args: &[&str], check: impl Fn(&ServerProc)) {
 
 /// Connects, checks INFO's `auth_required`, sends CONNECT and returns the connection.
 fn connect(server: &ServerProc, auth_required: bool, connect_json: &str) -> Wire {
-    let mut wire = Wire::connect(server.client_addr());
+    let mut wire = Wire::connect(server.client_addr()).answer_pings();
     let info = wire.read_info();
     assert_eq!(
         info["auth_required"].as_bool().unwrap_or(false),

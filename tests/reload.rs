@@ -284,7 +284,7 @@ fn reloaded_token_applies_to_new_clients() {
 }
 
 fn login(server: &ServerProc, user: &str, pass: &str) -> Wire {
-    let mut wire = Wire::connect(server.client_addr());
+    let mut wire = Wire::connect(server.client_addr()).answer_pings();
     wire.read_info();
     let hello = format!(
         "CONNECT {{\"user\":\"{user}\",\"pass\":\"{pass}\",\"verbose\":false}}\r\nPING\r\n"

@@ -406,6 +406,10 @@ impl ServerHandle {
             info,
             loaded_at: SystemTime::now(),
         });
+        // Parked reactors pick the new settings up now, not at their next event.
+        for reactor in &self.shared.reactors {
+            reactor.wake();
+        }
         Ok(lines)
     }
 

@@ -464,6 +464,8 @@ pub struct Wire {
     stream: TcpStream,
     buf: Vec<u8>,
     eof: bool,
+    /// Answer and skip the server's keep-alive PINGs between expected messages.
+    answer_pings: bool,
     /// Prefix of failure messages (implementation and address).
     pub label: String,
 }
@@ -479,8 +481,16 @@ impl Wire {
             stream,
             buf: Vec::new(),
             eof: false,
+            answer_pings: false,
             label: addr.to_string(),
         }
+    }
+
+    /// From now on, a server `PING` between expected messages is answered and skipped
+    /// (for tests that may run past the server's first keep-alive PING, ~2 s after CONNECT).
+    pub fn answer_pings(mut self) -> Wire {
+        self.answer_pings = true;
+        self
     }
 
     /// Writes all of `bytes`. A write error (the server already closed) is only reported on
@@ -569,6 +579,13 @@ impl Wire {
     pub fn expect(&mut self, expected: &[u8]) {
         let deadline = Instant::now() + TIMEOUT;
         loop {
+            while self.answer_pings
+                && self.buf.starts_with(b"PING\r\n")
+                && !expected.starts_with(b"PING")
+            {
+                self.buf.drain(..6);
+                self.send(b"PONG\r\n");
+            }
             let n = self.buf.len().min(expected.len());
             if self.buf[..n] != expected[..n] {
                 // Grab whatever else is already on its way, for a readable message.
@@ -603,7 +620,13 @@ impl Wire {
     /// Expects EOF or a reset within [`TIMEOUT`], with no other bytes arriving first.
     pub fn expect_closed(&mut self) {
         let deadline = Instant::now() + TIMEOUT;
-        while self.buf.is_empty() && !self.eof {
+        loop {
+            if self.answer_pings && self.buf.starts_with(b"PING\r\n") {
+                self.buf.drain(..6);
+            }
+            if !self.buf.is_empty() || self.eof {
+                break;
+            }
             if !self.fill(deadline) {
                 panic!(
                     "[{}] expected close, still open after {TIMEOUT:?}",
