@@ -42,7 +42,7 @@ fn wait_for_reloads(server: &ServerProc, nth: usize) {
 
 /// A connected client that has seen its PONG.
 fn client(server: &ServerProc) -> Wire {
-    let mut wire = Wire::connect(server.client_addr());
+    let mut wire = Wire::connect(server.client_addr()).answer_pings();
     wire.read_info();
     wire.send(QUIET);
     wire.send(b"PING\r\n");
@@ -314,5 +314,23 @@ fn reloaded_users_and_permissions_apply_to_connected_clients() {
         );
         alice.send(b"PUB secret.x 1\r\nx\r\nPUB public.x 1\r\ny\r\nPING\r\n");
         alice.expect(b"MSG public.x 2 1\r\ny\r\nPONG\r\n");
+    }
+}
+
+/// nats-server 2.9 closes the *oldest* clients when a reload lowers `max_connections`
+/// (config.md says the newest; the reference wins).
+#[test]
+fn lowered_max_connections_closes_the_oldest_clients() {
+    for imp in implementations() {
+        let server = ServerProc::start_with_config(imp, "max_connections: 10\n", &[]);
+        let mut older: Vec<Wire> = (0..2).map(|_| client(&server)).collect();
+        let mut newest = client(&server);
+        reload(&server, "max_connections: 1\n", 1);
+        server.wait_for_log("Closed 2 connections to fall within max_connections", 1);
+        for wire in &mut older {
+            wire.expect(b"-ERR 'maximum connections exceeded'\r\n");
+            wire.expect_closed();
+        }
+        still_serves(&mut newest);
     }
 }

@@ -159,6 +159,8 @@ struct ServerShared {
     reactors: Vec<ReactorHandle>,
     next_cid: AtomicU64,
     clients: AtomicUsize,
+    /// Clients to close after a reload lowered `max_connections`; reactors take from it.
+    to_shed: AtomicUsize,
     stats: Stats,
     shutdown: AtomicBool,
 }
@@ -334,6 +336,7 @@ impl Server {
             reactors,
             next_cid: AtomicU64::new(1),
             clients: AtomicUsize::new(0),
+            to_shed: AtomicUsize::new(0),
             stats: Stats::default(),
             shutdown: AtomicBool::new(false),
         });
@@ -399,6 +402,7 @@ impl ServerHandle {
                 .as_ref()
                 .and_then(|dir| files::write_ports_file(dir, &new, self.client_addr));
         }
+        let max_connections = new.max_connections;
         self.shared.settings.replace(Settings {
             auth,
             tls,
@@ -406,6 +410,16 @@ impl ServerHandle {
             info,
             loaded_at: SystemTime::now(),
         });
+        let clients = self.shared.clients.load(Ordering::Relaxed);
+        let excess = clients.saturating_sub(max_connections);
+        self.shared.to_shed.store(excess, Ordering::Relaxed);
+        let mut lines = lines;
+        if excess > 0 {
+            lines.insert(
+                0,
+                format!("Closed {excess} connections to fall within max_connections"),
+            );
+        }
         // Parked reactors pick the new settings up now, not at their next event.
         for reactor in &self.shared.reactors {
             reactor.wake();

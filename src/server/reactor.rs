@@ -139,6 +139,7 @@ impl Reactor {
             conn.parser
                 .set_limits(opts.max_control_line, opts.max_payload);
         }
+        self.shed_oldest();
         if old.opts.auth != self.settings.opts.auth {
             let established: Vec<usize> = self
                 .conns
@@ -149,6 +150,39 @@ impl Reactor {
             for token in established {
                 self.reauthenticate(token);
             }
+        }
+    }
+
+    /// After `max_connections` was lowered: closes this reactor's oldest clients while the
+    /// server has too many. (nats-server 2.9 closes the oldest, despite what the spec says;
+    /// each reactor here closes its own oldest, the same when clients are spread evenly.)
+    fn shed_oldest(&mut self) {
+        let shared = self.shared.clone();
+        let shed = &shared.to_shed;
+        while shed
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            let oldest = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.closing.is_none())
+                .min_by_key(|(_, c)| c.shared.cid)
+                .map(|(token, _)| token);
+            let Some(token) = oldest else {
+                // Nothing left here: give the unit back for another reactor.
+                shed.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            error!(
+                "{}maximum connections exceeded",
+                self.conns[token].shared.prefix()
+            );
+            self.send_err_and_close(
+                token,
+                "maximum connections exceeded",
+                CloseReason::MaxConnectionsExceeded,
+            );
         }
     }
 
@@ -381,6 +415,10 @@ impl Reactor {
         );
         let clients = self.shared.clients.fetch_add(1, Ordering::Relaxed) + 1;
         if clients > opts.max_connections {
+            error!(
+                "{}maximum connections exceeded",
+                self.conns[token].shared.prefix()
+            );
             self.send_err_and_close(
                 token,
                 "maximum connections exceeded",
