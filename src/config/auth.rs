@@ -272,13 +272,7 @@ pub(super) fn parse_permissions(
                 continue;
             }
             _ => {
-                if !entry.used_as_variable {
-                    let message = format!(
-                        "Unknown field {} parsing permissions",
-                        quote_str(&entry.key)
-                    );
-                    out.error(value.error(message));
-                }
+                unknown_permission_field(out, entry);
                 continue;
             }
         };
@@ -382,6 +376,17 @@ fn invalid_subject(subject: &str) -> Option<&str> {
     }
 }
 
+/// Reports a key a permissions map does not know, unless it only holds a variable.
+fn unknown_permission_field(out: &mut Collector, entry: &Entry) {
+    if !entry.used_as_variable {
+        let message = format!(
+            "Unknown field {} parsing permissions",
+            quote_str(&entry.key)
+        );
+        out.error(entry.value.error(message));
+    }
+}
+
 /// `allow_responses = { max, expires }`; `None` after an error.
 fn parse_allow_responses(out: &mut Collector, value: &Value) -> Option<ResponsePermission> {
     let Kind::Map(map) = &value.kind else {
@@ -417,13 +422,7 @@ fn parse_allow_responses(out: &mut Collector, value: &Value) -> Option<ResponseP
                 }
             }
             _ => {
-                if !entry.used_as_variable {
-                    let message = format!(
-                        "Unknown field {} parsing permissions",
-                        quote_str(&entry.key)
-                    );
-                    out.error(value.error(message));
-                }
+                unknown_permission_field(out, entry);
             }
         }
     }

@@ -174,16 +174,21 @@ impl Reactor {
                 shed.fetch_add(1, Ordering::Relaxed);
                 return;
             };
-            error!(
-                "{}maximum connections exceeded",
-                self.conns[token].shared.prefix()
-            );
-            self.send_err_and_close(
-                token,
-                "maximum connections exceeded",
-                CloseReason::MaxConnectionsExceeded,
-            );
+            self.max_connections_exceeded(token);
         }
+    }
+
+    /// Logs and closes a client over `max_connections`, with the reference's `-ERR`.
+    fn max_connections_exceeded(&mut self, token: usize) {
+        error!(
+            "{}maximum connections exceeded",
+            self.conns[token].shared.prefix()
+        );
+        self.send_err_and_close(
+            token,
+            "maximum connections exceeded",
+            CloseReason::MaxConnectionsExceeded,
+        );
     }
 
     fn on_event(&mut self, event: &Event) {
@@ -415,15 +420,7 @@ impl Reactor {
         );
         let clients = self.shared.clients.fetch_add(1, Ordering::Relaxed) + 1;
         if clients > opts.max_connections {
-            error!(
-                "{}maximum connections exceeded",
-                self.conns[token].shared.prefix()
-            );
-            self.send_err_and_close(
-                token,
-                "maximum connections exceeded",
-                CloseReason::MaxConnectionsExceeded,
-            );
+            self.max_connections_exceeded(token);
         }
     }
 
