@@ -15,10 +15,11 @@ mod stats;
 mod timer;
 mod verifier;
 
+use std::collections::BTreeSet;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
@@ -158,14 +159,21 @@ struct ServerShared {
     sublist: SharedSublist<SubRef>,
     reactors: Vec<ReactorHandle>,
     next_cid: AtomicU64,
-    clients: AtomicUsize,
-    /// Clients to close after a reload lowered `max_connections`; reactors take from it.
-    to_shed: AtomicUsize,
+    /// Client ids of the connected clients (their count is the connection count).
+    clients: Mutex<BTreeSet<u64>>,
+    /// After a reload lowered `max_connections`: clients with an id up to this one are
+    /// closed (the oldest). 0 = none.
+    shed_up_to: AtomicU64,
     stats: Stats,
     shutdown: AtomicBool,
 }
 
 impl ServerShared {
+    /// The connected clients' ids.
+    fn clients(&self) -> std::sync::MutexGuard<'_, BTreeSet<u64>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn is_shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::Acquire)
     }
@@ -335,8 +343,8 @@ impl Server {
             sublist: SharedSublist::new(),
             reactors,
             next_cid: AtomicU64::new(1),
-            clients: AtomicUsize::new(0),
-            to_shed: AtomicUsize::new(0),
+            clients: Mutex::new(BTreeSet::new()),
+            shed_up_to: AtomicU64::new(0),
             stats: Stats::default(),
             shutdown: AtomicBool::new(false),
         });
@@ -410,9 +418,15 @@ impl ServerHandle {
             info,
             loaded_at: SystemTime::now(),
         });
-        let clients = self.shared.clients.load(Ordering::Relaxed);
-        let excess = clients.saturating_sub(max_connections);
-        self.shared.to_shed.store(excess, Ordering::Relaxed);
+        let excess = {
+            let clients = self.shared.clients();
+            let excess = clients.len().saturating_sub(max_connections);
+            let last = excess.checked_sub(1).and_then(|n| clients.iter().nth(n));
+            self.shared
+                .shed_up_to
+                .store(last.copied().unwrap_or(0), Ordering::Relaxed);
+            excess
+        };
         let mut lines = lines;
         if excess > 0 {
             lines.insert(
@@ -432,7 +446,7 @@ impl ServerHandle {
     pub fn enter_lame_duck(&self) -> usize {
         info!("Entering lame duck mode, stop accepting new clients");
         self.post_all(LameDuckStep::Enter);
-        self.shared.clients.load(Ordering::Relaxed)
+        self.shared.clients().len()
     }
 
     /// Closes one more client during lame duck mode (taking turns across reactors).
@@ -457,7 +471,7 @@ impl ServerHandle {
 
     /// Clients connected now.
     pub fn client_count(&self) -> usize {
-        self.shared.clients.load(Ordering::Relaxed)
+        self.shared.clients().len()
     }
 
     fn post_all(&self, step: LameDuckStep) {

@@ -153,27 +153,18 @@ impl Reactor {
         }
     }
 
-    /// After `max_connections` was lowered: closes this reactor's oldest clients while the
-    /// server has too many. (nats-server 2.9 closes the oldest, despite what the spec says;
-    /// each reactor here closes its own oldest, the same when clients are spread evenly.)
+    /// After `max_connections` was lowered: closes this reactor's clients among the
+    /// server's oldest. (nats-server 2.9 closes random ones, in map order; the spec says the
+    /// newest. Closing the oldest keeps the choice deterministic.)
     fn shed_oldest(&mut self) {
-        let shared = self.shared.clone();
-        let shed = &shared.to_shed;
-        while shed
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            let oldest = self
-                .conns
-                .iter()
-                .filter(|(_, c)| c.closing.is_none())
-                .min_by_key(|(_, c)| c.shared.cid)
-                .map(|(token, _)| token);
-            let Some(token) = oldest else {
-                // Nothing left here: give the unit back for another reactor.
-                shed.fetch_add(1, Ordering::Relaxed);
-                return;
-            };
+        let up_to = self.shared.shed_up_to.load(Ordering::Relaxed);
+        let doomed: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.shared.cid <= up_to && c.closing.is_none())
+            .map(|(token, _)| token)
+            .collect();
+        for token in doomed {
             self.max_connections_exceeded(token);
         }
     }
@@ -418,7 +409,11 @@ impl Reactor {
             "{}Client connection created",
             self.conns[token].shared.prefix()
         );
-        let clients = self.shared.clients.fetch_add(1, Ordering::Relaxed) + 1;
+        let clients = {
+            let mut clients = self.shared.clients();
+            clients.insert(cid);
+            clients.len()
+        };
         if clients > opts.max_connections {
             self.max_connections_exceeded(token);
         }
@@ -732,7 +727,7 @@ impl Reactor {
             .remove_batch(subs.iter().map(|s| (&*s.subject, s.queue.as_deref(), s)));
         let _ = self.poll.registry().deregister(&mut conn.sock);
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
-        self.shared.clients.fetch_sub(1, Ordering::Relaxed);
+        self.shared.clients().remove(&conn.shared.cid);
         let prefix = conn.shared.prefix();
         debug!("{prefix}Client connection closed: {reason}");
         if crate::logging::trace_enabled() {
