@@ -16,7 +16,7 @@
 //! subjects involved, which the protocol's control-line limit bounds in turn.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -139,6 +139,11 @@ impl<T> MatchResult<T> {
     /// Whether nothing matched (no plain subscriber and no queue group).
     pub fn is_empty(&self) -> bool {
         self.plain.is_empty() && self.queues.is_empty()
+    }
+
+    /// How many deliveries a message gets: one per plain subscriber and per queue group.
+    pub fn fanout(&self) -> usize {
+        self.plain.len() + self.queues.len()
     }
 }
 
@@ -466,6 +471,19 @@ impl ChangeLog {
 struct Shared<T> {
     list: Sublist<T>,
     log: ChangeLog,
+    inserts: u64,
+    removes: u64,
+}
+
+/// Subscription totals of a [`SharedSublist`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SublistTotals {
+    /// Subscriptions stored now.
+    pub count: usize,
+    /// Insertions since the start.
+    pub inserts: u64,
+    /// Removals since the start.
+    pub removes: u64,
 }
 
 /// The sublist as the server shares it: an `RwLock`ed [`Sublist`] plus an atomic generation
@@ -489,6 +507,8 @@ impl<T: Clone + PartialEq> SharedSublist<T> {
             inner: RwLock::new(Shared {
                 list: Sublist::new(),
                 log: ChangeLog::new(),
+                inserts: 0,
+                removes: 0,
             }),
             generation: AtomicU64::new(0),
         }
@@ -513,6 +533,7 @@ impl<T: Clone + PartialEq> SharedSublist<T> {
         let shared = &mut *guard;
         let generation = self.next_generation();
         shared.list.insert(subject, queue, item);
+        shared.inserts += 1;
         shared.log.record(generation, subject);
         self.generation.store(generation, Ordering::Release);
     }
@@ -553,6 +574,7 @@ impl<T: Clone + PartialEq> SharedSublist<T> {
             }
         }
         if removed > 0 {
+            shared.removes += removed as u64;
             self.generation.store(generation, Ordering::Release);
         }
         removed
@@ -561,6 +583,16 @@ impl<T: Clone + PartialEq> SharedSublist<T> {
     /// Number of stored subscriptions.
     pub fn count(&self) -> usize {
         self.read().list.count()
+    }
+
+    /// Stored subscriptions, insertions and removals.
+    pub fn totals(&self) -> SublistTotals {
+        let shared = self.read();
+        SublistTotals {
+            count: shared.list.count(),
+            inserts: shared.inserts,
+            removes: shared.removes,
+        }
     }
 
     /// The current generation (one atomic load).
@@ -582,6 +614,23 @@ pub struct MatchCache<T> {
     max_entries: usize,
     hits: u64,
     misses: u64,
+    /// How many cached results have each fanout (for the maximum and the sum).
+    fanouts: BTreeMap<usize, usize>,
+}
+
+/// What a [`MatchCache`] has done and holds, for `/subsz`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Cached subjects.
+    pub entries: usize,
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// Lookups that had to match in the sublist.
+    pub misses: u64,
+    /// Largest fanout of a cached result.
+    pub max_fanout: usize,
+    /// Sum of the cached results' fanouts.
+    pub fanout_sum: usize,
 }
 
 impl<T: Clone + PartialEq> MatchCache<T> {
@@ -595,6 +644,7 @@ impl<T: Clone + PartialEq> MatchCache<T> {
             max_entries,
             hits: 0,
             misses: 0,
+            fanouts: BTreeMap::new(),
         }
     }
 
@@ -653,6 +703,17 @@ impl<T: Clone + PartialEq> MatchCache<T> {
         self.misses
     }
 
+    /// Entries, hits, misses and fanouts.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            entries: self.entries.len(),
+            hits: self.hits,
+            misses: self.misses,
+            max_fanout: self.fanouts.last_key_value().map_or(0, |(f, _)| *f),
+            fanout_sum: self.fanouts.iter().map(|(f, n)| f * n).sum(),
+        }
+    }
+
     /// The slow path of [`lookup`](Self::lookup): catch up and look up under the read lock.
     fn lookup_locked(&mut self, shared: &SharedSublist<T>, subject: &[u8]) -> Arc<MatchResult<T>> {
         let guard = shared.read();
@@ -676,7 +737,10 @@ impl<T: Clone + PartialEq> MatchCache<T> {
         if !self.entries.is_empty() {
             match log.since(self.generation) {
                 Some(patterns) => patterns.for_each(|p| self.evict_matching(p)),
-                None => self.entries.clear(),
+                None => {
+                    self.entries.clear();
+                    self.fanouts.clear();
+                }
             }
         }
         self.generation = generation;
@@ -685,10 +749,18 @@ impl<T: Clone + PartialEq> MatchCache<T> {
     /// Drops the cached subjects that subscription pattern `pattern` matches.
     fn evict_matching(&mut self, pattern: &[u8]) {
         if subject::is_literal(pattern) {
-            self.entries.remove(pattern);
+            if let Some(result) = self.entries.remove(pattern) {
+                forget_fanout(&mut self.fanouts, &result);
+            }
         } else {
-            self.entries
-                .retain(|cached, _| !subject::matches(pattern, cached));
+            let fanouts = &mut self.fanouts;
+            self.entries.retain(|cached, result| {
+                let keep = !subject::matches(pattern, cached);
+                if !keep {
+                    forget_fanout(fanouts, result);
+                }
+                keep
+            });
         }
     }
 
@@ -699,12 +771,30 @@ impl<T: Clone + PartialEq> MatchCache<T> {
         }
         if self.entries.len() >= self.max_entries {
             let mut keep = false;
-            self.entries.retain(|_, _| {
+            let fanouts = &mut self.fanouts;
+            self.entries.retain(|_, result| {
                 keep = !keep;
+                if !keep {
+                    forget_fanout(fanouts, result);
+                }
                 keep
             });
         }
-        self.entries.insert(subject.into(), result);
+        *self.fanouts.entry(result.fanout()).or_default() += 1;
+        if let Some(old) = self.entries.insert(subject.into(), result) {
+            forget_fanout(&mut self.fanouts, &old);
+        }
+    }
+}
+
+/// Takes a result leaving the cache out of the fanout tally.
+fn forget_fanout<T>(fanouts: &mut BTreeMap<usize, usize>, result: &MatchResult<T>) {
+    let fanout = result.fanout();
+    if let Some(n) = fanouts.get_mut(&fanout) {
+        *n -= 1;
+        if *n == 0 {
+            fanouts.remove(&fanout);
+        }
     }
 }
 
@@ -1034,6 +1124,39 @@ mod tests {
         let mut off = MatchCache::new(0);
         assert_eq!(off.lookup(&shared, b"x").plain, [1]);
         assert!(off.is_empty());
+    }
+
+    #[test]
+    fn cache_stats_track_fanout_through_evictions() {
+        let shared = SharedSublist::new();
+        let mut cache = MatchCache::new(4);
+        shared.insert(b"a.>", None, 1);
+        shared.insert(b"a.b", None, 2);
+        shared.insert(b"a.b", Some(b"q".as_slice()), 3);
+        cache.lookup(&shared, b"a.b");
+        cache.lookup(&shared, b"a.c");
+        cache.lookup(&shared, b"a.c");
+        let stats = cache.stats();
+        assert_eq!((stats.entries, stats.hits, stats.misses), (2, 1, 2));
+        assert_eq!((stats.max_fanout, stats.fanout_sum), (3, 4));
+        assert!(shared.remove(b"a.b", None, &2));
+        cache.lookup(&shared, b"a.c");
+        let stats = cache.stats();
+        assert_eq!((stats.entries, stats.max_fanout, stats.fanout_sum), (1, 1, 1));
+        for i in 0..10 {
+            cache.lookup(&shared, format!("a.{i}").as_bytes());
+        }
+        let stats = cache.stats();
+        assert!(stats.entries <= 4);
+        assert_eq!(stats.fanout_sum, stats.entries, "every cached result has fanout 1");
+        assert_eq!(
+            shared.totals(),
+            SublistTotals {
+                count: 2,
+                inserts: 3,
+                removes: 1
+            }
+        );
     }
 
     /// A random valid subscription pattern over a small alphabet.

@@ -181,6 +181,7 @@ impl Reactor {
         let jitter = Duration::from_nanos(self.random() % (interval.as_nanos() as u64 / 5 + 1));
         let conn = &mut self.conns[token];
         conn.last_activity = now;
+        conn.counts.touched = true;
         conn.ping.due = now + interval + jitter;
         let due = conn.ping.due;
         if conn.opts.apply_connect(json).is_err() {
@@ -188,6 +189,21 @@ impl Reactor {
             self.close(token, CloseReason::ProtocolViolation, false);
             return;
         }
+        let shared = &conn.shared;
+        // Until a PONG measures it, the RTT is the time from accept to CONNECT.
+        shared
+            .activity
+            .set_rtt(shared.start.elapsed().unwrap_or_default());
+        let opts = &conn.opts;
+        shared.update_meta(|meta| {
+            meta.name.clone_from(&opts.name);
+            meta.lang.clone_from(&opts.lang);
+            meta.version.clone_from(&opts.version);
+            meta.user = match opts.user.is_empty() {
+                true => opts.auth_token.clone(),
+                false => opts.user.clone(),
+            };
+        });
         self.schedule(token, due, TimerKind::Ping);
         self.conns[token].connected = true;
         match self.authenticate(token) {
@@ -262,16 +278,18 @@ impl Reactor {
         let Some(perms) = conn.perms.clone() else {
             return;
         };
-        let revoked: Vec<Box<[u8]>> = conn
-            .subs
-            .iter()
-            .filter(|(_, s)| !perms.can_subscribe(&s.subject, s.queue.as_deref()))
-            .map(|(sid, _)| sid.clone())
-            .collect();
-        for sid in revoked {
-            let Some(sub) = self.conns[token].subs.remove(&sid) else {
-                continue;
-            };
+        let revoked: Vec<SubRef> = {
+            let mut subs = conn.shared.subs.lock();
+            let revoked = subs
+                .values()
+                .filter(|s| !perms.can_subscribe(&s.subject, s.queue.as_deref()))
+                .cloned()
+                .collect();
+            subs.retain(|_, s| perms.can_subscribe(&s.subject, s.queue.as_deref()));
+            revoked
+        };
+        for sub in revoked {
+            let sid = &sub.sid;
             self.shared
                 .sublist
                 .remove(&sub.subject, sub.queue.as_deref(), &sub);
@@ -375,11 +393,10 @@ impl Reactor {
             self.send_err(token, &msg);
             return;
         }
-        let existing = conn.subs.get(sid).is_some_and(|s| !s.is_exhausted());
+        let existing = conn.shared.subs.get(sid).is_some_and(|s| !s.is_exhausted());
         if !existing {
             let at_limit = opts.max_subscriptions > 0
-                && conn.subs.values().filter(|s| !s.is_exhausted()).count()
-                    >= opts.max_subscriptions;
+                && conn.shared.subs.live() >= opts.max_subscriptions;
             if at_limit {
                 error!("{}maximum subscriptions exceeded", conn.shared.prefix());
                 self.send_err(token, "maximum subscriptions exceeded");
@@ -399,21 +416,23 @@ impl Reactor {
                 delivered: AtomicU64::new(0),
             }));
             self.shared.sublist.insert(subject, queue, sub.clone());
-            conn.subs.insert(sid.into(), sub);
+            conn.shared.subs.lock().insert(sid.into(), sub);
+            conn.counts.touched = true;
         }
         self.send_ok(token);
     }
 
     fn on_unsub(&mut self, token: usize, sid: &[u8], max: Option<i64>) {
         let conn = &mut self.conns[token];
-        if let Some(sub) = conn.subs.get(sid) {
+        if let Some(sub) = conn.shared.subs.get(sid) {
+            conn.counts.touched = true;
             let delivered = sub.delivered.load(Ordering::Relaxed);
             match max {
                 Some(max) if max > 0 && max as u64 > delivered => {
                     sub.max.store(max as u64, Ordering::Relaxed);
                 }
                 _ => {
-                    if let Some(sub) = conn.subs.remove(sid) {
+                    if let Some(sub) = conn.shared.subs.lock().remove(sid) {
                         self.shared
                             .sublist
                             .remove(&sub.subject, sub.queue.as_deref(), &sub);
@@ -432,7 +451,9 @@ impl Reactor {
         let ping = &mut self.conns[token].ping;
         ping.outstanding = 0;
         if let Some(sent) = ping.sent_at.take() {
-            ping.rtt = Some(sent.elapsed());
+            let rtt = sent.elapsed();
+            ping.rtt = Some(rtt);
+            self.conns[token].shared.activity.set_rtt(rtt);
         }
     }
 

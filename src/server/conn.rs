@@ -7,10 +7,11 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mio::net::TcpStream;
 
+use super::conn_info::{unix_nanos, Activity, ConnMeta, Counts, SubTable};
 use super::info::ClientOpts;
 use crate::options::ResponsePermission;
 use crate::permissions::UserPermissions;
@@ -93,11 +94,24 @@ pub struct ConnShared {
     pub closed: AtomicBool,
     /// Log line prefix, `ip:port - cid:N - ` plus the client descriptor after CONNECT.
     prefix: Mutex<Arc<str>>,
+    /// The peer's address.
+    pub addr: SocketAddr,
+    /// When the connection was accepted.
+    pub start: SystemTime,
+    /// Counters, last activity and RTT, for the monitor.
+    pub activity: Activity,
+    /// CONNECT details and TLS parameters, for the monitor.
+    pub meta: Mutex<ConnMeta>,
+    /// The subscriptions by sid.
+    pub subs: SubTable,
 }
 
 impl ConnShared {
     /// A new shared face for connection `cid` living at `token` on `reactor`.
     pub fn new(cid: u64, reactor: usize, token: usize, addr: SocketAddr) -> Self {
+        let start = SystemTime::now();
+        let activity = Activity::default();
+        activity.last.store(unix_nanos(start), Ordering::Relaxed);
         ConnShared {
             cid,
             reactor,
@@ -111,7 +125,17 @@ impl ConnShared {
             replies: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
             prefix: Mutex::new(format!("{addr} - cid:{cid} - ").into()),
+            addr,
+            start,
+            activity,
+            meta: Mutex::new(ConnMeta::default()),
+            subs: SubTable::default(),
         }
+    }
+
+    /// Sets the CONNECT or TLS details the monitor shows.
+    pub fn update_meta(&self, change: impl FnOnce(&mut ConnMeta)) {
+        change(&mut self.meta.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
     /// The log prefix for lines about this connection.
@@ -288,10 +312,11 @@ pub struct Conn {
     pub blocked_since: Option<Instant>,
     /// Set when the connection must go: flush first when the bool is true.
     pub closing: Option<(CloseReason, bool)>,
-    pub subs: HashMap<Box<[u8]>, SubRef>,
     pub ping: PingState,
     /// Last time input arrived.
     pub last_activity: Instant,
+    /// Counts of this turn, not yet added to the shared [`Activity`].
+    pub counts: Counts,
 }
 
 /// Publish verdicts kept per connection before the cache starts over.
@@ -416,6 +441,15 @@ impl Conn {
         }
         if self.rbuf.is_empty() {
             self.rbuf = Vec::new();
+        }
+    }
+
+    /// Adds this turn's counts to the shared [`Activity`], with now as the last activity.
+    pub fn publish_counts(&mut self) {
+        if !self.counts.is_empty() {
+            let now = unix_nanos(SystemTime::now());
+            self.shared.activity.add(&self.counts, now);
+            self.counts = Counts::default();
         }
     }
 

@@ -9,11 +9,13 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use log::{error, trace};
 use slab::Slab;
 
 use super::conn::{Conn, ConnShared, SubRef};
+use super::conn_info::{unix_nanos, Counts};
 use super::reactor::Reactor;
 use super::ServerShared;
 use crate::logging;
@@ -106,9 +108,16 @@ impl Message<'_> {
 /// local connections with new bytes to write.
 #[derive(Default)]
 pub struct Outbox {
-    staged: Vec<(Arc<ConnShared>, Vec<u8>)>,
+    staged: Vec<Staged>,
     staged_index: HashMap<u64, usize>,
     dirty: Vec<usize>,
+}
+
+/// Bytes and counts staged this turn for a connection on another reactor.
+struct Staged {
+    target: Arc<ConnShared>,
+    bytes: Vec<u8>,
+    counts: Counts,
 }
 
 impl Outbox {
@@ -127,22 +136,36 @@ impl Outbox {
     }
 
     /// The staging buffer for a connection on another reactor.
-    fn staging_for(&mut self, target: &Arc<ConnShared>) -> &mut Vec<u8> {
+    fn staging_for(&mut self, target: &Arc<ConnShared>) -> &mut Staged {
         let index = *self.staged_index.entry(target.cid).or_insert_with(|| {
-            self.staged.push((target.clone(), Vec::new()));
+            self.staged.push(Staged {
+                target: target.clone(),
+                bytes: Vec::new(),
+                counts: Counts::default(),
+            });
             self.staged.len() - 1
         });
-        &mut self.staged[index].1
+        &mut self.staged[index]
     }
 
     /// Appends each staged buffer to its target's hand-over (one lock per target per
     /// turn) and notifies the owning reactors.
     pub fn hand_over(&mut self, shared: &ServerShared) {
         self.staged_index.clear();
-        for (target, bytes) in self.staged.drain(..) {
+        if self.staged.is_empty() {
+            return;
+        }
+        let now = unix_nanos(SystemTime::now());
+        for Staged {
+            target,
+            bytes,
+            counts,
+        } in self.staged.drain(..)
+        {
             if target.is_closed() {
                 continue;
             }
+            target.activity.add(&counts, now);
             let mut handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
             if handover.is_empty() {
                 *handover = bytes;
@@ -174,7 +197,9 @@ impl Reactor {
         let sizes = SizeFields::from_args(args, header_len.is_some());
         // An empty header block is no header block (the reference's `hdr > 0`).
         let header_len = header_len.filter(|&h| h > 0);
-        let conn = &self.conns[token];
+        let conn = &mut self.conns[token];
+        conn.counts.in_msgs += 1;
+        conn.counts.in_bytes += data.len() as u64;
         self.counts.in_msgs += 1;
         self.counts.in_bytes += data.len() as u64;
         if conn.opts.pedantic && !subject::is_valid_literal_subject(subject) {
@@ -277,6 +302,8 @@ impl Reactor {
             let token = target.token;
             let conn = &mut self.conns[token];
             msg.frame_into(&mut conn.wbuf, &sub.sid, headers_ok);
+            conn.counts.out_msgs += 1;
+            conn.counts.out_bytes += msg.data.len() as u64;
             let pending = conn.pending();
             self.out.mark_dirty(&mut self.conns, token);
             if pending > self.settings.opts.max_pending {
@@ -284,9 +311,11 @@ impl Reactor {
             }
             pending
         } else {
-            let staging = self.out.staging_for(target);
-            msg.frame_into(staging, &sub.sid, headers_ok);
-            staging.len() + target.pending_estimate()
+            let staged = self.out.staging_for(target);
+            msg.frame_into(&mut staged.bytes, &sub.sid, headers_ok);
+            staged.counts.out_msgs += 1;
+            staged.counts.out_bytes += msg.data.len() as u64;
+            staged.bytes.len() + target.pending_estimate()
         };
         if pending > half && target.cid != self.conns[publisher].shared.cid {
             self.pause(publisher);
@@ -302,24 +331,20 @@ impl Reactor {
         self.shared
             .sublist
             .remove(&sub.subject, sub.queue.as_deref(), sub);
-        if sub.conn.reactor == self.id {
-            if let Some(conn) = self.conns.get_mut(sub.conn.token) {
-                if conn.subs.get(&sub.sid).is_some_and(|s| s == sub) {
-                    conn.subs.remove(&sub.sid);
-                }
-            }
-        }
+        sub.conn.subs.remove_if(sub);
     }
 
     /// The `NATS/1.0 503` status to the publisher's first subscription on the reply subject.
     fn send_no_responders(&mut self, token: usize, reply: &[u8]) {
         let conn = &mut self.conns[token];
-        let Some(sub) = conn
+        let found = conn
+            .shared
             .subs
+            .lock()
             .values()
             .find(|s| subject::matches(&s.subject, reply))
-            .cloned()
-        else {
+            .cloned();
+        let Some(sub) = found else {
             return;
         };
         let msg = Message {

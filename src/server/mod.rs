@@ -6,6 +6,7 @@
 
 mod client;
 mod conn;
+mod conn_info;
 mod deliver;
 mod files;
 mod info;
@@ -14,8 +15,9 @@ mod settings;
 mod stats;
 mod timer;
 mod verifier;
+mod view;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -31,13 +33,17 @@ use mio::{Poll, Waker};
 use crate::auth::Authenticator;
 use crate::hostport::{join_host_port, parse_host_port};
 use crate::options::{Options, DEFAULT_PORT, RANDOM_PORT};
-use crate::sublist::SharedSublist;
-use conn::SubRef;
+use crate::sublist::{CacheStats, SharedSublist};
+use conn::{ConnShared, SubRef};
+use conn_info::ClosedRing;
 use info::Info;
 pub use info::COMPATIBLE_VERSION;
 use reactor::Reactor;
-use settings::{Settings, SharedSettings};
+use settings::SharedSettings;
+pub use settings::Settings;
 pub use stats::Snapshot as StatsSnapshot;
+pub use view::ServerView;
+pub use conn_info::{ConnInfo, SubInfo};
 use stats::Stats;
 
 /// natsd's own version line: `natsd v0.1.0 (nats-server 2.9.10 compatible)`.
@@ -101,6 +107,8 @@ struct ReactorHandle {
     has_work: AtomicBool,
     parked: AtomicBool,
     waker: Waker,
+    /// The reactor's match-cache statistics as of its last turn that used the cache.
+    cache_stats: Mutex<CacheStats>,
 }
 
 impl ReactorHandle {
@@ -110,7 +118,16 @@ impl ReactorHandle {
             has_work: AtomicBool::new(false),
             parked: AtomicBool::new(false),
             waker,
+            cache_stats: Mutex::new(CacheStats::default()),
         }
+    }
+
+    fn cache_stats(&self) -> CacheStats {
+        *self.cache_stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn publish_cache_stats(&self, stats: CacheStats) {
+        *self.cache_stats.lock().unwrap_or_else(|e| e.into_inner()) = stats;
     }
 
     /// Adds work, waking the reactor if it needs it.
@@ -159,18 +176,22 @@ struct ServerShared {
     sublist: SharedSublist<SubRef>,
     reactors: Vec<ReactorHandle>,
     next_cid: AtomicU64,
-    /// Client ids of the connected clients (their count is the connection count).
-    clients: Mutex<BTreeSet<u64>>,
+    /// The connected clients by id (their count is the connection count).
+    clients: Mutex<BTreeMap<u64, Arc<ConnShared>>>,
+    /// The last closed clients, for the monitor.
+    closed: ClosedRing,
     /// After a reload lowered `max_connections`: clients with an id up to this one are
     /// closed (the oldest). 0 = none.
     shed_up_to: AtomicU64,
     stats: Stats,
     shutdown: AtomicBool,
+    /// When the server started.
+    started: SystemTime,
 }
 
 impl ServerShared {
-    /// The connected clients' ids.
-    fn clients(&self) -> std::sync::MutexGuard<'_, BTreeSet<u64>> {
+    /// The connected clients by id.
+    fn clients(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ConnShared>>> {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -270,6 +291,7 @@ impl Server {
     /// Binds the listeners, writes the pid and ports files and starts the reactor threads.
     pub fn start(opts: Options) -> io::Result<ServerHandle> {
         opts.validate().map_err(io::Error::other)?;
+        let started = SystemTime::now();
         let server_id = info::new_server_id();
         let server_name = opts
             .server_name
@@ -338,15 +360,17 @@ impl Server {
                 tls,
                 opts,
                 info,
-                loaded_at: SystemTime::now(),
+                loaded_at: started,
             }),
             sublist: SharedSublist::new(),
             reactors,
             next_cid: AtomicU64::new(1),
-            clients: Mutex::new(BTreeSet::new()),
+            clients: Mutex::new(BTreeMap::new()),
+            closed: ClosedRing::default(),
             shed_up_to: AtomicU64::new(0),
             stats: Stats::default(),
             shutdown: AtomicBool::new(false),
+            started,
         });
         let mut listener = Some(listener);
         let threads = polls
@@ -375,6 +399,11 @@ impl ServerHandle {
     /// The address the client listener is bound to (the real port when `-p -1`).
     pub fn client_addr(&self) -> SocketAddr {
         self.client_addr
+    }
+
+    /// The read-only view the monitor uses.
+    pub fn view(&self) -> ServerView {
+        ServerView::new(self.shared.clone(), self.client_addr)
     }
 
     /// Messages and bytes received and sent so far, and slow consumers seen.
@@ -421,7 +450,7 @@ impl ServerHandle {
         let excess = {
             let clients = self.shared.clients();
             let excess = clients.len().saturating_sub(max_connections);
-            let last = excess.checked_sub(1).and_then(|n| clients.iter().nth(n));
+            let last = excess.checked_sub(1).and_then(|n| clients.keys().nth(n));
             self.shared
                 .shed_up_to
                 .store(last.copied().unwrap_or(0), Ordering::Relaxed);

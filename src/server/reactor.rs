@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use log::{debug, error, trace, warn};
 use mio::event::Event;
@@ -23,7 +23,7 @@ use super::stats::Snapshot;
 use super::timer::{Timer, TimerKind, Timers};
 use super::{LameDuckStep, ServerShared};
 use crate::proto::Parser;
-use crate::sublist::MatchCache;
+use crate::sublist::{CacheStats, MatchCache};
 use crate::tls::TlsSession;
 
 /// Token of the reactor's waker.
@@ -59,6 +59,8 @@ pub struct Reactor {
     ready: Vec<usize>,
     closing: Vec<usize>,
     pub(super) counts: Snapshot,
+    /// Match-cache statistics as last published to the reactor's handle.
+    published_cache: CacheStats,
     rng: u64,
     next_target: usize,
 }
@@ -91,6 +93,7 @@ impl Reactor {
             ready: Vec::new(),
             closing: Vec::new(),
             counts: Snapshot::default(),
+            published_cache: CacheStats::default(),
             rng: u64::from_le_bytes(seed) | 1,
             next_target: 0,
         })
@@ -386,7 +389,6 @@ impl Reactor {
             paused_until: None,
             blocked_since: None,
             closing: None,
-            subs: Default::default(),
             ping: PingState {
                 due: now + opts.ping_interval,
                 outstanding: 0,
@@ -395,6 +397,7 @@ impl Reactor {
                 rtt: None,
             },
             last_activity: now,
+            counts: Default::default(),
         });
         self.counts.total_connections += 1;
         self.out.mark_dirty(&mut self.conns, token);
@@ -411,7 +414,7 @@ impl Reactor {
         );
         let clients = {
             let mut clients = self.shared.clients();
-            clients.insert(cid);
+            clients.insert(cid, self.conns[token].shared.clone());
             clients.len()
         };
         if clients > opts.max_connections {
@@ -445,9 +448,15 @@ impl Reactor {
         }
     }
 
+    /// Serves the connection's input, then adds what it counted to its activity.
+    fn serve_input(&mut self, token: usize) {
+        self.read_and_process(token);
+        self.conns[token].publish_counts();
+    }
+
     /// Processes held-back input, then reads until the socket is drained or the budget is
     /// spent (then the connection stays on the ready list for the next turn).
-    fn serve_input(&mut self, token: usize) {
+    fn read_and_process(&mut self, token: usize) {
         let conn = &self.conns[token];
         if !conn.rbuf.is_empty() && !conn.needs_input {
             self.process_held(token);
@@ -589,6 +598,10 @@ impl Reactor {
         if let Some((version, cipher)) = conn.tls.as_ref().and_then(TlsSession::protocol_and_cipher)
         {
             conn.tls_announced = true;
+            conn.shared.update_meta(|meta| {
+                meta.tls_version = version;
+                meta.tls_cipher = cipher;
+            });
             let prefix = conn.shared.prefix();
             debug!("{prefix}TLS handshake complete");
             debug!("{prefix}TLS version {version}, cipher suite {cipher}");
@@ -661,6 +674,7 @@ impl Reactor {
         for token in self.out.take_dirty() {
             if let Some(conn) = self.conns.get_mut(token) {
                 conn.dirty = false;
+                conn.publish_counts();
                 if conn.closing.is_none() {
                     self.write(token);
                 }
@@ -672,6 +686,11 @@ impl Reactor {
         if self.counts != Snapshot::default() {
             self.shared.stats.add(&self.counts);
             self.counts = Snapshot::default();
+        }
+        let cache = self.cache.stats();
+        if cache != self.published_cache {
+            self.published_cache = cache;
+            self.shared.reactors[self.id].publish_cache_stats(cache);
         }
     }
 
@@ -720,8 +739,12 @@ impl Reactor {
                 let _ = self.conns[token].flush_tls();
             }
         }
+        self.conns[token].publish_counts();
+        let mut info = self.conns[token].shared.info(true);
+        info.closed = Some((SystemTime::now(), reason.to_string()));
+        self.shared.closed.push(info);
         let mut conn = self.conns.remove(token);
-        let subs: Vec<_> = conn.subs.drain().map(|(_, sub)| sub).collect();
+        let subs: Vec<_> = conn.shared.subs.lock().drain().map(|(_, sub)| sub).collect();
         self.shared
             .sublist
             .remove_batch(subs.iter().map(|s| (&*s.subject, s.queue.as_deref(), s)));
