@@ -289,13 +289,13 @@ static FLAGS: &[Flag] = &[
     flag("--DVV",                &[],            Bool(Some(|s, on| s.debug_trace_verbose = Some(on)))),
     // Negative means unlimited, like 0: Go truncates traced payloads only when it is positive.
     flag("--max_traced_msg_len", &[],            Int(Some(|s, v| s.opts.log.max_traced_msg_len = v.try_into().unwrap_or(0)))),
-    // Not supported yet: monitoring, cluster, profiling.
+    // Not supported yet: cluster, profiling.
     flag("--config",             &["c"],         Str(Some(|s, v| s.config_file = path(v)))),
     flag("--t",                  &[],            Bool(Some(|s, on| s.check_config = on))),
     flag("--signal",             &["sl"],        Str(Some(|s, v| s.signal = non_empty(v)))),
     flag("--log_size_limit",     &[],            Int(Some(|s, v| s.opts.log.size_limit = v.max(0) as u64))),
-    flag("--http_port",          &["m"],         Int(None)),
-    flag("--https_port",         &["ms"],        Int(None)),
+    flag("--http_port",          &["m"],         Int(Some(|s, v| s.opts.http_port = v))),
+    flag("--https_port",         &["ms"],        Int(Some(|s, v| s.opts.https_port = v))),
     flag("--user",               &[],            Str(Some(|s, v| s.opts.auth.user = non_empty(v)))),
     flag("--pass",               &[],            Str(Some(|s, v| s.opts.auth.password = non_empty(v)))),
     flag("--auth",               &[],            Str(Some(|s, v| s.opts.auth.token = non_empty(v)))),
@@ -1105,11 +1105,7 @@ mod tests {
     #[test]
     fn flags_of_later_work_are_refused() {
         for list in [
-            &["-m", "8222"][..],
-            &["-ms", "8223"],
-            &["--http_port", "1"],
-            &["--https_port", "1"],
-            &["--routes", "nats://h:1"],
+            &["--routes", "nats://h:1"][..],
             &["--cluster", "nats://h:1"],
             &["--cluster_listen", "nats://h:1"],
             &["--cluster_name", "n"],
@@ -1123,8 +1119,8 @@ mod tests {
         }
         // The first one from the left is named.
         assert_fatal(
-            &["-D", "--routes", "nats://h:1", "-m", "1"],
-            "flag --routes is not supported yet",
+            &["-D", "--profile", "1", "--routes", "nats://h:1"],
+            "flag --profile is not supported yet",
         );
     }
 
@@ -1182,7 +1178,8 @@ mod tests {
 
     #[test]
     fn flags_override_the_file_options() {
-        let Ok(Command::Run(invocation)) = parse_strs(&["-p", "14999", "-D=false"]) else {
+        let Ok(Command::Run(invocation)) = parse_strs(&["-p", "14999", "-D=false", "-ms", "-1"])
+        else {
             panic!("expected Run");
         };
         let mut file = Options {
@@ -1196,6 +1193,7 @@ mod tests {
             (merged.port, merged.log.debug, merged.max_payload),
             (14999, false, 100)
         );
+        assert_eq!((merged.http_port, merged.https_port), (0, -1));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! The binary (`src/main.rs`) is a thin shell: it turns the command line into
 //! [`Options`] (`cli`), sets up logging (`logging`) and runs [`Server::start`].
-//! `proto`, `subject` and `sublist` are leaves with no I/O; `server` puts them to work.
+//! `proto`, `subject` and `sublist` are leaves with no I/O; `server` puts them to work;
+//! `monitor` serves HTTP monitoring from a read-only view of the server.
 
 pub mod auth;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod configure;
 pub mod gofmt;
 pub mod hostport;
 pub mod logging;
+pub mod monitor;
 pub mod options;
 pub mod permissions;
 pub mod process;

@@ -432,8 +432,6 @@ impl Options {
             Some("allow_non_tls")
         } else if cluster.port != 0 || !cluster.routes.is_empty() {
             Some("cluster")
-        } else if self.http_port != 0 || self.https_port != 0 {
-            Some("monitoring (http)")
         } else if self.prof_port != 0 {
             Some("profiling (prof_port)")
         } else {
@@ -547,8 +545,6 @@ mod tests {
         assert_eq!(opts.unsupported_yet(), None);
         opts.prof_port = 6060;
         assert_eq!(opts.unsupported_yet(), Some("profiling (prof_port)"));
-        opts.http_port = -1;
-        assert_eq!(opts.unsupported_yet(), Some("monitoring (http)"));
         opts.cluster.routes.push("nats://h:1".into());
         assert_eq!(opts.unsupported_yet(), Some("cluster"));
         opts.tls = Some(TlsOptions {

@@ -1142,13 +1142,19 @@ mod tests {
         assert!(shared.remove(b"a.b", None, &2));
         cache.lookup(&shared, b"a.c");
         let stats = cache.stats();
-        assert_eq!((stats.entries, stats.max_fanout, stats.fanout_sum), (1, 1, 1));
+        assert_eq!(
+            (stats.entries, stats.max_fanout, stats.fanout_sum),
+            (1, 1, 1)
+        );
         for i in 0..10 {
             cache.lookup(&shared, format!("a.{i}").as_bytes());
         }
         let stats = cache.stats();
         assert!(stats.entries <= 4);
-        assert_eq!(stats.fanout_sum, stats.entries, "every cached result has fanout 1");
+        assert_eq!(
+            stats.fanout_sum, stats.entries,
+            "every cached result has fanout 1"
+        );
         assert_eq!(
             shared.totals(),
             SublistTotals {

@@ -199,7 +199,8 @@ impl Reactor {
             meta.name.clone_from(&opts.name);
             meta.lang.clone_from(&opts.lang);
             meta.version.clone_from(&opts.version);
-            meta.user = match opts.user.is_empty() {
+            meta.user.clone_from(&opts.user);
+            meta.authorized_user = match opts.user.is_empty() {
                 true => opts.auth_token.clone(),
                 false => opts.user.clone(),
             };
@@ -296,7 +297,7 @@ impl Reactor {
             let text = format!(
                 "Permissions Violation for Subscription to {:?} (sid {:?})",
                 String::from_utf8_lossy(&sub.subject),
-                String::from_utf8_lossy(&sid)
+                String::from_utf8_lossy(sid)
             );
             self.send_err(token, &text);
         }
@@ -395,8 +396,8 @@ impl Reactor {
         }
         let existing = conn.shared.subs.get(sid).is_some_and(|s| !s.is_exhausted());
         if !existing {
-            let at_limit = opts.max_subscriptions > 0
-                && conn.shared.subs.live() >= opts.max_subscriptions;
+            let at_limit =
+                opts.max_subscriptions > 0 && conn.shared.subs.live() >= opts.max_subscriptions;
             if at_limit {
                 error!("{}maximum subscriptions exceeded", conn.shared.prefix());
                 self.send_err(token, "maximum subscriptions exceeded");

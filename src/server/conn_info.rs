@@ -85,8 +85,10 @@ pub struct ConnMeta {
     pub name: String,
     pub lang: String,
     pub version: String,
-    /// CONNECT `user`, else the token (the reference's `authorized_user`).
+    /// CONNECT `user`.
     pub user: String,
+    /// CONNECT `user`, else the token (the reference's `authorized_user`).
+    pub authorized_user: String,
     pub tls_version: &'static str,
     pub tls_cipher: &'static str,
 }
@@ -267,7 +269,10 @@ mod tests {
         let list = ring.list();
         assert_eq!(list.len(), CLOSED_CONNECTIONS);
         assert_eq!(list[0].cid, 6);
-        assert_eq!(list.last().map(|c| c.cid), Some(CLOSED_CONNECTIONS as u64 + 5));
+        assert_eq!(
+            list.last().map(|c| c.cid),
+            Some(CLOSED_CONNECTIONS as u64 + 5)
+        );
     }
 
     #[test]
@@ -285,7 +290,11 @@ mod tests {
         assert_eq!(activity.out_msgs.load(Ordering::Relaxed), 0);
         assert_eq!(activity.last.load(Ordering::Relaxed), 43);
         activity.set_rtt(Duration::ZERO);
-        assert_eq!(activity.rtt.load(Ordering::Relaxed), 1, "a measured RTT is never 0");
+        assert_eq!(
+            activity.rtt.load(Ordering::Relaxed),
+            1,
+            "a measured RTT is never 0"
+        );
     }
 
     #[test]

@@ -21,9 +21,15 @@ pub fn write_pid_file(path: &Path) -> io::Result<()> {
     })
 }
 
-/// Writes `<dir>/<exe>_<pid>.ports` with the client URLs and returns its path; a failure is
-/// logged, not fatal, as in the reference.
-pub fn write_ports_file(dir: &Path, opts: &Options, client: SocketAddr) -> Option<PathBuf> {
+/// Writes `<dir>/<exe>_<pid>.ports` with the client URLs (and the monitoring URLs, given
+/// the scheme and address) and returns its path; a failure is logged, not fatal, as in the
+/// reference.
+pub fn write_ports_file(
+    dir: &Path,
+    opts: &Options,
+    client: SocketAddr,
+    monitor: Option<(&str, SocketAddr)>,
+) -> Option<PathBuf> {
     let exe = std::env::args()
         .next()
         .and_then(|a| {
@@ -33,8 +39,11 @@ pub fn write_ports_file(dir: &Path, opts: &Options, client: SocketAddr) -> Optio
         })
         .unwrap_or_else(|| "natsd".to_string());
     let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
-    let urls = client_urls(&opts.host, client.port());
-    let json = serde_json::json!({ "nats": urls }).to_string();
+    let mut ports = serde_json::json!({ "nats": urls("nats", &opts.host, client.port()) });
+    if let Some((scheme, addr)) = monitor {
+        ports["monitoring"] = urls(scheme, &addr.ip().to_string(), addr.port()).into();
+    }
+    let json = ports.to_string();
     match write_file(&path, json.as_bytes(), 0o666) {
         Ok(()) => Some(path),
         Err(e) => {
@@ -52,9 +61,9 @@ pub fn remove_ports_file(path: &Path) {
     }
 }
 
-/// `nats://host:port` URLs; a wildcard host lists every interface address, as the
+/// `scheme://host:port` URLs; a wildcard host lists every interface address, as the
 /// reference does.
-fn client_urls(host: &str, port: u16) -> Vec<String> {
+fn urls(scheme: &str, host: &str, port: u16) -> Vec<String> {
     let hosts = match host.parse::<IpAddr>() {
         Ok(ip) if ip.is_unspecified() => interface_addresses(),
         _ => Vec::new(),
@@ -66,7 +75,7 @@ fn client_urls(host: &str, port: u16) -> Vec<String> {
     };
     hosts
         .iter()
-        .map(|h| format!("nats://{}", join_host_port(h, port)))
+        .map(|h| format!("{scheme}://{}", join_host_port(h, port)))
         .collect()
 }
 
@@ -128,8 +137,8 @@ mod tests {
 
     #[test]
     fn wildcard_hosts_list_interfaces() {
-        assert_eq!(client_urls("127.0.0.1", 1), vec!["nats://127.0.0.1:1"]);
-        let any = client_urls("0.0.0.0", 1);
+        assert_eq!(urls("nats", "127.0.0.1", 1), vec!["nats://127.0.0.1:1"]);
+        let any = urls("nats", "0.0.0.0", 1);
         assert!(any.contains(&"nats://127.0.0.1:1".to_string()), "{any:?}");
     }
 }

@@ -32,19 +32,20 @@ use mio::{Poll, Waker};
 
 use crate::auth::Authenticator;
 use crate::hostport::{join_host_port, parse_host_port};
+use crate::monitor::{Monitor, MonitorListener};
 use crate::options::{Options, DEFAULT_PORT, RANDOM_PORT};
 use crate::sublist::{CacheStats, SharedSublist};
 use conn::{ConnShared, SubRef};
 use conn_info::ClosedRing;
+pub use conn_info::{ConnInfo, SubInfo};
 use info::Info;
 pub use info::COMPATIBLE_VERSION;
 use reactor::Reactor;
-use settings::SharedSettings;
 pub use settings::Settings;
+use settings::SharedSettings;
 pub use stats::Snapshot as StatsSnapshot;
-pub use view::ServerView;
-pub use conn_info::{ConnInfo, SubInfo};
 use stats::Stats;
+pub use view::ServerView;
 
 /// natsd's own version line: `natsd v0.1.0 (nats-server 2.9.10 compatible)`.
 pub fn version_line() -> String {
@@ -61,6 +62,9 @@ pub struct Server;
 /// A running server: its bound address and the way to stop it.
 pub struct ServerHandle {
     client_addr: SocketAddr,
+    monitor: Option<Monitor>,
+    /// The monitoring scheme and address, for the ports file.
+    monitor_addr: Option<(&'static str, SocketAddr)>,
     shared: Arc<ServerShared>,
     threads: Vec<JoinHandle<()>>,
     verifiers: Vec<JoinHandle<()>>,
@@ -321,6 +325,11 @@ impl Server {
         if let Some(path) = &opts.pid_file {
             files::write_pid_file(path)?;
         }
+        let monitor_listener = MonitorListener::bind(&opts)?;
+        let monitor_addr = match &monitor_listener {
+            Some(l) => Some((l.scheme(), l.local_addr()?)),
+            None => None,
+        };
         let listener = bind_clients(&opts)?;
         let client_addr = listener.local_addr()?;
         info!(
@@ -352,7 +361,7 @@ impl Server {
         let ports_file = opts
             .ports_file_dir
             .as_ref()
-            .and_then(|dir| files::write_ports_file(dir, &opts, client_addr));
+            .and_then(|dir| files::write_ports_file(dir, &opts, client_addr, monitor_addr));
         let shared = Arc::new(ServerShared {
             verifier: verifier::VerifierQueue::default(),
             settings: SharedSettings::new(Settings {
@@ -384,9 +393,18 @@ impl Server {
             })
             .collect::<io::Result<Vec<_>>>()?;
         let verifiers = verifier::start(&shared, verifier::pool_size())?;
+        let monitor = match monitor_listener {
+            Some(l) => Some(Monitor::start(
+                l,
+                ServerView::new(shared.clone(), client_addr),
+            )?),
+            None => None,
+        };
         info!("Server is ready");
         Ok(ServerHandle {
             client_addr,
+            monitor,
+            monitor_addr,
             shared,
             threads,
             verifiers,
@@ -434,10 +452,9 @@ impl ServerHandle {
             if let Some(path) = self.ports_file.take() {
                 files::remove_ports_file(&path);
             }
-            self.ports_file = new
-                .ports_file_dir
-                .as_ref()
-                .and_then(|dir| files::write_ports_file(dir, &new, self.client_addr));
+            self.ports_file = new.ports_file_dir.as_ref().and_then(|dir| {
+                files::write_ports_file(dir, &new, self.client_addr, self.monitor_addr)
+            });
         }
         let max_connections = new.max_connections;
         self.shared.settings.replace(Settings {
@@ -520,6 +537,9 @@ impl ServerHandle {
             return;
         }
         info!("Initiating Shutdown...");
+        if let Some(monitor) = self.monitor.take() {
+            monitor.stop();
+        }
         self.shared.shutdown.store(true, Ordering::Release);
         for reactor in &self.shared.reactors {
             reactor.wake();

@@ -744,7 +744,13 @@ impl Reactor {
         info.closed = Some((SystemTime::now(), reason.to_string()));
         self.shared.closed.push(info);
         let mut conn = self.conns.remove(token);
-        let subs: Vec<_> = conn.shared.subs.lock().drain().map(|(_, sub)| sub).collect();
+        let subs: Vec<_> = conn
+            .shared
+            .subs
+            .lock()
+            .drain()
+            .map(|(_, sub)| sub)
+            .collect();
         self.shared
             .sublist
             .remove_batch(subs.iter().map(|s| (&*s.subject, s.queue.as_deref(), s)));

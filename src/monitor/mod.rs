@@ -1,0 +1,458 @@
+//! HTTP(S) monitoring: one blocking tiny_http thread serving `/`, `/varz`, `/connz`,
+//! `/routez`, `/subsz`, `/healthz` as nats-server 2.9 does, plus Prometheus `/metrics`.
+//!
+//! The monitor reads the server only through [`ServerView`]: atomic counters and short
+//! copies of the connection registry, so a request never stops a reactor.
+
+mod connz;
+mod json;
+mod metrics;
+mod params;
+mod process_usage;
+mod root;
+mod routez;
+mod subsz;
+mod timefmt;
+mod varz;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use log::{error, info};
+use serde::Serialize;
+use tiny_http::{Header, Request, Response, StatusCode};
+
+use crate::gofmt;
+use crate::hostport::join_host_port;
+use crate::options::{Options, RANDOM_PORT};
+use crate::server::ServerView;
+use params::{BadParam, Query};
+use process_usage::CpuSampler;
+
+/// The monitoring listener, bound before the server starts so that its errors are fatal.
+pub struct MonitorListener {
+    listener: TcpListener,
+    /// PEM certificate and key for HTTPS; `None` for plain HTTP.
+    tls: Option<(Vec<u8>, Vec<u8>)>,
+    /// `http` or `https`, for the log line and the ports file.
+    scheme: &'static str,
+}
+
+impl MonitorListener {
+    /// Binds the port the options ask for and logs the reference's start line; `None` when
+    /// monitoring is off. Errors read as the reference's `Can't start monitoring: …`.
+    pub fn bind(opts: &Options) -> io::Result<Option<MonitorListener>> {
+        let fail = |text: String| io::Error::other(format!("Can't start monitoring: {text}"));
+        let (port, secure) = match (opts.http_port, opts.https_port) {
+            (0, 0) => return Ok(None),
+            (http, 0) => (http, false),
+            (0, https) => (https, true),
+            (http, https) => {
+                return Err(fail(format!(
+                    "can't specify both HTTP ({http}) and HTTPs ({https}) ports"
+                )))
+            }
+        };
+        let tls = match (secure, &opts.tls) {
+            (false, _) => None,
+            (true, Some(tls)) => match (&tls.cert_file, &tls.key_file) {
+                (Some(cert), Some(key)) => {
+                    Some((read(cert).map_err(fail)?, read(key).map_err(fail)?))
+                }
+                _ => return Err(fail("TLS cert and key required for HTTPS".into())),
+            },
+            (true, None) => return Err(fail("TLS cert and key required for HTTPS".into())),
+        };
+        if tls.is_some() && !cfg!(feature = "https-monitor") {
+            return Err(fail(
+                "natsd was built without the https-monitor feature".into(),
+            ));
+        }
+        let host = monitor_host(opts);
+        let port = if port == RANDOM_PORT { 0 } else { port };
+        let hostport = join_host_port(&host, port);
+        let listen_error = |e: String| {
+            fail(format!(
+                "can't listen to the monitor port: listen tcp {hostport}: {e}"
+            ))
+        };
+        let port = u16::try_from(port).map_err(|_| listen_error("address: invalid port".into()))?;
+        let addr = (host.trim_start_matches('[').trim_end_matches(']'), port)
+            .to_socket_addrs()
+            .map_err(|e| listen_error(e.to_string()))?
+            .next()
+            .ok_or_else(|| listen_error("no such host".into()))?;
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| listen_error(format!("bind: {}", gofmt::error_text(&e))))?;
+        let scheme = if secure { "https" } else { "http" };
+        let bound = listener.local_addr()?.port();
+        info!(
+            "Starting {scheme} monitor on {}",
+            join_host_port(&host, i64::from(bound))
+        );
+        Ok(Some(MonitorListener {
+            listener,
+            tls,
+            scheme,
+        }))
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+}
+
+fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| gofmt::path_error("open", path, &e))
+}
+
+/// The monitoring host: `http: host:port`'s host, else the client listen host.
+fn monitor_host(opts: &Options) -> String {
+    opts.http_host.clone().unwrap_or_else(|| opts.host.clone())
+}
+
+/// The running monitor thread.
+pub struct Monitor {
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Monitor {
+    /// Starts serving on a bound listener.
+    pub fn start(listener: MonitorListener, view: ServerView) -> io::Result<Monitor> {
+        let base_path = view.settings().opts.http_base_path.clone();
+        let ssl = listener.tls.map(ssl_config);
+        let server = tiny_http::Server::from_listener(listener.listener, ssl)
+            .map_err(|e| io::Error::other(format!("Can't start monitoring: {e}")))?;
+        let server = Arc::new(server);
+        let mut handler = Handler {
+            view,
+            base: normalize_base_path(base_path.as_deref().unwrap_or("")),
+            req_stats: BTreeMap::new(),
+            cpu: CpuSampler::new(),
+        };
+        let serving = server.clone();
+        let thread = std::thread::Builder::new()
+            .name("monitor".into())
+            .spawn(move || {
+                for request in serving.incoming_requests() {
+                    handler.serve(request);
+                }
+            })?;
+        Ok(Monitor {
+            server,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops serving and joins the thread.
+    pub fn stop(mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(feature = "https-monitor")]
+fn ssl_config((certificate, private_key): (Vec<u8>, Vec<u8>)) -> tiny_http::SslConfig {
+    tiny_http::SslConfig {
+        certificate,
+        private_key,
+    }
+}
+
+#[cfg(not(feature = "https-monitor"))]
+fn ssl_config(_: (Vec<u8>, Vec<u8>)) -> std::convert::Infallible {
+    unreachable!("bind refuses HTTPS without the https-monitor feature")
+}
+
+/// Go's `path.Clean` of the base path with a leading `/` (`""` → `/`).
+fn normalize_base_path(base: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in base.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// The endpoints, by the path that counts them in `http_req_stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Root,
+    Varz,
+    Connz,
+    Routez,
+    Subsz,
+    Healthz,
+    Metrics,
+}
+
+impl Endpoint {
+    /// The endpoint a path below the base path names (`/varz`, `/subscriptionsz`, `/`).
+    fn named(path: &str) -> Option<Endpoint> {
+        Some(match path {
+            "/" => Endpoint::Root,
+            "/varz" => Endpoint::Varz,
+            "/connz" => Endpoint::Connz,
+            "/routez" => Endpoint::Routez,
+            "/subsz" | "/subscriptionsz" => Endpoint::Subsz,
+            "/healthz" => Endpoint::Healthz,
+            "/metrics" => Endpoint::Metrics,
+            _ => return None,
+        })
+    }
+
+    /// The `http_req_stats` key (`/metrics` is natsd's own and not counted).
+    fn stats_key(self) -> Option<&'static str> {
+        Some(match self {
+            Endpoint::Root => "/",
+            Endpoint::Varz => "/varz",
+            Endpoint::Connz => "/connz",
+            Endpoint::Routez => "/routez",
+            Endpoint::Subsz => "/subsz",
+            Endpoint::Healthz => "/healthz",
+            Endpoint::Metrics => return None,
+        })
+    }
+}
+
+/// An answer before it is framed.
+enum Reply {
+    /// 200 JSON (JSONP with `callback`).
+    Json(String),
+    /// 200 HTML (the index page).
+    Html(String),
+    /// 200 Prometheus text.
+    Metrics(String),
+    /// 400 with a plain-text reason.
+    BadRequest(String),
+    /// 503 with a JSON body (unhealthy).
+    Unavailable(String),
+    NotFound,
+}
+
+impl From<BadParam> for Reply {
+    fn from(bad: BadParam) -> Reply {
+        Reply::BadRequest(bad.0)
+    }
+}
+
+/// The monitor thread's state: the server view, the request counts and the CPU sampler.
+struct Handler {
+    view: ServerView,
+    /// Normalized base path: `/` or `/foo`.
+    base: String,
+    req_stats: BTreeMap<String, u64>,
+    cpu: CpuSampler,
+}
+
+impl Handler {
+    fn serve(&mut self, request: Request) {
+        let url = request.url().to_string();
+        let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+        let query = Query::parse(query);
+        let reply = match self.endpoint(path) {
+            Some(endpoint) => self.answer(endpoint, &query),
+            None => Reply::NotFound,
+        };
+        let response = frame(reply, query.get("callback"));
+        if let Err(e) = request.respond(response) {
+            error!("monitoring: error writing a response: {e}");
+        }
+    }
+
+    /// The endpoint `path` names under the base path.
+    fn endpoint(&self, path: &str) -> Option<Endpoint> {
+        if path == self.base {
+            return Some(Endpoint::Root);
+        }
+        let below = match self.base.as_str() {
+            "/" => path,
+            base => path.strip_prefix(base)?,
+        };
+        Endpoint::named(below).filter(|e| *e != Endpoint::Root)
+    }
+
+    fn count(&mut self, endpoint: Endpoint) {
+        if let Some(key) = endpoint.stats_key() {
+            *self.req_stats.entry(key.to_string()).or_default() += 1;
+        }
+    }
+
+    fn answer(&mut self, endpoint: Endpoint, query: &Query) -> Reply {
+        match endpoint {
+            Endpoint::Root => {
+                self.count(endpoint);
+                let base = if self.base == "/" { "" } else { &self.base };
+                Reply::Html(root::page(base, crate::server::COMPATIBLE_VERSION))
+            }
+            Endpoint::Varz => {
+                self.count(endpoint);
+                Reply::Json(json::to_indented(&self.varz()))
+            }
+            Endpoint::Connz => match connz::ConnzQuery::decode(query) {
+                Err(bad) => bad.into(),
+                Ok(decoded) => {
+                    self.count(endpoint);
+                    indented(connz::connz(&self.view, &decoded))
+                }
+            },
+            Endpoint::Routez => match routez::routez(&self.view, query) {
+                Err(bad) => bad.into(),
+                Ok(routez) => {
+                    self.count(endpoint);
+                    Reply::Json(json::to_indented(&routez))
+                }
+            },
+            Endpoint::Subsz => {
+                self.count(endpoint);
+                indented(subsz::subsz(&self.view, query))
+            }
+            Endpoint::Healthz => {
+                self.count(endpoint);
+                for key in ["js-enabled", "js-enabled-only", "js-server-only"] {
+                    if let Err(bad) = query.bool(key) {
+                        return bad.into();
+                    }
+                }
+                let health = health(&self.view);
+                match health.error {
+                    None => Reply::Json(json::to_compact(&health)),
+                    Some(_) => Reply::Unavailable(json::to_compact(&health)),
+                }
+            }
+            Endpoint::Metrics => Reply::Metrics(self.metrics()),
+        }
+    }
+
+    fn varz(&mut self) -> varz::Varz {
+        let cpu = self.cpu.percent();
+        varz::varz(&self.view, cpu, self.req_stats.clone())
+    }
+
+    /// The Prometheus exposition of `/varz`, `/connz`, `/routez`, `/subsz` and `/healthz`,
+    /// each fetched with the exporter's parameters (so `/connz` sums its default page).
+    fn metrics(&mut self) -> String {
+        let varz = value(&self.varz());
+        let defaults = Query::parse("");
+        let connz = connz::ConnzQuery::decode(&defaults)
+            .and_then(|q| connz::connz(&self.view, &q))
+            .map(|c| value(&c))
+            .unwrap_or_default();
+        let routez = routez::routez(&self.view, &defaults)
+            .map(|r| value(&r))
+            .unwrap_or_default();
+        let subsz = subsz::subsz(&self.view, &defaults)
+            .map(|s| value(&s))
+            .unwrap_or_default();
+        let healthz = value(&health(&self.view));
+        let server_id = self.view.settings().info.server_id.clone();
+        metrics::render(&metrics::Sources {
+            server_id: &server_id,
+            varz: &varz,
+            connz: &connz,
+            routez: &routez,
+            subsz: &subsz,
+            healthz: &healthz,
+        })
+    }
+}
+
+/// A monitoring document as a JSON value (for `/metrics`).
+fn value<T: Serialize>(doc: &T) -> serde_json::Value {
+    serde_json::to_value(doc).unwrap_or_default()
+}
+
+fn indented<T: Serialize>(doc: Result<T, BadParam>) -> Reply {
+    match doc {
+        Ok(doc) => Reply::Json(json::to_indented(&doc)),
+        Err(bad) => bad.into(),
+    }
+}
+
+/// The `/healthz` document.
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+fn health(view: &ServerView) -> Health {
+    match view.is_ready() {
+        true => Health {
+            status: "ok",
+            error: None,
+        },
+        false => Health {
+            status: "error",
+            error: Some("failed to be ready for connections after 1ms: server".into()),
+        },
+    }
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
+}
+
+/// The HTTP response for a reply, as the reference frames it.
+fn frame(reply: Reply, callback: &str) -> Response<io::Cursor<Vec<u8>>> {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let (status, content_type, body) = match reply {
+        Reply::Json(body) if !callback.is_empty() => {
+            (200, "application/javascript", format!("{callback}({body})"))
+        }
+        Reply::Json(body) => (200, "application/json", body),
+        Reply::Html(body) => (200, "text/html; charset=utf-8", body),
+        Reply::Metrics(body) => (200, "text/plain; version=0.0.4; charset=utf-8", body),
+        Reply::BadRequest(text) => (400, TEXT, text),
+        Reply::Unavailable(body) => (503, TEXT, body),
+        Reply::NotFound => {
+            return Response::from_string("404 page not found\n")
+                .with_status_code(StatusCode(404))
+                .with_header(header("Content-Type", TEXT))
+                .with_header(header("X-Content-Type-Options", "nosniff"));
+        }
+    };
+    Response::from_string(body)
+        .with_status_code(StatusCode(status))
+        .with_header(header("Content-Type", content_type))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_paths_clean_like_go() {
+        assert_eq!(normalize_base_path(""), "/");
+        assert_eq!(normalize_base_path("foo"), "/foo");
+        assert_eq!(normalize_base_path("/foo/"), "/foo");
+        assert_eq!(normalize_base_path("/a/./b/../c"), "/a/c");
+    }
+
+    #[test]
+    fn endpoints_match_exactly() {
+        assert_eq!(Endpoint::named("/subscriptionsz"), Some(Endpoint::Subsz));
+        assert_eq!(Endpoint::named("/varz/"), None);
+        assert_eq!(Endpoint::named("/connz/x"), None);
+        assert_eq!(Endpoint::Subsz.stats_key(), Some("/subsz"));
+        assert_eq!(Endpoint::Metrics.stats_key(), None);
+    }
+}

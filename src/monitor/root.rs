@@ -1,0 +1,63 @@
+//! The `/` index page: a small HTML page linking every endpoint, as the reference serves it
+//! (the same ten links, relative to the base path).
+
+/// The endpoints the index links to, with their labels, in the reference's order.
+const LINKS: [(&str, &str); 10] = [
+    ("varz", "General"),
+    ("jsz", "JetStream"),
+    ("connz", "Connections"),
+    ("accountz", "Accounts"),
+    ("accstatz", "Account Stats"),
+    ("subsz", "Subscriptions"),
+    ("routez", "Routes"),
+    ("leafz", "LeafNodes"),
+    ("gatewayz", "Gateways"),
+    ("healthz", "Health Probe"),
+];
+
+/// The page for a server at `base_path` (`""` or `/foo`).
+pub fn page(base_path: &str, version: &str) -> String {
+    let base = base_path.trim_start_matches('/');
+    let prefix = if base.is_empty() {
+        String::new()
+    } else {
+        format!("{base}/")
+    };
+    let mut links = String::new();
+    for (i, (path, label)) in LINKS.iter().enumerate() {
+        let class = if i + 1 == LINKS.len() {
+            " class=last"
+        } else {
+            ""
+        };
+        links.push_str(&format!("\t<a href=./{prefix}{path}{class}>{label}</a>\n"));
+    }
+    format!(
+        "<html lang=\"en\">\n\t<head>\n\t<title>natsd monitoring</title>\n\
+         \t<style type=\"text/css\">\n\
+         \t\tbody {{ font-family: sans-serif; margin: 2em; }}\n\
+         \t\ta {{ display: block; margin: 0.3em 0; font-size: 1.2em; }}\n\
+         \t\t.version {{ font-size: 0.9em; color: #666; }}\n\
+         \t</style>\n\t</head>\n\t<body>\n\
+         \t<h1>natsd</h1>\n\
+         \t<span class='version'>v{version}</span>\n\
+         \t<br/>\n{links}\
+         \t<a href=https://docs.nats.io/running-a-nats-service/nats_admin/monitoring class=\"help\">Help</a>\n\
+         \t</body>\n</html>\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_follow_the_base_path() {
+        let plain = page("", "2.9.10");
+        assert!(plain.contains("<a href=./varz>General</a>"));
+        assert!(plain.contains("<a href=./healthz class=last>Health Probe</a>"));
+        let based = page("/foo", "2.9.10");
+        assert!(based.contains("<a href=./foo/connz>Connections</a>"));
+        assert_eq!(based.matches("<a href=./foo/").count(), 10);
+    }
+}

@@ -1,0 +1,149 @@
+//! `/subsz` (and its alias `/subscriptionsz`): sublist and match-cache statistics, with the
+//! list of client subscriptions on request, filtered by a `test` subject.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::params::{BadParam, Query};
+use super::timefmt::rfc3339_nano;
+use crate::server::{ServerView, SubInfo};
+use crate::subject;
+
+/// Subscriptions listed when `limit` is absent or not positive.
+const DEFAULT_LIMIT: i64 = 1024;
+/// The one account natsd has.
+const GLOBAL_ACCOUNT: &str = "$G";
+
+/// One subscription in `/subsz`, `/connz?subs=detail` and closed connections.
+#[derive(Serialize)]
+pub struct SubDetail {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<&'static str>,
+    subject: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qgroup: Option<String>,
+    sid: String,
+    msgs: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    max: u64,
+    cid: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl SubDetail {
+    /// A subscription's detail; the account is named where the reference names it.
+    pub fn of(sub: &SubInfo, with_account: bool) -> SubDetail {
+        SubDetail {
+            account: with_account.then_some(GLOBAL_ACCOUNT),
+            subject: sub.subject.clone(),
+            qgroup: sub.queue.clone(),
+            sid: sub.sid.clone(),
+            msgs: sub.msgs,
+            max: sub.max,
+            cid: sub.cid,
+        }
+    }
+}
+
+/// The sublist statistics object.
+#[derive(Serialize, Default)]
+pub struct SublistStats {
+    num_subscriptions: u64,
+    num_cache: u64,
+    num_inserts: u64,
+    num_removes: u64,
+    num_matches: u64,
+    cache_hit_rate: f64,
+    max_fanout: u64,
+    avg_fanout: f64,
+}
+
+impl SublistStats {
+    fn of(view: &ServerView) -> SublistStats {
+        let stats = view.subscription_stats();
+        let (totals, caches) = (stats.totals, stats.caches);
+        let matches = caches.hits + caches.misses;
+        let ratio = |part: f64, whole: f64| if whole > 0.0 { part / whole } else { 0.0 };
+        SublistStats {
+            num_subscriptions: totals.count as u64,
+            num_cache: caches.entries as u64,
+            num_inserts: totals.inserts,
+            num_removes: totals.removes,
+            num_matches: matches,
+            cache_hit_rate: ratio(caches.hits as f64, matches as f64),
+            max_fanout: caches.max_fanout as u64,
+            avg_fanout: ratio(caches.fanout_sum as f64, caches.entries as f64),
+        }
+    }
+}
+
+/// `/subsz` with a non-empty subscription list.
+#[derive(Serialize)]
+pub struct SubszList {
+    server_id: String,
+    now: String,
+    #[serde(flatten)]
+    stats: SublistStats,
+    total: usize,
+    offset: i64,
+    limit: i64,
+    subscriptions_list: Vec<SubDetail>,
+}
+
+/// The `/subsz` answer: the statistics alone, or with a list.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Subsz {
+    Stats(SublistStats),
+    List(SubszList),
+}
+
+/// Builds `/subsz`; a bad parameter is the plain-text 400 body.
+pub fn subsz(view: &ServerView, query: &Query) -> Result<Subsz, BadParam> {
+    let with_list = query.bool("subs")?;
+    let offset = query.int("offset")?.max(0);
+    let limit = match query.int("limit")? {
+        n if n <= 0 => DEFAULT_LIMIT,
+        n => n,
+    };
+    let test = query.get("test");
+    if !test.is_empty() && !subject::is_valid_literal_subject(test.as_bytes()) {
+        return Err(BadParam(format!(
+            "invalid test subject, must be valid publish subject: {test}"
+        )));
+    }
+    let account = query.get("acc");
+    if !account.is_empty() && account != GLOBAL_ACCOUNT {
+        return Ok(Subsz::Stats(SublistStats::default()));
+    }
+    let stats = SublistStats::of(view);
+    if !with_list {
+        return Ok(Subsz::Stats(stats));
+    }
+    let mut subs = view.subscriptions();
+    if !test.is_empty() {
+        subs.retain(|s| subject::matches(s.subject.as_bytes(), test.as_bytes()));
+    }
+    let len = subs.len() as i64;
+    let (from, to) = (offset.min(len), offset.saturating_add(limit).min(len));
+    let page: Vec<SubDetail> = subs[from as usize..to as usize]
+        .iter()
+        .map(|s| SubDetail::of(s, true))
+        .collect();
+    if page.is_empty() {
+        return Ok(Subsz::Stats(stats));
+    }
+    Ok(Subsz::List(SubszList {
+        server_id: view.settings().info.server_id.clone(),
+        now: rfc3339_nano(SystemTime::now()),
+        stats,
+        total: page.len(),
+        offset,
+        limit,
+        subscriptions_list: page,
+    }))
+}

@@ -1,0 +1,150 @@
+//! `/varz`: the server's identity, the options in force and its counters, field for field
+//! as nats-server 2.9 prints them.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::process_usage;
+use super::timefmt::{rfc3339_nano, uptime};
+use crate::server::ServerView;
+
+/// The `/varz` document (the reference's field order).
+#[derive(Serialize)]
+pub struct Varz {
+    server_id: String,
+    server_name: String,
+    version: &'static str,
+    proto: u8,
+    go: &'static str,
+    host: String,
+    port: u16,
+    #[serde(skip_serializing_if = "is_false")]
+    auth_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_verify: bool,
+    max_connections: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    max_subscriptions: usize,
+    ping_interval: u128,
+    ping_max: u32,
+    http_host: String,
+    http_port: i64,
+    http_base_path: String,
+    https_port: i64,
+    auth_timeout: f64,
+    max_control_line: usize,
+    max_payload: usize,
+    max_pending: usize,
+    cluster: Empty,
+    gateway: Empty,
+    leaf: Empty,
+    mqtt: Empty,
+    websocket: Empty,
+    jetstream: Empty,
+    tls_timeout: f64,
+    write_deadline: u128,
+    start: String,
+    now: String,
+    uptime: String,
+    mem: i64,
+    cores: usize,
+    gomaxprocs: usize,
+    cpu: f64,
+    connections: usize,
+    total_connections: u64,
+    routes: usize,
+    remotes: usize,
+    leafnodes: usize,
+    in_msgs: u64,
+    out_msgs: u64,
+    in_bytes: u64,
+    out_bytes: u64,
+    slow_consumers: u64,
+    subscriptions: usize,
+    http_req_stats: BTreeMap<String, u64>,
+    config_load_time: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    system_account: String,
+}
+
+/// An option block natsd does not have (gateways, leaf nodes, MQTT, …): Go prints `{}`.
+#[derive(Serialize)]
+struct Empty {}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Builds `/varz` now; `cpu` comes from the monitor's sampler, `http_req_stats` from its
+/// request counts.
+pub fn varz(view: &ServerView, cpu: f64, http_req_stats: BTreeMap<String, u64>) -> Varz {
+    let settings = view.settings();
+    let (opts, info) = (&settings.opts, &settings.info);
+    let stats = view.stats();
+    let now = SystemTime::now();
+    let started = view.started();
+    Varz {
+        server_id: info.server_id.clone(),
+        server_name: info.server_name.clone(),
+        version: info.version,
+        proto: info.proto,
+        go: info.go,
+        host: info.host.clone(),
+        port: info.port,
+        auth_required: info.auth_required,
+        tls_required: info.tls_required,
+        tls_verify: info.tls_verify,
+        max_connections: opts.max_connections,
+        max_subscriptions: opts.max_subscriptions,
+        ping_interval: opts.ping_interval.as_nanos(),
+        ping_max: opts.ping_max,
+        http_host: opts.http_host.clone().unwrap_or_else(|| opts.host.clone()),
+        http_port: opts.http_port,
+        http_base_path: opts.http_base_path.clone().unwrap_or_default(),
+        https_port: opts.https_port,
+        auth_timeout: opts.auth_timeout().as_secs_f64(),
+        max_control_line: opts.max_control_line,
+        max_payload: opts.max_payload,
+        max_pending: opts.max_pending,
+        cluster: Empty {},
+        gateway: Empty {},
+        leaf: Empty {},
+        mqtt: Empty {},
+        websocket: Empty {},
+        jetstream: Empty {},
+        tls_timeout: opts.tls_timeout().as_secs_f64(),
+        write_deadline: opts.write_deadline.as_nanos(),
+        start: rfc3339_nano(started),
+        now: rfc3339_nano(now),
+        uptime: uptime(now.duration_since(started).unwrap_or_default()),
+        mem: process_usage::resident_bytes(),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        gomaxprocs: view.reactors(),
+        cpu,
+        connections: view.client_count(),
+        total_connections: stats.total_connections,
+        routes: 0,
+        remotes: 0,
+        leafnodes: 0,
+        in_msgs: stats.in_msgs,
+        out_msgs: stats.out_msgs,
+        in_bytes: stats.in_bytes,
+        out_bytes: stats.out_bytes,
+        slow_consumers: stats.slow_consumers,
+        subscriptions: view.subscription_stats().totals.count,
+        http_req_stats,
+        config_load_time: rfc3339_nano(settings.loaded_at),
+        tags: opts.server_tags.clone(),
+        system_account: opts.system_account.clone().unwrap_or_default(),
+    }
+}
