@@ -1,0 +1,977 @@
+//! HTTP(S) monitoring, black-box: natsd (and the reference, where the behaviour is shared)
+//! started with `-m -1`, real traffic, then the values of `/varz`, `/connz`, `/subsz`,
+//! `/routez`, `/healthz`, `/` and `/metrics` checked; key sets and JSON types compared with
+//! the reference's; HTTPS with the test certificates; polling under load.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Impl, ServerProc, Wire};
+use rustls::pki_types::pem::PemObject;
+use serde_json::Value;
+
+/// One HTTP response.
+struct Http {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+impl Http {
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", String::as_str)
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// Sends `method path` on a fresh connection (`Connection: close`) and reads the answer,
+/// de-chunking it if needed.
+fn request_on(mut stream: impl Read + Write, method: &str, path: &str) -> Http {
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).expect("send request");
+    let mut raw = Vec::new();
+    // A TLS peer may end without close_notify: keep what arrived.
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8(raw).expect("UTF-8 response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("header end");
+    let mut lines = head.lines();
+    let status = lines.next().expect("status line")[9..12]
+        .parse()
+        .expect("status");
+    let headers: BTreeMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let body = match headers.get("transfer-encoding").map(String::as_str) {
+        Some("chunked") => dechunk(body),
+        _ => body.to_string(),
+    };
+    Http {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n").expect("chunk size");
+        let size = usize::from_str_radix(size.trim(), 16).expect("hex chunk size");
+        if size == 0 {
+            return out;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+}
+
+/// A server with monitoring on a random port.
+struct Monitored {
+    server: ServerProc,
+    http: SocketAddr,
+}
+
+impl Monitored {
+    fn start(imp: Impl, args: &[&str]) -> Monitored {
+        let mut all = vec!["-m", "-1"];
+        all.extend_from_slice(args);
+        Self::from(ServerProc::start(imp, &all))
+    }
+
+    fn with_config(imp: Impl, conf: &str) -> Monitored {
+        Self::from(ServerProc::start_with_config(imp, conf, &[]))
+    }
+
+    fn from(server: ServerProc) -> Monitored {
+        let url = server.ports()["monitoring"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("no monitoring URL: {}", server.ports()))
+            .to_string();
+        let http = common::url_addr(&url);
+        Monitored { server, http }
+    }
+
+    fn request(&self, method: &str, path: &str) -> Http {
+        let stream = TcpStream::connect(self.http).expect("connect to the monitor");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        request_on(stream, method, path)
+    }
+
+    fn get(&self, path: &str) -> Http {
+        self.request("GET", path)
+    }
+
+    /// GETs a JSON endpoint that must answer 200.
+    fn json(&self, path: &str) -> Value {
+        let answer = self.get(path);
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        answer.json()
+    }
+
+    /// A client that said CONNECT (with `name`) and got its PONG.
+    fn client(&self, name: &str) -> Wire {
+        let mut wire = Wire::connect(self.server.client_addr()).answer_pings();
+        wire.read_info();
+        let connect = format!("CONNECT {{\"verbose\":false,\"name\":\"{name}\",\"lang\":\"raw\",\"version\":\"1.2.3\"}}\r\nPING\r\n");
+        wire.send(connect.as_bytes());
+        wire.expect(b"PONG\r\n");
+        wire
+    }
+
+    /// Polls `/connz?…` until `done` holds (the reference records closed clients
+    /// asynchronously).
+    fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let doc = self.json(path);
+            if done(&doc) {
+                return doc;
+            }
+            assert!(Instant::now() < deadline, "{path} never satisfied: {doc:#}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn is_rfc3339(v: &Value) -> bool {
+    let text = v.as_str().unwrap_or("");
+    let bytes = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        bytes
+            .get(r)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
+    text.ends_with('Z')
+        && digits(0..4)
+        && digits(5..7)
+        && digits(8..10)
+        && bytes.get(10) == Some(&b'T')
+        && digits(11..13)
+        && digits(14..16)
+        && digits(17..19)
+        && (text.len() == 20 || (bytes[19] == b'.' && !text.ends_with("0Z")))
+}
+
+/// `myUptime` form: the leading unit is non-zero unless it is `0s`.
+fn is_uptime(v: &Value) -> bool {
+    let text = v.as_str().unwrap_or("");
+    let mut rest = text;
+    let mut units = Vec::new();
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let Some(unit) = rest[digits..].chars().next() else {
+            return false;
+        };
+        if digits == 0 || !"ydhms".contains(unit) {
+            return false;
+        }
+        units.push((rest[..digits].to_string(), unit));
+        rest = &rest[digits + 1..];
+    }
+    units.last().is_some_and(|(_, u)| *u == 's') && (units.len() == 1 || units[0].0 != "0")
+}
+
+#[test]
+fn varz_counts_traffic_and_echoes_options() {
+    for imp in Impl::enabled() {
+        let m = Monitored::with_config(imp, "http: 127.0.0.1:-1\nmax_payload: 65536\n");
+        let mut sub = m.client("sub");
+        sub.send(b"SUB foo 1\r\nSUB bar.* 2\r\nPING\r\n");
+        sub.expect(b"PONG\r\n");
+        let mut publisher = m.client("pub");
+        publisher.send(b"PUB foo 5\r\nhello\r\nPUB foo 5\r\nworld\r\nPUB bar.x 2\r\nhi\r\nPUB none 3\r\nabc\r\nPING\r\n");
+        publisher.expect(b"PONG\r\n");
+        sub.expect(b"MSG foo 1 5\r\nhello\r\nMSG foo 1 5\r\nworld\r\nMSG bar.x 2 2\r\nhi\r\n");
+
+        let first = m.get("/varz");
+        assert_eq!(first.status, 200);
+        assert_eq!(first.header("content-type"), "application/json");
+        assert!(
+            first.body.starts_with("{\n  \"server_id\": \""),
+            "{imp}: {}",
+            first.body
+        );
+        assert!(!first.body.ends_with('\n'));
+        let varz = first.json();
+        assert_eq!(varz["in_msgs"], 4, "{imp}");
+        assert_eq!(varz["in_bytes"], 15, "{imp}");
+        assert_eq!(varz["out_msgs"], 3, "{imp}");
+        assert_eq!(varz["out_bytes"], 12, "{imp}");
+        assert_eq!(varz["connections"], 2, "{imp}");
+        assert_eq!(varz["total_connections"], 2, "{imp}");
+        assert_eq!(varz["max_payload"], 65536, "{imp}");
+        assert_eq!(varz["port"], m.server.client_addr().port(), "{imp}");
+        assert_eq!(varz["http_port"], -1, "{imp}: the configured value");
+        assert_eq!(varz["host"], "127.0.0.1");
+        assert_eq!(varz["ping_interval"], 120_000_000_000u64);
+        assert_eq!(varz["write_deadline"], 10_000_000_000u64);
+        assert_eq!(varz["auth_timeout"], 2);
+        assert_eq!(
+            varz["http_req_stats"],
+            serde_json::json!({"/varz": 1}),
+            "{imp}"
+        );
+        assert!(varz["mem"].as_i64().unwrap() > 0);
+        assert!(varz["cpu"].as_f64().unwrap() >= 0.0);
+        assert!(
+            is_rfc3339(&varz["start"]) && is_rfc3339(&varz["now"]),
+            "{imp}: {varz}"
+        );
+        assert_eq!(varz["start"], varz["config_load_time"], "{imp}");
+        assert!(is_uptime(&varz["uptime"]), "{imp}: {}", varz["uptime"]);
+        assert_eq!(varz["server_name"], varz["server_id"]);
+
+        m.get("/connz");
+        let again = m.json("/varz");
+        assert_eq!(
+            again["http_req_stats"],
+            serde_json::json!({"/connz": 1, "/varz": 2}),
+            "{imp}"
+        );
+        assert!(
+            again["now"].as_str() > varz["now"].as_str(),
+            "{imp}: now advances"
+        );
+    }
+}
+
+/// Three publishers that sent 5, 2 and 9 messages, and a subscriber.
+fn traffic(m: &Monitored) -> Vec<Wire> {
+    let mut sub = m.client("subscriber");
+    sub.send(b"SUB foo 1\r\nSUB bar.* q1 2\r\nUNSUB 2 5\r\nSUB baz.> 3\r\nPING\r\n");
+    sub.expect(b"PONG\r\n");
+    let mut wires = vec![sub];
+    for (name, count) in [("five", 5), ("two", 2), ("nine", 9)] {
+        let mut wire = m.client(name);
+        wire.send(&b"PUB other 3\r\nabc\r\n".repeat(count));
+        wire.send(b"PING\r\n");
+        wire.expect(b"PONG\r\n");
+        wires.push(wire);
+    }
+    wires
+}
+
+#[test]
+fn connz_sorts_pages_and_lists_subscriptions() {
+    for imp in Impl::enabled() {
+        let m = Monitored::start(imp, &[]);
+        let _wires = traffic(&m);
+
+        let top = m.json("/connz?sort=msgs_from&limit=2");
+        let names: Vec<&str> = top["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["nine", "five"], "{imp}: {top:#}");
+        assert_eq!(
+            (top["num_connections"].as_u64(), top["total"].as_u64()),
+            (Some(2), Some(4))
+        );
+        assert_eq!(
+            (top["offset"].as_u64(), top["limit"].as_u64()),
+            (Some(0), Some(2))
+        );
+        let nine = &top["connections"][0];
+        assert_eq!(
+            (nine["in_msgs"].as_u64(), nine["in_bytes"].as_u64()),
+            (Some(9), Some(27))
+        );
+        assert_eq!(
+            (nine["kind"].as_str(), nine["type"].as_str()),
+            (Some("Client"), Some("nats"))
+        );
+        assert_eq!(
+            (nine["lang"].as_str(), nine["version"].as_str()),
+            (Some("raw"), Some("1.2.3"))
+        );
+        assert!(
+            is_uptime(&nine["uptime"]) && is_uptime(&nine["idle"]),
+            "{imp}: {nine}"
+        );
+        assert!(is_rfc3339(&nine["start"]) && is_rfc3339(&nine["last_activity"]));
+        assert!(
+            nine["rtt"].as_str().unwrap().ends_with('s'),
+            "{imp}: {}",
+            nine["rtt"]
+        );
+
+        let page = m.json("/connz?sort=msgs_from&offset=3");
+        assert_eq!(page["connections"][0]["name"], "subscriber", "{imp}");
+        let past = m.json("/connz?offset=10");
+        assert_eq!(
+            (past["num_connections"].as_u64(), past["offset"].as_u64()),
+            (Some(0), Some(10))
+        );
+        assert_eq!(past["connections"], serde_json::json!([]));
+
+        let all = m.json("/connz?sort=cid");
+        let cids: Vec<u64> = all["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["cid"].as_u64().unwrap())
+            .collect();
+        assert!(cids.windows(2).all(|w| w[0] < w[1]), "{imp}: {cids:?}");
+        let sub_cid = cids[0];
+        let uptime_order = m.json("/connz?sort=uptime");
+        assert_eq!(
+            uptime_order["connections"][3]["cid"], sub_cid,
+            "{imp}: oldest last"
+        );
+
+        let subs = m.json(&format!("/connz?cid={sub_cid}&subs=1"));
+        assert_eq!(
+            (subs["limit"].as_u64(), subs["total"].as_u64()),
+            (Some(1), Some(4)),
+            "{imp}"
+        );
+        let mut list: Vec<&str> = subs["connections"][0]["subscriptions_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        list.sort_unstable();
+        assert_eq!(list, ["bar.*", "baz.>", "foo"], "{imp}");
+        assert_eq!(subs["connections"][0]["subscriptions"], 3);
+
+        let detail = m.json(&format!("/connz?cid={sub_cid}&subs=DETAIL"));
+        let conn = &detail["connections"][0];
+        assert!(conn.get("subscriptions_list").is_none());
+        let queue = conn["subscriptions_list_detail"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["subject"] == "bar.*")
+            .unwrap_or_else(|| panic!("{imp}: {conn:#}"));
+        assert_eq!(queue["qgroup"], "q1");
+        assert_eq!(
+            (queue["sid"].as_str(), queue["max"].as_u64()),
+            (Some("2"), Some(5))
+        );
+        assert_eq!(queue["cid"], sub_cid);
+        assert!(
+            queue.get("account").is_none(),
+            "{imp}: open connections name no account"
+        );
+        let raw = m.get(&format!("/connz?cid={sub_cid}&subs=detail"));
+        assert!(
+            raw.body.contains("\"subject\": \"baz.\\u003e\""),
+            "{imp}: Go escapes >"
+        );
+
+        assert!(m.json("/connz?user=nobody")["connections"]
+            .as_array()
+            .unwrap()
+            .is_empty());
+        assert_eq!(m.json("/connz?user=nobody")["total"], 4);
+    }
+}
+
+#[test]
+fn connz_rejects_bad_parameters_with_the_reference_texts() {
+    let cases = [
+        ("/connz?sort=bogus", "invalid sorting option: bogus"),
+        ("/connz?sort=rtt", "invalid sorting option: rtt"),
+        ("/connz?sort=stop", "sort by stop only valid on closed connections"),
+        ("/connz?sort=reason&state=any", "sort by reason only valid on closed connections"),
+        ("/connz?limit=abc", "Error decoding int for 'limit': strconv.Atoi: parsing \"abc\": invalid syntax"),
+        ("/connz?offset=99999999999999999999", "Error decoding int for 'offset': strconv.Atoi: parsing \"99999999999999999999\": value out of range"),
+        ("/connz?cid=-1", "Error decoding uint64 for 'cid': strconv.ParseUint: parsing \"-1\": invalid syntax"),
+        ("/connz?state=foo", "Error decoding state for foo"),
+        ("/connz?auth=maybe&subs=x", "Error decoding boolean for 'auth': strconv.ParseBool: parsing \"maybe\": invalid syntax"),
+        ("/routez?subs=maybe", "Error decoding boolean for 'subs': strconv.ParseBool: parsing \"maybe\": invalid syntax"),
+        ("/subsz?test=foo.*", "invalid test subject, must be valid publish subject: foo.*"),
+        ("/healthz?js-enabled-only=x", "Error decoding boolean for 'js-enabled-only': strconv.ParseBool: parsing \"x\": invalid syntax"),
+    ];
+    for imp in Impl::enabled() {
+        let m = Monitored::start(imp, &[]);
+        for (path, text) in cases {
+            let answer = m.get(path);
+            assert_eq!(
+                (answer.status, answer.body.as_str()),
+                (400, text),
+                "{imp} {path}"
+            );
+            assert_eq!(
+                answer.header("content-type"),
+                "text/plain; charset=utf-8",
+                "{imp} {path}"
+            );
+        }
+        let closed = m.get("/connz?state=closed&sort=stop");
+        assert_eq!(closed.status, 200, "{imp}");
+        let stats = m.json("/varz")["http_req_stats"].clone();
+        // Counted once the parameters decoded: the four sort errors and the closed list.
+        assert_eq!(stats["/connz"], 5, "{imp}: {stats}");
+        assert_eq!(stats["/subsz"], 1, "{imp}: /subsz counts before validation");
+    }
+}
+
+#[test]
+fn closed_connections_keep_their_reason() {
+    for imp in Impl::enabled() {
+        let m = Monitored::with_config(imp, "http: 127.0.0.1:-1\nmax_payload: 1024\n");
+        let mut quits = m.client("quits");
+        quits.send(b"SUB x.y 9\r\nPUB x.z 2\r\nhi\r\nPING\r\n");
+        quits.expect(b"PONG\r\n");
+        drop(quits);
+        let mut bad = m.client("bad-op");
+        bad.send(b"FOO BAR\r\n");
+        bad.expect(b"-ERR 'Unknown Protocol Operation'\r\n");
+        bad.expect_closed();
+        let mut big = m.client("too-big");
+        big.send(b"PUB foo 2000\r\n");
+        big.expect(b"-ERR 'Maximum Payload Violation'\r\n");
+        big.expect_closed();
+
+        let closed = m.wait_for("/connz?state=closed&subs=detail&sort=reason", |d| {
+            d["num_connections"] == 3
+        });
+        let by_name: BTreeMap<&str, &Value> = closed["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap(), c))
+            .collect();
+        assert_eq!(by_name["quits"]["reason"], "Client Closed", "{imp}");
+        assert_eq!(by_name["bad-op"]["reason"], "Protocol Violation", "{imp}");
+        assert_eq!(
+            by_name["too-big"]["reason"], "Maximum Message Payload Exceeded",
+            "{imp}"
+        );
+        let reasons: Vec<&str> = closed["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["reason"].as_str().unwrap())
+            .collect();
+        let mut sorted = reasons.clone();
+        sorted.sort_unstable();
+        assert_eq!(reasons, sorted, "{imp}: sort=reason");
+        let quits = by_name["quits"];
+        assert!(is_rfc3339(&quits["stop"]), "{imp}");
+        assert_eq!(
+            (quits["in_msgs"].as_u64(), quits["subscriptions"].as_u64()),
+            (Some(1), Some(1))
+        );
+        let detail = &quits["subscriptions_list_detail"][0];
+        assert_eq!(
+            (
+                detail["account"].as_str(),
+                detail["subject"].as_str(),
+                detail["sid"].as_str()
+            ),
+            (Some("$G"), Some("x.y"), Some("9")),
+            "{imp}"
+        );
+
+        let cid = quits["cid"].as_u64().unwrap();
+        let one = m.json(&format!("/connz?state=any&cid={cid}"));
+        assert_eq!(
+            one["connections"][0]["reason"], "Client Closed",
+            "{imp}: cid looks in the closed ring"
+        );
+        let open = m.json(&format!("/connz?cid={cid}"));
+        assert_eq!(open["connections"], serde_json::json!([]), "{imp}");
+        let any = m.json("/connz?state=any");
+        assert_eq!(any["total"], 3, "{imp}");
+    }
+}
+
+#[test]
+fn subsz_counts_and_filters_by_test_subject() {
+    for imp in Impl::enabled() {
+        let m = Monitored::start(imp, &[]);
+        let mut wire = m.client("subs");
+        wire.send(b"SUB foo.bar 1\r\nSUB foo.* q 2\r\nSUB baz 3\r\nSUB gone 4\r\nUNSUB 4\r\nPUB foo.bar 1\r\nx\r\nPING\r\n");
+        wire.expect(b"MSG foo.bar 1 1\r\nx\r\nMSG foo.bar 2 1\r\nx\r\nPONG\r\n");
+
+        let stats_only = m.get("/subsz");
+        assert!(
+            !stats_only.body.contains("server_id"),
+            "{imp}: {}",
+            stats_only.body
+        );
+        let stats = stats_only.json();
+        assert!(stats["num_subscriptions"].as_u64().unwrap() >= 3, "{imp}");
+        assert!(
+            stats["num_inserts"].as_u64().unwrap() >= 4
+                && stats["num_removes"].as_u64().unwrap() >= 1
+        );
+        assert!(
+            stats["num_matches"].as_u64().unwrap() >= 1,
+            "{imp}: {stats}"
+        );
+        assert!(stats["max_fanout"].as_u64().unwrap() >= 2, "{imp}: {stats}");
+
+        let matching = m.json("/subsz?subs=1&test=foo.bar");
+        assert_eq!(matching["total"], 2, "{imp}: {matching:#}");
+        let mut subjects: Vec<&str> = matching["subscriptions_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["subject"].as_str().unwrap())
+            .collect();
+        subjects.sort_unstable();
+        assert_eq!(subjects, ["foo.*", "foo.bar"], "{imp}");
+        let queue = matching["subscriptions_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["qgroup"] == "q")
+            .unwrap();
+        assert_eq!(
+            (
+                queue["account"].as_str(),
+                queue["sid"].as_str(),
+                queue["msgs"].as_u64()
+            ),
+            (Some("$G"), Some("2"), Some(1))
+        );
+
+        let paged = m.json("/subsz?subs=1&test=foo.bar&offset=1&limit=5");
+        assert_eq!(
+            (
+                paged["total"].as_u64(),
+                paged["offset"].as_u64(),
+                paged["limit"].as_u64()
+            ),
+            (Some(1), Some(1), Some(5)),
+            "{imp}"
+        );
+        let none = m.get("/subscriptionsz?subs=1&test=nothing.here");
+        assert!(
+            !none.body.contains("subscriptions_list"),
+            "{imp}: an empty list is the stats object"
+        );
+        assert_eq!(
+            m.json("/varz")["http_req_stats"]["/subsz"],
+            4,
+            "{imp}: the alias counts as /subsz"
+        );
+    }
+}
+
+#[test]
+fn paths_health_jsonp_and_base_path() {
+    for imp in Impl::enabled() {
+        let m = Monitored::with_config(imp, "http: 127.0.0.1:-1\nhttp_base_path: \"/foo\"\n");
+        let root = m.get("/foo");
+        assert_eq!(root.status, 200, "{imp}");
+        assert!(
+            root.header("content-type").starts_with("text/html"),
+            "{imp}"
+        );
+        for page in [
+            "varz", "jsz", "connz", "accountz", "accstatz", "subsz", "routez", "leafz", "gatewayz",
+            "healthz",
+        ] {
+            assert!(
+                root.body.contains(&format!("<a href=./foo/{page}")),
+                "{imp}: link to {page}"
+            );
+        }
+        for missing in [
+            "/varz",
+            "/foo/",
+            "/",
+            "/foo/varz/",
+            "/foo/connz/x",
+            "/foo/nope",
+        ] {
+            let answer = m.get(missing);
+            assert_eq!(
+                (answer.status, answer.body.as_str()),
+                (404, "404 page not found\n"),
+                "{imp} {missing}"
+            );
+            assert_eq!(answer.header("x-content-type-options"), "nosniff");
+        }
+        let health = m.get("/foo/healthz");
+        assert_eq!(
+            (health.status, health.body.as_str()),
+            (200, "{\"status\":\"ok\"}"),
+            "{imp}"
+        );
+        assert_eq!(
+            m.request("POST", "/foo/healthz?js-enabled-only=true")
+                .status,
+            200
+        );
+
+        let jsonp = m.get("/foo/routez?callback=cb");
+        assert_eq!(
+            jsonp.header("content-type"),
+            "application/javascript",
+            "{imp}"
+        );
+        assert!(
+            jsonp.body.starts_with("cb({\n") && jsonp.body.ends_with("})"),
+            "{imp}: {}",
+            jsonp.body
+        );
+        let routez: Value = serde_json::from_str(&jsonp.body[3..jsonp.body.len() - 1]).unwrap();
+        assert_eq!(
+            (
+                routez["num_routes"].as_u64(),
+                routez["routes"].as_array().map(Vec::len)
+            ),
+            (Some(0), Some(0))
+        );
+
+        let head = m.request("HEAD", "/foo/varz");
+        assert_eq!((head.status, head.body.as_str()), (200, ""), "{imp}");
+
+        let varz = m.json("/foo/varz");
+        assert_eq!(varz["http_base_path"], "/foo", "{imp}");
+        let stats = &varz["http_req_stats"];
+        assert_eq!(
+            (
+                stats["/"].as_u64(),
+                stats["/healthz"].as_u64(),
+                stats["/routez"].as_u64()
+            ),
+            (Some(1), Some(2), Some(1)),
+            "{imp}: {stats}"
+        );
+        assert_eq!(stats["/varz"], 2, "{imp}: HEAD counts too");
+    }
+}
+
+#[test]
+fn bad_monitoring_options_are_fatal() {
+    for imp in Impl::enabled() {
+        let dir = common::fresh_temp_dir();
+        let both = std::process::Command::new(exe(imp))
+            .args(["-a", "127.0.0.1", "-p", "-1", "-m", "18001", "-ms", "18002"])
+            .output()
+            .expect("run");
+        assert!(!both.status.success(), "{imp}");
+        let log = String::from_utf8_lossy(&both.stderr);
+        assert!(
+            log.contains("can't specify both HTTP (18001) and HTTPs (18002) ports"),
+            "{imp}: {log}"
+        );
+        let https = std::process::Command::new(exe(imp))
+            .args(["-a", "127.0.0.1", "-p", "-1", "-ms", "-1"])
+            .output()
+            .expect("run");
+        let log = String::from_utf8_lossy(&https.stderr);
+        assert!(
+            !https.status.success() && log.contains("TLS cert and key required for HTTPS"),
+            "{imp}: {log}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+fn exe(imp: Impl) -> PathBuf {
+    match imp {
+        Impl::Natsd => PathBuf::from(env!("CARGO_BIN_EXE_natsd")),
+        Impl::Reference => PathBuf::from(common::REFERENCE_EXE),
+    }
+}
+
+/// The JSON type of a value: integers and other numbers apart (Go tools decode into int64).
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "float",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Every key path with its type, descending into objects and the first array element.
+fn shape(v: &Value, path: &str, out: &mut BTreeMap<String, &'static str>) {
+    match v {
+        Value::Object(map) => {
+            for (key, value) in map {
+                let here = format!("{path}.{key}");
+                out.insert(here.clone(), json_type(value));
+                shape(value, &here, out);
+            }
+        }
+        Value::Array(items) => {
+            if let Some(first) = items.first() {
+                shape(first, &format!("{path}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn key_sets_and_types_match_the_reference() {
+    if !common::reference_available() {
+        return;
+    }
+    // Deliberately absent in natsd: the reference's system account (natsd has none).
+    let natsd_lacks = [".system_account"];
+    // `cpu` is integral (`0`) or not depending on load: compare as a number.
+    let number = |t: &'static str| if t == "float" { "integer" } else { t };
+    let shapes = |imp: Impl| {
+        let m = Monitored::start(imp, &[]);
+        let _wires = traffic(&m);
+        std::thread::sleep(Duration::from_millis(1100));
+        [
+            "/varz",
+            "/connz?subs=1",
+            "/connz?subs=detail&auth=1",
+            "/routez",
+            "/subsz",
+            "/subsz?subs=1",
+            "/healthz",
+        ]
+        .map(|path| {
+            let mut out = BTreeMap::new();
+            shape(&m.json(path), "", &mut out);
+            (path, out)
+        })
+    };
+    let natsd = shapes(Impl::Natsd);
+    let reference = shapes(Impl::Reference);
+    for ((path, ours), (_, theirs)) in natsd.iter().zip(reference.iter()) {
+        let ours: BTreeMap<_, _> = ours.iter().map(|(k, t)| (k.clone(), number(t))).collect();
+        let theirs: BTreeMap<_, _> = theirs
+            .iter()
+            .filter(|(k, _)| !natsd_lacks.contains(&k.as_str()))
+            .map(|(k, t)| (k.clone(), number(t)))
+            .collect();
+        assert_eq!(ours, theirs, "{path}: key paths and types");
+    }
+}
+
+#[test]
+fn metrics_parse_and_match_varz_and_connz() {
+    let m = Monitored::start(Impl::Natsd, &[]);
+    let _wires = traffic(&m);
+    let varz = m.json("/varz");
+    let connz = m.json("/connz");
+    let answer = m.get("/metrics");
+    assert_eq!(answer.status, 200);
+    assert!(answer
+        .header("content-type")
+        .starts_with("text/plain; version=0.0.4"));
+    let lines = answer.body.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text format");
+    let server_id = varz["server_id"].as_str().unwrap();
+    let value = |name: &str| -> f64 {
+        let sample = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name)
+            .unwrap_or_else(|| panic!("no {name} in\n{}", answer.body));
+        assert_eq!(sample.labels.get("server_id"), Some(server_id), "{name}");
+        match sample.value {
+            prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            ref other => panic!("{name}: {other:?}"),
+        }
+    };
+    for key in [
+        "in_msgs",
+        "out_msgs",
+        "in_bytes",
+        "out_bytes",
+        "connections",
+        "total_connections",
+        "slow_consumers",
+        "subscriptions",
+        "max_payload",
+        "ping_interval",
+    ] {
+        assert_eq!(
+            value(&format!("gnatsd_varz_{key}")),
+            varz[key].as_f64().unwrap(),
+            "{key}"
+        );
+    }
+    assert_eq!(value("gnatsd_varz_in_msgs"), 16.0);
+    assert_eq!(value("gnatsd_connz_num_connections"), 4.0);
+    let sum = |key: &str| {
+        connz["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c[key].as_f64().unwrap())
+            .sum::<f64>()
+    };
+    for key in [
+        "in_msgs",
+        "out_msgs",
+        "in_bytes",
+        "out_bytes",
+        "subscriptions",
+        "pending_bytes",
+    ] {
+        assert_eq!(
+            value(&format!("gnatsd_connz_{key}")),
+            sum(key),
+            "connz {key}"
+        );
+    }
+    assert_eq!(value("gnatsd_routez_num_routes"), 0.0);
+    assert!(value("gnatsd_subsz_num_subscriptions") >= 3.0);
+    assert_eq!(value("gnatsd_healthz_status"), 0.0);
+    assert_eq!(
+        value("gnatsd_varz_http_req_stats_varz"),
+        1.0,
+        "/metrics itself is not counted"
+    );
+    let start = value("gnatsd_varz_start");
+    assert!(start > 1.7e12, "start as epoch milliseconds: {start}");
+}
+
+fn cert(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("configs/certs")
+        .join(name)
+}
+
+/// GET over HTTPS, trusting only the test CA.
+fn https_get(addr: SocketAddr, path: &str) -> Http {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(cert("ca.pem")).unwrap();
+    let ca = rustls::pki_types::CertificateDer::from_pem_slice(&pem).expect("CA certificate");
+    roots.add(ca).unwrap();
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    request_on(rustls::StreamOwned::new(conn, sock), "GET", path)
+}
+
+#[test]
+fn https_monitoring_with_the_test_certificates() {
+    for imp in Impl::enabled() {
+        let conf = format!(
+            "https: 127.0.0.1:-1\ntls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n}}\n",
+            cert("server-cert.pem").display(),
+            cert("server-key.pem").display()
+        );
+        let server = ServerProc::start_with_config(imp, &conf, &[]);
+        let url = server.ports()["monitoring"][0]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(url.starts_with("https://"), "{imp}: {url}");
+        let answer = https_get(common::url_addr(&url), "/varz");
+        assert_eq!(answer.status, 200, "{imp}");
+        let varz = answer.json();
+        assert_eq!(
+            (varz["https_port"].as_i64(), varz["http_port"].as_i64()),
+            (Some(-1), Some(0)),
+            "{imp}"
+        );
+        assert_eq!(varz["tls_required"], true, "{imp}");
+        assert_eq!(varz["auth_timeout"], 3, "{imp}: tls timeout + 1");
+        let plain = TcpStream::connect(common::url_addr(&url)).map(|s| {
+            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            let mut s = s;
+            let _ = s.write_all(b"GET /varz HTTP/1.1\r\nHost: x\r\n\r\n");
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf);
+            buf
+        });
+        let plain = plain.unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&plain).contains("server_id"),
+            "{imp}: no JSON over plain HTTP"
+        );
+    }
+}
+
+#[test]
+fn polling_under_load_loses_nothing() {
+    let m = Monitored::start(Impl::Natsd, &[]);
+    const PUBLISHERS: usize = 4;
+    const PER_PUBLISHER: usize = 20_000;
+    let mut sub = m.client("sink");
+    sub.send(b"SUB load.> 1\r\nPING\r\n");
+    sub.expect(b"PONG\r\n");
+    let addr = m.server.client_addr();
+    let publishers: Vec<_> = (0..PUBLISHERS)
+        .map(|p| {
+            std::thread::spawn(move || {
+                let mut wire = Wire::connect(addr).answer_pings();
+                wire.read_info();
+                wire.send(b"CONNECT {\"verbose\":false}\r\n");
+                let line = format!("PUB load.{p} 16\r\n0123456789abcdef\r\n");
+                let batch = line.repeat(500);
+                for _ in 0..PER_PUBLISHER / 500 {
+                    wire.send(batch.as_bytes());
+                }
+                wire.send(b"PING\r\n");
+                wire.expect(b"PONG\r\n");
+            })
+        })
+        .collect();
+    let mut polls = 0;
+    let mut slowest = Duration::ZERO;
+    while publishers.iter().any(|p| !p.is_finished()) {
+        for path in ["/varz", "/connz?subs=1", "/subsz?subs=1", "/metrics"] {
+            let started = Instant::now();
+            assert_eq!(m.get(path).status, 200, "{path}");
+            slowest = slowest.max(started.elapsed());
+            polls += 1;
+        }
+    }
+    for p in publishers {
+        p.join().expect("publisher");
+    }
+    let expected = PUBLISHERS * PER_PUBLISHER;
+    let mut per_publisher = [0usize; PUBLISHERS];
+    while per_publisher.iter().sum::<usize>() < expected {
+        let line = sub.read_line();
+        if line == b"PING\r\n" {
+            sub.send(b"PONG\r\n");
+            continue;
+        }
+        let line = String::from_utf8(line).expect("UTF-8");
+        let publisher: usize = line
+            .strip_prefix("MSG load.")
+            .and_then(|rest| rest[..1].parse().ok())
+            .unwrap_or_else(|| panic!("unexpected {line:?}"));
+        assert_eq!(sub.read_line(), b"0123456789abcdef\r\n");
+        per_publisher[publisher] += 1;
+    }
+    assert_eq!(
+        per_publisher, [PER_PUBLISHER; PUBLISHERS],
+        "exactly every message"
+    );
+    sub.send(b"PING\r\n");
+    sub.expect(b"PONG\r\n");
+    let varz = m.json("/varz");
+    assert_eq!(varz["in_msgs"], expected as u64);
+    assert_eq!(varz["out_msgs"], expected as u64);
+    assert!(
+        polls >= 4,
+        "the monitor answered while publishers ran ({polls} requests)"
+    );
+    assert!(
+        slowest < Duration::from_secs(2),
+        "slowest request {slowest:?}"
+    );
+}
