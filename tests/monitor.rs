@@ -975,3 +975,32 @@ fn polling_under_load_loses_nothing() {
         "slowest request {slowest:?}"
     );
 }
+
+#[test]
+fn healthz_fails_in_lame_duck_mode() {
+    for imp in Impl::enabled() {
+        let conf =
+            "http: 127.0.0.1:-1\nlame_duck_duration: \"30s\"\nlame_duck_grace_period: \"10s\"\n";
+        let m = Monitored::with_config(imp, conf);
+        let _client = m.client("stays");
+        assert_eq!(m.get("/healthz").status, 200, "{imp}");
+        m.server.signal(libc::SIGUSR2);
+        m.server.wait_for_log("Entering lame duck mode", 1);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let health = loop {
+            let health = m.get("/healthz");
+            if health.status != 200 || Instant::now() > deadline {
+                break health;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(health.status, 503, "{imp}");
+        let body = health.json();
+        assert_eq!(body["status"], "error", "{imp}");
+        assert_eq!(
+            body["error"], "failed to be ready for connections after 1ms: server",
+            "{imp}"
+        );
+        m.server.wait_for_log("Healthcheck failed: ", 1);
+    }
+}

@@ -21,7 +21,7 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use log::{error, info};
+use log::{error, info, warn};
 use serde::Serialize;
 use tiny_http::{Header, Request, Response, StatusCode};
 
@@ -163,17 +163,13 @@ impl Monitor {
     }
 }
 
-#[cfg(feature = "https-monitor")]
+/// tiny_http's TLS settings (used only with the `https-monitor` feature: `bind` refuses
+/// HTTPS without it).
 fn ssl_config((certificate, private_key): (Vec<u8>, Vec<u8>)) -> tiny_http::SslConfig {
     tiny_http::SslConfig {
         certificate,
         private_key,
     }
-}
-
-#[cfg(not(feature = "https-monitor"))]
-fn ssl_config(_: (Vec<u8>, Vec<u8>)) -> std::convert::Infallible {
-    unreachable!("bind refuses HTTPS without the https-monitor feature")
 }
 
 /// Go's `path.Clean` of the base path with a leading `/` (`""` → `/`).
@@ -395,15 +391,17 @@ struct Health {
 }
 
 fn health(view: &ServerView) -> Health {
-    match view.is_ready() {
-        true => Health {
+    if view.is_ready() {
+        return Health {
             status: "ok",
             error: None,
-        },
-        false => Health {
-            status: "error",
-            error: Some("failed to be ready for connections after 1ms: server".into()),
-        },
+        };
+    }
+    let error = "failed to be ready for connections after 1ms: server".to_string();
+    warn!("Healthcheck failed: {}", gofmt::quote_str(&error));
+    Health {
+        status: "error",
+        error: Some(error),
     }
 }
 

@@ -189,6 +189,8 @@ struct ServerShared {
     shed_up_to: AtomicU64,
     stats: Stats,
     shutdown: AtomicBool,
+    /// The client listener is open (false in lame duck mode): `/healthz` is ok.
+    accepting: AtomicBool,
     /// When the server started.
     started: SystemTime,
 }
@@ -379,6 +381,7 @@ impl Server {
             shed_up_to: AtomicU64::new(0),
             stats: Stats::default(),
             shutdown: AtomicBool::new(false),
+            accepting: AtomicBool::new(true),
             started,
         });
         let mut listener = Some(listener);
@@ -491,6 +494,7 @@ impl ServerHandle {
     /// clients are still connected.
     pub fn enter_lame_duck(&self) -> usize {
         info!("Entering lame duck mode, stop accepting new clients");
+        self.shared.accepting.store(false, Ordering::Release);
         self.post_all(LameDuckStep::Enter);
         self.shared.clients().len()
     }

@@ -3,6 +3,7 @@
 //! stops a reactor: counters are atomics, the registries are copied out under short locks.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -104,8 +105,8 @@ impl ServerView {
         }
     }
 
-    /// Whether the server is accepting clients (not shutting down).
+    /// Whether the server is accepting clients (not in lame duck mode, not shutting down).
     pub fn is_ready(&self) -> bool {
-        !self.shared.is_shutting_down()
+        self.shared.accepting.load(Ordering::Acquire) && !self.shared.is_shutting_down()
     }
 }
