@@ -87,6 +87,7 @@ impl MonitorListener {
             .ok_or_else(|| listen_error("no such host".into()))?;
         let listener = TcpListener::bind(addr)
             .map_err(|e| listen_error(format!("bind: {}", gofmt::error_text(&e))))?;
+        set_nodelay(&listener);
         let scheme = if secure { "https" } else { "http" };
         let bound = listener.local_addr()?.port();
         info!(
@@ -108,6 +109,25 @@ impl MonitorListener {
     /// `http` or `https`.
     pub fn scheme(&self) -> &'static str {
         self.scheme
+    }
+}
+
+/// Sets TCP_NODELAY on the listener, which Linux passes on to accepted sockets: tiny_http
+/// writes a response's head and body separately, and with Nagle's algorithm a keep-alive
+/// client would wait for a delayed ACK (40 ms) before the body. (Go sets it on every
+/// connection.)
+fn set_nodelay(listener: &TcpListener) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a plain setsockopt on a socket we own, with a correctly sized int.
+    unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
 }
 
