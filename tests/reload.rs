@@ -107,6 +107,25 @@ fn port_change_is_refused_and_the_old_port_keeps_serving() {
 }
 
 #[test]
+fn monitoring_port_change_is_refused() {
+    for imp in implementations() {
+        let server = ServerProc::start_with_config(imp, "http_port: -1\n", &[]);
+        let monitor = common::url_addr(server.ports()["monitoring"][0].as_str().unwrap());
+        reload(&server, "http_port: 18999\n", 1);
+        server.wait_for_log(
+            "Failed to reload server configuration: config reload not supported for HTTPPort: old=-1, new=18999",
+            1,
+        );
+        std::net::TcpStream::connect(monitor).expect("the monitor still listens");
+        reload(&server, "http_port: -1\nhttp_base_path: /x\n", 2);
+        server.wait_for_log(
+            "config reload not supported for HTTPBasePath: old=, new=/x",
+            1,
+        );
+    }
+}
+
+#[test]
 fn broken_file_keeps_the_running_configuration() {
     for imp in implementations() {
         let server = ServerProc::start_with_config(imp, "max_payload: 64\n", &[]);

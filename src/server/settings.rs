@@ -184,6 +184,15 @@ fn refuse_fixed(old: &Options, new: &Options) -> Result<(), String> {
     if new.port != RANDOM_PORT {
         check("Port", old.port, new.port)?;
     }
+    let http_host = |o: &Options| o.http_host.clone().unwrap_or_else(|| o.host.clone());
+    check("HTTPHost", http_host(old), http_host(new))?;
+    check("HTTPPort", old.http_port, new.http_port)?;
+    check(
+        "HTTPBasePath",
+        name(&old.http_base_path),
+        name(&new.http_base_path),
+    )?;
+    check("HTTPSPort", old.https_port, new.https_port)?;
     check("NoHeaderSupport", !old.headers, !new.headers)?;
     let no_auth_user = |o: &Options| o.auth.no_auth_user.clone().unwrap_or_default();
     check("NoAuthUser", no_auth_user(old), no_auth_user(new))?;
