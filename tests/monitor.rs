@@ -846,8 +846,8 @@ fn cert(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// GET over HTTPS, trusting only the test CA.
-fn https_get(addr: SocketAddr, path: &str) -> Http {
+/// A TLS client on `sock` that trusts only the test CA.
+fn tls_client(sock: TcpStream) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut roots = rustls::RootCertStore::empty();
     let pem = std::fs::read(cert("ca.pem")).unwrap();
@@ -858,9 +858,14 @@ fn https_get(addr: SocketAddr, path: &str) -> Http {
         .with_no_client_auth();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    rustls::StreamOwned::new(conn, sock)
+}
+
+/// GET over HTTPS, trusting only the test CA.
+fn https_get(addr: SocketAddr, path: &str) -> Http {
     let sock = TcpStream::connect(addr).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    request_on(rustls::StreamOwned::new(conn, sock), "GET", path)
+    request_on(tls_client(sock), "GET", path)
 }
 
 #[test]
@@ -1002,5 +1007,78 @@ fn healthz_fails_in_lame_duck_mode() {
             "{imp}"
         );
         m.server.wait_for_log("Healthcheck failed: ", 1);
+    }
+}
+
+#[test]
+fn connz_auth_names_the_user_open_and_closed() {
+    for imp in Impl::enabled() {
+        let conf =
+            "http: 127.0.0.1:-1\nauthorization { users = [ {user: alice, password: secret} ] }\n";
+        let m = Monitored::with_config(imp, conf);
+        let mut alice = Wire::connect(m.server.client_addr());
+        alice.read_info();
+        alice.send(b"CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"secret\",\"name\":\"ok\"}\r\nPING\r\n");
+        alice.expect(b"PONG\r\n");
+        let mut wrong = Wire::connect(m.server.client_addr());
+        wrong.read_info();
+        wrong.send(b"CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"nope\",\"name\":\"bad\"}\r\n");
+        wrong.expect(b"-ERR 'Authorization Violation'\r\n");
+        wrong.expect_closed();
+
+        let open = m.json("/connz?auth=true");
+        assert_eq!(
+            open["connections"][0]["authorized_user"], "alice",
+            "{imp}: {open:#}"
+        );
+        assert!(
+            m.json("/connz")["connections"][0]
+                .get("authorized_user")
+                .is_none(),
+            "{imp}"
+        );
+        let closed = m.wait_for("/connz?state=closed&auth=1", |d| d["num_connections"] == 1);
+        let failed = &closed["connections"][0];
+        assert_eq!(failed["reason"], "Authentication Failure", "{imp}");
+        assert_eq!(failed["authorized_user"], "alice", "{imp}");
+        assert_eq!(m.json("/connz?user=alice")["num_connections"], 1, "{imp}");
+        assert_eq!(m.json("/varz")["auth_required"], true, "{imp}");
+    }
+}
+
+#[test]
+fn connz_shows_the_tls_version_and_cipher() {
+    for imp in Impl::enabled() {
+        let conf = format!(
+            "http: 127.0.0.1:-1\ntls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n}}\n",
+            cert("server-cert.pem").display(),
+            cert("server-key.pem").display()
+        );
+        let m = Monitored::with_config(imp, &conf);
+        let mut sock = TcpStream::connect(m.server.client_addr()).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        let mut info = Vec::new();
+        let mut byte = [0u8; 1];
+        while !info.ends_with(b"\r\n") {
+            sock.read_exact(&mut byte).expect("INFO in plain text");
+            info.push(byte[0]);
+        }
+        let mut tls = tls_client(sock);
+        tls.write_all(b"CONNECT {\"verbose\":false,\"name\":\"sealed\"}\r\nPING\r\n")
+            .unwrap();
+        let mut pong = [0u8; 6];
+        tls.read_exact(&mut pong).expect("PONG over TLS");
+        assert_eq!(&pong, b"PONG\r\n");
+        let conn = &m.json("/connz")["connections"][0];
+        assert_eq!(conn["name"], "sealed", "{imp}");
+        assert_eq!(conn["tls_version"], "1.3", "{imp}: {conn:#}");
+        let cipher = conn["tls_cipher_suite"].as_str().unwrap_or_default();
+        assert!(
+            cipher.starts_with("TLS_AES_") || cipher.starts_with("TLS_CHACHA20_"),
+            "{imp}: {cipher}"
+        );
+        if imp == Impl::Natsd {
+            assert_eq!(cipher, "TLS_AES_128_GCM_SHA256", "the server's preference");
+        }
     }
 }
