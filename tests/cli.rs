@@ -631,10 +631,7 @@ fn equals_syntax_dashes_and_last_repeat_win() {
 
 #[test]
 fn unsupported_flags_exit_1_without_starting() {
-    let cases: [&[&str]; 9] = [
-        &["-m", "8222"],
-        &["--http_port", "8222"],
-        &["-ms", "8223"],
+    let cases: [&[&str]; 6] = [
         &["--routes", "nats://127.0.0.1:1"],
         &["--cluster", "nats://127.0.0.1:-1"],
         &["--cluster_name", "c"],
