@@ -289,7 +289,7 @@ static FLAGS: &[Flag] = &[
     flag("--DVV",                &[],            Bool(Some(|s, on| s.debug_trace_verbose = Some(on)))),
     // Negative means unlimited, like 0: Go truncates traced payloads only when it is positive.
     flag("--max_traced_msg_len", &[],            Int(Some(|s, v| s.opts.log.max_traced_msg_len = v.try_into().unwrap_or(0)))),
-    // Not supported yet: cluster, profiling.
+    // Not supported yet: profiling.
     flag("--config",             &["c"],         Str(Some(|s, v| s.config_file = path(v)))),
     flag("--t",                  &[],            Bool(Some(|s, on| s.check_config = on))),
     flag("--signal",             &["sl"],        Str(Some(|s, v| s.signal = non_empty(v)))),
@@ -304,12 +304,12 @@ static FLAGS: &[Flag] = &[
     flag("--tlskey",             &[],            Str(Some(|s, v| s.tls.key = path(v)))),
     flag("--tlsverify",          &[],            Bool(Some(|s, on| s.tls.verify = Some(on)))),
     flag("--tlscacert",          &[],            Str(Some(|s, v| s.tls.ca = path(v)))),
-    flag("--routes",             &[],            Str(None)),
-    flag("--cluster",            &["cluster_listen"], Str(None)),
-    flag("--cluster_name",       &[],            Str(None)),
-    flag("--no_advertise",       &[],            Bool(None)),
-    flag("--cluster_advertise",  &[],            Str(None)),
-    flag("--connect_retries",    &[],            Int(None)),
+    flag("--routes",             &[],            Str(Some(|s, v| s.routes = Some(v.to_string())))),
+    flag("--cluster",            &["cluster_listen"], Str(Some(|s, v| s.cluster_listen = Some(v.to_string())))),
+    flag("--cluster_name",       &[],            Str(Some(|s, v| s.opts.cluster.name = non_empty(v)))),
+    flag("--no_advertise",       &[],            Bool(Some(|s, on| s.opts.cluster.no_advertise = on))),
+    flag("--cluster_advertise",  &[],            Str(Some(|s, v| s.opts.cluster.advertise = non_empty(v)))),
+    flag("--connect_retries",    &[],            Int(Some(|s, v| s.opts.cluster.connect_retries = v))),
     flag("--profile",            &[],            Int(None)),
     // JetStream is not part of natsd: `-js` is refused; a store dir alone does nothing, as
     // in the reference without `-js`.
@@ -356,6 +356,10 @@ struct Settings {
     debug_trace_verbose: Option<bool>,
     /// `-VV`.
     trace_verbose: Option<bool>,
+    /// `--cluster` as given.
+    cluster_listen: Option<String>,
+    /// `--routes` as given.
+    routes: Option<String>,
 }
 
 impl Settings {
@@ -380,8 +384,45 @@ impl Settings {
             options.port = port;
         }
         self.tls.apply(&mut options)?;
+        let cluster = &mut options.cluster;
+        if let Some(listen) = self.cluster_listen.filter(|l| !l.is_empty()) {
+            override_cluster(cluster, &listen)?;
+        }
+        if let Some(routes) = self.routes {
+            let given = !routes.is_empty();
+            cluster.routes = routes
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(String::from)
+                .collect();
+            if given && cluster.host.is_none() && cluster.port == 0 {
+                return Err("solicited routes require cluster capabilities, e.g. --cluster".into());
+            }
+        }
         Ok(options)
     }
+}
+
+/// `--cluster nats://[user:pass@]host:port` (`:-1` for a random port), as the reference's
+/// `overrideCluster`: credentials in the URL replace the file's, no credentials clear them.
+fn override_cluster(
+    cluster: &mut crate::options::ClusterOptions,
+    listen: &str,
+) -> Result<(), String> {
+    let (listen, random) = match listen.strip_suffix(":-1") {
+        Some(base) => (format!("{base}:0"), true),
+        None => (listen.to_string(), false),
+    };
+    let url = crate::route_url::RouteUrl::parse(&listen)?;
+    if url.user.is_some() && url.pass.is_none() {
+        return Err("expected cluster password to be set".into());
+    }
+    cluster.host = Some(url.host);
+    cluster.port = if random { -1 } else { i64::from(url.port) };
+    cluster.username = url.user;
+    cluster.password = url.pass;
+    Ok(())
 }
 
 /// The `--tls*` flags: with any of them (but `--tls=false`) TLS comes from the flags alone,
@@ -1104,24 +1145,72 @@ mod tests {
 
     #[test]
     fn flags_of_later_work_are_refused() {
-        for list in [
-            &["--routes", "nats://h:1"][..],
-            &["--cluster", "nats://h:1"],
-            &["--cluster_listen", "nats://h:1"],
-            &["--cluster_name", "n"],
-            &["--no_advertise"],
-            &["--cluster_advertise", "h:1"],
-            &["--connect_retries", "3"],
+        assert_fatal(
             &["--profile", "6060"],
-        ] {
-            let spelled = list[0].split('=').next().unwrap();
-            assert_fatal(list, &format!("flag {spelled} is not supported yet"));
-        }
+            "flag --profile is not supported yet",
+        );
         // The first one from the left is named.
         assert_fatal(
             &["-D", "--profile", "1", "--routes", "nats://h:1"],
             "flag --profile is not supported yet",
         );
+    }
+
+    #[test]
+    fn cluster_flags_as_the_reference_reads_them() {
+        let options_of = |list: &[&str]| match parse_strs(list) {
+            Ok(Command::Run(invocation)) => invocation.options(Options::default()),
+            other => panic!("{list:?}: expected Run, got {other:?}"),
+        };
+        let opts = options_of(&[
+            "--cluster",
+            "nats://ru:rp@127.0.0.1:-1",
+            "--routes",
+            "nats://a:1, nats://b:2",
+            "--cluster_name",
+            "c1",
+            "--no_advertise",
+            "--cluster_advertise",
+            "h:9",
+            "--connect_retries",
+            "3",
+        ])
+        .unwrap();
+        let c = &opts.cluster;
+        assert_eq!((c.host.as_deref(), c.port), (Some("127.0.0.1"), -1));
+        assert_eq!(
+            (c.username.as_deref(), c.password.as_deref()),
+            (Some("ru"), Some("rp"))
+        );
+        assert_eq!(c.routes, ["nats://a:1", "nats://b:2"]);
+        assert_eq!((c.name.as_deref(), c.no_advertise), (Some("c1"), true));
+        assert_eq!(
+            (c.advertise.as_deref(), c.connect_retries),
+            (Some("h:9"), 3)
+        );
+        assert_eq!(
+            options_of(&["--routes", "nats://a:1"]),
+            Err("solicited routes require cluster capabilities, e.g. --cluster".into())
+        );
+        assert_eq!(
+            options_of(&["--cluster", "nats://ru@127.0.0.1:4248"]),
+            Err("expected cluster password to be set".into())
+        );
+        let file = Options {
+            cluster: crate::options::ClusterOptions {
+                port: 6222,
+                username: Some("old".into()),
+                ..Default::default()
+            },
+            ..Options::default()
+        };
+        let Ok(Command::Run(invocation)) =
+            parse_strs(&["--cluster", "nats://0.0.0.0:7000", "--routes", "nats://x:1"])
+        else {
+            panic!("expected Run");
+        };
+        let merged = invocation.options(file).unwrap();
+        assert_eq!((merged.cluster.port, merged.cluster.username), (7000, None));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod options;
 pub mod permissions;
 pub mod process;
 pub mod proto;
+pub mod route_url;
 pub mod server;
 pub mod signal_cmd;
 pub mod subject;

@@ -631,23 +631,30 @@ fn equals_syntax_dashes_and_last_repeat_win() {
 
 #[test]
 fn unsupported_flags_exit_1_without_starting() {
-    let cases: [&[&str]; 6] = [
-        &["--routes", "nats://127.0.0.1:1"],
-        &["--cluster", "nats://127.0.0.1:-1"],
-        &["--cluster_name", "c"],
-        &["--no_advertise"],
-        &["--connect_retries", "1"],
-        &["--profile", "0"],
-    ];
-    for case in cases {
-        let flag = case[0].split('=').next().expect("flag name");
-        let dir = fresh_temp_dir();
-        let args = [&LOOPBACK[..], case, &["--ports_file_dir", path_str(&dir)]].concat();
-        let mut p = Proc::spawn(Impl::Natsd, dir.clone(), &args);
-        assert_eq!(p.exit_code(), 1, "natsd {args:?}");
-        let stderr = format!("natsd: flag {flag} is not supported yet\n");
-        assert_eq!((p.stdout(), p.stderr()), (String::new(), stderr));
-        assert!(!p.ports_file().exists(), "{args:?} wrote a ports file");
+    let dir = fresh_temp_dir();
+    let args = [
+        &LOOPBACK[..],
+        &["--profile", "0", "--ports_file_dir", path_str(&dir)],
+    ]
+    .concat();
+    let mut p = Proc::spawn(Impl::Natsd, dir.clone(), &args);
+    assert_eq!(p.exit_code(), 1, "natsd {args:?}");
+    let stderr = "natsd: flag --profile is not supported yet\n".to_string();
+    assert_eq!((p.stdout(), p.stderr()), (String::new(), stderr));
+    assert!(!p.ports_file().exists(), "{args:?} wrote a ports file");
+}
+
+#[test]
+fn routes_without_a_cluster_listener_are_refused() {
+    for imp in Impl::enabled() {
+        let args = [&LOOPBACK[..], &["--routes", "nats://127.0.0.1:1"]].concat();
+        let mut p = Proc::spawn(imp, fresh_temp_dir(), &args);
+        assert_eq!(p.exit_code(), 1, "{imp}");
+        let stderr = p.stderr();
+        assert!(
+            stderr.ends_with(": solicited routes require cluster capabilities, e.g. --cluster\n"),
+            "{imp}: {stderr}"
+        );
     }
 }
 
