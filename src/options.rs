@@ -221,12 +221,16 @@ pub struct Permissions {
     pub allow_responses: Option<ResponsePermission>,
 }
 
-/// Allow and deny lists of subjects (wildcards allowed). Deny wins over allow.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Allow and deny lists of subjects (wildcards allowed). Deny wins over allow. Serialized
+/// as in route INFO and `/routez` (`{"allow": [...], "deny": [...]}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SubjectPermission {
     /// `None` = everything is allowed; `Some` = only matching subjects.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub allow: Option<Vec<String>>,
     /// Subjects that are refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deny: Option<Vec<String>>,
 }
 
@@ -430,8 +434,10 @@ impl Options {
             Some("tls verify_and_map")
         } else if self.tls.is_some() && self.allow_non_tls {
             Some("allow_non_tls")
-        } else if cluster.port != 0 || !cluster.routes.is_empty() {
-            Some("cluster")
+        } else if cluster.tls.is_some() {
+            Some("route TLS (cluster tls)")
+        } else if cluster.permissions.is_some() {
+            Some("route permissions (cluster permissions)")
         } else if self.prof_port != 0 {
             Some("profiling (prof_port)")
         } else {
@@ -545,8 +551,6 @@ mod tests {
         assert_eq!(opts.unsupported_yet(), None);
         opts.prof_port = 6060;
         assert_eq!(opts.unsupported_yet(), Some("profiling (prof_port)"));
-        opts.cluster.routes.push("nats://h:1".into());
-        assert_eq!(opts.unsupported_yet(), Some("cluster"));
         opts.tls = Some(TlsOptions {
             verify_and_map: true,
             ..TlsOptions::default()

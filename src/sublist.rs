@@ -541,43 +541,48 @@ impl<T: Clone + PartialEq> SharedSublist<T> {
     /// Removes one entry equal to `item`; returns whether it was there. The generation moves
     /// only if something was removed.
     pub fn remove(&self, subject: &[u8], queue: Option<&[u8]>, item: &T) -> bool {
-        self.remove_counted([(subject, queue, item)]) > 0
+        self.remove_counted([(subject, queue, item)]) == [true]
     }
 
     /// Removes many entries under one write lock (used when a connection with many
-    /// subscriptions closes). The generation moves once, if anything was removed.
+    /// subscriptions closes); says for each whether it was there. The generation moves
+    /// once, if anything was removed.
     pub fn remove_batch<'a>(
         &self,
         items: impl IntoIterator<Item = (&'a [u8], Option<&'a [u8]>, &'a T)>,
-    ) where
+    ) -> Vec<bool>
+    where
         T: 'a,
     {
-        self.remove_counted(items);
+        self.remove_counted(items)
     }
 
-    /// Removes entries under one write lock and one generation; returns how many were there.
+    /// Removes entries under one write lock and one generation; says for each whether it
+    /// was there.
     fn remove_counted<'a>(
         &self,
         items: impl IntoIterator<Item = (&'a [u8], Option<&'a [u8]>, &'a T)>,
-    ) -> usize
+    ) -> Vec<bool>
     where
         T: 'a,
     {
         let mut guard = self.write();
         let shared = &mut *guard;
         let generation = self.next_generation();
-        let mut removed = 0;
+        let mut found = Vec::new();
         for (subject, queue, item) in items {
-            if shared.list.remove(subject, queue, item) {
+            let was_there = shared.list.remove(subject, queue, item);
+            if was_there {
                 shared.log.record(generation, subject);
-                removed += 1;
             }
+            found.push(was_there);
         }
+        let removed = found.iter().filter(|f| **f).count();
         if removed > 0 {
             shared.removes += removed as u64;
             self.generation.store(generation, Ordering::Release);
         }
-        removed
+        found
     }
 
     /// Number of stored subscriptions.

@@ -1001,7 +1001,7 @@ cluster {
         ]),
     };
     assert_eq!(opts.cluster, want);
-    assert_eq!(opts.unsupported_yet(), Some("cluster"));
+    assert_eq!(opts.unsupported_yet(), Some("route TLS (cluster tls)"));
 
     let opts = options("cluster { host: 127.0.0.1, port: -1 }");
     assert_eq!(opts.cluster.host.as_deref(), Some("127.0.0.1"));
@@ -1239,7 +1239,7 @@ fn seed_full_example() {
     assert_eq!(opts.max_control_line, 512);
     assert_eq!(opts.max_payload, 65536);
     assert_eq!(opts.validate(), Ok(()));
-    assert_eq!(opts.unsupported_yet(), Some("cluster"));
+    assert_eq!(opts.unsupported_yet(), None);
 }
 
 #[test]

@@ -1,9 +1,10 @@
-//! The NATS client wire protocol.
+//! The NATS client and cluster route wire protocols.
 //!
-//! [`parser`] turns the bytes a client sends into operations ([`Op`]) without
-//! copying them: every operation borrows its subject, arguments and payload
-//! from the connection's read buffer. The parser reproduces nats-server 2.9's
-//! byte-level behaviour, including which byte triggers which error.
+//! [`parser`] turns the bytes a client or a route sends into operations
+//! ([`Op`]) without copying them: every operation borrows its subject,
+//! arguments and payload from the connection's read buffer. The parser
+//! reproduces nats-server 2.9's byte-level behaviour, including which byte
+//! triggers which error.
 
 pub mod parser;
 

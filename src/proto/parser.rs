@@ -1,20 +1,22 @@
-//! Resumable, zero-copy parser for the operations a client sends.
+//! Resumable, zero-copy parser for the operations a client or a cluster
+//! route sends.
 //!
 //! The connection keeps its unconsumed input in its own buffer and calls
 //! [`Parser::parse`] with those bytes, which always start at the next
 //! operation. The parser either returns one complete [`Frame`] borrowing from
 //! the buffer, or [`Parsed::Incomplete`]; in the latter case it remembers how
 //! far it got (verb, argument offsets, position of the `'\n'` search, parsed
-//! `PUB` arguments), so the next call with the same bytes plus more appended
+//! message arguments), so the next call with the same bytes plus more appended
 //! continues from there instead of rescanning. Payloads are never copied and
 //! the hot path does not allocate.
 //!
 //! Behaviour follows nats-server 2.9.10 (`server/parser.go`, `client.go`):
 //!
 //! * Verbs are case-insensitive and checked byte by byte, so an unknown verb is
-//!   reported as soon as its first wrong byte arrives (`PUX`, `MSG`, `RS+`).
-//!   `PUB`, `HPUB`, `SUB`, `UNSUB` and `-ERR` need a space or tab after the
-//!   verb; `CONNECT` and `INFO` may be followed directly by their JSON.
+//!   reported as soon as its first wrong byte arrives (`PUX`, `MSG`, and `RS+`
+//!   on a client connection). Every verb but `CONNECT`, `INFO`, `PING`,
+//!   `PONG` and `+OK` needs a space or tab after it; `CONNECT` and `INFO` may
+//!   be followed directly by their JSON.
 //! * After the verb's whitespace, the first byte always starts the arguments,
 //!   whatever it is (even `'\r'` or `'\n'`); the line then ends at the next
 //!   `'\n'`. If a `'\r'` occurs in the arguments after their first byte, the
@@ -34,6 +36,23 @@
 //! * After exactly `size` payload bytes the next two bytes must be `\r\n`.
 //! * `HMSG` from a client is rejected once its control line is complete (the
 //!   reference accepts the line and then fails on the byte that follows).
+//!
+//! A route connection ([`Parser::new_route`]) follows the same rules, with
+//! the route protocol of the reference (`parser.go`, `route.go`):
+//!
+//! * No control-line and no payload limit.
+//! * `RS+`, `RS-`, `RMSG` and `HMSG` become [`Op::RouteSub`],
+//!   [`Op::RouteUnsub`] and [`Op::RouteMsg`]; `UNSUB` takes the `RS-`
+//!   arguments. Their arguments split on spaces, tabs, `'\r'` and `'\n'`.
+//!   `RMSG` arguments are `<account> <subject> [reply] <size>`, or, from five
+//!   on, `<account> <subject> <indicator> ...` where the indicator is `+`
+//!   (`<reply> <queues...> <size>`) or `|` (`<queues...> <size>`); `HMSG`
+//!   has `<header size> <total size>` in place of `<size>`.
+//! * `A+`/`A-` (gateway interest) and `SUB` (arguments unchecked) are
+//!   [`Op::Ignored`], and so are `PUB`/`HPUB` (client arguments, then the
+//!   payload): the reference drops them all on a route.
+//! * `MSG` is rejected on its first byte, and so are `LS+`, `LS-` and `LMSG`,
+//!   which peers only send to servers that advertise `lnoc` (natsd does not).
 
 use std::fmt;
 
@@ -69,10 +88,12 @@ pub struct Frame<'a> {
     pub consumed: usize,
 }
 
-/// An operation sent by a client.
+/// An operation sent by a client or a route.
 ///
-/// Route and leaf node operations (`RS+`, `RS-`, `RMSG`, `LS+`, ...) are
-/// meant to become further variants; they are rejected on client connections.
+/// The route variants (`RouteSub`, `RouteUnsub`, `RouteMsg`, `Ignored`) only
+/// come from a route parser ([`Parser::new_route`]); a client connection
+/// rejects their verbs. Leaf node operations (`LS+`, `LMSG`, ...) are not
+/// supported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op<'a> {
     /// `CONNECT <json>`: the JSON text.
@@ -124,6 +145,50 @@ pub enum Op<'a> {
     Ok,
     /// `-ERR <text>`: the text (the server logs it and closes).
     Err(&'a [u8]),
+    /// `RS+ <account> <subject> [<queue> <weight>]` on a route: the remote
+    /// server has interest.
+    RouteSub {
+        /// Account name (`$G` for the global account).
+        account: &'a [u8],
+        /// Subject (not validated).
+        subject: &'a [u8],
+        /// Queue group, if given.
+        queue: Option<&'a [u8]>,
+        /// Number of queue members on the remote server; 1 without a queue.
+        /// A weight that is not a valid size is -1, as in the reference.
+        weight: i32,
+    },
+    /// `RS- <account> <subject> [<queue>]`, or `UNSUB` with the same
+    /// arguments, on a route: the remote server lost interest.
+    RouteUnsub {
+        /// Account name.
+        account: &'a [u8],
+        /// Subject.
+        subject: &'a [u8],
+        /// Queue group, if given.
+        queue: Option<&'a [u8]>,
+    },
+    /// `RMSG` or `HMSG` on a route, with the message.
+    RouteMsg {
+        /// Account name.
+        account: &'a [u8],
+        /// Subject (not validated).
+        subject: &'a [u8],
+        /// Reply subject, if given.
+        reply: Option<&'a [u8]>,
+        /// The queue groups the message is for, as one slice of the control
+        /// line: names separated by runs of spaces or tabs (or `'\r'`/`'\n'`,
+        /// which the reference also splits on). Empty when there are none.
+        queues: &'a [u8],
+        /// `Some` (length of the header block at the start of `message`) for
+        /// `HMSG`, `None` for `RMSG`.
+        header_len: Option<usize>,
+        /// Headers (if any) followed by the payload.
+        message: &'a [u8],
+    },
+    /// An operation the server ignores on a route: `A+`, `A-`, `SUB`, and
+    /// `PUB`/`HPUB` (whose payload the frame includes).
+    Ignored,
 }
 
 impl Op<'_> {
@@ -141,6 +206,13 @@ impl Op<'_> {
             Op::Pong => "PONG",
             Op::Ok => "+OK",
             Op::Err(_) => "-ERR",
+            Op::RouteSub { .. } => "RS+",
+            Op::RouteUnsub { .. } => "RS-",
+            Op::RouteMsg {
+                header_len: None, ..
+            } => "RMSG",
+            Op::RouteMsg { .. } => "HMSG",
+            Op::Ignored => "IGNORED",
         }
     }
 }
@@ -174,12 +246,14 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// Resumable parser for one client connection.
+/// Resumable parser for one client or route connection.
 #[derive(Debug, Clone)]
 pub struct Parser {
     max_control_line: usize,
     max_payload: usize,
     headers: bool,
+    /// Whether this is a route connection.
+    route: bool,
     phase: Phase,
 }
 
@@ -192,6 +266,21 @@ impl Parser {
             max_control_line,
             max_payload,
             headers: false,
+            route: false,
+            phase: Phase::Start,
+        }
+    }
+
+    /// Creates a parser for a cluster route connection: route operations,
+    /// no control-line or payload limit, and headers on (route `HMSG` is
+    /// always accepted; [`Parser::set_headers`] only affects `HPUB`).
+    #[must_use]
+    pub fn new_route() -> Parser {
+        Parser {
+            max_control_line: usize::MAX,
+            max_payload: usize::MAX,
+            headers: true,
+            route: true,
             phase: Phase::Start,
         }
     }
@@ -203,10 +292,13 @@ impl Parser {
         self.headers = on;
     }
 
-    /// Changes the limits (configuration reload); they apply from the next operation.
+    /// Changes the limits (configuration reload); they apply from the next
+    /// operation. Routes have no limits: a route parser ignores this.
     pub fn set_limits(&mut self, max_control_line: usize, max_payload: usize) {
-        self.max_control_line = max_control_line;
-        self.max_payload = max_payload;
+        if !self.route {
+            self.max_control_line = max_control_line;
+            self.max_payload = max_payload;
+        }
     }
 
     /// Parses the next operation at the start of `buf`.
@@ -252,7 +344,7 @@ impl Parser {
 
     /// Recognises the verb.
     fn start(&mut self, buf: &[u8]) -> Result<Option<Parsed<'static>>, ParseError> {
-        match match_keyword(buf)? {
+        match match_keyword(buf, self.route)? {
             None => return Ok(Some(INCOMPLETE)),
             Some((Keyword::Bare(op), end)) => self.phase = Phase::SkipLine { op, scan: end },
             Some((Keyword::Args(verb), end)) => self.phase = Phase::SkipBlanks { verb, pos: end },
@@ -362,10 +454,18 @@ impl Parser {
             Verb::Connect => Op::Connect(text),
             Verb::Info => Op::Info(text),
             Verb::Err => Op::Err(text),
+            Verb::Sub if self.route => Op::Ignored,
             Verb::Sub => sub_op(buf, args)?,
-            Verb::Unsub => unsub_op(buf, args)?,
+            Verb::Unsub if !self.route => unsub_op(buf, args)?,
+            Verb::Unsub | Verb::RouteUnsub => route_unsub_op(buf, args)?,
+            Verb::RouteSub => route_sub_op(buf, args)?,
+            Verb::Account => Op::Ignored,
             Verb::Pub => return self.pub_msg(buf, args, body).map(LineOp::Payload),
             Verb::HPub => return self.hpub_msg(buf, args, body).map(LineOp::Payload),
+            Verb::RMsg => return route_msg(buf, args, body, false).map(LineOp::Payload),
+            Verb::HMsg if self.route => {
+                return route_msg(buf, args, body, true).map(LineOp::Payload)
+            }
             Verb::HMsg => return Err(ParseError::UnknownOp),
         };
         Ok(LineOp::Done(op))
@@ -383,6 +483,7 @@ impl Parser {
         self.check_payload(size)?;
         Ok(PendingMsg {
             args,
+            kind: self.pub_kind(),
             subject,
             reply,
             header_len: None,
@@ -410,12 +511,22 @@ impl Parser {
         self.check_payload(size)?;
         Ok(PendingMsg {
             args,
+            kind: self.pub_kind(),
             subject,
             reply,
             header_len: Some(header_len),
             body,
             size,
         })
+    }
+
+    /// What a `PUB`/`HPUB` becomes: dropped on a route.
+    fn pub_kind(&self) -> MsgKind {
+        if self.route {
+            MsgKind::Ignored
+        } else {
+            MsgKind::Client
+        }
     }
 
     /// Rejects payloads above the maximum.
@@ -470,6 +581,100 @@ fn unsub_op(buf: &[u8], args: Span) -> Result<Op<'_>, ParseError> {
         }
         _ => Err(ParseError::BadArgs),
     }
+}
+
+/// Parses `RS+` arguments: `<account> <subject> [<queue> <weight>]`.
+fn route_sub_op(buf: &[u8], args: Span) -> Result<Op<'_>, ParseError> {
+    let tokens = Tokens::<4>::split(buf, args, is_blank_or_eol).ok_or(ParseError::BadArgs)?;
+    match *tokens.as_slice() {
+        [account, subject] => Ok(Op::RouteSub {
+            account: account.of(buf),
+            subject: subject.of(buf),
+            queue: None,
+            weight: 1,
+        }),
+        [account, subject, queue, weight] => Ok(Op::RouteSub {
+            account: account.of(buf),
+            subject: subject.of(buf),
+            queue: Some(queue.of(buf)),
+            weight: parse_size(weight.of(buf))
+                .and_then(|w| i32::try_from(w).ok())
+                .unwrap_or(-1),
+        }),
+        _ => Err(ParseError::BadArgs),
+    }
+}
+
+/// Parses `RS-` (and route `UNSUB`) arguments: `<account> <subject> [<queue>]`.
+fn route_unsub_op(buf: &[u8], args: Span) -> Result<Op<'_>, ParseError> {
+    let tokens = Tokens::<3>::split(buf, args, is_blank_or_eol).ok_or(ParseError::BadArgs)?;
+    match *tokens.as_slice() {
+        [account, subject] => Ok(Op::RouteUnsub {
+            account: account.of(buf),
+            subject: subject.of(buf),
+            queue: None,
+        }),
+        [account, subject, queue] => Ok(Op::RouteUnsub {
+            account: account.of(buf),
+            subject: subject.of(buf),
+            queue: Some(queue.of(buf)),
+        }),
+        _ => Err(ParseError::BadArgs),
+    }
+}
+
+/// Parses `RMSG` arguments, or route `HMSG` ones when `headers` (a header
+/// size before the total size): `<account> <subject> <sizes>`,
+/// `<account> <subject> <reply> <sizes>`, `<account> <subject> + <reply>
+/// <queues...> <sizes>` or `<account> <subject> | <queues...> <sizes>`.
+/// Errors are checked in the reference order: argument count, indicator,
+/// header size, total size, header size > total size.
+fn route_msg(buf: &[u8], args: Span, body: usize, headers: bool) -> Result<PendingMsg, ParseError> {
+    let sizes = 1 + usize::from(headers);
+    let tokens = EndTokens::split(buf, args);
+    let count = tokens.count;
+    if count < 2 + sizes {
+        return Err(ParseError::BadArgs);
+    }
+    let (reply, first_queue) = match count - 2 - sizes {
+        0 => (None, count),
+        1 => (Some(tokens.first(2)), count),
+        _ => match tokens.first(2).of(buf) {
+            b"+" => (Some(tokens.first(3)), 4),
+            b"|" => (None, 3),
+            _ => return Err(ParseError::BadArgs),
+        },
+    };
+    // The queue names end before the sizes.
+    let queues = if first_queue < count - sizes {
+        Span {
+            start: tokens.first(first_queue).start,
+            end: tokens.last(sizes).end,
+        }
+    } else {
+        Span::default()
+    };
+    let header_len = if headers {
+        Some(parse_size(tokens.last(1).of(buf)).ok_or(ParseError::BadArgs)?)
+    } else {
+        None
+    };
+    let size = parse_size(tokens.last(0).of(buf)).ok_or(ParseError::BadArgs)?;
+    if header_len.is_some_and(|header_len| header_len > size) {
+        return Err(ParseError::BadArgs);
+    }
+    Ok(PendingMsg {
+        args,
+        kind: MsgKind::Route {
+            account: tokens.first(0),
+            queues,
+        },
+        subject: tokens.first(1),
+        reply,
+        header_len,
+        body,
+        size,
+    })
 }
 
 /// Where the parser stands within the current operation. Offsets are
@@ -529,6 +734,14 @@ enum Verb {
     Sub,
     Unsub,
     Err,
+    /// `RS+` (routes only).
+    RouteSub,
+    /// `RS-` (routes only).
+    RouteUnsub,
+    /// `RMSG` (routes only).
+    RMsg,
+    /// `A+`/`A-`: gateway interest, ignored (routes only).
+    Account,
 }
 
 impl Verb {
@@ -548,10 +761,11 @@ enum Keyword {
 }
 
 /// Matches the keyword at the start of `buf`, including the blank that must
-/// follow some verbs. Returns the keyword and the offset after it, or `None`
-/// if `buf` ends before the keyword is decided.
-fn match_keyword(buf: &[u8]) -> Result<Option<(Keyword, usize)>, ParseError> {
-    let Some((text, keyword)) = identify_keyword(buf)? else {
+/// follow some verbs; `route` enables the route verbs. Returns the keyword
+/// and the offset after it, or `None` if `buf` ends before the keyword is
+/// decided.
+fn match_keyword(buf: &[u8], route: bool) -> Result<Option<(Keyword, usize)>, ParseError> {
+    let Some((text, keyword)) = identify_keyword(buf, route)? else {
         return Ok(None);
     };
     for (i, &expected) in text.iter().enumerate() {
@@ -572,8 +786,13 @@ fn match_keyword(buf: &[u8]) -> Result<Option<(Keyword, usize)>, ParseError> {
     Ok(Some((keyword, end)))
 }
 
-/// Picks the candidate keyword from the first one or two bytes.
-fn identify_keyword(buf: &[u8]) -> Result<Option<(&'static [u8], Keyword)>, ParseError> {
+/// Picks the candidate keyword from the first bytes (up to three); a
+/// candidate whose remaining bytes do not match is rejected by the caller at
+/// the first wrong byte.
+fn identify_keyword(
+    buf: &[u8],
+    route: bool,
+) -> Result<Option<(&'static [u8], Keyword)>, ParseError> {
     let Some(first) = buf.first() else {
         return Ok(None);
     };
@@ -591,8 +810,16 @@ fn identify_keyword(buf: &[u8]) -> Result<Option<(&'static [u8], Keyword)>, Pars
         (b'P', Some(b'O')) => (b"PONG", Keyword::Bare(Op::Pong)),
         (b'H', Some(b'P')) => (b"HPUB", Keyword::Args(Verb::HPub)),
         (b'H', Some(b'M')) => (b"HMSG", Keyword::Args(Verb::HMsg)),
-        // Includes MSG and the route/leaf verbs (RS+, RMSG, LS+, A+, ...),
-        // which are rejected on their first byte on client connections.
+        (b'R', Some(b'S')) if route => match buf.get(2) {
+            Some(b'-') => (b"RS-", Keyword::Args(Verb::RouteUnsub)),
+            _ => (b"RS+", Keyword::Args(Verb::RouteSub)),
+        },
+        (b'R', _) if route => (b"RMSG", Keyword::Args(Verb::RMsg)),
+        (b'A', Some(b'-')) if route => (b"A-", Keyword::Args(Verb::Account)),
+        (b'A', _) if route => (b"A+", Keyword::Args(Verb::Account)),
+        // Includes MSG, the leaf verbs (LS+, LMSG, ...) and, on client
+        // connections, the route verbs (RS+, RMSG, A+, ...): all rejected on
+        // their first byte.
         _ => return Err(ParseError::UnknownOp),
     };
     Ok(Some(found))
@@ -606,14 +833,16 @@ enum LineOp<'a> {
     Payload(PendingMsg),
 }
 
-/// A parsed `PUB`/`HPUB` control line waiting for its message.
+/// A parsed `PUB`/`HPUB`/`RMSG`/`HMSG` control line waiting for its message.
 #[derive(Debug, Clone, Copy)]
 struct PendingMsg {
     /// The control line's arguments.
     args: Span,
+    /// What the message becomes.
+    kind: MsgKind,
     subject: Span,
     reply: Option<Span>,
-    /// `Some` for `HPUB`.
+    /// `Some` for `HPUB` and `HMSG`.
     header_len: Option<usize>,
     /// Offset of the first message byte.
     body: usize,
@@ -641,21 +870,45 @@ impl PendingMsg {
         let message = &buf[self.body..end];
         let subject = self.subject.of(buf);
         let reply = self.reply.map(|reply| reply.of(buf));
-        let op = match self.header_len {
-            None => Op::Pub {
+        let op = match (self.kind, self.header_len) {
+            (MsgKind::Client, None) => Op::Pub {
                 subject,
                 reply,
                 payload: message,
             },
-            Some(header_len) => Op::HPub {
+            (MsgKind::Client, Some(header_len)) => Op::HPub {
                 subject,
                 reply,
                 header_len,
                 message,
             },
+            (MsgKind::Route { account, queues }, header_len) => Op::RouteMsg {
+                account: account.of(buf),
+                subject,
+                reply,
+                queues: queues.of(buf),
+                header_len,
+                message,
+            },
+            (MsgKind::Ignored, _) => Op::Ignored,
         };
         Ok(frame(op, self.args.of(buf), needed))
     }
+}
+
+/// What a pending message becomes once complete.
+#[derive(Debug, Clone, Copy)]
+enum MsgKind {
+    /// `PUB`/`HPUB` from a client.
+    Client,
+    /// `RMSG`/`HMSG` from a route.
+    Route {
+        account: Span,
+        /// All queue names, or empty.
+        queues: Span,
+    },
+    /// `PUB`/`HPUB` on a route: parsed, then dropped.
+    Ignored,
 }
 
 /// A byte range of the parsed buffer.
@@ -689,25 +942,8 @@ impl<const N: usize> Tokens<N> {
             spans: [Span::default(); N],
             count: 0,
         };
-        let mut token_start = None;
-        for (i, &b) in args.of(buf).iter().enumerate() {
-            match (is_sep(b), token_start) {
-                (false, None) => token_start = Some(args.start + i),
-                (true, Some(start)) => {
-                    tokens.push(Span {
-                        start,
-                        end: args.start + i,
-                    })?;
-                    token_start = None;
-                }
-                _ => {}
-            }
-        }
-        if let Some(start) = token_start {
-            tokens.push(Span {
-                start,
-                end: args.end,
-            })?;
+        for span in token_spans(buf, args, is_sep) {
+            tokens.push(span)?;
         }
         Some(tokens)
     }
@@ -724,12 +960,75 @@ impl<const N: usize> Tokens<N> {
     }
 }
 
+/// The first [`EndTokens::HEAD`] and last [`EndTokens::TAIL`] tokens of a
+/// route message's arguments, which may have any number of queue names in
+/// between.
+struct EndTokens {
+    head: [Span; EndTokens::HEAD],
+    /// The last tokens, oldest first.
+    tail: [Span; EndTokens::TAIL],
+    count: usize,
+}
+
+impl EndTokens {
+    /// Enough for `<account> <subject> + <reply> <first queue>`.
+    const HEAD: usize = 5;
+    /// Enough for `<last queue> <header size> <total size>`.
+    const TAIL: usize = 3;
+
+    /// Splits `args` on runs of spaces, tabs, `'\r'` and `'\n'`.
+    fn split(buf: &[u8], args: Span) -> Self {
+        let mut tokens = EndTokens {
+            head: [Span::default(); Self::HEAD],
+            tail: [Span::default(); Self::TAIL],
+            count: 0,
+        };
+        for span in token_spans(buf, args, is_blank_or_eol) {
+            if let Some(slot) = tokens.head.get_mut(tokens.count) {
+                *slot = span;
+            }
+            tokens.tail.rotate_left(1);
+            tokens.tail[Self::TAIL - 1] = span;
+            tokens.count += 1;
+        }
+        tokens
+    }
+
+    /// Token `i`; needs `i < HEAD` and `i < count`.
+    fn first(&self, i: usize) -> Span {
+        self.head[i]
+    }
+
+    /// Token `count - 1 - i` (0 is the last); needs `i < TAIL` and `i < count`.
+    fn last(&self, i: usize) -> Span {
+        self.tail[Self::TAIL - 1 - i]
+    }
+}
+
+/// The tokens of `args`, separated by runs of bytes matching `is_sep`.
+fn token_spans<'b>(
+    buf: &'b [u8],
+    args: Span,
+    is_sep: impl Fn(u8) -> bool + 'b,
+) -> impl Iterator<Item = Span> + 'b {
+    let mut pos = args.start;
+    std::iter::from_fn(move || {
+        let start = pos + buf[pos..args.end].iter().position(|&b| !is_sep(b))?;
+        let end = buf[start..args.end]
+            .iter()
+            .position(|&b| is_sep(b))
+            .map_or(args.end, |len| start + len);
+        pos = end;
+        Some(Span { start, end })
+    })
+}
+
 /// Space or tab: separates the verb from its arguments and `PUB` arguments.
 fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
-/// Separators of `SUB`/`UNSUB` arguments.
+/// Separators of `SUB`/`UNSUB` and route arguments.
 fn is_blank_or_eol(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
@@ -790,9 +1089,10 @@ mod tests {
         p
     }
 
-    /// Parses `input` in one call, expecting one frame using all of it.
-    fn frame_of(input: &[u8]) -> Frame<'_> {
-        match parser().parse(input) {
+    /// Parses `input` in one call with `p`, expecting one frame using all of
+    /// it.
+    fn frame_with(mut p: Parser, input: &[u8]) -> Frame<'_> {
+        match p.parse(input) {
             Ok(Parsed::Frame(f)) => {
                 assert_eq!(f.consumed, input.len(), "{input:?}");
                 f
@@ -801,8 +1101,20 @@ mod tests {
         }
     }
 
+    fn frame_of(input: &[u8]) -> Frame<'_> {
+        frame_with(parser(), input)
+    }
+
     fn op_of(input: &[u8]) -> Op<'_> {
         frame_of(input).op
+    }
+
+    fn route_frame_of(input: &[u8]) -> Frame<'_> {
+        frame_with(Parser::new_route(), input)
+    }
+
+    fn route_op_of(input: &[u8]) -> Op<'_> {
+        route_frame_of(input).op
     }
 
     fn error_of(p: &mut Parser, input: &[u8]) -> ParseError {
@@ -1539,6 +1851,499 @@ PING\r\n";
             assert_eq!(whole, bytewise, "{input:?}");
             let cut = rng.below(input.len() + 1);
             let (split, split_err) = feed(make(), &input, [cut, input.len()]);
+            assert_eq!(whole, split, "{input:?}");
+            assert_eq!(whole_err.is_some(), split_err.is_some());
+        }
+    }
+
+    /// A `RouteMsg` without headers.
+    fn rmsg<'a>(
+        subject: &'a [u8],
+        reply: Option<&'a [u8]>,
+        queues: &'a [u8],
+        message: &'a [u8],
+    ) -> Op<'a> {
+        Op::RouteMsg {
+            account: b"$G",
+            subject,
+            reply,
+            queues,
+            header_len: None,
+            message,
+        }
+    }
+
+    #[test]
+    fn route_msg_forms() {
+        // The forms nats-server 2.9 emits (routes.md section 3).
+        let f = route_frame_of(b"RMSG $G foo | qq 2\r\nhi\r\n");
+        assert_eq!(f.op, rmsg(b"foo", None, b"qq", b"hi"));
+        assert_eq!(f.args, b"$G foo | qq 2");
+        assert_eq!(f.op.name(), "RMSG");
+        assert_eq!(
+            route_op_of(b"RMSG $G foo + rep qq 2\r\nhi\r\n"),
+            rmsg(b"foo", Some(b"rep"), b"qq", b"hi")
+        );
+        assert_eq!(
+            route_op_of(b"RMSG $G foo reply 2\r\nhi\r\n"),
+            rmsg(b"foo", Some(b"reply"), b"", b"hi")
+        );
+        assert_eq!(
+            route_op_of(b"RMSG $G foo 2\r\nhi\r\n"),
+            rmsg(b"foo", None, b"", b"hi")
+        );
+        // Several queues: one slice, separators included.
+        assert_eq!(
+            route_op_of(b"RMSG $G foo | q1 q2  q3 2\r\nhi\r\n"),
+            rmsg(b"foo", None, b"q1 q2  q3", b"hi")
+        );
+        assert_eq!(
+            route_op_of(b"RMSG $G foo + r q1\tq2 0\r\n\r\n"),
+            rmsg(b"foo", Some(b"r"), b"q1\tq2", b"")
+        );
+        // `+` with a reply and no queue.
+        assert_eq!(
+            route_op_of(b"RMSG $G foo + r 1\r\nx\r\n"),
+            rmsg(b"foo", Some(b"r"), b"", b"x")
+        );
+        // A one-byte reply that looks like an indicator, in the 4-argument form.
+        assert_eq!(
+            route_op_of(b"RMSG $G foo + 1\r\nx\r\n"),
+            rmsg(b"foo", Some(b"+"), b"", b"x")
+        );
+        // Case, tabs, bare '\n'; the other accounts.
+        assert_eq!(
+            route_op_of(b"rMsG\t $G\t\tfoo \t|\tq  2 \n\r\n\r\n"),
+            rmsg(b"foo", None, b"q", b"\r\n")
+        );
+        assert_eq!(
+            route_op_of(b"RMSG $SYS $SYS.REQ.x 1\nx\r\n"),
+            Op::RouteMsg {
+                account: b"$SYS",
+                subject: b"$SYS.REQ.x",
+                reply: None,
+                queues: b"",
+                header_len: None,
+                message: b"x"
+            }
+        );
+        // Route arguments also split on '\r' (here the '\r' also drops the
+        // byte before '\n').
+        assert_eq!(
+            route_op_of(b"RMSG $G foo\r 1x\n1\r\n"),
+            rmsg(b"foo", None, b"", b"1")
+        );
+    }
+
+    #[test]
+    fn route_hmsg_forms() {
+        let f = route_frame_of(b"HMSG $G foo + rep qq 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+        assert_eq!(
+            f.op,
+            Op::RouteMsg {
+                account: b"$G",
+                subject: b"foo",
+                reply: Some(b"rep"),
+                queues: b"qq",
+                header_len: Some(12),
+                message: b"NATS/1.0\r\n\r\nhi"
+            }
+        );
+        assert_eq!(f.args, b"$G foo + rep qq 12 14");
+        assert_eq!(f.op.name(), "HMSG");
+        for (input, reply, queues, header_len, message) in [
+            (
+                &b"HMSG $G foo 12 12\r\nNATS/1.0\r\n\r\n\r\n"[..],
+                None,
+                &b""[..],
+                12,
+                &b"NATS/1.0\r\n\r\n"[..],
+            ),
+            (
+                b"HMSG $G foo rep 0 2\r\nhi\r\n",
+                Some(&b"rep"[..]),
+                b"",
+                0,
+                b"hi",
+            ),
+            (b"HMSG $G foo | a b c 0 1\r\nx\r\n", None, b"a b c", 0, b"x"),
+            (
+                b"hmsg\t$G\tfoo\t+\tr\tq\t1\t1\nx\r\n",
+                Some(b"r"),
+                b"q",
+                1,
+                b"x",
+            ),
+            // The last two arguments are always the sizes.
+            (
+                b"HMSG $G foo + r q 1 2 3\r\nabc\r\n",
+                Some(b"r"),
+                b"q 1",
+                2,
+                b"abc",
+            ),
+        ] {
+            assert_eq!(
+                route_op_of(input),
+                Op::RouteMsg {
+                    account: b"$G",
+                    subject: b"foo",
+                    reply,
+                    queues,
+                    header_len: Some(header_len),
+                    message
+                },
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn route_sub_and_unsub() {
+        let f = route_frame_of(b"RS+ $G foo\r\n");
+        assert_eq!(
+            f.op,
+            Op::RouteSub {
+                account: b"$G",
+                subject: b"foo",
+                queue: None,
+                weight: 1
+            }
+        );
+        assert_eq!(f.args, b"$G foo");
+        assert_eq!(f.op.name(), "RS+");
+        for (input, weight) in [
+            (&b"RS+ $G foo.* grp 3\r\n"[..], 3),
+            (b"rs+\t$G  foo.*\tgrp\t3\n", 3),
+            (b"RS+ $G foo.* grp 0\r\n", 0),
+            (b"RS+ $G foo.* grp 999999999\r\n", 999_999_999),
+            // An invalid weight is -1, as `parseSize` in the reference.
+            (b"RS+ $G foo.* grp x\r\n", -1),
+            (b"RS+ $G foo.* grp -2\r\n", -1),
+            (b"RS+ $G foo.* grp 1000000000\r\n", -1),
+        ] {
+            assert_eq!(
+                route_op_of(input),
+                Op::RouteSub {
+                    account: b"$G",
+                    subject: b"foo.*",
+                    queue: Some(b"grp"),
+                    weight
+                },
+                "{input:?}"
+            );
+        }
+        let f = route_frame_of(b"RS- $G foo\r\n");
+        assert_eq!(
+            f.op,
+            Op::RouteUnsub {
+                account: b"$G",
+                subject: b"foo",
+                queue: None
+            }
+        );
+        assert_eq!(f.args, b"$G foo");
+        assert_eq!(f.op.name(), "RS-");
+        let grp = Op::RouteUnsub {
+            account: b"$G",
+            subject: b"foo",
+            queue: Some(b"grp"),
+        };
+        assert_eq!(route_op_of(b"rs-\t$G foo\tgrp\n"), grp);
+        // UNSUB on a route takes the RS- arguments.
+        let f = route_frame_of(b"UNSUB $G foo grp\r\n");
+        assert_eq!((f.op, f.args), (grp, &b"$G foo grp"[..]));
+        assert_eq!(
+            route_op_of(b"unsub $G foo\n"),
+            Op::RouteUnsub {
+                account: b"$G",
+                subject: b"foo",
+                queue: None
+            }
+        );
+        // Split on '\r' too.
+        assert_eq!(
+            route_op_of(b"RS+ $G\rfoo\r\n"),
+            Op::RouteSub {
+                account: b"$G",
+                subject: b"foo",
+                queue: None,
+                weight: 1
+            }
+        );
+    }
+
+    #[test]
+    fn route_common_and_ignored_ops() {
+        for (input, op, args) in [
+            (
+                &b"CONNECT {\"name\":\"N\"}\r\n"[..],
+                Op::Connect(b"{\"name\":\"N\"}"),
+                &b"{\"name\":\"N\"}"[..],
+            ),
+            (b"INFO {} \r\n", Op::Info(b"{} "), b"{} "),
+            (b"PING\r\n", Op::Ping, b""),
+            (b"pong\n", Op::Pong, b""),
+            (b"+OK\r\n", Op::Ok, b""),
+            (b"-ERR 'x'\r\n", Op::Err(b"'x'"), b"'x'"),
+            // Gateway interest and SUB (whatever its arguments) are ignored.
+            (b"A+ $G\r\n", Op::Ignored, b"$G"),
+            (b"a- $G foo\n", Op::Ignored, b"$G foo"),
+            (b"SUB foo 1\r\n", Op::Ignored, b"foo 1"),
+            (b"sub a b c d e\r\n", Op::Ignored, b"a b c d e"),
+            (b"SUB \r\n", Op::Ignored, b"\r"),
+            // PUB/HPUB: client arguments, the payload is consumed and dropped.
+            (b"PUB foo 2\r\nhi\r\n", Op::Ignored, b"foo 2"),
+            (
+                b"HPUB foo r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n",
+                Op::Ignored,
+                b"foo r 12 14",
+            ),
+        ] {
+            let f = route_frame_of(input);
+            assert_eq!((f.op, f.args), (op, args), "{input:?}");
+        }
+        assert_eq!(Op::Ignored.name(), "IGNORED");
+    }
+
+    #[test]
+    fn route_has_no_limits() {
+        let payload = vec![b'x'; MAX_PAYLOAD + 1];
+        let input = [&b"RMSG $G foo 1048577\r\n"[..], &payload, b"\r\n"].concat();
+        assert_eq!(route_op_of(&input), rmsg(b"foo", None, b"", &payload));
+        let hinput = [&b"HMSG $G foo 0 1048577\r\n"[..], &payload, b"\r\n"].concat();
+        assert!(matches!(
+            route_op_of(&hinput),
+            Op::RouteMsg { header_len: Some(0), message, .. } if message.len() == MAX_PAYLOAD + 1
+        ));
+        let pinput = [&b"PUB foo 1048577\r\n"[..], &payload, b"\r\n"].concat();
+        assert_eq!(route_op_of(&pinput), Op::Ignored);
+        // Limits set on a route parser do not apply.
+        let mut p = Parser::new_route();
+        p.set_limits(8, 1);
+        assert_eq!(
+            incomplete(&mut p, b"RMSG $G foo.bar.baz 999999999\r\n"),
+            Some(999_999_999 + 33)
+        );
+        let subject = vec![b's'; 2 * MCL];
+        let line = [&b"RS+ $G "[..], &subject, b"\r\n"].concat();
+        let mut p = Parser::new_route();
+        p.set_limits(8, 1);
+        assert!(
+            matches!(p.parse(&line), Ok(Parsed::Frame(Frame { op: Op::RouteSub { subject: s, .. }, .. })) if s.len() == 2 * MCL)
+        );
+    }
+
+    #[test]
+    fn route_bad_arguments() {
+        for input in [
+            &b"RMSG $G foo\r\n"[..],
+            b"RMSG $G\r\n",
+            b"RMSG \r\n",
+            b"RMSG $G foo x\r\n",
+            b"RMSG $G foo -1\r\n",
+            b"RMSG $G foo 1000000000\r\n",
+            b"RMSG $G foo rep x\r\n",
+            b"RMSG $G foo * q 2\r\n",
+            b"RMSG $G foo ++ rep q 2\r\n",
+            b"RMSG $G foo || q 2\r\n",
+            b"RMSG $G foo rep q1 q2 2\r\n",
+            b"RMSG $G foo | q x\r\n",
+            b"RMSG $G foo + r q 2x\r\n",
+            b"HMSG $G foo 2\r\n",
+            b"HMSG $G foo\r\n",
+            b"HMSG $G foo 3 2\r\n",
+            b"HMSG $G foo rep 3 2\r\n",
+            b"HMSG $G foo | q 3 2\r\n",
+            b"HMSG $G foo x 2\r\n",
+            b"HMSG $G foo 0 x\r\n",
+            b"HMSG $G foo * r q 0 2\r\n",
+            b"HMSG $G foo + r q x 2\r\n",
+            b"RS+ $G\r\n",
+            b"RS+ \r\n",
+            b"RS+ $G foo q\r\n",
+            b"RS+ $G foo q 1 x\r\n",
+            b"RS- $G\r\n",
+            b"RS- $G foo q x\r\n",
+            b"UNSUB 1\r\n",
+            b"UNSUB $G foo q x\r\n",
+            b"PUB foo\r\n",
+            b"HPUB foo 3 2\r\n",
+        ] {
+            assert_eq!(
+                error_of(&mut Parser::new_route(), input),
+                ParseError::BadArgs,
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn route_unknown_operations() {
+        for input in [
+            &b"MSG foo 1 1\r\n"[..],
+            b"msg",
+            b"LS+ C1 $G foo\r\n",
+            b"LS- $G foo\r\n",
+            b"LMSG C1 $G foo 0 2\r\n",
+            b"RX",
+            b"RS",
+            b"RS*",
+            b"RSUB",
+            b"RM",
+            b"RMSX",
+            b"RS+\r\n",
+            b"RS-$G",
+            b"RMSG\n",
+            b"A",
+            b"AX",
+            b"A+\r\n",
+            b"A-x",
+            b"Au $G\r\n",
+            b"RMSG $G foo 2\r\nhiX",
+            b"HMSG $G foo 0 2\r\nhi\n",
+            b"PUB foo 1\r\nab",
+        ] {
+            let mut p = Parser::new_route();
+            match p.parse(input) {
+                Err(e) => assert_eq!(e, ParseError::UnknownOp, "{input:?}"),
+                // Still undecided: the next byte decides.
+                Ok(Parsed::Incomplete { .. }) => {
+                    let more = [input, b"?"].concat();
+                    assert_eq!(error_of(&mut p, &more), ParseError::UnknownOp, "{input:?}");
+                }
+                other => panic!("{input:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn client_rejects_route_operations() {
+        for input in [
+            &b"RS+ $G foo\r\n"[..],
+            b"rs- $G foo\r\n",
+            b"RMSG $G foo 2\r\nhi\r\n",
+            b"A+ $G\r\n",
+            b"A- $G\r\n",
+        ] {
+            let mut p = parser();
+            assert_eq!(
+                error_of(&mut p, &input[..1]),
+                ParseError::UnknownOp,
+                "{input:?}"
+            );
+            assert_eq!(error_of(&mut p, input), ParseError::UnknownOp, "{input:?}");
+        }
+        // A client HMSG is rejected once its line is complete.
+        let mut p = parser();
+        assert_eq!(incomplete(&mut p, b"HMSG $G foo + rep qq 12 14\r"), None);
+        assert_eq!(
+            error_of(&mut p, b"HMSG $G foo + rep qq 12 14\r\n"),
+            ParseError::UnknownOp
+        );
+        // UNSUB and SUB keep their client meaning.
+        assert_eq!(
+            op_of(b"UNSUB $G foo\r\n"),
+            Op::Unsub {
+                sid: b"$G",
+                max: Some(-1)
+            }
+        );
+        assert!(matches!(op_of(b"SUB foo 1\r\n"), Op::Sub { .. }));
+    }
+
+    /// Every route operation, with the odd whitespace rules.
+    const ROUTE_STREAM: &[u8] = b"INFO {\"server_id\":\"N\"} \r\n\
+CONNECT {\"name\":\"N\",\"headers\":true}\r\n\
+PING\r\npong\n+OK\r\n\
+RS+ $G foo\r\nrs+\t$G  bar.>\tq1 \t 2 \nRS+ $SYS $SYS.REQ.x\r\n\
+RS- $G foo\r\nRS- $G bar.> q1\nUNSUB $G baz\r\n\
+RMSG $G foo 2\r\nhi\r\n\
+RMSG $G foo reply 2\r\nhi\r\n\
+RMSG $G foo | qq 2\r\nhi\r\n\
+RMSG $G foo + rep qq 2\r\nhi\r\n\
+rmsg\t$G foo + rep q1 q2\tq3 7\nab\r\nc\r\n\r\n\
+RMSG $G foo 0\r\n\r\n\
+HMSG $G foo + rep qq 12 14\r\nNATS/1.0\r\n\r\nhi\r\n\
+hmsg $G foo 12 12\nNATS/1.0\r\n\r\n\r\n\
+HMSG $G foo | a b 0 3\r\nRS+\r\n\
+A+ $G\r\na- $G\nSUB foo 1\r\nsub x\r\n\
+PUB foo 5\r\nhello\r\nHPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n\
+-ERR 'Unknown Protocol Operation'\r\n\
+PING\r\n";
+
+    #[test]
+    fn route_every_split_gives_the_same_frames() {
+        let (events, err_at) = check_splits(Parser::new_route, ROUTE_STREAM);
+        assert_eq!(err_at, None);
+        assert_eq!(events.len(), 28);
+        let mut p = Parser::new_route();
+        let mut pos = 0;
+        let mut names = Vec::new();
+        while let Ok(Parsed::Frame(f)) = p.parse(&ROUTE_STREAM[pos..]) {
+            names.push(f.op.name());
+            pos += f.consumed;
+        }
+        assert_eq!(pos, ROUTE_STREAM.len());
+        assert_eq!(
+            names.join(" "),
+            "INFO CONNECT PING PONG +OK RS+ RS+ RS+ RS- RS- RS- RMSG RMSG RMSG RMSG RMSG RMSG \
+             HMSG HMSG HMSG IGNORED IGNORED IGNORED IGNORED IGNORED IGNORED -ERR PING"
+        );
+    }
+
+    #[test]
+    fn route_every_split_reports_errors_at_the_same_byte() {
+        let prefix: &[u8] = b"PING\r\nRMSG $G foo 2\r\nhi\r\n";
+        let cases: &[(&[u8], ParseError, usize)] = &[
+            (b"MSG foo 1 1\r\n", ParseError::UnknownOp, 1),
+            (b"LS+ C $G foo\r\n", ParseError::UnknownOp, 1),
+            (b"LMSG C $G foo 0 0\r\n", ParseError::UnknownOp, 1),
+            (b"RSX", ParseError::UnknownOp, 3),
+            (b"RMX", ParseError::UnknownOp, 3),
+            (b"RS+\r\n", ParseError::UnknownOp, 4),
+            (b"A+\r\n", ParseError::UnknownOp, 3),
+            (b"RMSG $G foo 2\r\nhiX", ParseError::UnknownOp, 18),
+            (b"HMSG $G foo 0 2\r\nhi\r\r\n", ParseError::UnknownOp, 21),
+            (b"RMSG $G foo\r\nPING\r\n", ParseError::BadArgs, 13),
+            (b"RMSG $G foo * q 2\r\n", ParseError::BadArgs, 19),
+            (b"RMSG $G foo | q x\r\n", ParseError::BadArgs, 19),
+            (b"HMSG $G foo 3 2\r\n", ParseError::BadArgs, 17),
+            (b"RS+ $G foo q\r\n", ParseError::BadArgs, 14),
+            (b"RS- $G\n", ParseError::BadArgs, 7),
+            (b"UNSUB 1\r\n", ParseError::BadArgs, 9),
+        ];
+        for &(case, error, at) in cases {
+            let input = [prefix, case].concat();
+            let (events, err_at) = check_splits(Parser::new_route, &input);
+            assert_eq!(events.len(), 3, "{case:?}");
+            assert_eq!(events[2], Event::Error(error), "{case:?}");
+            assert_eq!(err_at, Some(prefix.len() + at), "{case:?}");
+        }
+    }
+
+    #[test]
+    fn route_random_input_never_panics_and_splits_agree() {
+        const PIECES: &[&[u8]] = &[
+            b"RMSG ", b"HMSG ", b"RS+ ", b"RS- ", b"UNSUB ", b"SUB ", b"PUB ", b"A+ ", b"PING",
+            b"$G ", b"foo ", b"+ ", b"| ", b"q ", b" ", b"\t", b"\r", b"\n", b"\r\n", b"0", b"1",
+            b"2", b"12", b"x", b"R", b"S",
+        ];
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for _ in 0..1500 {
+            let mut input = Vec::new();
+            for _ in 0..rng.below(24) {
+                if rng.below(8) == 0 {
+                    input.push(rng.next() as u8);
+                } else {
+                    input.extend_from_slice(PIECES[rng.below(PIECES.len())]);
+                }
+            }
+            let (whole, whole_err) = feed(Parser::new_route(), &input, [input.len()]);
+            let (bytewise, _) = feed(Parser::new_route(), &input, 1..=input.len());
+            assert_eq!(whole, bytewise, "{input:?}");
+            let cut = rng.below(input.len() + 1);
+            let (split, split_err) = feed(Parser::new_route(), &input, [cut, input.len()]);
             assert_eq!(whole, split, "{input:?}");
             assert_eq!(whole_err.is_some(), split_err.is_some());
         }

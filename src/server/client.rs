@@ -19,6 +19,9 @@ use crate::subject;
 /// `firstClientPingInterval`).
 const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
 
+/// The most input a route operation may hold (routes have no payload limit).
+const MAX_ROUTED_INPUT: usize = 64 * 1024 * 1024;
+
 const OK: &[u8] = b"+OK\r\n";
 const PONG: &[u8] = b"PONG\r\n";
 const PING: &[u8] = b"PING\r\n";
@@ -29,7 +32,10 @@ impl Reactor {
     /// paused for flow control.
     pub(super) fn process(&mut self, token: usize, buf: &[u8]) -> usize {
         let mut pos = 0;
-        let max_held = self.max_held_input();
+        let max_held = match self.conns[token].route {
+            Some(_) => MAX_ROUTED_INPUT,
+            None => self.max_held_input(),
+        };
         self.conns[token].needs_input = false;
         while pos < buf.len() {
             let conn = &mut self.conns[token];
@@ -39,7 +45,10 @@ impl Reactor {
             {
                 break;
             }
-            if !conn.connected && !matches!(buf[pos], b'C' | b'c') && self.settings.auth.required()
+            if !conn.connected
+                && conn.route.is_none()
+                && !matches!(buf[pos], b'C' | b'c')
+                && self.settings.auth.required()
             {
                 // The reference rejects the first byte of anything but CONNECT.
                 self.auth_violation(token, None);
@@ -80,6 +89,10 @@ impl Reactor {
         if logging::trace_enabled() {
             self.trace_in(token, &frame);
         }
+        if self.conns[token].route.is_some() {
+            self.dispatch_route(token, frame);
+            return;
+        }
         match frame.op {
             Op::Connect(json) => self.on_connect(token, json),
             Op::Pub {
@@ -113,7 +126,13 @@ impl Reactor {
                 );
                 self.close(token, CloseReason::ParseError, false);
             }
-            Op::Info(_) | Op::Ok => {}
+            // Route operations come only from a route's parser.
+            Op::Info(_)
+            | Op::Ok
+            | Op::Ignored
+            | Op::RouteSub { .. }
+            | Op::RouteUnsub { .. }
+            | Op::RouteMsg { .. } => {}
         }
     }
 
@@ -195,6 +214,9 @@ impl Reactor {
             .activity
             .set_rtt(shared.start.elapsed().unwrap_or_default());
         let opts = &conn.opts;
+        shared
+            .async_info
+            .store(opts.protocol >= 1, Ordering::Relaxed);
         shared.update_meta(|meta| {
             meta.name.clone_from(&opts.name);
             meta.lang.clone_from(&opts.lang);
@@ -291,9 +313,13 @@ impl Reactor {
         };
         for sub in revoked {
             let sid = &sub.sid;
-            self.shared
+            if self
+                .shared
                 .sublist
-                .remove(&sub.subject, sub.queue.as_deref(), &sub);
+                .remove(&sub.subject, sub.queue.as_deref(), &sub)
+            {
+                self.interest_changed(&sub, false);
+            }
             let text = format!(
                 "Permissions Violation for Subscription to {:?} (sid {:?})",
                 String::from_utf8_lossy(&sub.subject),
@@ -415,10 +441,12 @@ impl Reactor {
                 max: AtomicU64::new(0),
                 deny: conn.perms.as_ref().and_then(|p| p.delivery_filter(subject)),
                 delivered: AtomicU64::new(0),
+                weight: AtomicU64::new(1),
             }));
             self.shared.sublist.insert(subject, queue, sub.clone());
-            conn.shared.subs.lock().insert(sid.into(), sub);
+            conn.shared.subs.lock().insert(sid.into(), sub.clone());
             conn.counts.touched = true;
+            self.interest_changed(&sub, true);
         }
         self.send_ok(token);
     }
@@ -433,10 +461,16 @@ impl Reactor {
                     sub.max.store(max as u64, Ordering::Relaxed);
                 }
                 _ => {
-                    if let Some(sub) = conn.shared.subs.lock().remove(sid) {
-                        self.shared
+                    let removed = conn.shared.subs.lock().remove(sid);
+                    if let Some(sub) = removed {
+                        if self
+                            .shared
                             .sublist
-                            .remove(&sub.subject, sub.queue.as_deref(), &sub);
+                            .remove(&sub.subject, sub.queue.as_deref(), &sub)
+                        {
+                            self.interest_changed(&sub, false);
+                        }
+                        let conn = &self.conns[token];
                         if logging::trace_enabled() {
                             let sid = String::from_utf8_lossy(sid);
                             trace!("{}<-> [DELSUB {sid}]", conn.shared.prefix());
@@ -448,7 +482,7 @@ impl Reactor {
         self.send_ok(token);
     }
 
-    fn on_pong(&mut self, token: usize) {
+    pub(super) fn on_pong(&mut self, token: usize) {
         let ping = &mut self.conns[token].ping;
         ping.outstanding = 0;
         if let Some(sent) = ping.sent_at.take() {
@@ -488,7 +522,7 @@ impl Reactor {
     }
 
     /// Queues a protocol line for the connection, traced as `->> [name]`.
-    fn send_proto(&mut self, token: usize, bytes: &[u8], name: &str) {
+    pub(super) fn send_proto(&mut self, token: usize, bytes: &[u8], name: &str) {
         if log_enabled!(Level::Trace) && logging::trace_enabled() {
             trace!("{}->> [{name}]", self.conns[token].shared.prefix());
         }

@@ -38,6 +38,11 @@ pub enum CloseReason {
     SlowConsumerWriteDeadline,
     StaleConnection,
     ServerShutdown,
+    WrongPort,
+    WrongGateway,
+    DuplicateRoute,
+    ClusterNameConflict,
+    DuplicateServerName,
 }
 
 impl fmt::Display for CloseReason {
@@ -60,6 +65,11 @@ impl fmt::Display for CloseReason {
             CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
             CloseReason::StaleConnection => "Stale Connection",
             CloseReason::ServerShutdown => "Server Shutdown",
+            CloseReason::WrongPort => "Incorrect Port",
+            CloseReason::WrongGateway => "Wrong Gateway",
+            CloseReason::DuplicateRoute => "Duplicate Route",
+            CloseReason::ClusterNameConflict => "Cluster Name Conflict",
+            CloseReason::DuplicateServerName => "Duplicate Server Name",
         })
     }
 }
@@ -104,11 +114,15 @@ pub struct ConnShared {
     pub meta: Mutex<ConnMeta>,
     /// The subscriptions by sid.
     pub subs: SubTable,
+    /// A route to another server (not a client).
+    pub is_route: bool,
+    /// The client understands async INFO (CONNECT `protocol` 1).
+    pub async_info: AtomicBool,
 }
 
 impl ConnShared {
     /// A new shared face for connection `cid` living at `token` on `reactor`.
-    pub fn new(cid: u64, reactor: usize, token: usize, addr: SocketAddr) -> Self {
+    pub fn new(cid: u64, reactor: usize, token: usize, addr: SocketAddr, is_route: bool) -> Self {
         let start = SystemTime::now();
         let activity = Activity::default();
         activity.last.store(unix_nanos(start), Ordering::Relaxed);
@@ -124,12 +138,16 @@ impl ConnShared {
             tracks_replies: AtomicBool::new(false),
             replies: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
-            prefix: Mutex::new(format!("{addr} - cid:{cid} - ").into()),
+            prefix: Mutex::new(
+                format!("{addr} - {}:{cid} - ", if is_route { "rid" } else { "cid" }).into(),
+            ),
             addr,
             start,
             activity,
             meta: Mutex::new(ConnMeta::default()),
             subs: SubTable::default(),
+            is_route,
+            async_info: AtomicBool::new(false),
         }
     }
 
@@ -213,6 +231,9 @@ pub struct Subscription {
     pub deny: Option<Arc<[Box<[u8]>]>>,
     /// Messages delivered so far.
     pub delivered: AtomicU64,
+    /// Queue members this entry stands for: 1 locally, the remote server's count for a
+    /// route's queue interest (RS+ weight).
+    pub weight: AtomicU64,
 }
 
 impl Subscription {
@@ -317,6 +338,8 @@ pub struct Conn {
     pub last_activity: Instant,
     /// Counts of this turn, not yet added to the shared [`Activity`].
     pub counts: Counts,
+    /// Route state, for a route connection.
+    pub route: Option<Box<super::route::RouteConn>>,
 }
 
 /// Publish verdicts kept per connection before the cache starts over.

@@ -236,7 +236,7 @@ impl Reactor {
             data,
             sizes,
         };
-        let delivered = self.deliver(token, &msg);
+        let delivered = self.deliver(token, &msg, None);
         let conn = &self.conns[token];
         if delivered == 0 && reply.is_some() && conn.opts.no_responders {
             self.send_no_responders(token, reply.unwrap_or_default());
@@ -244,24 +244,73 @@ impl Reactor {
     }
 
     /// Delivers to every matching subscription and one member per queue group; returns
-    /// how many copies went out.
-    fn deliver(&mut self, publisher: usize, msg: &Message<'_>) -> usize {
+    /// how many copies went out. A message from a client goes to each interested route
+    /// once (with the queue groups a member on that route was picked for); a message from
+    /// a route goes to local subscribers only, and to the queue groups it names.
+    fn deliver(
+        &mut self,
+        publisher: usize,
+        msg: &Message<'_>,
+        routed_queues: Option<&[u8]>,
+    ) -> usize {
         let matched = self.cache.lookup(&self.shared.sublist, msg.subject);
-        let echo = self.conns[publisher].opts.echo;
+        let echo = self.conns[publisher].opts.echo || routed_queues.is_some();
         let own_cid = self.conns[publisher].shared.cid;
         let mut delivered = 0;
+        let mut routes = RouteTargets::default();
         for sub in &matched.plain {
+            if sub.conn.is_route {
+                if routed_queues.is_none() {
+                    routes.add(sub, None);
+                }
+                continue;
+            }
             if !echo && sub.conn.cid == own_cid {
                 continue;
             }
             delivered += usize::from(self.deliver_to(publisher, sub, msg));
         }
         for group in &matched.queues {
-            let start = (self.random() % group.len() as u64) as usize;
+            let name = group[0].queue.as_deref().unwrap_or_default();
+            if let Some(named) = routed_queues {
+                if !blank_separated(named).any(|q| q == name) {
+                    continue;
+                }
+            }
+            let eligible = |sub: &SubRef| {
+                !(sub.conn.is_route && routed_queues.is_some()) && (echo || sub.conn.cid != own_cid)
+            };
+            let weights: u64 = group
+                .iter()
+                .filter(|s| eligible(s))
+                .map(|s| s.weight.load(Ordering::Relaxed).max(1))
+                .sum();
+            if weights == 0 {
+                continue;
+            }
+            let mut pick = self.random() % weights;
+            let start = group
+                .iter()
+                .position(|s| {
+                    if !eligible(s) {
+                        return false;
+                    }
+                    let weight = s.weight.load(Ordering::Relaxed).max(1);
+                    if pick < weight {
+                        return true;
+                    }
+                    pick -= weight;
+                    false
+                })
+                .unwrap_or(0);
             for i in 0..group.len() {
                 let sub = &group[(start + i) % group.len()];
-                if !echo && sub.conn.cid == own_cid {
+                if !eligible(sub) {
                     continue;
+                }
+                if sub.conn.is_route {
+                    routes.add(sub, Some(name));
+                    break;
                 }
                 if self.deliver_to(publisher, sub, msg) {
                     delivered += 1;
@@ -269,7 +318,109 @@ impl Reactor {
                 }
             }
         }
+        for (route, queues) in routes.0 {
+            self.forward(publisher, &route, &queues, msg);
+            delivered += 1;
+        }
         delivered
+    }
+
+    /// Writes one RMSG (or HMSG) for a route.
+    fn forward(
+        &mut self,
+        publisher: usize,
+        route: &Arc<ConnShared>,
+        queues: &[&[u8]],
+        msg: &Message<'_>,
+    ) {
+        if route.is_closed() {
+            return;
+        }
+        let headers_ok = route.headers.load(Ordering::Relaxed);
+        let body = match msg.header_len {
+            Some(h) if !headers_ok => &msg.data[h..],
+            _ => msg.data,
+        };
+        let mut line = Vec::with_capacity(64 + msg.subject.len() + body.len());
+        let with_headers = headers_ok && msg.header_len.is_some();
+        line.extend_from_slice(if with_headers {
+            b"HMSG $G "
+        } else {
+            b"RMSG $G "
+        });
+        line.extend_from_slice(msg.subject);
+        line.push(b' ');
+        match (msg.reply, queues.is_empty()) {
+            (Some(reply), false) => {
+                line.extend_from_slice(b"+ ");
+                line.extend_from_slice(reply);
+                line.push(b' ');
+            }
+            (None, false) => line.extend_from_slice(b"| "),
+            (Some(reply), true) => {
+                line.extend_from_slice(reply);
+                line.push(b' ');
+            }
+            (None, true) => {}
+        }
+        for queue in queues {
+            line.extend_from_slice(queue);
+            line.push(b' ');
+        }
+        match msg.header_len {
+            Some(h) if with_headers => {
+                let _ = write!(line, "{h} {}", body.len());
+            }
+            _ => {
+                let _ = write!(line, "{}", body.len());
+            }
+        }
+        line.extend_from_slice(b"\r\n");
+        line.extend_from_slice(body);
+        line.extend_from_slice(b"\r\n");
+        self.counts.out_msgs += 1;
+        self.counts.out_bytes += msg.data.len() as u64;
+        if route.reactor == self.id {
+            let token = route.token;
+            let conn = &mut self.conns[token];
+            conn.wbuf.extend_from_slice(&line);
+            conn.counts.out_msgs += 1;
+            conn.counts.out_bytes += msg.data.len() as u64;
+            self.out.mark_dirty(&mut self.conns, token);
+        } else {
+            let staged = self.out.staging_for(route);
+            staged.bytes.extend_from_slice(&line);
+            staged.counts.out_msgs += 1;
+            staged.counts.out_bytes += msg.data.len() as u64;
+        }
+        let _ = publisher;
+    }
+
+    /// RMSG/HMSG from a route: delivered to local subscribers and the named queue groups.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_routed_msg(
+        &mut self,
+        token: usize,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        queues: &[u8],
+        header_len: Option<usize>,
+        data: &[u8],
+        args: &[u8],
+    ) {
+        let conn = &mut self.conns[token];
+        conn.counts.in_msgs += 1;
+        conn.counts.in_bytes += data.len() as u64;
+        self.counts.in_msgs += 1;
+        self.counts.in_bytes += data.len() as u64;
+        let msg = Message {
+            subject,
+            reply,
+            header_len: header_len.filter(|&h| h > 0),
+            data,
+            sizes: SizeFields::from_args(args, header_len.is_some()),
+        };
+        self.deliver(token, &msg, Some(queues));
     }
 
     /// Frames the message for one subscription; false when the target cannot take it.
@@ -328,9 +479,13 @@ impl Reactor {
 
     /// Removes a subscription that reached its auto-unsubscribe limit.
     fn auto_unsubscribed(&mut self, sub: &SubRef) {
-        self.shared
+        if self
+            .shared
             .sublist
-            .remove(&sub.subject, sub.queue.as_deref(), sub);
+            .remove(&sub.subject, sub.queue.as_deref(), sub)
+        {
+            self.interest_changed(sub, false);
+        }
         sub.conn.subs.remove_if(sub);
     }
 
@@ -360,6 +515,31 @@ impl Reactor {
         msg.frame_into(&mut conn.wbuf, &sub.sid, true);
         self.out.mark_dirty(&mut self.conns, token);
     }
+}
+
+/// The routes a message goes to, each once, with the queue groups it carries for them.
+#[derive(Default)]
+struct RouteTargets<'a>(Vec<(Arc<ConnShared>, Vec<&'a [u8]>)>);
+
+impl<'a> RouteTargets<'a> {
+    fn add(&mut self, sub: &SubRef, queue: Option<&'a [u8]>) {
+        let index = match self.0.iter().position(|(r, _)| r.cid == sub.conn.cid) {
+            Some(i) => i,
+            None => {
+                self.0.push((sub.conn.clone(), Vec::new()));
+                self.0.len() - 1
+            }
+        };
+        if let Some(queue) = queue {
+            self.0[index].1.push(queue);
+        }
+    }
+}
+
+/// The names in a blank-separated list.
+fn blank_separated(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    list.split(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .filter(|s| !s.is_empty())
 }
 
 /// Reply subjects a client may not use (reserved for the server's own routing); as in the

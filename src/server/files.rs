@@ -64,6 +64,14 @@ pub fn remove_ports_file(path: &Path) {
 /// `scheme://host:port` URLs; a wildcard host lists every interface address, as the
 /// reference does.
 fn urls(scheme: &str, host: &str, port: u16) -> Vec<String> {
+    host_ports(host, port)
+        .into_iter()
+        .map(|hp| format!("{scheme}://{hp}"))
+        .collect()
+}
+
+/// `host:port` for a listener; a wildcard host lists every interface address.
+pub fn host_ports(host: &str, port: u16) -> Vec<String> {
     let hosts = match host.parse::<IpAddr>() {
         Ok(ip) if ip.is_unspecified() => interface_addresses(),
         _ => Vec::new(),
@@ -73,10 +81,7 @@ fn urls(scheme: &str, host: &str, port: u16) -> Vec<String> {
     } else {
         hosts.iter().map(IpAddr::to_string).collect()
     };
-    hosts
-        .iter()
-        .map(|h| format!("{scheme}://{}", join_host_port(h, port)))
-        .collect()
+    hosts.iter().map(|h| join_host_port(h, port)).collect()
 }
 
 /// The IPv4 and IPv6 addresses of all interfaces, grouped by interface like Go's

@@ -30,6 +30,12 @@ pub struct Info {
     pub client_id: u64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub client_ip: String,
+    /// The cluster name, when clustered.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
+    /// Client URLs of this server and its cluster peers (`host:port`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub connect_urls: Vec<String>,
     /// Lame duck mode: the server is about to go away.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub ldm: bool,
@@ -160,6 +166,17 @@ fn as_string(value: &Value) -> Result<String, BadConnect> {
     value.as_str().map(str::to_string).ok_or(BadConnect)
 }
 
+/// A generated cluster name (when none is configured): 22 random letters and digits.
+pub fn new_cluster_name() -> String {
+    const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut random = [0u8; 22];
+    getrandom::getrandom(&mut random).expect("the OS random source works");
+    random
+        .iter()
+        .map(|b| ALPHABET[(*b % 62) as usize] as char)
+        .collect()
+}
+
 /// A new server id: 56 characters of base32 starting with `N`, like an nkey public key.
 pub fn new_server_id() -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -223,6 +240,8 @@ mod tests {
             max_payload: 1024,
             client_id: 0,
             client_ip: String::new(),
+            cluster: String::new(),
+            connect_urls: Vec::new(),
             ldm: false,
         };
         let line = String::from_utf8(info.line_for(7, "127.0.0.1".into())).unwrap();

@@ -5,12 +5,16 @@
 //! connections. Reactor 0 also owns the listener and deals accepted sockets round-robin.
 
 mod client;
+mod cluster;
 mod conn;
 mod conn_info;
 mod deliver;
+mod dialer;
 mod files;
 mod info;
 mod reactor;
+mod route;
+mod route_info;
 mod settings;
 mod stats;
 mod timer;
@@ -82,6 +86,10 @@ struct Inbox {
     lame_duck: Vec<LameDuckStep>,
     /// bcrypt verdicts from the verifier pool: (token, cid, digest, matched).
     verdicts: Vec<(usize, u64, u64, bool)>,
+    /// Accepted route sockets with their connection id.
+    routes: Vec<(TcpStream, SocketAddr, u64)>,
+    /// Route sockets the dialer connected.
+    dialled: Vec<dialer::Dialled>,
 }
 
 impl Inbox {
@@ -90,6 +98,8 @@ impl Inbox {
             && self.flush.is_empty()
             && self.lame_duck.is_empty()
             && self.verdicts.is_empty()
+            && self.routes.is_empty()
+            && self.dialled.is_empty()
     }
 }
 
@@ -188,6 +198,10 @@ struct ServerShared {
     /// closed (the oldest). 0 = none.
     shed_up_to: AtomicU64,
     stats: Stats,
+    /// The cluster, when routing is on.
+    cluster: Option<Arc<cluster::Cluster>>,
+    /// `connect_urls` of the client INFO: ours and the cluster peers'.
+    connect_urls: Mutex<Vec<String>>,
     shutdown: AtomicBool,
     /// The client listener is open (false in lame duck mode): `/healthz` is ok.
     accepting: AtomicBool,
@@ -204,6 +218,147 @@ impl ServerShared {
     fn is_shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::Acquire)
     }
+
+    /// The client INFO `connect_urls` now.
+    fn connect_urls(&self) -> Vec<String> {
+        self.connect_urls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Recomputes the client `connect_urls` (ours and every route's server's, unless
+    /// `no_advertise`) and sends clients that take async INFO the new INFO.
+    fn client_urls_changed(&self) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let settings = self.settings.current();
+        let mut urls = cluster.own_client_urls.clone();
+        if !settings.opts.cluster.no_advertise {
+            for url in cluster.peer_client_urls() {
+                if !urls.contains(&url) {
+                    urls.push(url);
+                }
+            }
+        }
+        let mut current = self.connect_urls.lock().unwrap_or_else(|e| e.into_inner());
+        if *current == urls {
+            return;
+        }
+        *current = urls.clone();
+        drop(current);
+        let info = Info {
+            cluster: cluster.lock().name.clone(),
+            connect_urls: urls,
+            ..settings.info.clone()
+        };
+        let clients: Vec<_> = self.clients().values().cloned().collect();
+        for client in clients {
+            if client.async_info.load(Ordering::Relaxed) {
+                let line = info.line_for(client.cid, client.addr.ip().to_string());
+                cluster::send(self, &client, &line);
+            }
+        }
+    }
+}
+
+/// The listeners reactor 0 owns.
+struct Listeners {
+    clients: TcpListener,
+    routes: Option<TcpListener>,
+}
+
+fn bind_routes(opts: &Options) -> io::Result<TcpListener> {
+    let cluster = &opts.cluster;
+    let host = cluster
+        .host
+        .clone()
+        .unwrap_or_else(|| crate::options::DEFAULT_HOST.to_string());
+    let port = match cluster.port {
+        RANDOM_PORT => 0,
+        p => u16::try_from(p).map_err(|_| io::Error::other(format!("invalid cluster port {p}")))?,
+    };
+    let addr = resolve(&host, port)?;
+    TcpListener::bind(addr).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "Error listening on router port: {}, \"listen tcp {}: bind: {}\"",
+                port,
+                join_host_port(&host, port),
+                bind_error_text(&e)
+            ),
+        )
+    })
+}
+
+/// The cluster: its name (configured or generated), our route INFO and the configured
+/// routes; logs the reference's cluster lines.
+fn new_cluster(
+    opts: &Options,
+    info: &Info,
+    client_addr: SocketAddr,
+    route_addr: SocketAddr,
+) -> io::Result<cluster::Cluster> {
+    let c = &opts.cluster;
+    let (name, dynamic) = match &c.name {
+        Some(name) => (name.clone(), false),
+        None => (info::new_cluster_name(), true),
+    };
+    info!("Cluster name is {name}");
+    if dynamic {
+        warn!("Cluster name was dynamically generated, consider setting one");
+    }
+    let host = c
+        .host
+        .clone()
+        .unwrap_or_else(|| crate::options::DEFAULT_HOST.to_string());
+    let (info_host, info_port, ip) = match &c.advertise {
+        Some(adv) => {
+            let (h, p) = parse_host_port(adv, route_addr.port()).map_err(io::Error::other)?;
+            let ip = format!("nats-route://{}/", join_host_port(&h, p));
+            (h, p, ip)
+        }
+        None => (host.clone(), route_addr.port(), String::new()),
+    };
+    info!(
+        "Listening for route connections on {}",
+        join_host_port(&host, route_addr.port())
+    );
+    let own_urls = match &opts.client_advertise {
+        Some(adv) => vec![adv.clone()],
+        None => files::host_ports(&opts.host, client_addr.port()),
+    };
+    let route_info = route_info::RouteInfo {
+        server_id: info.server_id.clone(),
+        server_name: info.server_name.clone(),
+        version: info.version.to_string(),
+        proto: route_info::ROUTE_PROTOCOL,
+        go: info.go.to_string(),
+        host: info_host,
+        port: info_port,
+        headers: opts.headers,
+        auth_required: c.username.is_some(),
+        max_payload: opts.max_payload,
+        ip,
+        connect_urls: if c.no_advertise {
+            Vec::new()
+        } else {
+            own_urls.clone()
+        },
+        import: c.permissions.as_ref().and_then(|p| p.import.clone()),
+        export: c.permissions.as_ref().and_then(|p| p.export.clone()),
+        ..Default::default()
+    };
+    let explicit = c
+        .routes
+        .iter()
+        .map(|r| crate::route_url::RouteUrl::parse(r).map_err(io::Error::other))
+        .collect::<io::Result<Vec<_>>>()?;
+    Ok(cluster::Cluster::new(
+        route_info, name, dynamic, explicit, own_urls,
+    ))
 }
 
 /// Reactor threads to run when the options leave it to us.
@@ -318,6 +473,8 @@ impl Server {
             max_payload: opts.max_payload,
             client_id: 0,
             client_ip: String::new(),
+            cluster: String::new(),
+            connect_urls: Vec::new(),
             ldm: false,
         };
         let auth = Authenticator::new(&opts.auth);
@@ -334,6 +491,19 @@ impl Server {
         };
         let listener = bind_clients(&opts)?;
         let client_addr = listener.local_addr()?;
+        let route_listener = match opts.cluster.port {
+            0 => None,
+            _ => Some(bind_routes(&opts)?),
+        };
+        let cluster = match &route_listener {
+            Some(l) => Some(Arc::new(new_cluster(
+                &opts,
+                &info,
+                client_addr,
+                l.local_addr()?,
+            )?)),
+            None => None,
+        };
         info!(
             "Listening for client connections on {}",
             join_host_port(&opts.host, client_addr.port())
@@ -380,11 +550,16 @@ impl Server {
             closed: ClosedRing::default(),
             shed_up_to: AtomicU64::new(0),
             stats: Stats::default(),
+            cluster,
+            connect_urls: Mutex::new(Vec::new()),
             shutdown: AtomicBool::new(false),
             accepting: AtomicBool::new(true),
             started,
         });
-        let mut listener = Some(listener);
+        let mut listener = Some(Listeners {
+            clients: listener,
+            routes: route_listener,
+        });
         let threads = polls
             .into_iter()
             .enumerate()
@@ -395,7 +570,19 @@ impl Server {
                     .spawn(move || reactor.run())
             })
             .collect::<io::Result<Vec<_>>>()?;
-        let verifiers = verifier::start(&shared, verifier::pool_size())?;
+        let mut verifiers = verifier::start(&shared, verifier::pool_size())?;
+        if let Some(cluster) = &shared.cluster {
+            shared.client_urls_changed();
+            for url in &cluster.explicit {
+                cluster.dials.push(dialer::DialJob {
+                    url: url.clone(),
+                    explicit: true,
+                    due: std::time::Instant::now(),
+                    attempts: 0,
+                });
+            }
+            verifiers.push(dialer::start(&shared)?);
+        }
         let monitor = match monitor_listener {
             Some(l) => Some(Monitor::start(
                 l,
@@ -549,6 +736,9 @@ impl ServerHandle {
             reactor.wake();
         }
         self.shared.verifier.stop();
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.dials.stop();
+        }
         for thread in self.threads.drain(..).chain(self.verifiers.drain(..)) {
             let _ = thread.join();
         }

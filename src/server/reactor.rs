@@ -16,12 +16,12 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::conn::{CloseReason, Conn, ConnShared, PingState};
+use super::conn::{CloseReason, Conn, ConnShared, PingState, Subscription};
 use super::deliver::Outbox;
 use super::settings::Settings;
 use super::stats::Snapshot;
 use super::timer::{Timer, TimerKind, Timers};
-use super::{LameDuckStep, ServerShared};
+use super::{LameDuckStep, Listeners, ServerShared};
 use crate::proto::Parser;
 use crate::sublist::{CacheStats, MatchCache};
 use crate::tls::TlsSession;
@@ -30,6 +30,8 @@ use crate::tls::TlsSession;
 pub const WAKER: Token = Token(usize::MAX);
 /// Token of the client listener (reactor 0).
 const LISTENER: Token = Token(usize::MAX - 1);
+/// Token of the route listener (reactor 0, when clustered).
+const ROUTE_LISTENER: Token = Token(usize::MAX - 2);
 /// Bytes read from one connection per turn before the others get their go.
 const READ_BUDGET: usize = 64 * 1024;
 /// Size of the per-reactor read scratch buffer.
@@ -52,6 +54,7 @@ pub struct Reactor {
     settings_generation: u64,
     pub(super) conns: Slab<Conn>,
     listener: Option<TcpListener>,
+    route_listener: Option<TcpListener>,
     pub(super) cache: MatchCache<super::conn::SubRef>,
     scratch: Vec<u8>,
     pub(super) out: Outbox,
@@ -66,15 +69,23 @@ pub struct Reactor {
 }
 
 impl Reactor {
-    /// A reactor with its poll; `listener` only for reactor 0.
+    /// A reactor with its poll; `listeners` only for reactor 0.
     pub fn new(
         id: usize,
         poll: Poll,
         shared: Arc<ServerShared>,
-        mut listener: Option<TcpListener>,
+        listeners: Option<Listeners>,
     ) -> io::Result<Reactor> {
+        let (mut listener, mut route_listener) = match listeners {
+            Some(l) => (Some(l.clients), l.routes),
+            None => (None, None),
+        };
         if let Some(l) = listener.as_mut() {
             poll.registry().register(l, LISTENER, Interest::READABLE)?;
+        }
+        if let Some(l) = route_listener.as_mut() {
+            poll.registry()
+                .register(l, ROUTE_LISTENER, Interest::READABLE)?;
         }
         let mut seed = [0u8; 8];
         getrandom::getrandom(&mut seed).map_err(io::Error::other)?;
@@ -86,6 +97,7 @@ impl Reactor {
             shared,
             conns: Slab::new(),
             listener,
+            route_listener,
             cache: MatchCache::new(CACHE_ENTRIES),
             scratch: vec![0; SCRATCH_SIZE],
             out: Outbox::default(),
@@ -189,6 +201,7 @@ impl Reactor {
         match event.token() {
             WAKER => {} // the inbox is drained every turn
             LISTENER => self.accept_all(),
+            ROUTE_LISTENER => self.accept_routes(),
             Token(token) => {
                 let Some(conn) = self.conns.get_mut(token) else {
                     return;
@@ -222,6 +235,14 @@ impl Reactor {
         for (sock, addr, cid) in inbox.accepted {
             self.register(sock, addr, cid);
         }
+        for (sock, addr, cid) in inbox.routes {
+            self.register_route(sock, addr, cid, None);
+        }
+        for dialled in inbox.dialled {
+            let cid = self.shared.next_cid.fetch_add(1, Ordering::Relaxed);
+            let url = Some((dialled.url, dialled.explicit));
+            self.register_route(dialled.sock, dialled.addr, cid, url);
+        }
         for (token, cid) in inbox.flush {
             if let Some(conn) = self.conns.get_mut(token) {
                 if conn.shared.cid == cid {
@@ -251,7 +272,10 @@ impl Reactor {
                 }
             }
             LameDuckStep::CloseOne => {
-                let open = self.conns.iter().find(|(_, c)| c.closing.is_none());
+                let open = self
+                    .conns
+                    .iter()
+                    .find(|(_, c)| c.closing.is_none() && c.route.is_none());
                 if let Some((token, _)) = open {
                     self.close(token, CloseReason::ServerShutdown, true);
                 }
@@ -329,24 +353,54 @@ impl Reactor {
         }
     }
 
-    /// Takes ownership of an accepted socket: sends INFO, arms timers, checks the limit.
-    fn register(&mut self, mut sock: TcpStream, addr: SocketAddr, cid: u64) {
-        let _ = sock.set_nodelay(true);
-        let entry = self.conns.vacant_entry();
-        let token = entry.key();
-        if let Err(e) = self.poll.registry().register(
-            &mut sock,
-            Token(token),
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
-            error!("Error registering client connection: {e}");
-            return;
+    /// Accepts route connections and deals them out like clients.
+    fn accept_routes(&mut self) {
+        loop {
+            let Some(listener) = self.route_listener.as_ref() else {
+                return;
+            };
+            match listener.accept() {
+                Ok((sock, addr)) => {
+                    let cid = self.shared.next_cid.fetch_add(1, Ordering::Relaxed);
+                    let target = self.next_target;
+                    self.next_target = (self.next_target + 1) % self.shared.reactors.len();
+                    if target == self.id {
+                        self.register_route(sock, addr, cid, None);
+                    } else {
+                        self.shared.reactors[target]
+                            .post(|inbox| inbox.routes.push((sock, addr, cid)));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    error!("Error accepting route connection: {e}");
+                    return;
+                }
+            }
         }
+    }
+
+    /// The client INFO line for a new client: the template with this client's id and
+    /// address, and the cluster's name and client URLs.
+    fn client_info_line(&self, cid: u64, addr: SocketAddr) -> Vec<u8> {
+        let Some(cluster) = &self.shared.cluster else {
+            return self.settings.info.line_for(cid, addr.ip().to_string());
+        };
+        let info = super::info::Info {
+            cluster: cluster.lock().name.clone(),
+            connect_urls: self.shared.connect_urls(),
+            ..self.settings.info.clone()
+        };
+        info.line_for(cid, addr.ip().to_string())
+    }
+
+    /// Takes ownership of an accepted client socket: sends INFO, arms timers, checks the
+    /// limit.
+    fn register(&mut self, mut sock: TcpStream, addr: SocketAddr, cid: u64) {
         let settings = self.settings.clone();
         let opts = &settings.opts;
-        let now = Instant::now();
-        let shared = Arc::new(ConnShared::new(cid, self.id, token, addr));
-        let mut info = self.settings.info.line_for(cid, addr.ip().to_string());
+        let mut info = self.client_info_line(cid, addr);
         let tls = match &settings.tls {
             // INFO goes out in plain text, then everything is inside TLS. A fresh socket
             // takes a few hundred bytes at once; one that does not is dropped.
@@ -355,50 +409,18 @@ impl Reactor {
                     info.clear();
                     TlsSession::new(config.clone()).ok()
                 }
-                _ => {
-                    let _ = self.poll.registry().deregister(&mut sock);
-                    return;
-                }
+                _ => return,
             },
             None => None,
         };
+        let Some(token) = self.adopt(sock, addr, cid, false) else {
+            return;
+        };
         let handshaking = tls.is_some();
-        entry.insert(Conn {
-            shared,
-            sock,
-            addr,
-            parser: Parser::new(opts.max_control_line, opts.max_payload),
-            opts: Default::default(),
-            connected: false,
-            established: false,
-            awaiting_verdict: None,
-            user: None,
-            perms: None,
-            pub_verdicts: Default::default(),
-            tls,
-            tls_announced: false,
-            rbuf: Vec::new(),
-            needs_input: false,
-            needed: 0,
-            wbuf: info,
-            wpos: 0,
-            dirty: false,
-            queued_ready: false,
-            readable: false,
-            writable: true,
-            paused_until: None,
-            blocked_since: None,
-            closing: None,
-            ping: PingState {
-                due: now + opts.ping_interval,
-                outstanding: 0,
-                last_client_ping: None,
-                sent_at: None,
-                rtt: None,
-            },
-            last_activity: now,
-            counts: Default::default(),
-        });
+        let now = Instant::now();
+        let conn = &mut self.conns[token];
+        conn.tls = tls;
+        conn.wbuf = info;
         self.counts.total_connections += 1;
         self.out.mark_dirty(&mut self.conns, token);
         self.schedule(token, now + opts.ping_interval, TimerKind::Ping);
@@ -420,6 +442,72 @@ impl Reactor {
         if clients > opts.max_connections {
             self.max_connections_exceeded(token);
         }
+    }
+
+    /// Registers a socket with this reactor's poll and adds its connection (client or
+    /// route) to the slab, with nothing to write yet; `None` if the poll refused it.
+    pub(super) fn adopt(
+        &mut self,
+        mut sock: TcpStream,
+        addr: SocketAddr,
+        cid: u64,
+        is_route: bool,
+    ) -> Option<usize> {
+        let _ = sock.set_nodelay(true);
+        let entry = self.conns.vacant_entry();
+        let token = entry.key();
+        if let Err(e) = self.poll.registry().register(
+            &mut sock,
+            Token(token),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            error!("Error registering connection: {e}");
+            return None;
+        }
+        let opts = &self.settings.opts;
+        let now = Instant::now();
+        let parser = match is_route {
+            true => Parser::new_route(),
+            false => Parser::new(opts.max_control_line, opts.max_payload),
+        };
+        entry.insert(Conn {
+            shared: Arc::new(ConnShared::new(cid, self.id, token, addr, is_route)),
+            sock,
+            addr,
+            parser,
+            opts: Default::default(),
+            connected: false,
+            established: false,
+            awaiting_verdict: None,
+            user: None,
+            perms: None,
+            pub_verdicts: Default::default(),
+            tls: None,
+            tls_announced: false,
+            rbuf: Vec::new(),
+            needs_input: false,
+            needed: 0,
+            wbuf: Vec::new(),
+            wpos: 0,
+            dirty: false,
+            queued_ready: false,
+            readable: false,
+            writable: true,
+            paused_until: None,
+            blocked_since: None,
+            closing: None,
+            ping: PingState {
+                due: now + opts.ping_interval,
+                outstanding: 0,
+                last_client_ping: None,
+                sent_at: None,
+                rtt: None,
+            },
+            last_activity: now,
+            counts: Default::default(),
+            route: None,
+        });
+        Some(token)
     }
 
     /// Schedules a timer for the connection at `token`.
@@ -740,10 +828,19 @@ impl Reactor {
             }
         }
         self.conns[token].publish_counts();
-        let mut info = self.conns[token].shared.info(true);
-        info.closed = Some((SystemTime::now(), reason.to_string()));
-        self.shared.closed.push(info);
+        if self.conns[token].route.is_none() {
+            let mut info = self.conns[token].shared.info(true);
+            info.closed = Some((SystemTime::now(), reason.to_string()));
+            self.shared.closed.push(info);
+        }
         let mut conn = self.conns.remove(token);
+        if let Some(route) = conn.route.take() {
+            let _ = self.poll.registry().deregister(&mut conn.sock);
+            let _ = conn.sock.shutdown(std::net::Shutdown::Both);
+            debug!("{}Router connection closed: {reason}", conn.shared.prefix());
+            self.route_closed(*route, conn.shared.cid, reason);
+            return;
+        }
         let subs: Vec<_> = conn
             .shared
             .subs
@@ -751,9 +848,13 @@ impl Reactor {
             .drain()
             .map(|(_, sub)| sub)
             .collect();
-        self.shared
+        let removed = self
+            .shared
             .sublist
             .remove_batch(subs.iter().map(|s| (&*s.subject, s.queue.as_deref(), s)));
+        for (sub, _) in subs.iter().zip(removed).filter(|(_, removed)| *removed) {
+            self.interest_changed(sub, false);
+        }
         let _ = self.poll.registry().deregister(&mut conn.sock);
         let _ = conn.sock.shutdown(std::net::Shutdown::Both);
         self.shared.clients().remove(&conn.shared.cid);
@@ -763,6 +864,13 @@ impl Reactor {
             for sub in &subs {
                 trace!("{prefix}<-> [DELSUB {}]", String::from_utf8_lossy(&sub.sid));
             }
+        }
+    }
+
+    /// Tells the cluster that a local subscription came or went.
+    pub(super) fn interest_changed(&self, sub: &Subscription, added: bool) {
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.local_interest(&self.shared, &sub.subject, sub.queue.as_deref(), added);
         }
     }
 

@@ -60,6 +60,11 @@ impl ServerView {
         self.shared.stats.snapshot()
     }
 
+    /// Open routes (each to a distinct server).
+    pub fn route_count(&self) -> usize {
+        self.shared.cluster.as_ref().map_or(0, |c| c.route_count())
+    }
+
     /// Clients connected now.
     pub fn client_count(&self) -> usize {
         self.shared.clients().len()

@@ -1,0 +1,263 @@
+//! What all reactors share about the cluster: the cluster name, our route INFO, the
+//! registered routes by remote server id, and the local interest that routes are told
+//! about (RS+/RS-).
+//!
+//! Interest updates are written into each route's hand-over while the cluster lock is
+//! held, so every route sees them in the order they happened; the dump of all interest a
+//! new route gets is taken under the same lock at registration.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::conn::ConnShared;
+use super::dialer::DialQueue;
+use super::route_info::RouteInfo;
+use super::ServerShared;
+use crate::route_url::RouteUrl;
+
+/// The global account, the only one natsd has.
+pub const GLOBAL_ACCOUNT: &[u8] = b"$G";
+
+/// A registered route, as the cluster sees it.
+pub struct RouteEntry {
+    pub shared: Arc<ConnShared>,
+    pub remote_id: String,
+    /// The remote's client URLs (for our clients' `connect_urls`).
+    pub connect_urls: Vec<String>,
+}
+
+/// Cluster state behind the cluster lock.
+#[derive(Default)]
+pub struct ClusterState {
+    /// Our cluster name (may change once, when a dynamic name meets another).
+    pub name: String,
+    pub dynamic: bool,
+    /// Registered routes by connection id.
+    pub routes: BTreeMap<u64, RouteEntry>,
+    /// Local interest: `subject` or `subject queue` → number of local subscriptions.
+    interest: HashMap<Vec<u8>, u32>,
+    /// Addresses that turned out to be this server (never dialled again).
+    pub self_addrs: HashSet<SocketAddr>,
+}
+
+impl ClusterState {
+    /// The registered route to `server_id`.
+    pub fn route_to(&self, server_id: &str) -> Option<&RouteEntry> {
+        self.routes.values().find(|r| r.remote_id == server_id)
+    }
+}
+
+/// The cluster, shared by all reactors and the dialer.
+pub struct Cluster {
+    state: Mutex<ClusterState>,
+    /// Our route INFO without the cluster name (filled in when written).
+    pub info: RouteInfo,
+    /// Configured routes (dialled for ever).
+    pub explicit: Vec<RouteUrl>,
+    /// This server's client URLs (`host:port`).
+    pub own_client_urls: Vec<String>,
+    /// Routes waiting to be dialled.
+    pub dials: DialQueue,
+}
+
+impl Cluster {
+    pub fn new(
+        info: RouteInfo,
+        name: String,
+        dynamic: bool,
+        explicit: Vec<RouteUrl>,
+        own_client_urls: Vec<String>,
+    ) -> Self {
+        Cluster {
+            state: Mutex::new(ClusterState {
+                name,
+                dynamic,
+                ..ClusterState::default()
+            }),
+            info,
+            explicit,
+            own_client_urls,
+            dials: DialQueue::default(),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, ClusterState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Our route INFO as it goes out now (with the current cluster name).
+    pub fn current_info(&self) -> RouteInfo {
+        let state = self.lock();
+        RouteInfo {
+            cluster: state.name.clone(),
+            cluster_dynamic: state.dynamic,
+            ..self.info.clone()
+        }
+    }
+
+    /// Whether `url` is one of the configured routes.
+    pub fn is_explicit(&self, url: &RouteUrl) -> bool {
+        self.explicit.iter().any(|e| e.same_server(url))
+    }
+
+    /// A local subscription on `subject` (in `queue`) came (`added`) or went: tells every
+    /// route when the interest changes (plain: first and last; queue: every weight change).
+    pub fn local_interest(
+        &self,
+        server: &ServerShared,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        added: bool,
+    ) {
+        let mut state = self.lock();
+        let key = interest_key(subject, queue);
+        let count = state.interest.entry(key.clone()).or_insert(0);
+        let before = *count;
+        *count = if added {
+            before + 1
+        } else {
+            before.saturating_sub(1)
+        };
+        let after = *count;
+        if after == 0 {
+            state.interest.remove(&key);
+        }
+        let line = match (queue, before, after) {
+            (_, b, a) if b == a => return,
+            (None, 0, _) | (Some(_), _, 1..) => interest_line(subject, queue, after),
+            (_, _, 0) => removal_line(subject, queue),
+            _ => return,
+        };
+        for route in state.routes.values() {
+            send(server, &route.shared, &line);
+        }
+    }
+
+    /// Registers a route whose INFO arrived: `Err` with the existing route's id when the
+    /// server is already connected (a duplicate). On success returns the RS+ dump to send
+    /// it first and the other routes (to tell them about the newcomer).
+    pub fn register(
+        &self,
+        shared: &Arc<ConnShared>,
+        remote_id: &str,
+        connect_urls: Vec<String>,
+    ) -> Result<Registered, ()> {
+        let mut state = self.lock();
+        if state.route_to(remote_id).is_some() {
+            return Err(());
+        }
+        let mut dump = Vec::new();
+        for (key, count) in &state.interest {
+            let (subject, queue) = split_key(key);
+            dump.extend_from_slice(&interest_line(subject, queue, *count));
+        }
+        let others = state.routes.values().map(|r| r.shared.clone()).collect();
+        state.routes.insert(
+            shared.cid,
+            RouteEntry {
+                shared: shared.clone(),
+                remote_id: remote_id.to_string(),
+                connect_urls,
+            },
+        );
+        Ok(Registered { dump, others })
+    }
+
+    /// Forgets a closed route; returns whether it was registered.
+    pub fn unregister(&self, cid: u64) -> bool {
+        self.lock().routes.remove(&cid).is_some()
+    }
+
+    /// Open routes.
+    pub fn route_count(&self) -> usize {
+        self.lock().routes.len()
+    }
+
+    /// Client URLs of every registered route's server, for clients' `connect_urls`.
+    pub fn peer_client_urls(&self) -> Vec<String> {
+        let state = self.lock();
+        state
+            .routes
+            .values()
+            .flat_map(|r| r.connect_urls.iter().cloned())
+            .collect()
+    }
+}
+
+/// What a newly registered route needs.
+pub struct Registered {
+    /// RS+ lines for all local interest.
+    pub dump: Vec<u8>,
+    /// The routes registered before it.
+    pub others: Vec<Arc<ConnShared>>,
+}
+
+/// Appends `bytes` to a connection's hand-over and tells its reactor.
+pub fn send(server: &ServerShared, target: &Arc<ConnShared>, bytes: &[u8]) {
+    if target.is_closed() {
+        return;
+    }
+    let mut handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
+    handover.extend_from_slice(bytes);
+    target.handover_len.store(handover.len(), Ordering::Relaxed);
+    let notify = !target.handover_queued.swap(true, Ordering::Relaxed);
+    drop(handover);
+    if notify {
+        let (token, cid) = (target.token, target.cid);
+        server.reactors[target.reactor].post(|inbox| inbox.flush.push((token, cid)));
+    }
+}
+
+/// `subject` or `subject queue`.
+fn interest_key(subject: &[u8], queue: Option<&[u8]>) -> Vec<u8> {
+    let mut key = subject.to_vec();
+    if let Some(queue) = queue {
+        key.push(b' ');
+        key.extend_from_slice(queue);
+    }
+    key
+}
+
+fn split_key(key: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match key.iter().position(|&b| b == b' ') {
+        Some(i) => (&key[..i], Some(&key[i + 1..])),
+        None => (key, None),
+    }
+}
+
+/// `RS+ $G subject\r\n` or `RS+ $G subject queue weight\r\n`.
+fn interest_line(subject: &[u8], queue: Option<&[u8]>, weight: u32) -> Vec<u8> {
+    let mut line = b"RS+ $G ".to_vec();
+    line.extend_from_slice(subject);
+    if let Some(queue) = queue {
+        line.push(b' ');
+        line.extend_from_slice(queue);
+        line.extend_from_slice(format!(" {weight}").as_bytes());
+    }
+    line.extend_from_slice(b"\r\n");
+    line
+}
+
+/// `RS- $G subject [queue]\r\n`.
+fn removal_line(subject: &[u8], queue: Option<&[u8]>) -> Vec<u8> {
+    let mut line = b"RS- $G ".to_vec();
+    line.extend_from_slice(&interest_key(subject, queue));
+    line.extend_from_slice(b"\r\n");
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interest_lines() {
+        assert_eq!(interest_line(b"foo", None, 1), b"RS+ $G foo\r\n");
+        assert_eq!(interest_line(b"foo", Some(b"q"), 3), b"RS+ $G foo q 3\r\n");
+        assert_eq!(removal_line(b"foo", Some(b"q")), b"RS- $G foo q\r\n");
+        assert_eq!(split_key(b"foo q"), (&b"foo"[..], Some(&b"q"[..])));
+        assert_eq!(split_key(b"foo"), (&b"foo"[..], None));
+    }
+}
