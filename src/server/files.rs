@@ -21,15 +21,19 @@ pub fn write_pid_file(path: &Path) -> io::Result<()> {
     })
 }
 
-/// Writes `<dir>/<exe>_<pid>.ports` with the client URLs (and the monitoring URLs, given
-/// the scheme and address) and returns its path; a failure is logged, not fatal, as in the
-/// reference.
-pub fn write_ports_file(
-    dir: &Path,
-    opts: &Options,
-    client: SocketAddr,
-    monitor: Option<(&str, SocketAddr)>,
-) -> Option<PathBuf> {
+/// The listeners a ports file lists.
+#[derive(Debug, Clone, Copy)]
+pub struct Listening {
+    pub client: SocketAddr,
+    /// The monitoring scheme (`http`/`https`) and address.
+    pub monitor: Option<(&'static str, SocketAddr)>,
+    /// The route listener.
+    pub cluster: Option<SocketAddr>,
+}
+
+/// Writes `<dir>/<exe>_<pid>.ports` with the client, monitoring and cluster URLs and
+/// returns its path; a failure is logged, not fatal, as in the reference.
+pub fn write_ports_file(dir: &Path, opts: &Options, listening: Listening) -> Option<PathBuf> {
     let exe = std::env::args()
         .next()
         .and_then(|a| {
@@ -39,9 +43,13 @@ pub fn write_ports_file(
         })
         .unwrap_or_else(|| "natsd".to_string());
     let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
+    let client = listening.client;
     let mut ports = serde_json::json!({ "nats": urls("nats", &opts.host, client.port()) });
-    if let Some((scheme, addr)) = monitor {
+    if let Some((scheme, addr)) = listening.monitor {
         ports["monitoring"] = urls(scheme, &addr.ip().to_string(), addr.port()).into();
+    }
+    if let Some(addr) = listening.cluster {
+        ports["cluster"] = urls("nats", &addr.ip().to_string(), addr.port()).into();
     }
     let json = ports.to_string();
     match write_file(&path, json.as_bytes(), 0o666) {

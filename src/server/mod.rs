@@ -68,7 +68,7 @@ pub struct ServerHandle {
     client_addr: SocketAddr,
     monitor: Option<Monitor>,
     /// The monitoring scheme and address, for the ports file.
-    monitor_addr: Option<(&'static str, SocketAddr)>,
+    listening: files::Listening,
     shared: Arc<ServerShared>,
     threads: Vec<JoinHandle<()>>,
     verifiers: Vec<JoinHandle<()>>,
@@ -495,6 +495,14 @@ impl Server {
             0 => None,
             _ => Some(bind_routes(&opts)?),
         };
+        let listening = files::Listening {
+            client: client_addr,
+            monitor: monitor_addr,
+            cluster: match &route_listener {
+                Some(l) => Some(l.local_addr()?),
+                None => None,
+            },
+        };
         let cluster = match &route_listener {
             Some(l) => Some(Arc::new(new_cluster(
                 &opts,
@@ -533,7 +541,7 @@ impl Server {
         let ports_file = opts
             .ports_file_dir
             .as_ref()
-            .and_then(|dir| files::write_ports_file(dir, &opts, client_addr, monitor_addr));
+            .and_then(|dir| files::write_ports_file(dir, &opts, listening));
         let shared = Arc::new(ServerShared {
             verifier: verifier::VerifierQueue::default(),
             settings: SharedSettings::new(Settings {
@@ -594,7 +602,7 @@ impl Server {
         Ok(ServerHandle {
             client_addr,
             monitor,
-            monitor_addr,
+            listening,
             shared,
             threads,
             verifiers,
@@ -642,9 +650,10 @@ impl ServerHandle {
             if let Some(path) = self.ports_file.take() {
                 files::remove_ports_file(&path);
             }
-            self.ports_file = new.ports_file_dir.as_ref().and_then(|dir| {
-                files::write_ports_file(dir, &new, self.client_addr, self.monitor_addr)
-            });
+            self.ports_file = new
+                .ports_file_dir
+                .as_ref()
+                .and_then(|dir| files::write_ports_file(dir, &new, self.listening));
         }
         let max_connections = new.max_connections;
         self.shared.settings.replace(Settings {

@@ -40,6 +40,9 @@ pub struct RouteConn {
     pub remote_subs: HashMap<Box<[u8]>, SubRef>,
     /// The peer address dialled (to remember it if it turns out to be us).
     pub dialled: Option<SocketAddr>,
+    /// The two servers were settling on one dynamic cluster name when this route closed
+    /// (one adopts the other's): dial again at once rather than after the retry delay.
+    pub quick_redial: bool,
 }
 
 impl Reactor {
@@ -181,7 +184,9 @@ impl Reactor {
                 false => connect.pass == pass,
             };
             if connect.user != *user || !pass_ok {
-                self.route_refused(
+                // Logged as the reference does; answered with the usual violation.
+                error!("{}authentication error", self.conns[token].shared.prefix());
+                self.send_err_and_close(
                     token,
                     "Authorization Violation",
                     CloseReason::AuthenticationFailure,
@@ -257,12 +262,22 @@ impl Reactor {
                 let adopt = state.dynamic && (!info.cluster_dynamic || state.name < info.cluster);
                 if !adopt {
                     drop(state);
+                    // A dynamic peer adopts our name when it reads our INFO.
+                    self.conns[token]
+                        .route
+                        .as_mut()
+                        .expect("a route")
+                        .quick_redial = info.cluster_dynamic;
                     self.close(token, CloseReason::ClusterNameConflict, false);
                     return;
                 }
                 state.name = info.cluster.clone();
                 state.dynamic = info.cluster_dynamic;
                 info!("Cluster name updated to {}", info.cluster);
+                drop(state);
+                if let Some(route) = self.conns[token].route.as_mut() {
+                    route.quick_redial = true;
+                }
             }
         }
         let route = self.conns[token].route.as_mut().expect("a route");
@@ -448,10 +463,14 @@ impl Reactor {
             url.to_string()
         );
         let jitter = Duration::from_millis(self.random() % 100);
+        let delay = match route.quick_redial {
+            true => jitter,
+            false => RETRY_DELAY + jitter,
+        };
         cluster.dials.push(DialJob {
             url,
             explicit: true,
-            due: Instant::now() + RETRY_DELAY + jitter,
+            due: Instant::now() + delay,
             attempts: 0,
         });
     }

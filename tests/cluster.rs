@@ -1,0 +1,297 @@
+//! Clustering, black-box: the gnatsd README's seed example on random ports (natsd alone and
+//! mixed with nats-server), delivery exactly once across the mesh (plain and queue
+//! subscribers), healing after a node restarts, route authorization, and the route port's
+//! refusals of clients and strangers.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::{free_port, Impl, ServerProc, Wire};
+
+/// A cluster node with monitoring, its client, monitoring and route addresses.
+struct Node {
+    server: ServerProc,
+    monitor: SocketAddr,
+    route_port: u16,
+}
+
+impl Node {
+    /// Starts `imp` with `--cluster nats://127.0.0.1:<route_port>` and `--routes <seed>`.
+    fn start(imp: Impl, route_port: u16, seed: u16, extra: &[&str]) -> Node {
+        let cluster = format!("nats://127.0.0.1:{route_port}");
+        let routes = format!("nats://127.0.0.1:{seed}");
+        let mut args = vec!["-m", "-1", "--cluster", &cluster, "--routes", &routes];
+        args.extend_from_slice(extra);
+        Self::from(ServerProc::start(imp, &args), route_port)
+    }
+
+    fn from(server: ServerProc, route_port: u16) -> Node {
+        let monitor = common::url_addr(server.ports()["monitoring"][0].as_str().unwrap());
+        Node {
+            server,
+            monitor,
+            route_port,
+        }
+    }
+
+    fn routes(&self) -> u64 {
+        common::http::get(self.monitor, "/varz").json()["routes"]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// A client that said CONNECT and got its PONG.
+    fn client(&self) -> Wire {
+        let mut wire = Wire::connect(self.server.client_addr()).answer_pings();
+        wire.read_info();
+        wire.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
+        wire.expect(b"PONG\r\n");
+        wire
+    }
+}
+
+/// Waits until every node has `want` routes; returns how long it took.
+fn wait_for_mesh(nodes: &[&Node], want: u64, within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let routes: Vec<u64> = nodes.iter().map(|n| n.routes()).collect();
+        if routes.iter().all(|&r| r == want) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "no full mesh after {within:?}: routes per node {routes:?}; logs:\n{}",
+            nodes
+                .iter()
+                .map(|n| n.server.log())
+                .collect::<Vec<_>>()
+                .join("\n----\n")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The README's example: a seed that lists itself, two servers pointed at the seed, no
+/// cluster name; ports relative to free bases.
+fn seed_cluster(imps: [Impl; 3]) -> [Node; 3] {
+    let ports = [free_port(), free_port(), free_port()];
+    let seed = Node::start(imps[0], ports[0], ports[0], &[]);
+    let second = Node::start(imps[1], ports[1], ports[0], &[]);
+    let third = Node::start(imps[2], ports[2], ports[0], &[]);
+    [seed, second, third]
+}
+
+/// Everything a client receives up to the PONG of a PING sent now.
+fn drain(wire: &mut Wire) -> String {
+    wire.send(b"PING\r\n");
+    let got = wire.read_until(|b| b.windows(6).position(|w| w == b"PONG\r\n").map(|p| p + 6));
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Subscribes on every node and waits until every node's publishes reach every subscriber
+/// (interest travels asynchronously); then each node publishes one message, which each
+/// subscriber gets exactly once, and a queue group with a member on every node gets each
+/// of `queued` messages exactly once in total.
+fn check_delivery(nodes: &[Node; 3], queued: usize) {
+    let mut subs: Vec<Wire> = nodes.iter().map(Node::client).collect();
+    for sub in &mut subs {
+        sub.send(b"SUB mesh 1\r\nSUB work grp 2\r\nPING\r\n");
+        sub.expect(b"PONG\r\n");
+    }
+    let mut pubs: Vec<Wire> = nodes.iter().map(Node::client).collect();
+    let mut reached = [[false; 3]; 3];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while reached.iter().flatten().any(|r| !r) {
+        assert!(
+            Instant::now() < deadline,
+            "interest never spread: {reached:?}"
+        );
+        for (i, publisher) in pubs.iter_mut().enumerate() {
+            publisher.send(format!("PUB mesh 6\r\nprobe{i}\r\n").as_bytes());
+            drain(publisher);
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        for (s, sub) in subs.iter_mut().enumerate() {
+            let text = drain(sub);
+            for (i, seen) in reached[s].iter_mut().enumerate() {
+                *seen |= text.contains(&format!("probe{i}"));
+            }
+        }
+    }
+    for (i, publisher) in pubs.iter_mut().enumerate() {
+        publisher.send(format!("PUB mesh 5\r\nreal{i}\r\n").as_bytes());
+        drain(publisher);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for (s, sub) in subs.iter_mut().enumerate() {
+        let text = drain(sub);
+        for i in 0..3 {
+            let copies = text.matches(&format!("real{i}")).count();
+            assert_eq!(
+                copies, 1,
+                "subscriber {s} got message {i} {copies} times: {text:?}"
+            );
+        }
+    }
+    let batch: Vec<u8> = (0..queued)
+        .flat_map(|n| format!("PUB work 8\r\n{n:08}\r\n").into_bytes())
+        .collect();
+    pubs[0].send(&batch);
+    drain(&mut pubs[0]);
+    let mut seen: BTreeMap<usize, usize> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        for sub in subs.iter_mut() {
+            let text = drain(sub);
+            let numbers = text
+                .split("\r\n")
+                .filter(|l| l.len() == 8 && l.bytes().all(|b| b.is_ascii_digit()));
+            for n in numbers {
+                *seen.entry(n.parse().unwrap()).or_default() += 1;
+            }
+        }
+        let total: usize = seen.values().sum();
+        if total >= queued {
+            break;
+        }
+        assert!(Instant::now() < deadline, "queue: {total} of {queued}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    for sub in subs.iter_mut() {
+        assert!(
+            !drain(sub).contains("MSG work"),
+            "a queued message arrived twice"
+        );
+    }
+    assert_eq!(seen.len(), queued, "every queued message arrived");
+    assert!(seen.values().all(|&n| n == 1), "no queued message twice");
+}
+
+#[test]
+fn seed_example_forms_a_full_mesh_and_delivers_once() {
+    let nodes = seed_cluster([Impl::Natsd; 3]);
+    let took = wait_for_mesh(
+        &[&nodes[0], &nodes[1], &nodes[2]],
+        2,
+        Duration::from_secs(5),
+    );
+    assert!(took < Duration::from_secs(2), "full mesh took {took:?}");
+    check_delivery(&nodes, 10_000);
+    let varz = common::http::get(nodes[1].monitor, "/varz").json();
+    assert_eq!(varz["remotes"], 2);
+}
+
+#[test]
+fn clients_learn_the_cluster_urls() {
+    let nodes = seed_cluster([Impl::Natsd; 3]);
+    wait_for_mesh(
+        &[&nodes[0], &nodes[1], &nodes[2]],
+        2,
+        Duration::from_secs(5),
+    );
+    let mut wire = Wire::connect(nodes[0].server.client_addr());
+    let info = wire.read_info();
+    let urls: Vec<&str> = info["connect_urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    for node in &nodes {
+        let own = node.server.client_addr().to_string();
+        assert!(urls.contains(&own.as_str()), "{own} missing from {urls:?}");
+    }
+    assert!(info["cluster"].as_str().is_some_and(|c| !c.is_empty()));
+}
+
+#[test]
+fn a_restarted_node_rejoins_and_its_interest_works() {
+    let [seed, second, third] = seed_cluster([Impl::Natsd; 3]);
+    wait_for_mesh(&[&seed, &second, &third], 2, Duration::from_secs(5));
+    let port = third.route_port;
+    drop(third);
+    wait_for_mesh(&[&seed, &second], 1, Duration::from_secs(5));
+    let third = Node::start(Impl::Natsd, port, seed.route_port, &[]);
+    wait_for_mesh(&[&seed, &second, &third], 2, Duration::from_secs(5));
+    check_delivery(&[seed, second, third], 1000);
+}
+
+#[test]
+fn mixed_with_nats_server() {
+    if !common::reference_available() {
+        return;
+    }
+    let nodes = seed_cluster([Impl::Natsd, Impl::Reference, Impl::Natsd]);
+    wait_for_mesh(
+        &[&nodes[0], &nodes[1], &nodes[2]],
+        2,
+        Duration::from_secs(5),
+    );
+    check_delivery(&nodes, 10_000);
+}
+
+#[test]
+fn natsd_rejoins_a_nats_server_cluster() {
+    if !common::reference_available() {
+        return;
+    }
+    let [seed, second, third] = seed_cluster([Impl::Reference, Impl::Reference, Impl::Natsd]);
+    wait_for_mesh(&[&seed, &second, &third], 2, Duration::from_secs(5));
+    let port = third.route_port;
+    drop(third);
+    wait_for_mesh(&[&seed, &second], 1, Duration::from_secs(5));
+    let third = Node::start(Impl::Natsd, port, seed.route_port, &[]);
+    wait_for_mesh(&[&seed, &second, &third], 2, Duration::from_secs(5));
+    check_delivery(&[seed, second, third], 2000);
+}
+
+#[test]
+fn route_authorization() {
+    for imp in Impl::enabled() {
+        let port = free_port();
+        let conf = format!(
+            "http: 127.0.0.1:-1\ncluster {{\n  listen: 127.0.0.1:{port}\n  authorization {{ user: ru, password: rp, timeout: 1 }}\n}}\n"
+        );
+        let seed = Node::from(ServerProc::start_with_config(imp, &conf, &[]), port);
+        let wrong = format!("nats://ru:nope@127.0.0.1:{port}");
+        let bad = Node::start(Impl::Natsd, free_port(), 0, &["--routes", &wrong]);
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(
+            (seed.routes(), bad.routes()),
+            (0, 0),
+            "{imp}: wrong password refused"
+        );
+        seed.server.wait_for_log("- authentication error", 1);
+        let right = format!("nats://ru:rp@127.0.0.1:{port}");
+        let good = Node::start(Impl::Natsd, free_port(), 0, &["--routes", &right]);
+        wait_for_mesh(&[&seed, &good], 1, Duration::from_secs(5));
+    }
+}
+
+#[test]
+fn the_route_port_refuses_clients_and_strangers() {
+    for imp in Impl::enabled() {
+        let port = free_port();
+        let node = Node::start(imp, port, port, &["--cluster_name", "c1"]);
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut client = Wire::connect(addr);
+        let info = client.read_info();
+        assert_eq!(info["cluster"], "c1", "{imp}: route INFO");
+        assert_eq!(info["proto"], 2, "{imp}");
+        client.send(b"CONNECT {\"verbose\":false,\"lang\":\"go\",\"version\":\"1.0\"}\r\n");
+        client.expect(b"-ERR 'attempted to connect to route port'\r\n");
+        client.expect_closed();
+        let mut stranger = Wire::connect(addr);
+        stranger.read_info();
+        stranger.send(b"CONNECT {\"verbose\":false,\"name\":\"NX\",\"cluster\":\"other\"}\r\n");
+        stranger.expect(
+            b"-ERR 'Rejecting connection, cluster name \"other\" does not match \"c1\"'\r\n",
+        );
+        stranger.expect_closed();
+        assert_eq!(node.routes(), 0, "{imp}");
+    }
+}
