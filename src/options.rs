@@ -436,8 +436,6 @@ impl Options {
             Some("allow_non_tls")
         } else if cluster.tls.is_some() {
             Some("route TLS (cluster tls)")
-        } else if cluster.permissions.is_some() {
-            Some("route permissions (cluster permissions)")
         } else if self.prof_port != 0 {
             Some("profiling (prof_port)")
         } else {

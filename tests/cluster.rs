@@ -295,3 +295,87 @@ fn the_route_port_refuses_clients_and_strangers() {
         assert_eq!(node.routes(), 0, "{imp}");
     }
 }
+
+/// `/routez?subs=detail` and `/varz` of a two-node cluster of `imp`, once node 0 knows
+/// node 1's two subscriptions.
+fn two_node_documents(imp: Impl) -> (serde_json::Value, serde_json::Value) {
+    let ports = [free_port(), free_port()];
+    let first = Node::start(imp, ports[0], ports[0], &["--cluster_name", "demo"]);
+    let second = Node::start(imp, ports[1], ports[0], &["--cluster_name", "demo"]);
+    wait_for_mesh(&[&first, &second], 1, Duration::from_secs(5));
+    let mut client = second.client();
+    client.send(b"SUB foo.bar 1\r\nSUB foo.q grp 2\r\nPING\r\n");
+    client.expect(b"PONG\r\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut routez = common::http::get(first.monitor, "/routez?subs=detail").json();
+        // Only our two (the reference also routes its system account's interest).
+        let detail = &mut routez["routes"][0]["subscriptions_list_detail"];
+        if let Some(list) = detail.as_array_mut() {
+            list.retain(|s| s["subject"].as_str().is_some_and(|s| s.starts_with("foo.")));
+            list.sort_by_key(|s| s["subject"].as_str().map(String::from));
+            list.reverse();
+        }
+        let subs = detail.as_array().map_or(0, Vec::len);
+        if subs == 2 {
+            let varz = common::http::get(first.monitor, "/varz").json();
+            return (routez, varz);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{imp}: interest never arrived: {routez:#}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn routez_and_varz_describe_the_cluster() {
+    let (routez, varz) = two_node_documents(Impl::Natsd);
+    assert_eq!(routez["num_routes"], 1);
+    let route = &routez["routes"][0];
+    // The seed only dialled itself: its route to the other node was accepted.
+    assert_eq!(
+        (
+            route["did_solicit"].as_bool(),
+            route["is_configured"].as_bool()
+        ),
+        (Some(false), Some(false))
+    );
+    let detail = route["subscriptions_list_detail"].as_array().unwrap();
+    let queue = detail.iter().find(|s| s["subject"] == "foo.q").unwrap();
+    assert_eq!(
+        (queue["sid"].as_str(), queue["qgroup"].as_str()),
+        (Some("$G foo.q grp"), Some("grp"))
+    );
+    assert_eq!(queue["cid"], route["rid"]);
+    assert!(queue.get("account").is_none());
+    assert_eq!(varz["cluster"]["name"], "demo");
+    assert_eq!(
+        (varz["routes"].as_u64(), varz["remotes"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(varz["connect_urls"].as_array().map(Vec::len), Some(2));
+    if !common::reference_available() {
+        return;
+    }
+    let (ref_routez, ref_varz) = two_node_documents(Impl::Reference);
+    for ((ours, theirs), path) in [(&routez, &ref_routez), (&varz, &ref_varz)]
+        .into_iter()
+        .zip(["/routez", "/varz"])
+    {
+        let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+        common::http::shape(ours, "", &mut a);
+        common::http::shape(theirs, "", &mut b);
+        // natsd has no system account; `cpu` may be integral or not.
+        b.remove(".system_account");
+        for m in [&mut a, &mut b] {
+            for t in m.values_mut() {
+                if *t == "float" {
+                    *t = "integer";
+                }
+            }
+        }
+        assert_eq!(a, b, "{path}: key paths and types");
+    }
+}

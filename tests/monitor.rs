@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::http::{request_on, Http};
+use common::http::{request_on, shape, Http};
 use common::{Impl, ServerProc, Wire};
 use rustls::pki_types::pem::PemObject;
 use serde_json::Value;
@@ -624,38 +624,6 @@ fn exe(imp: Impl) -> PathBuf {
     match imp {
         Impl::Natsd => PathBuf::from(env!("CARGO_BIN_EXE_natsd")),
         Impl::Reference => PathBuf::from(common::REFERENCE_EXE),
-    }
-}
-
-/// The JSON type of a value: integers and other numbers apart (Go tools decode into int64).
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "float",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Every key path with its type, descending into objects and the first array element.
-fn shape(v: &Value, path: &str, out: &mut BTreeMap<String, &'static str>) {
-    match v {
-        Value::Object(map) => {
-            for (key, value) in map {
-                let here = format!("{path}.{key}");
-                out.insert(here.clone(), json_type(value));
-                shape(value, &here, out);
-            }
-        }
-        Value::Array(items) => {
-            if let Some(first) = items.first() {
-                shape(first, &format!("{path}[]"), out);
-            }
-        }
-        _ => {}
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Varz {
     tls_required: bool,
     #[serde(skip_serializing_if = "is_false")]
     tls_verify: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    connect_urls: Vec<String>,
     max_connections: usize,
     #[serde(skip_serializing_if = "is_zero")]
     max_subscriptions: usize,
@@ -39,7 +41,7 @@ pub struct Varz {
     max_control_line: usize,
     max_payload: usize,
     max_pending: usize,
-    cluster: Empty,
+    cluster: ClusterVarz,
     gateway: Empty,
     leaf: Empty,
     mqtt: Empty,
@@ -73,6 +75,67 @@ pub struct Varz {
     system_account: String,
 }
 
+/// The cluster options (`{}` when not clustered; every field omitted when empty).
+#[derive(Serialize, Default)]
+struct ClusterVarz {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    addr: String,
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    cluster_port: i64,
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    auth_timeout: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    urls: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    tls_timeout: f64,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_verify: bool,
+}
+
+fn is_zero_i64(n: &i64) -> bool {
+    *n == 0
+}
+
+fn is_zero_f64(n: &f64) -> bool {
+    *n == 0.0
+}
+
+impl ClusterVarz {
+    fn of(view: &ServerView, opts: &crate::options::Options) -> ClusterVarz {
+        let Some(name) = view.cluster_name() else {
+            return ClusterVarz::default();
+        };
+        let c = &opts.cluster;
+        let host_port = |r: &String| {
+            crate::route_url::RouteUrl::parse(r).map_or_else(|_| r.clone(), |u| u.host_port())
+        };
+        ClusterVarz {
+            name,
+            addr: c
+                .host
+                .clone()
+                .unwrap_or_else(|| crate::options::DEFAULT_HOST.to_string()),
+            cluster_port: c.port,
+            auth_timeout: if c.auth_timeout > 0.0 {
+                c.auth_timeout
+            } else {
+                2.0
+            },
+            urls: c.routes.iter().map(host_port).collect(),
+            tls_timeout: c
+                .tls
+                .as_ref()
+                .map_or(2.0, |t| if t.timeout > 0.0 { t.timeout } else { 2.0 }),
+            tls_required: c.tls.is_some(),
+            tls_verify: c.tls.is_some(),
+        }
+    }
+}
+
 /// An option block natsd does not have (gateways, leaf nodes, MQTT, …): Go prints `{}`.
 #[derive(Serialize)]
 struct Empty {}
@@ -104,6 +167,7 @@ pub fn varz(view: &ServerView, cpu: f64, http_req_stats: BTreeMap<String, u64>) 
         auth_required: info.auth_required,
         tls_required: info.tls_required,
         tls_verify: info.tls_verify,
+        connect_urls: view.connect_urls(),
         max_connections: opts.max_connections,
         max_subscriptions: opts.max_subscriptions,
         ping_interval: opts.ping_interval.as_nanos(),
@@ -116,7 +180,7 @@ pub fn varz(view: &ServerView, cpu: f64, http_req_stats: BTreeMap<String, u64>) 
         max_control_line: opts.max_control_line,
         max_payload: opts.max_payload,
         max_pending: opts.max_pending,
-        cluster: Empty {},
+        cluster: ClusterVarz::of(view, opts),
         gateway: Empty {},
         leaf: Empty {},
         mqtt: Empty {},

@@ -15,6 +15,8 @@ use super::conn::ConnShared;
 use super::dialer::DialQueue;
 use super::route_info::RouteInfo;
 use super::ServerShared;
+use crate::options::{Permissions, SubjectPermission};
+use crate::permissions::UserPermissions;
 use crate::route_url::RouteUrl;
 
 /// The global account, the only one natsd has.
@@ -26,6 +28,20 @@ pub struct RouteEntry {
     pub remote_id: String,
     /// The remote's client URLs (for our clients' `connect_urls`).
     pub connect_urls: Vec<String>,
+    /// How the route came about and what the peer announced, for `/routez`.
+    pub meta: RouteMeta,
+}
+
+/// What `/routez` shows about a route besides its connection.
+#[derive(Debug, Clone, Default)]
+pub struct RouteMeta {
+    /// We dialled it.
+    pub did_solicit: bool,
+    /// It is one of our configured routes.
+    pub is_configured: bool,
+    /// The permissions the peer announced in its INFO.
+    pub import: Option<SubjectPermission>,
+    pub export: Option<SubjectPermission>,
 }
 
 /// Cluster state behind the cluster lock.
@@ -60,6 +76,8 @@ pub struct Cluster {
     pub own_client_urls: Vec<String>,
     /// Routes waiting to be dialled.
     pub dials: DialQueue,
+    /// `cluster.permissions`: which interest we send (import) and accept (export).
+    permissions: Option<UserPermissions>,
 }
 
 impl Cluster {
@@ -70,6 +88,14 @@ impl Cluster {
         explicit: Vec<RouteUrl>,
         own_client_urls: Vec<String>,
     ) -> Self {
+        let permissions = match (&info.import, &info.export) {
+            (None, None) => None,
+            (import, export) => Some(UserPermissions::new(&Permissions {
+                publish: import.clone(),
+                subscribe: export.clone(),
+                allow_responses: None,
+            })),
+        };
         Cluster {
             state: Mutex::new(ClusterState {
                 name,
@@ -80,6 +106,7 @@ impl Cluster {
             explicit,
             own_client_urls,
             dials: DialQueue::default(),
+            permissions,
         }
     }
 
@@ -97,6 +124,21 @@ impl Cluster {
         }
     }
 
+    /// Whether we tell routes about local interest in `subject` (`import`: we take the
+    /// messages).
+    pub fn can_import(&self, subject: &[u8]) -> bool {
+        self.permissions
+            .as_ref()
+            .is_none_or(|p| p.can_publish(subject))
+    }
+
+    /// Whether we accept a route's interest in `subject` (`export`: we send the messages).
+    pub fn can_export(&self, subject: &[u8]) -> bool {
+        self.permissions
+            .as_ref()
+            .is_none_or(|p| p.can_subscribe(subject, None))
+    }
+
     /// Whether `url` is one of the configured routes.
     pub fn is_explicit(&self, url: &RouteUrl) -> bool {
         self.explicit.iter().any(|e| e.same_server(url))
@@ -111,6 +153,9 @@ impl Cluster {
         queue: Option<&[u8]>,
         added: bool,
     ) {
+        if !self.can_import(subject) {
+            return;
+        }
         let mut state = self.lock();
         let key = interest_key(subject, queue);
         let count = state.interest.entry(key.clone()).or_insert(0);
@@ -143,6 +188,7 @@ impl Cluster {
         shared: &Arc<ConnShared>,
         remote_id: &str,
         connect_urls: Vec<String>,
+        meta: RouteMeta,
     ) -> Result<Registered, ()> {
         let mut state = self.lock();
         if state.route_to(remote_id).is_some() {
@@ -160,6 +206,7 @@ impl Cluster {
                 shared: shared.clone(),
                 remote_id: remote_id.to_string(),
                 connect_urls,
+                meta,
             },
         );
         Ok(Registered { dump, others })
@@ -173,6 +220,21 @@ impl Cluster {
     /// Open routes.
     pub fn route_count(&self) -> usize {
         self.lock().routes.len()
+    }
+
+    /// The registered routes: connection, remote id and details.
+    pub fn routes(&self) -> Vec<(Arc<ConnShared>, String, RouteMeta)> {
+        let state = self.lock();
+        state
+            .routes
+            .values()
+            .map(|r| (r.shared.clone(), r.remote_id.clone(), r.meta.clone()))
+            .collect()
+    }
+
+    /// Our configured permissions (`import`, `export`).
+    pub fn permissions(&self) -> (Option<SubjectPermission>, Option<SubjectPermission>) {
+        (self.info.import.clone(), self.info.export.clone())
     }
 
     /// Client URLs of every registered route's server, for clients' `connect_urls`.

@@ -39,6 +39,7 @@ use crate::hostport::{join_host_port, parse_host_port};
 use crate::monitor::{Monitor, MonitorListener};
 use crate::options::{Options, DEFAULT_PORT, RANDOM_PORT};
 use crate::sublist::{CacheStats, SharedSublist};
+pub use cluster::RouteMeta;
 use conn::{ConnShared, SubRef};
 use conn_info::ClosedRing;
 pub use conn_info::{ConnInfo, SubInfo};
@@ -49,7 +50,7 @@ pub use settings::Settings;
 use settings::SharedSettings;
 pub use stats::Snapshot as StatsSnapshot;
 use stats::Stats;
-pub use view::ServerView;
+pub use view::{RouteView, ServerView};
 
 /// natsd's own version line: `natsd v0.1.0 (nats-server 2.9.10 compatible)`.
 pub fn version_line() -> String {

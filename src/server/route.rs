@@ -2,7 +2,6 @@
 //! duplicate and self detection, gossip of new servers, remote interest (RS+/RS-) and
 //! routed messages (RMSG/HMSG), as nats-server 2.9 speaks them.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,8 +10,8 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info};
 use mio::net::TcpStream;
 
-use super::cluster::{self, GLOBAL_ACCOUNT};
-use super::conn::{CloseReason, SubRef, Subscription};
+use super::cluster::{self, RouteMeta, GLOBAL_ACCOUNT};
+use super::conn::{CloseReason, ConnShared, SubRef, Subscription};
 use super::dialer::{DialJob, RETRY_DELAY};
 use super::reactor::Reactor;
 use super::route_info::{RouteConnect, RouteInfo};
@@ -36,8 +35,6 @@ pub struct RouteConn {
     pub registered: bool,
     /// The peer sent CONNECT.
     pub connected: bool,
-    /// The remote's interest, by `account subject [queue]`.
-    pub remote_subs: HashMap<Box<[u8]>, SubRef>,
     /// The peer address dialled (to remember it if it turns out to be us).
     pub dialled: Option<SocketAddr>,
     /// The two servers were settling on one dynamic cluster name when this route closed
@@ -297,6 +294,12 @@ impl Reactor {
             return;
         }
         route.remote_id = Some(info.server_id.clone());
+        let meta = RouteMeta {
+            did_solicit: route.url.is_some(),
+            is_configured: route.explicit,
+            import: info.import.clone(),
+            export: info.export.clone(),
+        };
         if route.url.is_none() {
             route.url = RouteUrl::parse(&format!("{}:{}", info.host, info.port)).ok();
         }
@@ -306,7 +309,7 @@ impl Reactor {
             true => Vec::new(),
             false => info.connect_urls.clone(),
         };
-        let Ok(registered) = cluster.register(&shared, &info.server_id, connect_urls) else {
+        let Ok(registered) = cluster.register(&shared, &info.server_id, connect_urls, meta) else {
             debug!(
                 "{}Detected duplicate remote route {:?}",
                 shared.prefix(),
@@ -393,11 +396,22 @@ impl Reactor {
             );
             return;
         }
+        let cluster = self
+            .shared
+            .cluster
+            .clone()
+            .expect("routes run with a cluster");
+        if !cluster.can_export(subject) {
+            debug!(
+                "{prefix}Can not export {:?}, ignoring remote subscription request",
+                String::from_utf8_lossy(subject)
+            );
+            return;
+        }
         let key = remote_key(account, subject, queue);
         let shared = self.conns[token].shared.clone();
-        let route = self.conns[token].route.as_mut().expect("a route");
         let weight = u64::try_from(weight.max(1)).unwrap_or(1);
-        if let Some(existing) = route.remote_subs.get(&key) {
+        if let Some(existing) = shared.subs.get(&key) {
             existing.weight.store(weight, Ordering::Relaxed);
             return;
         }
@@ -412,7 +426,7 @@ impl Reactor {
             weight: AtomicU64::new(weight),
         }));
         self.shared.sublist.insert(subject, queue, sub.clone());
-        route.remote_subs.insert(key, sub);
+        self.conns[token].shared.subs.lock().insert(key, sub);
     }
 
     fn on_route_unsub(
@@ -423,16 +437,22 @@ impl Reactor {
         queue: Option<&[u8]>,
     ) {
         let key = remote_key(account, subject, queue);
-        let route = self.conns[token].route.as_mut().expect("a route");
-        if let Some(sub) = route.remote_subs.remove(&key) {
+        let removed = self.conns[token].shared.subs.lock().remove(&key);
+        if let Some(sub) = removed {
             self.shared.sublist.remove(subject, queue, &sub);
         }
     }
 
     /// Route teardown: its remote interest goes, the cluster forgets it, a dialled route
     /// is dialled again.
-    pub(super) fn route_closed(&mut self, route: RouteConn, cid: u64, reason: CloseReason) {
-        let subs: Vec<SubRef> = route.remote_subs.into_values().collect();
+    pub(super) fn route_closed(
+        &mut self,
+        route: RouteConn,
+        shared: &ConnShared,
+        reason: CloseReason,
+    ) {
+        let cid = shared.cid;
+        let subs: Vec<SubRef> = shared.subs.lock().drain().map(|(_, s)| s).collect();
         self.shared
             .sublist
             .remove_batch(subs.iter().map(|s| (&*s.subject, s.queue.as_deref(), s)));

@@ -7,10 +7,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::cluster::RouteMeta;
 use super::conn_info::{ConnInfo, SubInfo};
 use super::settings::Settings;
 use super::stats::Snapshot;
 use super::ServerShared;
+use crate::options::SubjectPermission;
 use crate::sublist::{CacheStats, SublistTotals};
 
 /// A cheap, cloneable handle on a running server's observable state.
@@ -18,6 +20,14 @@ use crate::sublist::{CacheStats, SublistTotals};
 pub struct ServerView {
     shared: Arc<ServerShared>,
     client_addr: SocketAddr,
+}
+
+/// A route as `/routez` shows it.
+pub struct RouteView {
+    /// The connection (its id is the route id; subscriptions are the remote interest).
+    pub conn: ConnInfo,
+    pub remote_id: String,
+    pub meta: RouteMeta,
 }
 
 /// Sublist totals and the reactors' match caches summed.
@@ -63,6 +73,45 @@ impl ServerView {
     /// Open routes (each to a distinct server).
     pub fn route_count(&self) -> usize {
         self.shared.cluster.as_ref().map_or(0, |c| c.route_count())
+    }
+
+    /// The registered routes in id order, with their remote interest when `with_subs`.
+    pub fn routes(&self, with_subs: bool) -> Vec<RouteView> {
+        let Some(cluster) = &self.shared.cluster else {
+            return Vec::new();
+        };
+        let mut routes: Vec<RouteView> = cluster
+            .routes()
+            .into_iter()
+            .map(|(shared, remote_id, meta)| RouteView {
+                conn: shared.info(with_subs),
+                remote_id,
+                meta,
+            })
+            .collect();
+        routes.sort_by_key(|r| r.conn.cid);
+        routes
+    }
+
+    /// This server's route permissions (`import`, `export`).
+    pub fn route_permissions(&self) -> (Option<SubjectPermission>, Option<SubjectPermission>) {
+        self.shared
+            .cluster
+            .as_ref()
+            .map_or((None, None), |c| c.permissions())
+    }
+
+    /// The cluster name, when clustered.
+    pub fn cluster_name(&self) -> Option<String> {
+        self.shared.cluster.as_ref().map(|c| c.lock().name.clone())
+    }
+
+    /// The client URLs of this server and its cluster peers, when clustered.
+    pub fn connect_urls(&self) -> Vec<String> {
+        match &self.shared.cluster {
+            Some(_) => self.shared.connect_urls(),
+            None => Vec::new(),
+        }
     }
 
     /// Clients connected now.

@@ -73,3 +73,36 @@ pub fn get(addr: SocketAddr, path: &str) -> Http {
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
     request_on(stream, "GET", path)
 }
+
+/// The JSON type of a value: integers and other numbers apart (Go tools decode into int64).
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "float",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Every key path with its type, descending into objects and every array element (the
+/// union of the elements' keys: lists from Go maps have no fixed order).
+pub fn shape(v: &Value, path: &str, out: &mut BTreeMap<String, &'static str>) {
+    match v {
+        Value::Object(map) => {
+            for (key, value) in map {
+                let here = format!("{path}.{key}");
+                out.insert(here.clone(), json_type(value));
+                shape(value, &here, out);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                shape(item, &format!("{path}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
