@@ -379,3 +379,61 @@ fn routez_and_varz_describe_the_cluster() {
         assert_eq!(a, b, "{path}: key paths and types");
     }
 }
+
+#[test]
+fn route_permissions_filter_interest_both_ways() {
+    for imp in Impl::enabled() {
+        let port = free_port();
+        let conf = format!(
+            "http: 127.0.0.1:-1\ncluster {{\n  listen: 127.0.0.1:{port}\n  permissions {{\n    import: {{ allow: [\"in.>\"] }}\n    export: {{ allow: [\"out.>\"], deny: [\"out.secret\"] }}\n  }}\n}}\n"
+        );
+        let guarded = Node::from(ServerProc::start_with_config(imp, &conf, &[]), port);
+        let other = Node::start(Impl::Natsd, free_port(), port, &[]);
+        wait_for_mesh(&[&guarded, &other], 1, Duration::from_secs(5));
+        // Interest on the guarded node: only what it imports reaches the other node.
+        let mut inside = guarded.client();
+        inside.send(b"SUB in.x 1\r\nSUB elsewhere 2\r\nPING\r\n");
+        inside.expect(b"PONG\r\n");
+        // Interest on the other node: only what the guarded node exports is accepted.
+        let mut outside = other.client();
+        outside.send(b"SUB out.x 1\r\nSUB out.secret 2\r\nPING\r\n");
+        outside.expect(b"PONG\r\n");
+        std::thread::sleep(Duration::from_millis(300));
+        let mut publisher = other.client();
+        publisher.send(b"PUB in.x 1\r\na\r\nPUB elsewhere 1\r\nb\r\nPING\r\n");
+        publisher.expect(b"PONG\r\n");
+        let mut publisher = guarded.client();
+        publisher.send(b"PUB out.x 1\r\nc\r\nPUB out.secret 1\r\nd\r\nPING\r\n");
+        publisher.expect(b"PONG\r\n");
+        std::thread::sleep(Duration::from_millis(300));
+        let got_inside = drain(&mut inside);
+        assert!(
+            got_inside.contains("MSG in.x 1 1\r\na"),
+            "{imp}: {got_inside:?}"
+        );
+        assert!(
+            !got_inside.contains("elsewhere"),
+            "{imp}: not imported: {got_inside:?}"
+        );
+        let got_outside = drain(&mut outside);
+        assert!(
+            got_outside.contains("MSG out.x 1 1\r\nc"),
+            "{imp}: {got_outside:?}"
+        );
+        assert!(
+            !got_outside.contains("secret"),
+            "{imp}: not exported: {got_outside:?}"
+        );
+        let routez = common::http::get(guarded.monitor, "/routez").json();
+        assert_eq!(
+            routez["import"]["allow"],
+            serde_json::json!(["in.>"]),
+            "{imp}"
+        );
+        assert_eq!(
+            routez["export"]["deny"],
+            serde_json::json!(["out.secret"]),
+            "{imp}"
+        );
+    }
+}
