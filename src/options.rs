@@ -427,15 +427,12 @@ impl Options {
 
     pub fn unsupported_yet(&self) -> Option<&'static str> {
         let auth = &self.auth;
-        let cluster = &self.cluster;
         if !auth.nkeys.is_empty() {
             Some("nkey authentication")
         } else if self.tls.as_ref().is_some_and(|t| t.verify_and_map) {
             Some("tls verify_and_map")
         } else if self.tls.is_some() && self.allow_non_tls {
             Some("allow_non_tls")
-        } else if cluster.tls.is_some() {
-            Some("route TLS (cluster tls)")
         } else if self.prof_port != 0 {
             Some("profiling (prof_port)")
         } else {

@@ -27,14 +27,14 @@ use std::sync::Arc;
 use rustls::crypto::ring::{default_provider, kx_group, ALL_CIPHER_SUITES, ALL_KX_GROUPS};
 use rustls::crypto::{CryptoProvider, SupportedKxGroup};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{ResolvesServerCert, ResolvesServerCertUsingSni, WebPkiClientVerifier};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::version::TLS13;
 use rustls::{
-    CipherSuite, ProtocolVersion, RootCertStore, ServerConfig, ServerConnection,
-    SupportedCipherSuite, SupportedProtocolVersion, ALL_VERSIONS,
+    CipherSuite, ClientConfig, ClientConnection, Connection, ProtocolVersion, RootCertStore,
+    ServerConfig, ServerConnection, SupportedCipherSuite, SupportedProtocolVersion, ALL_VERSIONS,
 };
 
 use crate::gofmt::path_error;
@@ -137,6 +137,49 @@ pub fn server_config(opts: &TlsOptions) -> Result<ServerTls, String> {
     Ok(ServerTls {
         config: Arc::new(config),
         warnings,
+    })
+}
+
+/// Both ends of route TLS (`cluster { tls {} }`): routes always verify each other.
+#[derive(Debug, Clone)]
+pub struct RouteTls {
+    /// For routes other servers dial (their certificate must be signed by our CAs).
+    pub server: Arc<ServerConfig>,
+    /// For routes we dial: our certificate, and the CAs the peer's must be signed by.
+    pub client: Arc<ClientConfig>,
+}
+
+/// Builds route TLS from `cluster.tls`: the server side as [`server_config`] with client
+/// certificates required, the client side presenting the same certificate and checking
+/// the peer's against `ca_file` (else the system's CAs).
+pub fn route_configs(opts: &TlsOptions) -> Result<RouteTls, String> {
+    let verified = TlsOptions {
+        verify: true,
+        ..opts.clone()
+    };
+    let server = server_config(&verified)?.config;
+    let provider = Arc::new(default_provider());
+    let roots = match &opts.ca_file {
+        Some(path) => load_ca(path)?,
+        None => system_roots(&system_ca_files()),
+    };
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(ALL_VERSIONS)
+        .map_err(|err| err.to_string())?
+        .with_root_certificates(roots);
+    let client = match (&opts.cert_file, &opts.key_file) {
+        (Some(cert), Some(key)) => {
+            let pair = load_key_pair(cert, key, &provider)
+                .map_err(|err| format!("error parsing X509 certificate/key pair: {err}"))?;
+            builder
+                .with_client_auth_cert(pair.cert, parse_key(&read_file(key)?)?)
+                .map_err(|err| err.to_string())?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(RouteTls {
+        server,
+        client: Arc::new(client),
     })
 }
 
@@ -402,14 +445,23 @@ pub fn looks_like_tls(first_byte: u8) -> bool {
 ///   queued an alert for the client: flush it (best effort), then close.
 #[derive(Debug)]
 pub struct TlsSession {
-    conn: ServerConnection,
+    conn: Connection,
 }
 
 impl TlsSession {
-    /// A session for a newly accepted client, with the configuration of [`server_config`].
+    /// A session for a newly accepted connection, with the configuration of
+    /// [`server_config`].
     pub fn new(config: Arc<ServerConfig>) -> io::Result<Self> {
         let conn = ServerConnection::new(config).map_err(io::Error::other)?;
-        Ok(Self { conn })
+        Ok(Self { conn: conn.into() })
+    }
+
+    /// A session for a route we dialled to `host` (a name or an address, checked against
+    /// the peer's certificate).
+    pub fn new_client(config: Arc<ClientConfig>, host: &str) -> io::Result<Self> {
+        let name = ServerName::try_from(host.to_string()).map_err(io::Error::other)?;
+        let conn = ClientConnection::new(config, name).map_err(io::Error::other)?;
+        Ok(Self { conn: conn.into() })
     }
 
     /// Reads once from `sock` into rustls and processes what came: `Ok(0)` at end of

@@ -437,3 +437,59 @@ fn route_permissions_filter_interest_both_ways() {
         );
     }
 }
+
+fn cert(name: &str) -> String {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("configs/certs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// A node whose routes use TLS with the test route certificate, trusting `ca`.
+fn tls_node(imp: Impl, port: u16, seed: u16, ca: &str) -> Node {
+    let conf = format!(
+        "http: 127.0.0.1:-1\ncluster {{\n  name: secure\n  listen: 127.0.0.1:{port}\n  routes: [\"nats://localhost:{seed}\"]\n  tls {{\n    cert_file: \"{}\"\n    key_file: \"{}\"\n    ca_file: \"{}\"\n    timeout: 2\n  }}\n}}\n",
+        cert("route-cert.pem"),
+        cert("route-key.pem"),
+        cert(ca)
+    );
+    Node::from(ServerProc::start_with_config(imp, &conf, &[]), port)
+}
+
+#[test]
+fn tls_routes_verify_both_ends() {
+    for imp in Impl::enabled() {
+        let (a, b) = (free_port(), free_port());
+        let first = tls_node(Impl::Natsd, a, a, "ca.pem");
+        let second = tls_node(imp, b, a, "ca.pem");
+        wait_for_mesh(&[&first, &second], 1, Duration::from_secs(5));
+        let mut sub = second.client();
+        sub.send(b"SUB sealed 1\r\nPING\r\n");
+        sub.expect(b"PONG\r\n");
+        let mut publisher = first.client();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            publisher.send(b"PUB sealed 2\r\nok\r\nPING\r\n");
+            publisher.expect(b"PONG\r\n");
+            std::thread::sleep(Duration::from_millis(50));
+            if drain(&mut sub).contains("MSG sealed 1 2\r\nok") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{imp}: no message over the TLS route"
+            );
+        }
+        let varz = common::http::get(first.monitor, "/varz").json();
+        assert_eq!(varz["cluster"]["tls_required"], true, "{imp}");
+        // A server that trusts another CA (here: a leaf certificate, no CA at all) is refused.
+        let stranger = tls_node(Impl::Natsd, free_port(), a, "client-cert.pem");
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(
+            (stranger.routes(), first.routes()),
+            (0, 1),
+            "{imp}: wrong CA refused"
+        );
+    }
+}

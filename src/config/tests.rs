@@ -1001,7 +1001,7 @@ cluster {
         ]),
     };
     assert_eq!(opts.cluster, want);
-    assert_eq!(opts.unsupported_yet(), Some("route TLS (cluster tls)"));
+    assert_eq!(opts.unsupported_yet(), None);
 
     let opts = options("cluster { host: 127.0.0.1, port: -1 }");
     assert_eq!(opts.cluster.host.as_deref(), Some("127.0.0.1"));

@@ -18,6 +18,7 @@ use super::ServerShared;
 use crate::options::{Permissions, SubjectPermission};
 use crate::permissions::UserPermissions;
 use crate::route_url::RouteUrl;
+use crate::tls::RouteTls;
 
 /// The global account, the only one natsd has.
 pub const GLOBAL_ACCOUNT: &[u8] = b"$G";
@@ -78,6 +79,8 @@ pub struct Cluster {
     pub dials: DialQueue,
     /// `cluster.permissions`: which interest we send (import) and accept (export).
     permissions: Option<UserPermissions>,
+    /// Route TLS (`cluster.tls`), both ends.
+    pub tls: Option<RouteTls>,
 }
 
 impl Cluster {
@@ -87,6 +90,7 @@ impl Cluster {
         dynamic: bool,
         explicit: Vec<RouteUrl>,
         own_client_urls: Vec<String>,
+        tls: Option<RouteTls>,
     ) -> Self {
         let permissions = match (&info.import, &info.export) {
             (None, None) => None,
@@ -107,6 +111,7 @@ impl Cluster {
             own_client_urls,
             dials: DialQueue::default(),
             permissions,
+            tls,
         }
     }
 

@@ -341,6 +341,8 @@ fn new_cluster(
         port: info_port,
         headers: opts.headers,
         auth_required: c.username.is_some(),
+        tls_required: c.tls.is_some(),
+        tls_verify: c.tls.is_some(),
         max_payload: opts.max_payload,
         ip,
         connect_urls: if c.no_advertise {
@@ -357,8 +359,12 @@ fn new_cluster(
         .iter()
         .map(|r| crate::route_url::RouteUrl::parse(r).map_err(io::Error::other))
         .collect::<io::Result<Vec<_>>>()?;
+    let tls = match &c.tls {
+        Some(tls) => Some(crate::tls::route_configs(tls).map_err(io::Error::other)?),
+        None => None,
+    };
     Ok(cluster::Cluster::new(
-        route_info, name, dynamic, explicit, own_urls,
+        route_info, name, dynamic, explicit, own_urls, tls,
     ))
 }
 

@@ -18,6 +18,7 @@ use super::route_info::{RouteConnect, RouteInfo};
 use super::timer::TimerKind;
 use crate::proto::{Frame, Op};
 use crate::route_url::RouteUrl;
+use crate::tls::TlsSession;
 
 /// When the first PING goes to a new route.
 const FIRST_ROUTE_PING: Duration = Duration::from_secs(1);
@@ -66,6 +67,7 @@ impl Reactor {
                 echo: true,
                 user: url.user.clone().unwrap_or_default(),
                 pass: url.pass.clone().unwrap_or_default(),
+                tls_required: info.tls_required,
                 headers: info.headers,
                 name: info.server_id.clone(),
                 cluster: info.cluster.clone(),
@@ -75,7 +77,17 @@ impl Reactor {
             hello.extend_from_slice(&connect.line());
         }
         hello.extend_from_slice(&info.first_line());
+        // Route TLS starts before anything else is said, on both ends.
+        let tls = match (&cluster.tls, &url) {
+            (None, _) => None,
+            (Some(tls), None) => TlsSession::new(tls.server.clone()).ok(),
+            (Some(tls), Some((url, _))) => {
+                TlsSession::new_client(tls.client.clone(), &url.host).ok()
+            }
+        };
+        let handshaking = tls.is_some();
         let conn = &mut self.conns[token];
+        conn.tls = tls;
         conn.wbuf = hello;
         conn.route = Some(Box::new(RouteConn {
             explicit: url.as_ref().is_some_and(|(_, e)| *e),
@@ -86,6 +98,11 @@ impl Reactor {
         let now = Instant::now();
         conn.ping.due = now + FIRST_ROUTE_PING;
         self.schedule(token, now + FIRST_ROUTE_PING, TimerKind::Ping);
+        if handshaking {
+            let timeout = opts.cluster.tls.as_ref().map_or(2.0, |t| t.timeout);
+            let timeout = Duration::from_secs_f64(if timeout > 0.0 { timeout } else { 2.0 });
+            self.schedule(token, now + timeout, TimerKind::TlsTimeout);
+        }
         if !solicited && opts.cluster.username.is_some() {
             let timeout = match opts.cluster.auth_timeout {
                 t if t > 0.0 => Duration::from_secs_f64(t),
