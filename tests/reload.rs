@@ -126,6 +126,21 @@ fn monitoring_port_change_is_refused() {
 }
 
 #[test]
+fn cluster_port_change_is_refused() {
+    for imp in implementations() {
+        let (port, other) = (free_port(), free_port());
+        let conf = |p: u16| format!("cluster {{ listen: 127.0.0.1:{p} }}\n");
+        let server = ServerProc::start_with_config(imp, &conf(port), &[]);
+        reload(&server, &conf(other), 1);
+        server.wait_for_log(
+            &format!("config reload not supported for cluster port: old={port}, new={other}"),
+            1,
+        );
+        still_serves(&mut client(&server));
+    }
+}
+
+#[test]
 fn broken_file_keeps_the_running_configuration() {
     for imp in implementations() {
         let server = ServerProc::start_with_config(imp, "max_payload: 64\n", &[]);

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use super::info::Info;
 use crate::auth::Authenticator;
 use crate::gofmt;
-use crate::options::{Options, RANDOM_PORT};
+use crate::options::{ClusterOptions, Options, DEFAULT_HOST, RANDOM_PORT};
 
 /// Options and what is built from them: the INFO template and the authenticator.
 pub struct Settings {
@@ -210,7 +210,38 @@ fn refuse_fixed(old: &Options, new: &Options) -> Result<(), String> {
         gofmt::duration(new.lame_duck_grace_period),
     )?;
     check("LogSizeLimit", old.log.size_limit, new.log.size_limit)?;
-    check("Reactors", old.reactors, new.reactors)
+    check("Reactors", old.reactors, new.reactors)?;
+    refuse_cluster_changes(&old.cluster, &new.cluster)
+}
+
+/// The reference refuses a new cluster host or port; natsd also keeps every other cluster
+/// setting (routes, name, authorization, permissions, TLS) as it was at start.
+fn refuse_cluster_changes(old: &ClusterOptions, new: &ClusterOptions) -> Result<(), String> {
+    let host = |c: &ClusterOptions| match (&c.host, c.port) {
+        (Some(host), _) => host.clone(),
+        (None, 0) => String::new(),
+        (None, _) => DEFAULT_HOST.to_string(),
+    };
+    if host(old) != host(new) {
+        return Err(format!(
+            "config reload not supported for cluster host: old={}, new={}",
+            host(old),
+            host(new)
+        ));
+    }
+    if old.port != new.port {
+        return Err(format!(
+            "config reload not supported for cluster port: old={}, new={}",
+            old.port, new.port
+        ));
+    }
+    if old != new {
+        return Err(
+            "config reload not supported for cluster: natsd applies cluster settings at start only"
+                .to_string(),
+        );
+    }
+    Ok(())
 }
 
 fn display_path(path: &Option<std::path::PathBuf>) -> String {
