@@ -185,27 +185,59 @@ fn seed_example_forms_a_full_mesh_and_delivers_once() {
     assert_eq!(varz["remotes"], 2);
 }
 
+/// The next async INFO a client receives, as JSON.
+fn next_info(wire: &mut Wire) -> serde_json::Value {
+    let line = wire.read_line();
+    let text = String::from_utf8_lossy(&line);
+    let json = text
+        .strip_prefix("INFO ")
+        .unwrap_or_else(|| panic!("expected an async INFO, got {text:?}"));
+    serde_json::from_str(json.trim_end()).expect("INFO JSON")
+}
+
+fn urls_of(info: &serde_json::Value) -> Vec<String> {
+    let mut urls: Vec<String> = info["connect_urls"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|u| u.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    urls.sort();
+    urls
+}
+
 #[test]
 fn clients_learn_the_cluster_urls() {
-    let nodes = seed_cluster([Impl::Natsd; 3]);
-    wait_for_mesh(
-        &[&nodes[0], &nodes[1], &nodes[2]],
-        2,
-        Duration::from_secs(5),
-    );
-    let mut wire = Wire::connect(nodes[0].server.client_addr());
-    let info = wire.read_info();
-    let urls: Vec<&str> = info["connect_urls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u.as_str().unwrap())
-        .collect();
-    for node in &nodes {
-        let own = node.server.client_addr().to_string();
-        assert!(urls.contains(&own.as_str()), "{own} missing from {urls:?}");
-    }
+    let ports = [free_port(), free_port(), free_port()];
+    let seed = Node::start(Impl::Natsd, ports[0], ports[0], &[]);
+    let second = Node::start(Impl::Natsd, ports[1], ports[0], &[]);
+    wait_for_mesh(&[&seed, &second], 1, Duration::from_secs(5));
+    let mut watcher = Wire::connect(seed.server.client_addr());
+    let info = watcher.read_info();
     assert!(info["cluster"].as_str().is_some_and(|c| !c.is_empty()));
+    let addr = |n: &Node| n.server.client_addr().to_string();
+    let mut two = vec![addr(&seed), addr(&second)];
+    two.sort();
+    assert_eq!(urls_of(&info), two);
+    watcher.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
+    watcher.expect(b"PONG\r\n");
+    let third = Node::start(Impl::Natsd, ports[2], ports[0], &[]);
+    wait_for_mesh(&[&seed, &second, &third], 2, Duration::from_secs(5));
+    let mut three = vec![addr(&seed), addr(&second), addr(&third)];
+    three.sort();
+    assert_eq!(
+        urls_of(&next_info(&mut watcher)),
+        three,
+        "async INFO when a server joins"
+    );
+    third.server.signal(libc::SIGUSR2);
+    assert_eq!(
+        urls_of(&next_info(&mut watcher)),
+        two,
+        "async INFO when one enters lame duck mode"
+    );
 }
 
 #[test]

@@ -222,6 +222,13 @@ impl Cluster {
         self.lock().routes.remove(&cid).is_some()
     }
 
+    /// Stops advertising the client URLs of route `cid`'s server (lame duck mode).
+    pub fn forget_client_urls(&self, cid: u64) {
+        if let Some(route) = self.lock().routes.get_mut(&cid) {
+            route.connect_urls.clear();
+        }
+    }
+
     /// Open routes.
     pub fn route_count(&self) -> usize {
         self.lock().routes.len()

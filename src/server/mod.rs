@@ -698,6 +698,17 @@ impl ServerHandle {
     pub fn enter_lame_duck(&self) -> usize {
         info!("Entering lame duck mode, stop accepting new clients");
         self.shared.accepting.store(false, Ordering::Release);
+        if let Some(cluster) = &self.shared.cluster {
+            // Peers stop advertising our client URLs.
+            let line = route_info::RouteInfo {
+                ldm: true,
+                ..cluster.current_info()
+            }
+            .gossip_line();
+            for (route, _, _) in cluster.routes() {
+                cluster::send(&self.shared, &route, &line);
+            }
+        }
         self.post_all(LameDuckStep::Enter);
         self.shared.clients().len()
     }

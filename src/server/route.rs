@@ -298,6 +298,11 @@ impl Reactor {
         if route.registered {
             if route.remote_id.as_deref() != Some(info.server_id.as_str()) {
                 self.implicit_route(&info);
+            } else if info.ldm {
+                // The peer is in lame duck mode: stop advertising its client URLs.
+                let cid = self.conns[token].shared.cid;
+                cluster.forget_client_urls(cid);
+                self.shared.client_urls_changed();
             }
             return;
         }
