@@ -21,7 +21,7 @@ pub struct Options {
 }
 
 /// The scenarios compared when none are named.
-pub const DEFAULT_SCENARIOS: [&str; 9] = [
+pub const DEFAULT_SCENARIOS: [&str; 10] = [
     "pub:size=16",
     "pubsub:size=16",
     "pubsub:size=1024",
@@ -31,6 +31,7 @@ pub const DEFAULT_SCENARIOS: [&str; 9] = [
     "reqrep",
     "conns:conns=10000",
     "subs:subjects=10000",
+    "route:size=16",
 ];
 
 const SIDES: [&str; 2] = ["natsd", "reference"];
@@ -48,12 +49,6 @@ struct Gathered {
 /// Runs the comparison and prints the result; returns whether every run
 /// passed its checks.
 pub fn run(opts: &Options, json_out: bool) -> Result<bool, String> {
-    if let Some(route) = opts.specs.iter().find(|s| s.kind == Kind::Route) {
-        return Err(format!(
-            "{}: route needs a cluster, which compare mode does not start",
-            route.label
-        ));
-    }
     let binaries = [opts.natsd.as_path(), opts.reference.as_path()];
     let mut gathered: Vec<Gathered> = opts.specs.iter().map(|_| Gathered::default()).collect();
     let progress = Progress::new(opts.rounds * opts.specs.len() * 2);
@@ -105,25 +100,30 @@ pub fn run(opts: &Options, json_out: bool) -> Result<bool, String> {
     Ok(ok)
 }
 
-/// One scenario against one fresh server.
+/// One scenario against a fresh server (for `route`: a fresh two-server cluster).
 fn once(spec: &Spec, binary: &Path, got: &mut Gathered) -> Result<Report, String> {
-    let mut server = Server::start(binary)?;
+    let mut servers = match spec.kind {
+        Kind::Route => Server::start_pair(binary)?,
+        _ => vec![Server::start(binary, &[])?],
+    };
     let target = Target {
-        urls: vec![server.url().to_string()],
-        pid: Some(server.pid()),
+        urls: servers.iter().map(|s| s.url().to_string()).collect(),
+        pids: servers.iter().map(Server::pid).collect(),
     };
     let result = scenarios::run(spec, &target);
     let name = binary
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    got.log.extend(
-        server
-            .log_problems()
-            .into_iter()
-            .map(|l| format!("{name}: {l}")),
-    );
-    match server.exit_status() {
+    for server in &servers {
+        got.log.extend(
+            server
+                .log_problems()
+                .into_iter()
+                .map(|l| format!("{name}: {l}")),
+        );
+    }
+    match servers.iter_mut().find_map(Server::exit_status) {
         Some(exit) => Err(match result {
             Ok(_) => exit,
             Err(e) => format!("{e}\n{exit}"),

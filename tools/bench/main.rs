@@ -29,7 +29,7 @@ USAGE:
       them over the rounds, report medians and natsd/reference ratios
       (default scenarios: pub:size=16 pubsub:size=16 pubsub:size=1024
       pubsub:size=16384 fanout:subs=8 queue:subs=4 reqrep conns:conns=10000
-      subs:subjects=10000)
+      subs:subjects=10000 route:size=16; route runs on a two-server cluster)
 
 SCENARIO is NAME[:key=value,...], keys being the options below without
 dashes (size, count, duration, pubs, subs, conns, subjects):
@@ -45,6 +45,7 @@ dashes (size, count, duration, pubs, subs, conns, subjects):
 OPTIONS:
   --url URL         server URL (default nats://127.0.0.1:4222; twice for route)
   --pid PID         the server's pid: adds server CPU and memory figures
+                    (twice for route: both servers' figures are summed)
   --msg-size N      payload bytes (default 128, at least 8)
   --count N         messages in all (requests for reqrep), instead of --duration
   --duration SECS   how long publishers publish (default 2)
@@ -109,7 +110,7 @@ fn real_main() -> Result<bool, String> {
         None
     };
     let mut urls: Vec<String> = args.values_from_str("--url").map_err(err)?;
-    let pid: Option<u32> = args.opt_value_from_str("--pid").map_err(err)?;
+    let pids: Vec<u32> = args.values_from_str("--pid").map_err(err)?;
     let mut names: Vec<String> = compare_mode
         .into_iter()
         .filter(|_| compare_opts.is_none())
@@ -126,7 +127,7 @@ fn real_main() -> Result<bool, String> {
     proc::raise_fd_limit();
 
     if let Some((natsd, reference, rounds)) = compare_opts {
-        if !urls.is_empty() || pid.is_some() {
+        if !urls.is_empty() || !pids.is_empty() {
             return Err("compare starts its own servers: --url and --pid do not apply".into());
         }
         if names.is_empty() {
@@ -155,7 +156,7 @@ fn real_main() -> Result<bool, String> {
     if urls.is_empty() {
         urls.push("nats://127.0.0.1:4222".into());
     }
-    let target = Target { urls, pid };
+    let target = Target { urls, pids };
     let mut reports = Vec::new();
     let mut ok = true;
     for spec in &specs {

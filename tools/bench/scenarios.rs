@@ -174,23 +174,30 @@ impl Spec {
     }
 }
 
-/// Where a scenario runs: server URLs, and the server's pid when known.
+/// Where a scenario runs: server URLs, and the servers' pids when known.
 pub struct Target {
     pub urls: Vec<String>,
-    pub pid: Option<u32>,
+    pub pids: Vec<u32>,
 }
 
 /// Runs a scenario once; a delivery violation or a client error is an `Err`.
-/// With the server's pid, the report adds its CPU seconds per million
-/// messages of work and its peak resident memory.
+/// With the servers' pids, the report adds their CPU seconds per million
+/// messages of work and their peak resident memory (summed over the servers).
 pub fn run(spec: &Spec, target: &Target) -> Res<Report> {
-    let Some(pid) = target.pid else {
+    if target.pids.is_empty() {
         return run_scenario(spec, target);
+    }
+    let cpu_seconds = || -> Res<f64> {
+        let mut total = 0.0;
+        for &pid in &target.pids {
+            total += proc::cpu_seconds(pid)
+                .map_err(|e| format!("{}: server process {pid}: {e}", spec.label))?;
+        }
+        Ok(total)
     };
-    let server = |e: std::io::Error| format!("{}: server process {pid}: {e}", spec.label);
-    let cpu_before = proc::cpu_seconds(pid).map_err(server)?;
+    let cpu_before = cpu_seconds()?;
     let mut report = run_scenario(spec, target)?;
-    let cpu = proc::cpu_seconds(pid).map_err(server)? - cpu_before;
+    let cpu = cpu_seconds()? - cpu_before;
     if report.work > 0 {
         let per_million = cpu / report.work as f64 * 1e6;
         report.add(
@@ -200,7 +207,11 @@ pub fn run(spec: &Spec, target: &Target) -> Res<Report> {
             per_million,
         );
     }
-    let peak = proc::status_bytes(pid, "VmHWM").map_err(server)?;
+    let mut peak = 0;
+    for &pid in &target.pids {
+        peak += proc::status_bytes(pid, "VmHWM")
+            .map_err(|e| format!("{}: server process {pid}: {e}", spec.label))?;
+    }
     report.add("server_peak_rss_mb", "MB", Better::Lower, peak as f64 / 1e6);
     Ok(report)
 }
@@ -236,7 +247,7 @@ fn run_scenario(spec: &Spec, target: &Target) -> Res<Report> {
         }
         Kind::Queue => stream(&flow(true), pub_url, sub_url, &subject, pubs, p.subs()),
         Kind::ReqRep => reqrep(spec, url, &subject),
-        Kind::Conns => conns(spec, url, target.pid),
+        Kind::Conns => conns(spec, url, target.pids.first().copied()),
         Kind::Subs => subs(&flow(false), url, &subject, pubs, p.subjects),
     }
 }

@@ -16,12 +16,34 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Server {
     child: Child,
     url: String,
+    /// The route listener's URL, when clustered.
+    cluster_url: Option<String>,
     dir: PathBuf,
 }
 
 impl Server {
-    /// Starts `binary` and waits for its ports file.
-    pub fn start(binary: &Path) -> Result<Server, String> {
+    /// Starts two servers of `binary` in one cluster (the second routes to the first);
+    /// the route scenario's probe waits until interest crosses.
+    pub fn start_pair(binary: &Path) -> Result<Vec<Server>, String> {
+        let cluster = [
+            "--cluster",
+            "nats://127.0.0.1:-1",
+            "--cluster_name",
+            "bench",
+        ];
+        let first = Server::start(binary, &cluster)?;
+        let seed = first
+            .cluster_url
+            .clone()
+            .ok_or("the first server lists no cluster URL")?;
+        let mut args = cluster.to_vec();
+        args.extend(["--routes", &seed]);
+        let second = Server::start(binary, &args)?;
+        Ok(vec![first, second])
+    }
+
+    /// Starts `binary` with `extra` arguments and waits for its ports file.
+    pub fn start(binary: &Path, extra: &[&str]) -> Result<Server, String> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("natsd-bench-{}-{n}", std::process::id()));
@@ -31,6 +53,7 @@ impl Server {
         let child = Command::new(binary)
             .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
             .arg(&dir)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(fail)?)
             .stderr(log)
@@ -39,15 +62,20 @@ impl Server {
         let mut server = Server {
             child,
             url: String::new(),
+            cluster_url: None,
             dir,
         };
-        server.url = server
-            .wait_for_url()
+        let ports = server
+            .wait_for_ports()
             .map_err(|e| format!("{}: {e}", binary.display()))?;
+        let first = |key: &str| Some(ports.get(key)?.get(0)?.as_str()?.to_string());
+        server.url = first("nats").ok_or("ports file without a client URL")?;
+        server.cluster_url = first("cluster");
         Ok(server)
     }
 
-    fn wait_for_url(&mut self) -> Result<String, String> {
+    /// The parsed ports file, once it names the client URL.
+    fn wait_for_ports(&mut self) -> Result<serde_json::Value, String> {
         let suffix = format!("_{}.ports", self.child.id());
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
@@ -59,12 +87,12 @@ impl Server {
                 .flatten()
                 .flatten()
                 .find(|e| e.file_name().to_string_lossy().ends_with(&suffix));
-            let url = ports
+            let parsed = ports
                 .and_then(|e| fs::read(e.path()).ok())
                 .and_then(|text| serde_json::from_slice::<serde_json::Value>(&text).ok())
-                .and_then(|v| Some(v.get("nats")?.get(0)?.as_str()?.to_string()));
-            if let Some(url) = url {
-                return Ok(url);
+                .filter(|v| v.get("nats").is_some());
+            if let Some(parsed) = parsed {
+                return Ok(parsed);
             }
             sleep(Duration::from_millis(10));
         }
