@@ -8,4 +8,4 @@
 
 pub mod parser;
 
-pub use parser::{Frame, Op, ParseError, Parsed, Parser};
+pub use parser::{Frame, Op, ParseError, Parsed, Parser, RoutedArgs};

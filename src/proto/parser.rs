@@ -168,18 +168,11 @@ pub enum Op<'a> {
         /// Queue group, if given.
         queue: Option<&'a [u8]>,
     },
-    /// `RMSG` or `HMSG` on a route, with the message.
+    /// `RMSG` or `HMSG` on a route, with the message. The account, subject,
+    /// reply and queues are read from the frame's `args` with
+    /// [`RoutedArgs::parse`] (kept out of `Op` so that every operation stays
+    /// small to move on the client hot path).
     RouteMsg {
-        /// Account name.
-        account: &'a [u8],
-        /// Subject (not validated).
-        subject: &'a [u8],
-        /// Reply subject, if given.
-        reply: Option<&'a [u8]>,
-        /// The queue groups the message is for, as one slice of the control
-        /// line: names separated by runs of spaces or tabs (or `'\r'`/`'\n'`,
-        /// which the reference also splits on). Empty when there are none.
-        queues: &'a [u8],
         /// `Some` (length of the header block at the start of `message`) for
         /// `HMSG`, `None` for `RMSG`.
         header_len: Option<usize>,
@@ -630,6 +623,31 @@ fn route_unsub_op(buf: &[u8], args: Span) -> Result<Op<'_>, ParseError> {
 /// Errors are checked in the reference order: argument count, indicator,
 /// header size, total size, header size > total size.
 fn route_msg(buf: &[u8], args: Span, body: usize, headers: bool) -> Result<PendingMsg, ParseError> {
+    let fields = route_fields(buf, args, headers)?;
+    Ok(PendingMsg {
+        args,
+        kind: MsgKind::Route,
+        subject: fields.subject,
+        reply: fields.reply,
+        header_len: fields.header_len,
+        body,
+        size: fields.size,
+    })
+}
+
+/// The parts of an `RMSG`/`HMSG` control line.
+struct RouteFields {
+    account: Span,
+    subject: Span,
+    reply: Option<Span>,
+    /// All queue names, or empty.
+    queues: Span,
+    header_len: Option<usize>,
+    size: usize,
+}
+
+/// Splits and checks `RMSG`/`HMSG` arguments (see [`route_msg`]).
+fn route_fields(buf: &[u8], args: Span, headers: bool) -> Result<RouteFields, ParseError> {
     let sizes = 1 + usize::from(headers);
     let tokens = EndTokens::split(buf, args);
     let count = tokens.count;
@@ -663,18 +681,48 @@ fn route_msg(buf: &[u8], args: Span, body: usize, headers: bool) -> Result<Pendi
     if header_len.is_some_and(|header_len| header_len > size) {
         return Err(ParseError::BadArgs);
     }
-    Ok(PendingMsg {
-        args,
-        kind: MsgKind::Route {
-            account: tokens.first(0),
-            queues,
-        },
+    Ok(RouteFields {
+        account: tokens.first(0),
         subject: tokens.first(1),
         reply,
+        queues,
         header_len,
-        body,
         size,
     })
+}
+
+/// The fields of a routed message's control line (`RMSG`/`HMSG` arguments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoutedArgs<'a> {
+    /// Account name.
+    pub account: &'a [u8],
+    /// Subject (not validated).
+    pub subject: &'a [u8],
+    /// Reply subject, if given.
+    pub reply: Option<&'a [u8]>,
+    /// The queue groups the message is for, as one slice of the control line:
+    /// names separated by runs of spaces or tabs (or `'\r'`/`'\n'`, which the
+    /// reference also splits on). Empty when there are none.
+    pub queues: &'a [u8],
+}
+
+impl<'a> RoutedArgs<'a> {
+    /// Reads the arguments of an `Op::RouteMsg` frame (`headers`: it was an
+    /// `HMSG`); `None` only for arguments the parser did not accept.
+    #[must_use]
+    pub fn parse(args: &'a [u8], headers: bool) -> Option<RoutedArgs<'a>> {
+        let whole = Span {
+            start: 0,
+            end: args.len(),
+        };
+        let fields = route_fields(args, whole, headers).ok()?;
+        Some(RoutedArgs {
+            account: fields.account.of(args),
+            subject: fields.subject.of(args),
+            reply: fields.reply.map(|r| r.of(args)),
+            queues: fields.queues.of(args),
+        })
+    }
 }
 
 /// Where the parser stands within the current operation. Offsets are
@@ -882,11 +930,7 @@ impl PendingMsg {
                 header_len,
                 message,
             },
-            (MsgKind::Route { account, queues }, header_len) => Op::RouteMsg {
-                account: account.of(buf),
-                subject,
-                reply,
-                queues: queues.of(buf),
+            (MsgKind::Route, header_len) => Op::RouteMsg {
                 header_len,
                 message,
             },
@@ -902,11 +946,7 @@ enum MsgKind {
     /// `PUB`/`HPUB` from a client.
     Client,
     /// `RMSG`/`HMSG` from a route.
-    Route {
-        account: Span,
-        /// All queue names, or empty.
-        queues: Span,
-    },
+    Route,
     /// `PUB`/`HPUB` on a route: parsed, then dropped.
     Ignored,
 }
@@ -1115,6 +1155,40 @@ mod tests {
 
     fn route_op_of(input: &[u8]) -> Op<'_> {
         route_frame_of(input).op
+    }
+
+    /// A routed message as the tests compare it: the op's fields and its line's.
+    #[derive(Debug, PartialEq)]
+    struct Routed<'a> {
+        account: &'a [u8],
+        subject: &'a [u8],
+        reply: Option<&'a [u8]>,
+        queues: &'a [u8],
+        header_len: Option<usize>,
+        message: &'a [u8],
+    }
+
+    fn routed(frame: Frame<'_>) -> Routed<'_> {
+        let Op::RouteMsg {
+            header_len,
+            message,
+        } = frame.op
+        else {
+            panic!("expected a routed message, got {frame:?}");
+        };
+        let args = RoutedArgs::parse(frame.args, header_len.is_some()).expect("its arguments");
+        Routed {
+            account: args.account,
+            subject: args.subject,
+            reply: args.reply,
+            queues: args.queues,
+            header_len,
+            message,
+        }
+    }
+
+    fn routed_of(input: &[u8]) -> Routed<'_> {
+        routed(route_frame_of(input))
     }
 
     fn error_of(p: &mut Parser, input: &[u8]) -> ParseError {
@@ -1862,8 +1936,8 @@ PING\r\n";
         reply: Option<&'a [u8]>,
         queues: &'a [u8],
         message: &'a [u8],
-    ) -> Op<'a> {
-        Op::RouteMsg {
+    ) -> Routed<'a> {
+        Routed {
             account: b"$G",
             subject,
             reply,
@@ -1877,48 +1951,48 @@ PING\r\n";
     fn route_msg_forms() {
         // The forms nats-server 2.9 emits (routes.md section 3).
         let f = route_frame_of(b"RMSG $G foo | qq 2\r\nhi\r\n");
-        assert_eq!(f.op, rmsg(b"foo", None, b"qq", b"hi"));
+        assert_eq!(routed(f), rmsg(b"foo", None, b"qq", b"hi"));
         assert_eq!(f.args, b"$G foo | qq 2");
         assert_eq!(f.op.name(), "RMSG");
         assert_eq!(
-            route_op_of(b"RMSG $G foo + rep qq 2\r\nhi\r\n"),
+            routed_of(b"RMSG $G foo + rep qq 2\r\nhi\r\n"),
             rmsg(b"foo", Some(b"rep"), b"qq", b"hi")
         );
         assert_eq!(
-            route_op_of(b"RMSG $G foo reply 2\r\nhi\r\n"),
+            routed_of(b"RMSG $G foo reply 2\r\nhi\r\n"),
             rmsg(b"foo", Some(b"reply"), b"", b"hi")
         );
         assert_eq!(
-            route_op_of(b"RMSG $G foo 2\r\nhi\r\n"),
+            routed_of(b"RMSG $G foo 2\r\nhi\r\n"),
             rmsg(b"foo", None, b"", b"hi")
         );
         // Several queues: one slice, separators included.
         assert_eq!(
-            route_op_of(b"RMSG $G foo | q1 q2  q3 2\r\nhi\r\n"),
+            routed_of(b"RMSG $G foo | q1 q2  q3 2\r\nhi\r\n"),
             rmsg(b"foo", None, b"q1 q2  q3", b"hi")
         );
         assert_eq!(
-            route_op_of(b"RMSG $G foo + r q1\tq2 0\r\n\r\n"),
+            routed_of(b"RMSG $G foo + r q1\tq2 0\r\n\r\n"),
             rmsg(b"foo", Some(b"r"), b"q1\tq2", b"")
         );
         // `+` with a reply and no queue.
         assert_eq!(
-            route_op_of(b"RMSG $G foo + r 1\r\nx\r\n"),
+            routed_of(b"RMSG $G foo + r 1\r\nx\r\n"),
             rmsg(b"foo", Some(b"r"), b"", b"x")
         );
         // A one-byte reply that looks like an indicator, in the 4-argument form.
         assert_eq!(
-            route_op_of(b"RMSG $G foo + 1\r\nx\r\n"),
+            routed_of(b"RMSG $G foo + 1\r\nx\r\n"),
             rmsg(b"foo", Some(b"+"), b"", b"x")
         );
         // Case, tabs, bare '\n'; the other accounts.
         assert_eq!(
-            route_op_of(b"rMsG\t $G\t\tfoo \t|\tq  2 \n\r\n\r\n"),
+            routed_of(b"rMsG\t $G\t\tfoo \t|\tq  2 \n\r\n\r\n"),
             rmsg(b"foo", None, b"q", b"\r\n")
         );
         assert_eq!(
-            route_op_of(b"RMSG $SYS $SYS.REQ.x 1\nx\r\n"),
-            Op::RouteMsg {
+            routed_of(b"RMSG $SYS $SYS.REQ.x 1\nx\r\n"),
+            Routed {
                 account: b"$SYS",
                 subject: b"$SYS.REQ.x",
                 reply: None,
@@ -1930,7 +2004,7 @@ PING\r\n";
         // Route arguments also split on '\r' (here the '\r' also drops the
         // byte before '\n').
         assert_eq!(
-            route_op_of(b"RMSG $G foo\r 1x\n1\r\n"),
+            routed_of(b"RMSG $G foo\r 1x\n1\r\n"),
             rmsg(b"foo", None, b"", b"1")
         );
     }
@@ -1939,8 +2013,8 @@ PING\r\n";
     fn route_hmsg_forms() {
         let f = route_frame_of(b"HMSG $G foo + rep qq 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
         assert_eq!(
-            f.op,
-            Op::RouteMsg {
+            routed(f),
+            Routed {
                 account: b"$G",
                 subject: b"foo",
                 reply: Some(b"rep"),
@@ -1984,8 +2058,8 @@ PING\r\n";
             ),
         ] {
             assert_eq!(
-                route_op_of(input),
-                Op::RouteMsg {
+                routed_of(input),
+                Routed {
                     account: b"$G",
                     subject: b"foo",
                     reply,
@@ -2110,7 +2184,7 @@ PING\r\n";
     fn route_has_no_limits() {
         let payload = vec![b'x'; MAX_PAYLOAD + 1];
         let input = [&b"RMSG $G foo 1048577\r\n"[..], &payload, b"\r\n"].concat();
-        assert_eq!(route_op_of(&input), rmsg(b"foo", None, b"", &payload));
+        assert_eq!(routed_of(&input), rmsg(b"foo", None, b"", &payload));
         let hinput = [&b"HMSG $G foo 0 1048577\r\n"[..], &payload, b"\r\n"].concat();
         assert!(matches!(
             route_op_of(&hinput),

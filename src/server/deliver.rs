@@ -19,6 +19,7 @@ use super::conn_info::{unix_nanos, Counts};
 use super::reactor::Reactor;
 use super::ServerShared;
 use crate::logging;
+use crate::proto::RoutedArgs;
 use crate::subject;
 
 /// The header block the server sends for a request nobody answers.
@@ -397,17 +398,15 @@ impl Reactor {
     }
 
     /// RMSG/HMSG from a route: delivered to local subscribers and the named queue groups.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_routed_msg(
         &mut self,
         token: usize,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        queues: &[u8],
+        routed: &RoutedArgs<'_>,
         header_len: Option<usize>,
         data: &[u8],
         args: &[u8],
     ) {
+        let (subject, reply, queues) = (routed.subject, routed.reply, routed.queues);
         let conn = &mut self.conns[token];
         conn.counts.in_msgs += 1;
         conn.counts.in_bytes += data.len() as u64;

@@ -838,7 +838,7 @@ impl Reactor {
             let _ = self.poll.registry().deregister(&mut conn.sock);
             let _ = conn.sock.shutdown(std::net::Shutdown::Both);
             debug!("{}Router connection closed: {reason}", conn.shared.prefix());
-            self.route_closed(*route, &conn.shared, reason);
+            self.route_closed(*route, &conn.shared);
             return;
         }
         let subs: Vec<_> = conn

@@ -16,7 +16,7 @@ use super::dialer::{DialJob, RETRY_DELAY};
 use super::reactor::Reactor;
 use super::route_info::{RouteConnect, RouteInfo};
 use super::timer::TimerKind;
-use crate::proto::{Frame, Op};
+use crate::proto::{Frame, Op, RoutedArgs};
 use crate::route_url::RouteUrl;
 use crate::tls::TlsSession;
 
@@ -147,23 +147,20 @@ impl Reactor {
                 queue,
             } => self.on_route_unsub(token, account, subject, queue),
             Op::RouteMsg {
-                account,
-                subject,
-                reply,
-                queues,
                 header_len,
                 message,
             } => {
-                if account == GLOBAL_ACCOUNT {
-                    self.on_routed_msg(
-                        token, subject, reply, queues, header_len, message, frame.args,
-                    );
+                let Some(routed) = RoutedArgs::parse(frame.args, header_len.is_some()) else {
+                    return;
+                };
+                if routed.account == GLOBAL_ACCOUNT {
+                    self.on_routed_msg(token, &routed, header_len, message, frame.args);
                 } else {
                     debug!(
                         "{}Unknown account {:?} for routed message on subject: {:?}",
                         self.conns[token].shared.prefix(),
-                        String::from_utf8_lossy(account),
-                        String::from_utf8_lossy(subject)
+                        String::from_utf8_lossy(routed.account),
+                        String::from_utf8_lossy(routed.subject)
                     );
                 }
             }
@@ -322,9 +319,6 @@ impl Reactor {
             import: info.import.clone(),
             export: info.export.clone(),
         };
-        if route.url.is_none() {
-            route.url = RouteUrl::parse(&format!("{}:{}", info.host, info.port)).ok();
-        }
         let shared = self.conns[token].shared.clone();
         shared.headers.store(info.headers, Ordering::Relaxed);
         let connect_urls = match self.settings.opts.cluster.no_advertise {
@@ -467,12 +461,7 @@ impl Reactor {
 
     /// Route teardown: its remote interest goes, the cluster forgets it, a dialled route
     /// is dialled again.
-    pub(super) fn route_closed(
-        &mut self,
-        route: RouteConn,
-        shared: &ConnShared,
-        reason: CloseReason,
-    ) {
+    pub(super) fn route_closed(&mut self, route: RouteConn, shared: &ConnShared) {
         let cid = shared.cid;
         let subs: Vec<SubRef> = shared.subs.lock().drain().map(|(_, s)| s).collect();
         self.shared
@@ -490,14 +479,12 @@ impl Reactor {
         let Some(url) = route.url else {
             return;
         };
+        // Not again to ourselves, nor to a server reached another way meanwhile; only
+        // configured routes are dialled again (gossiped ones are re-learnt by gossip).
         let connected = route.remote_id.as_deref().is_some_and(|id| {
             id == self.settings.info.server_id || cluster.lock().route_to(id).is_some()
         });
-        let explicit = route.explicit && cluster.is_explicit(&url);
-        if connected
-            || !explicit
-            || reason == CloseReason::DuplicateRoute && route.remote_id.is_none()
-        {
+        if connected || !route.explicit {
             return;
         }
         debug!(
