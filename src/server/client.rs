@@ -32,9 +32,10 @@ impl Reactor {
     /// paused for flow control.
     pub(super) fn process(&mut self, token: usize, buf: &[u8]) -> usize {
         let mut pos = 0;
-        let max_held = match self.conns[token].route {
-            Some(_) => MAX_ROUTED_INPUT,
-            None => self.max_held_input(),
+        let is_route = self.conns[token].route.is_some();
+        let max_held = match is_route {
+            true => MAX_ROUTED_INPUT,
+            false => self.max_held_input(),
         };
         self.conns[token].needs_input = false;
         while pos < buf.len() {
@@ -46,7 +47,7 @@ impl Reactor {
                 break;
             }
             if !conn.connected
-                && conn.route.is_none()
+                && !is_route
                 && !matches!(buf[pos], b'C' | b'c')
                 && self.settings.auth.required()
             {
@@ -57,7 +58,13 @@ impl Reactor {
             match conn.parser.parse(&buf[pos..]) {
                 Ok(Parsed::Frame(frame)) => {
                     pos += frame.consumed;
-                    self.dispatch(token, frame);
+                    if logging::trace_enabled() {
+                        self.trace_in(token, &frame);
+                    }
+                    match is_route {
+                        true => self.dispatch_route(token, frame),
+                        false => self.dispatch(token, frame),
+                    }
                 }
                 Ok(Parsed::Incomplete { .. }) if buf.len() - pos > max_held => {
                     // Only blanks after a verb or the tail of a PING line can grow this
@@ -85,14 +92,8 @@ impl Reactor {
         opts.max_payload + opts.max_control_line + 64
     }
 
+    /// Runs one operation from a client.
     fn dispatch(&mut self, token: usize, frame: Frame<'_>) {
-        if logging::trace_enabled() {
-            self.trace_in(token, &frame);
-        }
-        if self.conns[token].route.is_some() {
-            self.dispatch_route(token, frame);
-            return;
-        }
         match frame.op {
             Op::Connect(json) => self.on_connect(token, json),
             Op::Pub {

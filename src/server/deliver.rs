@@ -5,6 +5,7 @@
 //! staged buffer is appended to the target's hand-over under one lock, and the target's
 //! reactor is woken at most once (see `ReactorHandle::post`).
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::Ordering;
@@ -36,7 +37,41 @@ struct Message<'a> {
     data: &'a [u8],
     /// The size field(s) as the publisher wrote them (`<size>` or `<hdr> <total>`): the
     /// reference echoes them verbatim, leading zeros included.
-    sizes: SizeFields<'a>,
+    sizes: LazySizes<'a>,
+}
+
+/// The size fields, taken from the control line the first time a target needs them: a
+/// message nobody receives never pays for finding them.
+struct LazySizes<'a> {
+    args: &'a [u8],
+    with_header: bool,
+    fields: OnceCell<SizeFields<'a>>,
+}
+
+impl<'a> LazySizes<'a> {
+    /// The size fields at the end of PUB/HPUB (or RMSG/HMSG) arguments.
+    fn of(args: &'a [u8], with_header: bool) -> Self {
+        LazySizes {
+            args,
+            with_header,
+            fields: OnceCell::new(),
+        }
+    }
+
+    /// Size fields known already.
+    fn known(fields: SizeFields<'a>) -> Self {
+        LazySizes {
+            args: b"",
+            with_header: fields.header.is_some(),
+            fields: OnceCell::from(fields),
+        }
+    }
+
+    fn get(&self) -> SizeFields<'a> {
+        *self
+            .fields
+            .get_or_init(|| SizeFields::from_args(self.args, self.with_header))
+    }
 }
 
 /// Size fields of a PUB or HPUB control line, as sent.
@@ -87,7 +122,8 @@ impl Message<'_> {
             out.extend_from_slice(reply);
             out.push(b' ');
         }
-        match (self.header_len, self.sizes.header) {
+        let sizes = self.sizes.get();
+        match (self.header_len, sizes.header) {
             (Some(_), _) if !headers_ok => {
                 // Headers stripped: the size is the payload alone.
                 let _ = write!(out, "{}", body.len());
@@ -95,9 +131,9 @@ impl Message<'_> {
             (Some(_), Some(header)) => {
                 out.extend_from_slice(header);
                 out.push(b' ');
-                out.extend_from_slice(self.sizes.total);
+                out.extend_from_slice(sizes.total);
             }
-            _ => out.extend_from_slice(self.sizes.total),
+            _ => out.extend_from_slice(sizes.total),
         }
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(body);
@@ -195,7 +231,7 @@ impl Reactor {
         data: &[u8],
         args: &[u8],
     ) {
-        let sizes = SizeFields::from_args(args, header_len.is_some());
+        let sizes = LazySizes::of(args, header_len.is_some());
         // An empty header block is no header block (the reference's `hdr > 0`).
         let header_len = header_len.filter(|&h| h > 0);
         let conn = &mut self.conns[token];
@@ -248,6 +284,7 @@ impl Reactor {
     /// how many copies went out. A message from a client goes to each interested route
     /// once (with the queue groups a member on that route was picked for); a message from
     /// a route goes to local subscribers only, and to the queue groups it names.
+    #[inline]
     fn deliver(
         &mut self,
         publisher: usize,
@@ -417,7 +454,7 @@ impl Reactor {
             reply,
             header_len: header_len.filter(|&h| h > 0),
             data,
-            sizes: SizeFields::from_args(args, header_len.is_some()),
+            sizes: LazySizes::of(args, header_len.is_some()),
         };
         self.deliver(token, &msg, Some(queues));
     }
@@ -506,10 +543,10 @@ impl Reactor {
             reply: None,
             header_len: Some(NO_RESPONDERS.len()),
             data: NO_RESPONDERS,
-            sizes: SizeFields {
+            sizes: LazySizes::known(SizeFields {
                 header: Some(NO_RESPONDERS_SIZE),
                 total: NO_RESPONDERS_SIZE,
-            },
+            }),
         };
         msg.frame_into(&mut conn.wbuf, &sub.sid, true);
         self.out.mark_dirty(&mut self.conns, token);
@@ -580,7 +617,7 @@ mod tests {
             reply: None,
             header_len: None,
             data: b"hello",
-            sizes: SizeFields::from_args(b"foo 5", false),
+            sizes: LazySizes::of(b"foo 5", false),
         };
         assert_eq!(framed(&plain, true), b"MSG foo 7 5\r\nhello\r\n");
         let with_reply = Message {
@@ -593,7 +630,7 @@ mod tests {
             reply: Some(b"rep"),
             header_len: Some(12),
             data: b"NATS/1.0\r\n\r\nhi",
-            sizes: SizeFields::from_args(b"foo rep 12\t 14 ", true),
+            sizes: LazySizes::of(b"foo rep 12\t 14 ", true),
         };
         assert_eq!(
             framed(&headers, true),
@@ -609,7 +646,7 @@ mod tests {
             reply: None,
             header_len: None,
             data: b"ab",
-            sizes: SizeFields::from_args(b"foo 0002", false),
+            sizes: LazySizes::of(b"foo 0002", false),
         };
         assert_eq!(framed(&msg, true), b"MSG foo 7 0002\r\nab\r\n");
         assert_eq!(split_last_token(b" a  bc \t"), (&b" a  "[..], &b"bc"[..]));
