@@ -283,10 +283,15 @@ fn natsd_rejoins_a_nats_server_cluster() {
 
 #[test]
 fn route_authorization() {
-    for imp in Impl::enabled() {
+    let hashed = bcrypt::hash("rp", 4).unwrap();
+    let cases = Impl::enabled()
+        .into_iter()
+        .map(|imp| (imp, "rp".to_string()))
+        .chain([(Impl::Natsd, hashed)]);
+    for (imp, password) in cases {
         let port = free_port();
         let conf = format!(
-            "http: 127.0.0.1:-1\ncluster {{\n  listen: 127.0.0.1:{port}\n  authorization {{ user: ru, password: rp, timeout: 1 }}\n}}\n"
+            "http: 127.0.0.1:-1\ncluster {{\n  listen: 127.0.0.1:{port}\n  authorization {{ user: ru, password: \"{password}\", timeout: 1 }}\n}}\n"
         );
         let seed = Node::from(ServerProc::start_with_config(imp, &conf, &[]), port);
         let wrong = format!("nats://ru:nope@127.0.0.1:{port}");

@@ -6,7 +6,9 @@
 //! held, so every route sees them in the order they happened; the dump of all interest a
 //! new route gets is taken under the same lock at registration.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -81,6 +83,10 @@ pub struct Cluster {
     permissions: Option<UserPermissions>,
     /// Route TLS (`cluster.tls`), both ends.
     pub tls: Option<RouteTls>,
+    /// Keyed digests of route passwords that matched the configured bcrypt hash: bcrypt
+    /// runs on the reactor for a route (routes are few), once per password.
+    verified_passwords: Mutex<HashSet<u64>>,
+    digest_keys: RandomState,
 }
 
 impl Cluster {
@@ -112,6 +118,8 @@ impl Cluster {
             dials: DialQueue::default(),
             permissions,
             tls,
+            verified_passwords: Mutex::new(HashSet::new()),
+            digest_keys: RandomState::new(),
         }
     }
 
@@ -142,6 +150,23 @@ impl Cluster {
         self.permissions
             .as_ref()
             .is_none_or(|p| p.can_subscribe(subject, None))
+    }
+
+    /// Whether a route's password matches the configured bcrypt `hash` (remembered).
+    pub fn check_bcrypt(&self, password: &str, hash: &str) -> bool {
+        let digest = self.digest_keys.hash_one(password);
+        let mut verified = self
+            .verified_passwords
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if verified.contains(&digest) {
+            return true;
+        }
+        let matched = bcrypt::verify(password, hash).unwrap_or(false);
+        if matched {
+            verified.insert(digest);
+        }
+        matched
     }
 
     /// Whether `url` is one of the configured routes.

@@ -418,20 +418,31 @@ impl Reactor {
         line.extend_from_slice(b"\r\n");
         self.counts.out_msgs += 1;
         self.counts.out_bytes += msg.data.len() as u64;
-        if route.reactor == self.id {
+        // The same limits as for a client: a route past max_pending is a slow consumer,
+        // and a publisher that fills it past half is paused.
+        let max_pending = self.settings.opts.max_pending;
+        let pending = if route.reactor == self.id {
             let token = route.token;
             let conn = &mut self.conns[token];
             conn.wbuf.extend_from_slice(&line);
             conn.counts.out_msgs += 1;
             conn.counts.out_bytes += msg.data.len() as u64;
+            let pending = conn.pending();
             self.out.mark_dirty(&mut self.conns, token);
+            if pending > max_pending {
+                self.slow_consumer_pending(token);
+            }
+            pending
         } else {
             let staged = self.out.staging_for(route);
             staged.bytes.extend_from_slice(&line);
             staged.counts.out_msgs += 1;
             staged.counts.out_bytes += msg.data.len() as u64;
+            staged.bytes.len() + route.pending_estimate()
+        };
+        if pending > max_pending / 2 {
+            self.pause(publisher);
         }
-        let _ = publisher;
     }
 
     /// RMSG/HMSG from a route: delivered to local subscribers and the named queue groups.

@@ -190,8 +190,13 @@ impl Reactor {
         let cluster_opts = &self.settings.opts.cluster;
         if let Some(user) = &cluster_opts.username {
             let pass = cluster_opts.password.as_deref().unwrap_or("");
+            let cluster = self
+                .shared
+                .cluster
+                .clone()
+                .expect("routes run with a cluster");
             let pass_ok = match crate::options::is_bcrypt(pass) {
-                true => bcrypt::verify(&connect.pass, pass).unwrap_or(false),
+                true => cluster.check_bcrypt(&connect.pass, pass),
                 false => connect.pass == pass,
             };
             if connect.user != *user || !pass_ok {
