@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::params::{BadParam, ConnState, Query, SubsOption};
-use super::subsz::SubDetail;
+use super::subsz::{sub_lists, SubDetail};
 use super::timefmt::{rfc3339_nano, rtt, uptime};
 use crate::server::{ConnInfo, ServerView};
 
@@ -283,19 +283,7 @@ impl ConnJson {
     fn of(c: &ConnInfo, now: SystemTime, subs: SubsOption, auth: bool) -> ConnJson {
         let end = end_of(c, now);
         let since = |earlier: SystemTime| end.duration_since(earlier).unwrap_or_default();
-        let closed = c.closed.is_some();
-        let (list, detail) = match subs {
-            _ if c.subs.is_empty() => (None, None),
-            SubsOption::None => (None, None),
-            SubsOption::Subjects => (
-                Some(c.subs.iter().map(|s| s.subject.clone()).collect()),
-                None,
-            ),
-            SubsOption::Detail => (
-                None,
-                Some(c.subs.iter().map(|s| SubDetail::of(s, closed)).collect()),
-            ),
-        };
+        let (list, detail) = sub_lists(&c.subs, subs, c.closed.is_some());
         ConnJson {
             cid: c.cid,
             kind: "Client",

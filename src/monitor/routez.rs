@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::params::{BadParam, Query, SubsOption};
-use super::subsz::SubDetail;
+use super::subsz::{sub_lists, SubDetail};
 use super::timefmt::{rfc3339_nano, rtt, uptime};
 use crate::options::SubjectPermission;
 use crate::server::{RouteView, ServerView};
@@ -58,18 +58,7 @@ impl RouteJson {
     fn of(route: RouteView, now: SystemTime, subs: SubsOption) -> RouteJson {
         let c = route.conn;
         let since = |t: SystemTime| now.duration_since(t).unwrap_or_default();
-        let (list, detail) = match subs {
-            _ if c.subs.is_empty() => (None, None),
-            SubsOption::None => (None, None),
-            SubsOption::Subjects => (
-                Some(c.subs.iter().map(|s| s.subject.clone()).collect()),
-                None,
-            ),
-            SubsOption::Detail => (
-                None,
-                Some(c.subs.iter().map(|s| SubDetail::of(s, false)).collect()),
-            ),
-        };
+        let (list, detail) = sub_lists(&c.subs, subs, false);
         RouteJson {
             rid: c.cid,
             remote_id: route.remote_id,

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::params::{BadParam, Query};
+use super::params::{BadParam, Query, SubsOption};
 use super::timefmt::rfc3339_nano;
 use crate::server::{ServerView, SubInfo};
 use crate::subject;
@@ -46,6 +46,28 @@ impl SubDetail {
             max: sub.max,
             cid: sub.cid,
         }
+    }
+}
+
+/// The `subscriptions_list` and `subscriptions_list_detail` of a connection or route, as
+/// `subs` asks (neither when it has no subscriptions).
+pub fn sub_lists(
+    subs: &[SubInfo],
+    option: SubsOption,
+    with_account: bool,
+) -> (Option<Vec<String>>, Option<Vec<SubDetail>>) {
+    match option {
+        _ if subs.is_empty() => (None, None),
+        SubsOption::None => (None, None),
+        SubsOption::Subjects => (Some(subs.iter().map(|s| s.subject.clone()).collect()), None),
+        SubsOption::Detail => (
+            None,
+            Some(
+                subs.iter()
+                    .map(|s| SubDetail::of(s, with_account))
+                    .collect(),
+            ),
+        ),
     }
 }
 

@@ -200,8 +200,8 @@ impl Reactor {
     fn on_event(&mut self, event: &Event) {
         match event.token() {
             WAKER => {} // the inbox is drained every turn
-            LISTENER => self.accept_all(),
-            ROUTE_LISTENER => self.accept_routes(),
+            LISTENER => self.accept_all(false),
+            ROUTE_LISTENER => self.accept_all(true),
             Token(token) => {
                 let Some(conn) = self.conns.get_mut(token) else {
                     return;
@@ -325,9 +325,15 @@ impl Reactor {
         self.out.mark_dirty(&mut self.conns, token);
     }
 
-    fn accept_all(&mut self) {
+    /// Accepts every waiting connection on the client listener (`routes` false) or the
+    /// route listener, dealing them out round-robin to the reactors.
+    fn accept_all(&mut self, routes: bool) {
         loop {
-            let Some(listener) = self.listener.as_ref() else {
+            let listener = match routes {
+                false => self.listener.as_ref(),
+                true => self.route_listener.as_ref(),
+            };
+            let Some(listener) = listener else {
                 return;
             };
             match listener.accept() {
@@ -335,46 +341,21 @@ impl Reactor {
                     let cid = self.shared.next_cid.fetch_add(1, Ordering::Relaxed);
                     let target = self.next_target;
                     self.next_target = (self.next_target + 1) % self.shared.reactors.len();
-                    if target == self.id {
-                        self.register(sock, addr, cid);
-                    } else {
-                        self.shared.reactors[target]
-                            .post(|inbox| inbox.accepted.push((sock, addr, cid)));
+                    match (target == self.id, routes) {
+                        (true, false) => self.register(sock, addr, cid),
+                        (true, true) => self.register_route(sock, addr, cid, None),
+                        (false, false) => self.shared.reactors[target]
+                            .post(|inbox| inbox.accepted.push((sock, addr, cid))),
+                        (false, true) => self.shared.reactors[target]
+                            .post(|inbox| inbox.routes.push((sock, addr, cid))),
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     // Out of descriptors and the like: log and retry on the next event.
-                    error!("Error accepting client connection: {e}");
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Accepts route connections and deals them out like clients.
-    fn accept_routes(&mut self) {
-        loop {
-            let Some(listener) = self.route_listener.as_ref() else {
-                return;
-            };
-            match listener.accept() {
-                Ok((sock, addr)) => {
-                    let cid = self.shared.next_cid.fetch_add(1, Ordering::Relaxed);
-                    let target = self.next_target;
-                    self.next_target = (self.next_target + 1) % self.shared.reactors.len();
-                    if target == self.id {
-                        self.register_route(sock, addr, cid, None);
-                    } else {
-                        self.shared.reactors[target]
-                            .post(|inbox| inbox.routes.push((sock, addr, cid)));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    error!("Error accepting route connection: {e}");
+                    let kind = if routes { "route" } else { "client" };
+                    error!("Error accepting {kind} connection: {e}");
                     return;
                 }
             }
