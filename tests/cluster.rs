@@ -78,9 +78,9 @@ fn wait_for_mesh(nodes: &[&Node], want: u64, within: Duration) -> Duration {
 /// cluster name; ports relative to free bases.
 fn seed_cluster(imps: [Impl; 3]) -> [Node; 3] {
     let ports = [free_port(), free_port(), free_port()];
-    let seed = Node::start(imps[0], ports[0], ports[0], &[]);
-    let second = Node::start(imps[1], ports[1], ports[0], &[]);
-    let third = Node::start(imps[2], ports[2], ports[0], &[]);
+    let seed = Node::start(imps[0], ports[0], ports[0], &["-D"]);
+    let second = Node::start(imps[1], ports[1], ports[0], &["-D"]);
+    let third = Node::start(imps[2], ports[2], ports[0], &["-D"]);
     [seed, second, third]
 }
 
@@ -183,6 +183,11 @@ fn seed_example_forms_a_full_mesh_and_delivers_once() {
     check_delivery(&nodes, 10_000);
     let varz = common::http::get(nodes[1].monitor, "/varz").json();
     assert_eq!(varz["remotes"], 2);
+    // The reference's walkthrough lines (the second at debug level).
+    for node in &nodes {
+        node.server.wait_for_log("Route connection created", 2);
+        node.server.wait_for_log("Registering remote route \"N", 2);
+    }
 }
 
 /// The next async INFO a client receives, as JSON.
