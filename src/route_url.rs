@@ -8,6 +8,8 @@ use crate::hostport::{join_host_port, split_host_port};
 /// A parsed route URL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RouteUrl {
+    /// The scheme as written (`nats-route` when none was).
+    pub scheme: String,
     /// Credentials from the URL's userinfo (`user:pass@`).
     pub user: Option<String>,
     pub pass: Option<String>,
@@ -21,7 +23,7 @@ impl RouteUrl {
     pub fn parse(text: &str) -> Result<RouteUrl, String> {
         let fail = |why: &str| format!("invalid route URL {text:?}: {why}");
         let text = text.trim();
-        let rest = text.split_once("://").map_or(text, |(_, rest)| rest);
+        let (scheme, rest) = text.split_once("://").unwrap_or(("nats-route", text));
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         let (userinfo, hostport) = match authority.rsplit_once('@') {
             Some((userinfo, hostport)) => (Some(userinfo), hostport),
@@ -40,6 +42,7 @@ impl RouteUrl {
             return Err(fail("missing host"));
         }
         Ok(RouteUrl {
+            scheme: scheme.to_string(),
             user,
             pass,
             host: host.to_string(),
@@ -50,6 +53,11 @@ impl RouteUrl {
     /// `host:port` (brackets around IPv6), the form `/varz` lists and peers compare.
     pub fn host_port(&self) -> String {
         join_host_port(&self.host, self.port)
+    }
+
+    /// `scheme://host:port`, as configured but without credentials (for logs).
+    pub fn without_credentials(&self) -> String {
+        format!("{}://{}", self.scheme, self.host_port())
     }
 
     /// Whether two URLs name the same server (credentials aside), case-insensitively.
@@ -99,6 +107,7 @@ mod tests {
         assert_eq!(
             url,
             RouteUrl {
+                scheme: "nats-route".into(),
                 user: Some("ru".into()),
                 pass: Some("p@ss".into()),
                 host: "127.0.0.1".into(),
@@ -116,7 +125,11 @@ mod tests {
             (v6.host.as_str(), v6.host_port()),
             ("::1", "[::1]:7000".to_string())
         );
-        assert!(RouteUrl::parse("host:6222").is_ok());
+        assert_eq!(
+            RouteUrl::parse("host:6222").unwrap().without_credentials(),
+            "nats-route://host:6222"
+        );
+        assert_eq!(plain.without_credentials(), "nats://Host.example:4248");
         assert!(v6.same_server(&RouteUrl::parse("nats://[::1]:7000").unwrap()));
         assert!(plain.same_server(&RouteUrl::parse("nats://host.EXAMPLE:4248").unwrap()));
     }

@@ -535,3 +535,42 @@ fn tls_routes_verify_both_ends() {
         );
     }
 }
+
+#[test]
+fn reload_adds_and_removes_configured_routes() {
+    for imp in Impl::enabled() {
+        let (a, b) = (free_port(), free_port());
+        let first = Node::from(
+            ServerProc::start_with_config(
+                Impl::Natsd,
+                &format!("http: 127.0.0.1:-1\ncluster {{ name: r, listen: 127.0.0.1:{a} }}\n"),
+                &[],
+            ),
+            a,
+        );
+        let conf = |routes: &str| {
+            format!("http: 127.0.0.1:-1\ncluster {{ name: r, listen: 127.0.0.1:{b}, routes: [{routes}] }}\n")
+        };
+        let second = Node::from(ServerProc::start_with_config(imp, &conf(""), &[]), b);
+        std::fs::write(
+            second.server.config_path(),
+            conf(&format!("\"nats://127.0.0.1:{a}\"")),
+        )
+        .unwrap();
+        second.server.signal(libc::SIGHUP);
+        wait_for_mesh(&[&first, &second], 1, Duration::from_secs(5));
+        second.server.wait_for_log("Reloaded: cluster routes", 1);
+        std::fs::write(second.server.config_path(), conf("")).unwrap();
+        second.server.signal(libc::SIGHUP);
+        second
+            .server
+            .wait_for_log("Removed route nats://127.0.0.1:", 1);
+        wait_for_mesh(&[&first, &second], 0, Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(
+            (first.routes(), second.routes()),
+            (0, 0),
+            "{imp}: a removed route stays gone"
+        );
+    }
+}

@@ -42,6 +42,8 @@ pub struct RouteMeta {
     pub did_solicit: bool,
     /// It is one of our configured routes.
     pub is_configured: bool,
+    /// The URL we dialled.
+    pub url: Option<RouteUrl>,
     /// The permissions the peer announced in its INFO.
     pub import: Option<SubjectPermission>,
     pub export: Option<SubjectPermission>,
@@ -73,8 +75,8 @@ pub struct Cluster {
     state: Mutex<ClusterState>,
     /// Our route INFO without the cluster name (filled in when written).
     pub info: RouteInfo,
-    /// Configured routes (dialled for ever).
-    pub explicit: Vec<RouteUrl>,
+    /// Configured routes (dialled for ever; a reload may add and remove some).
+    explicit: Mutex<Vec<RouteUrl>>,
     /// This server's client URLs (`host:port`).
     pub own_client_urls: Vec<String>,
     /// Routes waiting to be dialled.
@@ -113,7 +115,7 @@ impl Cluster {
                 ..ClusterState::default()
             }),
             info,
-            explicit,
+            explicit: Mutex::new(explicit),
             own_client_urls,
             dials: DialQueue::default(),
             permissions,
@@ -171,7 +173,47 @@ impl Cluster {
 
     /// Whether `url` is one of the configured routes.
     pub fn is_explicit(&self, url: &RouteUrl) -> bool {
-        self.explicit.iter().any(|e| e.same_server(url))
+        self.configured().iter().any(|e| e.same_server(url))
+    }
+
+    /// The configured routes.
+    pub fn configured(&self) -> Vec<RouteUrl> {
+        self.explicit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts a reloaded list of configured routes in force: returns the routes added (to
+    /// dial) and the registered routes we dialled to the removed ones (to close).
+    pub fn reconfigure(
+        &self,
+        routes: Vec<RouteUrl>,
+    ) -> (Vec<RouteUrl>, Vec<(Arc<ConnShared>, RouteUrl)>) {
+        let old = std::mem::replace(
+            &mut *self.explicit.lock().unwrap_or_else(|e| e.into_inner()),
+            routes.clone(),
+        );
+        let added = routes
+            .iter()
+            .filter(|r| !old.iter().any(|o| o.same_server(r)))
+            .cloned()
+            .collect();
+        let removed: Vec<RouteUrl> = old
+            .into_iter()
+            .filter(|o| !routes.iter().any(|r| r.same_server(o)))
+            .collect();
+        let state = self.lock();
+        let to_close = state
+            .routes
+            .values()
+            .filter_map(|r| {
+                let url = r.meta.url.as_ref()?;
+                let gone = removed.iter().find(|u| u.same_server(url))?;
+                Some((r.shared.clone(), gone.clone()))
+            })
+            .collect();
+        (added, to_close)
     }
 
     /// A local subscription on `subject` (in `queue`) came (`added`) or went: tells every

@@ -41,6 +41,7 @@ pub enum CloseReason {
     WrongPort,
     WrongGateway,
     DuplicateRoute,
+    RouteRemoved,
     ClusterNameConflict,
     DuplicateServerName,
 }
@@ -68,6 +69,7 @@ impl fmt::Display for CloseReason {
             CloseReason::WrongPort => "Incorrect Port",
             CloseReason::WrongGateway => "Wrong Gateway",
             CloseReason::DuplicateRoute => "Duplicate Route",
+            CloseReason::RouteRemoved => "Route Removed",
             CloseReason::ClusterNameConflict => "Cluster Name Conflict",
             CloseReason::DuplicateServerName => "Duplicate Server Name",
         })

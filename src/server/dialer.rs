@@ -98,6 +98,9 @@ fn run(shared: &Arc<ServerShared>) {
         if shared.is_shutting_down() {
             return;
         }
+        if job.explicit && !cluster.is_explicit(&job.url) {
+            continue; // a reload removed it
+        }
         match dial(shared, &job) {
             Ok(Some((sock, addr))) => {
                 let Ok(()) = sock.set_nonblocking(true) else {

@@ -91,6 +91,8 @@ struct Inbox {
     routes: Vec<(TcpStream, SocketAddr, u64)>,
     /// Route sockets the dialer connected.
     dialled: Vec<dialer::Dialled>,
+    /// Routes (token, cid) a reload removed: close them.
+    close: Vec<(usize, u64)>,
 }
 
 impl Inbox {
@@ -101,6 +103,7 @@ impl Inbox {
             && self.verdicts.is_empty()
             && self.routes.is_empty()
             && self.dialled.is_empty()
+            && self.close.is_empty()
     }
 }
 
@@ -303,10 +306,8 @@ fn new_cluster(
     route_addr: SocketAddr,
 ) -> io::Result<cluster::Cluster> {
     let c = &opts.cluster;
-    let (name, dynamic) = match &c.name {
-        Some(name) => (name.clone(), false),
-        None => (info::new_cluster_name(), true),
-    };
+    // The name (configured or generated) is in the INFO template already.
+    let (name, dynamic) = (info.cluster.clone(), c.name.is_none());
     info!("Cluster name is {name}");
     if dynamic {
         warn!("Cluster name was dynamically generated, consider setting one");
@@ -445,6 +446,9 @@ fn log_banner(info: &Info, opts: &Options) {
     info!("  Version:  {}", COMPATIBLE_VERSION);
     info!("  Git:      [not set]");
     debug!("  Build:    natsd {}", env!("CARGO_PKG_VERSION"));
+    if !info.cluster.is_empty() {
+        info!("  Cluster:  {}", info.cluster);
+    }
     info!("  Name:     {}", info.server_name);
     info!("  ID:       {}", info.server_id);
     if opts.has_plaintext_passwords() {
@@ -487,6 +491,13 @@ impl Server {
         let auth = Authenticator::new(&opts.auth);
         info.auth_required = auth.required();
         let tls = tls_config(&opts)?;
+        if opts.cluster.port != 0 {
+            info.cluster = opts
+                .cluster
+                .name
+                .clone()
+                .unwrap_or_else(info::new_cluster_name);
+        }
         log_banner(&info, &opts);
         if let Some(path) = &opts.pid_file {
             files::write_pid_file(path)?;
@@ -588,9 +599,9 @@ impl Server {
         let mut verifiers = verifier::start(&shared, verifier::pool_size())?;
         if let Some(cluster) = &shared.cluster {
             shared.client_urls_changed();
-            for url in &cluster.explicit {
+            for url in cluster.configured() {
                 cluster.dials.push(dialer::DialJob {
-                    url: url.clone(),
+                    url,
                     explicit: true,
                     due: std::time::Instant::now(),
                     attempts: 0,
@@ -640,6 +651,12 @@ impl ServerHandle {
         let current = self.shared.settings.current();
         let lines = settings::reload_changes(&current.opts, &new)?;
         new.validate()?;
+        let new_routes = new
+            .cluster
+            .routes
+            .iter()
+            .map(|r| crate::route_url::RouteUrl::parse(r))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut info = current.info.clone();
         info.max_payload = new.max_payload;
         let auth = Authenticator::new(&new.auth);
@@ -680,6 +697,9 @@ impl ServerHandle {
             excess
         };
         let mut lines = lines;
+        if let Some(cluster) = &self.shared.cluster {
+            self.reload_routes(cluster, new_routes);
+        }
         if excess > 0 {
             lines.insert(
                 0,
@@ -691,6 +711,25 @@ impl ServerHandle {
             reactor.wake();
         }
         Ok(lines)
+    }
+
+    /// Applies a reloaded `cluster.routes`: dials the new ones, closes routes to the
+    /// removed ones (never to be dialled again).
+    fn reload_routes(&self, cluster: &cluster::Cluster, routes: Vec<crate::route_url::RouteUrl>) {
+        let (added, to_close) = cluster.reconfigure(routes);
+        for (route, url) in to_close {
+            let (token, cid) = (route.token, route.cid);
+            self.shared.reactors[route.reactor].post(|inbox| inbox.close.push((token, cid)));
+            info!("Removed route {}", url.without_credentials());
+        }
+        for url in added {
+            cluster.dials.push(dialer::DialJob {
+                url,
+                explicit: true,
+                due: std::time::Instant::now(),
+                attempts: 0,
+            });
+        }
     }
 
     /// Lame duck mode (SIGUSR2): stops accepting and tells the clients; returns how many

@@ -250,6 +250,11 @@ impl Reactor {
                 }
             }
         }
+        for (token, cid) in inbox.close {
+            if self.conns.get(token).is_some_and(|c| c.shared.cid == cid) {
+                self.close(token, CloseReason::RouteRemoved, false);
+            }
+        }
         for step in inbox.lame_duck {
             self.lame_duck(step);
         }

@@ -321,6 +321,7 @@ impl Reactor {
         let meta = RouteMeta {
             did_solicit: route.url.is_some(),
             is_configured: route.explicit,
+            url: route.url.clone(),
             import: info.import.clone(),
             export: info.export.clone(),
         };
@@ -489,7 +490,7 @@ impl Reactor {
         let connected = route.remote_id.as_deref().is_some_and(|id| {
             id == self.settings.info.server_id || cluster.lock().route_to(id).is_some()
         });
-        if connected || !route.explicit {
+        if connected || !route.explicit || !cluster.is_explicit(&url) {
             return;
         }
         debug!(

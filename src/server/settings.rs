@@ -125,6 +125,10 @@ pub fn reload_changes(old: &Options, new: &Options) -> Result<Vec<String>, Strin
         ),
     );
     changed(
+        old.cluster.routes != new.cluster.routes,
+        "Reloaded: cluster routes".into(),
+    );
+    changed(
         old.max_connections != new.max_connections,
         format!("Reloaded: max_connections = {}", new.max_connections),
     );
@@ -235,9 +239,13 @@ fn refuse_cluster_changes(old: &ClusterOptions, new: &ClusterOptions) -> Result<
             old.port, new.port
         ));
     }
-    if old != new {
+    let same_routes = ClusterOptions {
+        routes: old.routes.clone(),
+        ..new.clone()
+    };
+    if *old != same_routes {
         return Err(
-            "config reload not supported for cluster: natsd applies cluster settings at start only"
+            "config reload not supported for cluster: natsd applies only a new `routes` list"
                 .to_string(),
         );
     }
