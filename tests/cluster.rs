@@ -574,3 +574,58 @@ fn reload_adds_and_removes_configured_routes() {
         );
     }
 }
+
+/// Sends `hello` then `bad` on a fresh route connection and returns everything the
+/// server wrote until it closed the connection (panics if it does not within 5 s).
+fn route_reply_until_closed(addr: SocketAddr, hello: &str, bad: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    sock.write_all(hello.as_bytes()).unwrap();
+    sock.write_all(bad).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match sock.read(&mut chunk) {
+            Ok(0) => return String::from_utf8_lossy(&got).into_owned(),
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionReset) => {
+                return String::from_utf8_lossy(&got).into_owned()
+            }
+            Err(_) => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not closed: {}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+}
+
+#[test]
+fn a_broken_route_peer_is_closed_and_hurts_no_one() {
+    for imp in Impl::enabled() {
+        let port = free_port();
+        let node = Node::start(imp, port, port, &["--cluster_name", "c1"]);
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let hello = |id: &str| {
+            format!("CONNECT {{\"echo\":true,\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"headers\":true,\"name\":\"{id}\",\"cluster\":\"c1\"}}\r\nINFO {{\"server_id\":\"{id}\",\"server_name\":\"{id}\",\"version\":\"2.9.10\",\"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"max_payload\":1048576,\"cluster\":\"c1\"}}\r\n")
+        };
+        // Bad RMSG arguments: closed without an -ERR.
+        let got = route_reply_until_closed(addr, &hello("NFAKEA"), b"RMSG $G foo bar baz\r\n");
+        assert!(!got.contains("-ERR"), "{imp}: {got:?}");
+        // An operation routes never send: -ERR, then closed.
+        let got = route_reply_until_closed(addr, &hello("NFAKEB"), b"MSG foo 1 2\r\nhi\r\n");
+        assert!(
+            got.contains("-ERR 'Unknown Protocol Operation'\r\n"),
+            "{imp}: {got:?}"
+        );
+        // Clients are unaffected.
+        let mut client = node.client();
+        client.send(b"SUB ok 1\r\nPUB ok 2\r\nhi\r\n");
+        client.expect(b"MSG ok 1 2\r\nhi\r\n");
+        assert_eq!(node.routes(), 0, "{imp}");
+    }
+}
