@@ -118,13 +118,28 @@ pub struct ConnShared {
     pub subs: SubTable,
     /// A route to another server (not a client).
     pub is_route: bool,
+    /// The socket, for writes by another reactor while the owner is parked (plain TCP
+    /// only: `direct` is false with TLS).
+    pub fd: std::os::fd::RawFd,
+    /// Other reactors may write to the socket directly (see `Outbox::hand_over`).
+    pub direct: AtomicBool,
+    /// Held around every write to the socket and around closing it, so that a direct
+    /// write never interleaves with the owner's, nor reaches a reused descriptor.
+    pub write_lock: Mutex<()>,
     /// The client understands async INFO (CONNECT `protocol` 1).
     pub async_info: AtomicBool,
 }
 
 impl ConnShared {
     /// A new shared face for connection `cid` living at `token` on `reactor`.
-    pub fn new(cid: u64, reactor: usize, token: usize, addr: SocketAddr, is_route: bool) -> Self {
+    pub fn new(
+        cid: u64,
+        reactor: usize,
+        token: usize,
+        addr: SocketAddr,
+        is_route: bool,
+        fd: std::os::fd::RawFd,
+    ) -> Self {
         let start = SystemTime::now();
         let activity = Activity::default();
         activity.last.store(unix_nanos(start), Ordering::Relaxed);
@@ -149,6 +164,9 @@ impl ConnShared {
             meta: Mutex::new(ConnMeta::default()),
             subs: SubTable::default(),
             is_route,
+            fd,
+            direct: AtomicBool::new(false),
+            write_lock: Mutex::new(()),
             async_info: AtomicBool::new(false),
         }
     }

@@ -204,6 +204,15 @@ impl Outbox {
             }
             target.activity.add(&counts, now);
             let mut handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
+            let mut bytes = bytes;
+            if handover.is_empty() && shared.reactors[target.reactor].is_parked() {
+                // The owner sleeps with nothing queued: write now rather than wake it.
+                let written = write_direct(&target, &bytes);
+                if written == bytes.len() {
+                    continue;
+                }
+                bytes.drain(..written);
+            }
             if handover.is_empty() {
                 *handover = bytes;
             } else {
@@ -562,6 +571,42 @@ impl Reactor {
         msg.frame_into(&mut conn.wbuf, &sub.sid, true);
         self.out.mark_dirty(&mut self.conns, token);
     }
+}
+
+/// Writes `bytes` to a connection owned by a parked reactor, straight to its socket, if
+/// nothing of its own is unwritten; returns how much went out (0 when it must wait for
+/// the owner: TLS, unwritten bytes, a write under way, a full socket, an error). Called
+/// with the target's hand-over locked, so nothing else overtakes it.
+fn write_direct(target: &ConnShared, bytes: &[u8]) -> usize {
+    if !target.direct.load(Ordering::Relaxed) || target.unsent.load(Ordering::Relaxed) != 0 {
+        return 0;
+    }
+    let Ok(_writing) = target.write_lock.try_lock() else {
+        return 0;
+    };
+    // Checked under the write lock: a closing owner takes it before shutting the socket.
+    if target.is_closed() {
+        return 0;
+    }
+    let mut done = 0;
+    while done < bytes.len() {
+        let rest = &bytes[done..];
+        // SAFETY: `fd` is the target's open socket (it cannot close while the write lock
+        // is held and `closed` is not set); the buffer is valid for `rest.len()` bytes.
+        let n = unsafe {
+            libc::send(
+                target.fd,
+                rest.as_ptr().cast(),
+                rest.len(),
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
+        if n <= 0 {
+            break;
+        }
+        done += n as usize;
+    }
+    done
 }
 
 /// The routes a message goes to, each once, with the queue groups it carries for them.

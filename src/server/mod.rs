@@ -172,6 +172,11 @@ impl ReactorHandle {
         !self.has_work.load(Ordering::SeqCst)
     }
 
+    /// Whether the reactor sleeps in `poll`.
+    fn is_parked(&self) -> bool {
+        self.parked.load(Ordering::SeqCst)
+    }
+
     fn unpark(&self) {
         self.parked.store(false, Ordering::Relaxed);
     }

@@ -6,6 +6,7 @@
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -322,6 +323,10 @@ impl Reactor {
             }
             conn.shared.handover_len.store(0, Ordering::Relaxed);
             conn.shared.handover_queued.store(false, Ordering::Relaxed);
+            // Unwritten bytes stop direct writes by other reactors (they would overtake).
+            conn.shared
+                .unsent
+                .store(conn.wbuf.len() - conn.wpos, Ordering::Relaxed);
         }
         if conn.wbuf.len() - conn.wpos > self.settings.opts.max_pending {
             self.slow_consumer_pending(token);
@@ -405,6 +410,7 @@ impl Reactor {
         let handshaking = tls.is_some();
         let now = Instant::now();
         let conn = &mut self.conns[token];
+        conn.shared.direct.store(!handshaking, Ordering::Relaxed);
         conn.tls = tls;
         conn.wbuf = info;
         self.counts.total_connections += 1;
@@ -457,7 +463,14 @@ impl Reactor {
             false => Parser::new(opts.max_control_line, opts.max_payload),
         };
         entry.insert(Conn {
-            shared: Arc::new(ConnShared::new(cid, self.id, token, addr, is_route)),
+            shared: Arc::new(ConnShared::new(
+                cid,
+                self.id,
+                token,
+                addr,
+                is_route,
+                sock.as_raw_fd(),
+            )),
             sock,
             addr,
             parser,
@@ -771,7 +784,12 @@ impl Reactor {
     /// Writes queued bytes until done or the socket is full.
     fn write(&mut self, token: usize) {
         let conn = &mut self.conns[token];
-        if conn.write_output().is_err() {
+        let shared = Arc::clone(&conn.shared);
+        let written = {
+            let _writing = shared.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+            conn.write_output()
+        };
+        if written.is_err() {
             self.close(token, CloseReason::WriteError, false);
             return;
         }
@@ -819,10 +837,14 @@ impl Reactor {
             info.closed = Some((SystemTime::now(), reason.to_string()));
             self.shared.closed.push(info);
         }
+        let shared = Arc::clone(&self.conns[token].shared);
+        // No direct write may be under way on this socket while it closes.
+        let writing = shared.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut conn = self.conns.remove(token);
+        let _ = self.poll.registry().deregister(&mut conn.sock);
+        let _ = conn.sock.shutdown(std::net::Shutdown::Both);
+        drop(writing);
         if let Some(route) = conn.route.take() {
-            let _ = self.poll.registry().deregister(&mut conn.sock);
-            let _ = conn.sock.shutdown(std::net::Shutdown::Both);
             debug!("{}Router connection closed: {reason}", conn.shared.prefix());
             self.route_closed(*route, &conn.shared);
             return;
@@ -841,8 +863,6 @@ impl Reactor {
         for (sub, _) in subs.iter().zip(removed).filter(|(_, removed)| *removed) {
             self.interest_changed(sub, false);
         }
-        let _ = self.poll.registry().deregister(&mut conn.sock);
-        let _ = conn.sock.shutdown(std::net::Shutdown::Both);
         self.shared.clients().remove(&conn.shared.cid);
         let prefix = conn.shared.prefix();
         debug!("{prefix}Client connection closed: {reason}");

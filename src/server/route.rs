@@ -87,6 +87,7 @@ impl Reactor {
         };
         let handshaking = tls.is_some();
         let conn = &mut self.conns[token];
+        conn.shared.direct.store(!handshaking, Ordering::Relaxed);
         conn.tls = tls;
         conn.wbuf = hello;
         conn.route = Some(Box::new(RouteConn {
