@@ -205,7 +205,10 @@ impl Outbox {
             target.activity.add(&counts, now);
             let mut handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
             let mut bytes = bytes;
-            if handover.is_empty() && shared.reactors[target.reactor].is_parked() {
+            if bytes.len() <= DIRECT_WRITE_MAX
+                && handover.is_empty()
+                && shared.reactors[target.reactor].is_parked()
+            {
                 // The owner sleeps with nothing queued: write now rather than wake it.
                 let written = write_direct(&target, &bytes);
                 if written == bytes.len() {
@@ -572,6 +575,11 @@ impl Reactor {
         self.out.mark_dirty(&mut self.conns, token);
     }
 }
+
+/// The largest batch written straight to a parked reactor's connection. Small batches are
+/// the request/reply case, where a wake costs more than the write; big ones are better
+/// written by the owner, in parallel with the next read here.
+const DIRECT_WRITE_MAX: usize = 4096;
 
 /// Writes `bytes` to a connection owned by a parked reactor, straight to its socket, if
 /// nothing of its own is unwritten; returns how much went out (0 when it must wait for
