@@ -247,14 +247,20 @@ fn clients_learn_the_cluster_urls() {
 
 #[test]
 fn a_restarted_node_rejoins_and_its_interest_works() {
-    let [seed, second, third] = seed_cluster([Impl::Natsd; 3]);
+    restart_third_and_check(Impl::Natsd, 1000);
+}
+
+/// A seed cluster of `seeds` servers and natsd as the third: the natsd node is killed, the
+/// other two keep their route, and the restarted node rejoins with working interest.
+fn restart_third_and_check(seeds: Impl, queued: usize) {
+    let [seed, second, third] = seed_cluster([seeds, seeds, Impl::Natsd]);
     wait_for_mesh(&[&seed, &second, &third], 2, Duration::from_secs(5));
     let port = third.route_port;
     drop(third);
     wait_for_mesh(&[&seed, &second], 1, Duration::from_secs(5));
     let third = Node::start(Impl::Natsd, port, seed.route_port, &[]);
     wait_for_mesh(&[&seed, &second, &third], 2, Duration::from_secs(5));
-    check_delivery(&[seed, second, third], 1000);
+    check_delivery(&[seed, second, third], queued);
 }
 
 #[test]
@@ -276,14 +282,7 @@ fn natsd_rejoins_a_nats_server_cluster() {
     if !common::reference_available() {
         return;
     }
-    let [seed, second, third] = seed_cluster([Impl::Reference, Impl::Reference, Impl::Natsd]);
-    wait_for_mesh(&[&seed, &second, &third], 2, Duration::from_secs(5));
-    let port = third.route_port;
-    drop(third);
-    wait_for_mesh(&[&seed, &second], 1, Duration::from_secs(5));
-    let third = Node::start(Impl::Natsd, port, seed.route_port, &[]);
-    wait_for_mesh(&[&seed, &second, &third], 2, Duration::from_secs(5));
-    check_delivery(&[seed, second, third], 2000);
+    restart_third_and_check(Impl::Reference, 2000);
 }
 
 #[test]

@@ -10,7 +10,6 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::conn::ConnShared;
@@ -340,15 +339,8 @@ pub fn send(server: &ServerShared, target: &Arc<ConnShared>, bytes: &[u8]) {
     if target.is_closed() {
         return;
     }
-    let mut handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
-    handover.extend_from_slice(bytes);
-    target.handover_len.store(handover.len(), Ordering::Relaxed);
-    let notify = !target.handover_queued.swap(true, Ordering::Relaxed);
-    drop(handover);
-    if notify {
-        let (token, cid) = (target.token, target.cid);
-        server.reactors[target.reactor].post(|inbox| inbox.flush.push((token, cid)));
-    }
+    let handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
+    super::deliver::append_handover(server, target, handover, bytes.to_vec());
 }
 
 /// `subject` or `subject queue`.

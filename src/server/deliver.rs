@@ -9,7 +9,7 @@ use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::SystemTime;
 
 use log::{error, trace};
@@ -141,6 +141,55 @@ impl Message<'_> {
     }
 }
 
+impl Message<'_> {
+    /// Appends `RMSG $G <subject> [+ reply queues | | queues | reply] <size>` and the
+    /// message for a route (`HMSG` with sizes when it takes headers; headers stripped when
+    /// it does not).
+    fn frame_routed_into(&self, out: &mut Vec<u8>, queues: &[&[u8]], headers_ok: bool) {
+        let body = match self.header_len {
+            Some(h) if !headers_ok => &self.data[h..],
+            _ => self.data,
+        };
+        let with_headers = headers_ok && self.header_len.is_some();
+        out.reserve(64 + self.subject.len() + body.len());
+        out.extend_from_slice(if with_headers {
+            b"HMSG $G "
+        } else {
+            b"RMSG $G "
+        });
+        out.extend_from_slice(self.subject);
+        out.push(b' ');
+        match (self.reply, queues.is_empty()) {
+            (Some(reply), false) => {
+                out.extend_from_slice(b"+ ");
+                out.extend_from_slice(reply);
+                out.push(b' ');
+            }
+            (None, false) => out.extend_from_slice(b"| "),
+            (Some(reply), true) => {
+                out.extend_from_slice(reply);
+                out.push(b' ');
+            }
+            (None, true) => {}
+        }
+        for queue in queues {
+            out.extend_from_slice(queue);
+            out.push(b' ');
+        }
+        match self.header_len {
+            Some(h) if with_headers => {
+                let _ = write!(out, "{h} {}", body.len());
+            }
+            _ => {
+                let _ = write!(out, "{}", body.len());
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 /// Output produced during a turn: staged bytes for other reactors' connections, and the
 /// local connections with new bytes to write.
 #[derive(Default)]
@@ -203,7 +252,7 @@ impl Outbox {
                 continue;
             }
             target.activity.add(&counts, now);
-            let mut handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
+            let handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
             let mut bytes = bytes;
             if bytes.len() <= DIRECT_WRITE_MAX
                 && handover.is_empty()
@@ -216,19 +265,30 @@ impl Outbox {
                 }
                 bytes.drain(..written);
             }
-            if handover.is_empty() {
-                *handover = bytes;
-            } else {
-                handover.extend_from_slice(&bytes);
-            }
-            target.handover_len.store(handover.len(), Ordering::Relaxed);
-            let notify = !target.handover_queued.swap(true, Ordering::Relaxed);
-            drop(handover);
-            if notify {
-                let (token, cid) = (target.token, target.cid);
-                shared.reactors[target.reactor].post(|inbox| inbox.flush.push((token, cid)));
-            }
+            append_handover(shared, &target, handover, bytes);
         }
+    }
+}
+
+/// Appends `bytes` to a connection's (locked) hand-over and, unless a notice is already
+/// queued, tells its reactor to move them out.
+pub(super) fn append_handover(
+    shared: &ServerShared,
+    target: &ConnShared,
+    mut handover: MutexGuard<'_, Vec<u8>>,
+    bytes: Vec<u8>,
+) {
+    if handover.is_empty() {
+        *handover = bytes;
+    } else {
+        handover.extend_from_slice(&bytes);
+    }
+    target.handover_len.store(handover.len(), Ordering::Relaxed);
+    let notify = !target.handover_queued.swap(true, Ordering::Relaxed);
+    drop(handover);
+    if notify {
+        let (token, cid) = (target.token, target.cid);
+        shared.reactors[target.reactor].post(|inbox| inbox.flush.push((token, cid)));
     }
 }
 
@@ -387,58 +447,31 @@ impl Reactor {
             return;
         }
         let headers_ok = route.headers.load(Ordering::Relaxed);
-        let body = match msg.header_len {
-            Some(h) if !headers_ok => &msg.data[h..],
-            _ => msg.data,
-        };
-        let mut line = Vec::with_capacity(64 + msg.subject.len() + body.len());
-        let with_headers = headers_ok && msg.header_len.is_some();
-        line.extend_from_slice(if with_headers {
-            b"HMSG $G "
-        } else {
-            b"RMSG $G "
+        self.append_to(publisher, route, msg.data.len(), |out| {
+            msg.frame_routed_into(out, queues, headers_ok);
         });
-        line.extend_from_slice(msg.subject);
-        line.push(b' ');
-        match (msg.reply, queues.is_empty()) {
-            (Some(reply), false) => {
-                line.extend_from_slice(b"+ ");
-                line.extend_from_slice(reply);
-                line.push(b' ');
-            }
-            (None, false) => line.extend_from_slice(b"| "),
-            (Some(reply), true) => {
-                line.extend_from_slice(reply);
-                line.push(b' ');
-            }
-            (None, true) => {}
-        }
-        for queue in queues {
-            line.extend_from_slice(queue);
-            line.push(b' ');
-        }
-        match msg.header_len {
-            Some(h) if with_headers => {
-                let _ = write!(line, "{h} {}", body.len());
-            }
-            _ => {
-                let _ = write!(line, "{}", body.len());
-            }
-        }
-        line.extend_from_slice(b"\r\n");
-        line.extend_from_slice(body);
-        line.extend_from_slice(b"\r\n");
+    }
+
+    /// Appends one message (framed by `frame`) for `target`: to its write buffer on this
+    /// reactor, else to this turn's staging for it; counts it, and applies the limits
+    /// (past `max_pending` a local target is a slow consumer; past half, the publisher is
+    /// paused unless it is the target itself).
+    fn append_to(
+        &mut self,
+        publisher: usize,
+        target: &Arc<ConnShared>,
+        data_len: usize,
+        frame: impl FnOnce(&mut Vec<u8>),
+    ) {
         self.counts.out_msgs += 1;
-        self.counts.out_bytes += msg.data.len() as u64;
-        // The same limits as for a client: a route past max_pending is a slow consumer,
-        // and a publisher that fills it past half is paused.
+        self.counts.out_bytes += data_len as u64;
         let max_pending = self.settings.opts.max_pending;
-        let pending = if route.reactor == self.id {
-            let token = route.token;
+        let pending = if target.reactor == self.id {
+            let token = target.token;
             let conn = &mut self.conns[token];
-            conn.wbuf.extend_from_slice(&line);
+            frame(&mut conn.wbuf);
             conn.counts.out_msgs += 1;
-            conn.counts.out_bytes += msg.data.len() as u64;
+            conn.counts.out_bytes += data_len as u64;
             let pending = conn.pending();
             self.out.mark_dirty(&mut self.conns, token);
             if pending > max_pending {
@@ -446,13 +479,13 @@ impl Reactor {
             }
             pending
         } else {
-            let staged = self.out.staging_for(route);
-            staged.bytes.extend_from_slice(&line);
+            let staged = self.out.staging_for(target);
+            frame(&mut staged.bytes);
             staged.counts.out_msgs += 1;
-            staged.counts.out_bytes += msg.data.len() as u64;
-            staged.bytes.len() + route.pending_estimate()
+            staged.counts.out_bytes += data_len as u64;
+            staged.bytes.len() + target.pending_estimate()
         };
-        if pending > max_pending / 2 {
+        if pending > max_pending / 2 && target.cid != self.conns[publisher].shared.cid {
             self.pause(publisher);
         }
     }
@@ -505,31 +538,9 @@ impl Reactor {
         if logging::trace_enabled() {
             trace_out(target, sub, msg, headers_ok);
         }
-        self.counts.out_msgs += 1;
-        self.counts.out_bytes += msg.data.len() as u64;
-        let half = self.settings.opts.max_pending / 2;
-        let pending = if target.reactor == self.id {
-            let token = target.token;
-            let conn = &mut self.conns[token];
-            msg.frame_into(&mut conn.wbuf, &sub.sid, headers_ok);
-            conn.counts.out_msgs += 1;
-            conn.counts.out_bytes += msg.data.len() as u64;
-            let pending = conn.pending();
-            self.out.mark_dirty(&mut self.conns, token);
-            if pending > self.settings.opts.max_pending {
-                self.slow_consumer_pending(token);
-            }
-            pending
-        } else {
-            let staged = self.out.staging_for(target);
-            msg.frame_into(&mut staged.bytes, &sub.sid, headers_ok);
-            staged.counts.out_msgs += 1;
-            staged.counts.out_bytes += msg.data.len() as u64;
-            staged.bytes.len() + target.pending_estimate()
-        };
-        if pending > half && target.cid != self.conns[publisher].shared.cid {
-            self.pause(publisher);
-        }
+        self.append_to(publisher, target, msg.data.len(), |out| {
+            msg.frame_into(out, &sub.sid, headers_ok);
+        });
         if last {
             self.auto_unsubscribed(sub);
         }

@@ -236,6 +236,19 @@ impl ServerShared {
             .clone()
     }
 
+    /// The client INFO template in force: the settings' INFO with, when clustered, the
+    /// cluster's name and client URLs.
+    fn client_info(&self, settings: &Settings) -> Info {
+        let Some(cluster) = &self.cluster else {
+            return settings.info.clone();
+        };
+        Info {
+            cluster: cluster.lock().name.clone(),
+            connect_urls: self.connect_urls(),
+            ..settings.info.clone()
+        }
+    }
+
     /// Recomputes the client `connect_urls` (ours and every route's server's, unless
     /// `no_advertise`) and sends clients that take async INFO the new INFO.
     fn client_urls_changed(&self) {
@@ -255,13 +268,9 @@ impl ServerShared {
         if *current == urls {
             return;
         }
-        *current = urls.clone();
+        *current = urls;
         drop(current);
-        let info = Info {
-            cluster: cluster.lock().name.clone(),
-            connect_urls: urls,
-            ..settings.info.clone()
-        };
+        let info = self.client_info(&settings);
         let clients: Vec<_> = self.clients().values().cloned().collect();
         for client in clients {
             if client.async_info.load(Ordering::Relaxed) {

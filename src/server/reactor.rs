@@ -297,7 +297,7 @@ impl Reactor {
         }
         let info = super::info::Info {
             ldm: true,
-            ..self.settings.info.clone()
+            ..self.shared.client_info(&self.settings)
         };
         let line = info.line_for(conn.shared.cid, conn.addr.ip().to_string());
         self.conns[token].wbuf.extend_from_slice(&line);
@@ -375,14 +375,7 @@ impl Reactor {
     /// The client INFO line for a new client: the template with this client's id and
     /// address, and the cluster's name and client URLs.
     fn client_info_line(&self, cid: u64, addr: SocketAddr) -> Vec<u8> {
-        let Some(cluster) = &self.shared.cluster else {
-            return self.settings.info.line_for(cid, addr.ip().to_string());
-        };
-        let info = super::info::Info {
-            cluster: cluster.lock().name.clone(),
-            connect_urls: self.shared.connect_urls(),
-            ..self.settings.info.clone()
-        };
+        let info = self.shared.client_info(&self.settings);
         info.line_for(cid, addr.ip().to_string())
     }
 
