@@ -400,12 +400,6 @@ impl Options {
         Ok(())
     }
 
-    /// The first configured feature natsd does not implement yet, named for a
-    /// "... is not supported yet" message: the server must refuse to start rather than run
-    /// without authentication, in plain text, unclustered or unmonitored. (`no_auth_user`
-    /// alone is left to [`Options::validate`], which refuses it in the reference's words.)
-    /// How long a client has to authenticate: `authorization { timeout }`, else 2 s (the
-    /// TLS timeout + 1 s with TLS), as the reference.
     /// How long a client has to complete the TLS handshake (`tls { timeout }`, default 2 s).
     pub fn tls_timeout(&self) -> Duration {
         match &self.tls {
@@ -414,6 +408,8 @@ impl Options {
         }
     }
 
+    /// How long a client has to authenticate: `authorization { timeout }`, else 2 s (the
+    /// TLS timeout + 1 s with TLS), as the reference.
     pub fn auth_timeout(&self) -> Duration {
         if self.auth.timeout > 0.0 {
             return Duration::from_secs_f64(self.auth.timeout);
@@ -425,6 +421,10 @@ impl Options {
         }
     }
 
+    /// The first configured feature natsd does not implement yet, named for a
+    /// "... is not supported yet" message: the server must refuse to start rather than run
+    /// without authentication, in plain text, unclustered or unmonitored. (`no_auth_user`
+    /// alone is left to [`Options::validate`], which refuses it in the reference's words.)
     pub fn unsupported_yet(&self) -> Option<&'static str> {
         let auth = &self.auth;
         if !auth.nkeys.is_empty() {

@@ -792,6 +792,8 @@ fn https_monitoring_with_the_test_certificates() {
             .unwrap()
             .to_string();
         assert!(url.starts_with("https://"), "{imp}: {url}");
+        // A client that connects and never starts TLS holds up no one else.
+        let _silent = TcpStream::connect(common::url_addr(&url)).unwrap();
         let answer = https_get(common::url_addr(&url), "/varz");
         assert_eq!(answer.status, 200, "{imp}");
         let varz = answer.json();
@@ -802,6 +804,7 @@ fn https_monitoring_with_the_test_certificates() {
         );
         assert_eq!(varz["tls_required"], true, "{imp}");
         assert_eq!(varz["auth_timeout"], 3, "{imp}: tls timeout + 1");
+        https_keep_alive_and_large_answers(imp, &server, common::url_addr(&url));
         let plain = TcpStream::connect(common::url_addr(&url)).map(|s| {
             s.set_read_timeout(Some(Duration::from_secs(5))).ok();
             let mut s = s;
@@ -816,6 +819,57 @@ fn https_monitoring_with_the_test_certificates() {
             "{imp}: no JSON over plain HTTP"
         );
     }
+}
+
+/// Two pipelined requests on one TLS connection get both answers; an answer bigger than
+/// TLS buffers (`/connz?subs=1` listing 3000 subscriptions of a TLS client) arrives whole.
+fn https_keep_alive_and_large_answers(imp: Impl, server: &ServerProc, monitor: SocketAddr) {
+    let sock = TcpStream::connect(monitor).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut tls = tls_client(sock);
+    tls.write_all(b"GET /varz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = tls.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{imp}: {text}");
+    assert!(
+        text.contains("server_id") && text.contains("\"status\""),
+        "{imp}"
+    );
+
+    const SUBS: usize = 3000;
+    let mut client = TcpStream::connect(server.client_addr()).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut info = [0u8; 1];
+    while info[0] != b'\n' {
+        client.read_exact(&mut info).unwrap();
+    }
+    let mut client = tls_client(client);
+    let mut protocol = String::from("CONNECT {\"verbose\":false}\r\n");
+    for i in 0..SUBS {
+        protocol.push_str(&format!("SUB large.answer.subject.{i:05} {i}\r\n"));
+    }
+    protocol.push_str("PING\r\n");
+    client.write_all(protocol.as_bytes()).unwrap();
+    let mut pong = Vec::new();
+    while !pong.ends_with(b"PONG\r\n") {
+        let mut byte = [0u8; 1];
+        client.read_exact(&mut byte).unwrap();
+        pong.push(byte[0]);
+    }
+    let connz = https_get(monitor, "/connz?subs=1");
+    assert_eq!(connz.status, 200, "{imp}");
+    assert!(
+        connz.body.len() > 64 * 1024,
+        "{imp}: {} bytes",
+        connz.body.len()
+    );
+    let connz = connz.json();
+    let subs = connz["connections"][0]["subscriptions_list"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{imp}: {connz}"));
+    assert_eq!(subs.len(), SUBS, "{imp}");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! copies of the connection registry, so a request never stops a reactor.
 
 mod connz;
+mod https;
 mod json;
 mod metrics;
 mod params;
@@ -20,6 +21,7 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use log::{error, info, warn};
 use serde::Serialize;
@@ -27,16 +29,19 @@ use tiny_http::{Header, Request, Response, StatusCode};
 
 use crate::gofmt;
 use crate::hostport::join_host_port;
-use crate::options::{Options, RANDOM_PORT};
+use crate::options::{Options, TlsOptions, RANDOM_PORT};
 use crate::server::ServerView;
+use crate::tls;
+use https::TlsTerminator;
 use params::{BadParam, Query};
 use process_usage::CpuSampler;
 
 /// The monitoring listener, bound before the server starts so that its errors are fatal.
 pub struct MonitorListener {
     listener: TcpListener,
-    /// PEM certificate and key for HTTPS; `None` for plain HTTP.
-    tls: Option<(Vec<u8>, Vec<u8>)>,
+    /// For HTTPS: the server's TLS configuration without client certificates, and the
+    /// handshake timeout; `None` for plain HTTP.
+    tls: Option<(Arc<rustls::ServerConfig>, Duration)>,
     /// `http` or `https`, for the log line and the ports file.
     scheme: &'static str,
 }
@@ -58,19 +63,17 @@ impl MonitorListener {
         };
         let tls = match (secure, &opts.tls) {
             (false, _) => None,
-            (true, Some(tls)) => match (&tls.cert_file, &tls.key_file) {
-                (Some(cert), Some(key)) => {
-                    Some((read(cert).map_err(fail)?, read(key).map_err(fail)?))
-                }
-                _ => return Err(fail("TLS cert and key required for HTTPS".into())),
-            },
-            (true, None) => return Err(fail("TLS cert and key required for HTTPS".into())),
+            (true, Some(tls)) if tls.cert_file.is_some() && tls.key_file.is_some() => {
+                // As the reference: the client TLS settings, never asking for certificates.
+                let monitoring = TlsOptions {
+                    verify: false,
+                    ..tls.clone()
+                };
+                let config = tls::server_config(&monitoring).map_err(fail)?.config;
+                Some((config, opts.tls_timeout()))
+            }
+            (true, _) => return Err(fail("TLS cert and key required for HTTPS".into())),
         };
-        if tls.is_some() && !cfg!(feature = "https-monitor") {
-            return Err(fail(
-                "natsd was built without the https-monitor feature".into(),
-            ));
-        }
         let host = monitor_host(opts);
         let port = if port == RANDOM_PORT { 0 } else { port };
         let hostport = join_host_port(&host, port);
@@ -131,10 +134,6 @@ fn set_nodelay(listener: &TcpListener) {
     }
 }
 
-fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| gofmt::path_error("open", path, &e))
-}
-
 /// The monitoring host: `http: host:port`'s host, else the client listen host.
 fn monitor_host(opts: &Options) -> String {
     opts.http_host.clone().unwrap_or_else(|| opts.host.clone())
@@ -144,15 +143,31 @@ fn monitor_host(opts: &Options) -> String {
 pub struct Monitor {
     server: Arc<tiny_http::Server>,
     thread: Option<JoinHandle<()>>,
+    /// HTTPS only: the thread that takes TLS off before tiny_http.
+    terminator: Option<TlsTerminator>,
 }
 
 impl Monitor {
     /// Starts serving on a bound listener.
     pub fn start(listener: MonitorListener, view: ServerView) -> io::Result<Monitor> {
         let base_path = view.settings().opts.http_base_path.clone();
-        let ssl = listener.tls.map(ssl_config);
-        let server = tiny_http::Server::from_listener(listener.listener, ssl)
-            .map_err(|e| io::Error::other(format!("Can't start monitoring: {e}")))?;
+        let fail =
+            |e: &dyn std::fmt::Display| io::Error::other(format!("Can't start monitoring: {e}"));
+        let (server, terminator) = match listener.tls {
+            None => (
+                tiny_http::Server::from_listener(listener.listener, None),
+                None,
+            ),
+            Some((config, timeout)) => {
+                let (terminator, plain) = TlsTerminator::start(listener.listener, config, timeout)
+                    .map_err(|e| fail(&e))?;
+                (
+                    tiny_http::Server::from_listener(plain, None),
+                    Some(terminator),
+                )
+            }
+        };
+        let server = server.map_err(|e| fail(&e))?;
         let server = Arc::new(server);
         let mut handler = Handler {
             view,
@@ -171,24 +186,19 @@ impl Monitor {
         Ok(Monitor {
             server,
             thread: Some(thread),
+            terminator,
         })
     }
 
     /// Stops serving and joins the thread.
     pub fn stop(mut self) {
+        if let Some(terminator) = self.terminator.take() {
+            terminator.stop();
+        }
         self.server.unblock();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-    }
-}
-
-/// tiny_http's TLS settings (used only with the `https-monitor` feature: `bind` refuses
-/// HTTPS without it).
-fn ssl_config((certificate, private_key): (Vec<u8>, Vec<u8>)) -> tiny_http::SslConfig {
-    tiny_http::SslConfig {
-        certificate,
-        private_key,
     }
 }
 
