@@ -234,6 +234,9 @@ struct LocalTime {
 
 impl LocalTime {
     /// The current local time.
+    // The libc crate marks musl's `time_t` deprecated (it is to become 64-bit there);
+    // converting with `try_from` stays right either way.
+    #[allow(deprecated)]
     fn now() -> Self {
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -310,6 +313,7 @@ impl LocalTime {
 
 /// Breaks `secs` since the epoch down in the local time zone (all zero if the C
 /// library cannot represent it).
+#[allow(deprecated)] // musl's `time_t`, as in `LocalTime::now`.
 fn local_tm(secs: libc::time_t) -> libc::tm {
     // SAFETY: `libc::tm` is a plain C struct for which all-zero bytes are a valid
     // value; `localtime_r` reads only `secs` and writes only into our own `tm`

@@ -340,7 +340,8 @@ pub fn send(server: &ServerShared, target: &Arc<ConnShared>, bytes: &[u8]) {
         return;
     }
     let handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
-    super::deliver::append_handover(server, target, handover, bytes.to_vec());
+    // The emptied buffer it gives back is not worth keeping here.
+    let _ = super::deliver::append_handover(server, target, handover, bytes.to_vec());
 }
 
 /// `subject` or `subject queue`.

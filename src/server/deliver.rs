@@ -4,6 +4,12 @@
 //! on other reactors get them in a staging buffer of this reactor; after the turn each
 //! staged buffer is appended to the target's hand-over under one lock, and the target's
 //! reactor is woken at most once (see `ReactorHandle::post`).
+//!
+//! Staging buffers are recycled: the hand-over takes a staged buffer whole when it is empty
+//! and gives back the emptied buffer it held, which the target's reactor left there when it
+//! moved the previous bytes to its write buffer. So in steady state handing bytes over
+//! allocates nothing (an allocator that returns big blocks to the system, as musl's does,
+//! would otherwise map and unmap memory every turn).
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
@@ -26,6 +32,11 @@ use crate::subject;
 /// The header block the server sends for a request nobody answers.
 const NO_RESPONDERS: &[u8] = b"NATS/1.0 503\r\n\r\n";
 const NO_RESPONDERS_SIZE: &[u8] = b"16";
+
+/// Emptied staging buffers a reactor keeps for reuse, at most this many…
+const MAX_SPARE_BUFFERS: usize = 8;
+/// …of at most this capacity each (a buffer grown by a burst goes back to the allocator).
+const MAX_SPARE_CAPACITY: usize = 256 * 1024;
 
 /// One message as it is framed for any target.
 struct Message<'a> {
@@ -197,6 +208,8 @@ pub struct Outbox {
     staged: Vec<Staged>,
     staged_index: HashMap<u64, usize>,
     dirty: Vec<usize>,
+    /// Emptied buffers for the next staging (see the module documentation).
+    spare: Vec<Vec<u8>>,
 }
 
 /// Bytes and counts staged this turn for a connection on another reactor.
@@ -226,7 +239,7 @@ impl Outbox {
         let index = *self.staged_index.entry(target.cid).or_insert_with(|| {
             self.staged.push(Staged {
                 target: target.clone(),
-                bytes: Vec::new(),
+                bytes: self.spare.pop().unwrap_or_default(),
                 counts: Counts::default(),
             });
             self.staged.len() - 1
@@ -242,13 +255,15 @@ impl Outbox {
             return;
         }
         let now = unix_nanos(SystemTime::now());
+        let Outbox { staged, spare, .. } = self;
         for Staged {
             target,
             bytes,
             counts,
-        } in self.staged.drain(..)
+        } in staged.drain(..)
         {
             if target.is_closed() {
+                recycle(spare, bytes);
                 continue;
             }
             target.activity.add(&counts, now);
@@ -261,25 +276,36 @@ impl Outbox {
                 // The owner sleeps with nothing queued: write now rather than wake it.
                 let written = write_direct(&target, &bytes);
                 if written == bytes.len() {
+                    recycle(spare, bytes);
                     continue;
                 }
                 bytes.drain(..written);
             }
-            append_handover(shared, &target, handover, bytes);
+            recycle(spare, append_handover(shared, &target, handover, bytes));
         }
     }
 }
 
+/// Keeps an emptied buffer for the next staging, within the pool's bounds.
+fn recycle(spare: &mut Vec<Vec<u8>>, mut buffer: Vec<u8>) {
+    let capacity = buffer.capacity();
+    if capacity > 0 && capacity <= MAX_SPARE_CAPACITY && spare.len() < MAX_SPARE_BUFFERS {
+        buffer.clear();
+        spare.push(buffer);
+    }
+}
+
 /// Appends `bytes` to a connection's (locked) hand-over and, unless a notice is already
-/// queued, tells its reactor to move them out.
+/// queued, tells its reactor to move them out. Returns an emptied buffer for reuse: the
+/// one the hand-over held when it takes `bytes` whole, else `bytes` itself.
 pub(super) fn append_handover(
     shared: &ServerShared,
     target: &ConnShared,
     mut handover: MutexGuard<'_, Vec<u8>>,
-    bytes: Vec<u8>,
-) {
+    mut bytes: Vec<u8>,
+) -> Vec<u8> {
     if handover.is_empty() {
-        *handover = bytes;
+        std::mem::swap(&mut *handover, &mut bytes);
     } else {
         handover.extend_from_slice(&bytes);
     }
@@ -290,6 +316,7 @@ pub(super) fn append_handover(
         let (token, cid) = (target.token, target.cid);
         shared.reactors[target.reactor].post(|inbox| inbox.flush.push((token, cid)));
     }
+    bytes
 }
 
 impl Reactor {
