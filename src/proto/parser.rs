@@ -511,13 +511,13 @@ impl Parser {
     fn pub_msg(&self, buf: &[u8], args: Span, body: usize) -> Result<PendingMsg, ParseError> {
         // Tokens taken one by one into locals: a `Tokens` array here costs a store-to-load
         // forwarding stall per message (spans written as words, read back as pairs).
-        let mut tokens = token_spans(buf, args, is_blank);
-        let (subject, reply, size) = match (tokens.next(), tokens.next(), tokens.next()) {
-            (Some(subject), Some(size), None) => (subject, None, size),
-            (Some(subject), Some(reply), Some(size)) if tokens.next().is_none() => {
-                (subject, Some(reply), size)
-            }
-            _ => return Err(ParseError::BadArgs),
+        let token_after = |pos: usize| next_token(buf, pos, args.end, is_blank);
+        let subject = token_after(args.start).ok_or(ParseError::BadArgs)?;
+        let second = token_after(subject.end).ok_or(ParseError::BadArgs)?;
+        let (reply, size) = match token_after(second.end) {
+            None => (None, second),
+            Some(third) if token_after(third.end).is_none() => (Some(second), third),
+            Some(_) => return Err(ParseError::BadArgs),
         };
         let size = parse_size(size.of(buf)).ok_or(ParseError::BadArgs)?;
         self.check_payload(size)?;
@@ -1101,14 +1101,21 @@ fn token_spans<'b>(
 ) -> impl Iterator<Item = Span> + 'b {
     let mut pos = args.start;
     std::iter::from_fn(move || {
-        let start = pos + buf[pos..args.end].iter().position(|&b| !is_sep(b))?;
-        let end = buf[start..args.end]
-            .iter()
-            .position(|&b| is_sep(b))
-            .map_or(args.end, |len| start + len);
-        pos = end;
-        Some(Span { start, end })
+        let span = next_token(buf, pos, args.end, &is_sep)?;
+        pos = span.end;
+        Some(span)
     })
+}
+
+/// The first token of `buf[from..end]`, separated by runs of bytes matching `is_sep`.
+#[inline(always)]
+fn next_token(buf: &[u8], from: usize, end: usize, is_sep: impl Fn(u8) -> bool) -> Option<Span> {
+    let start = from + buf[from..end].iter().position(|&b| !is_sep(b))?;
+    let stop = buf[start..end]
+        .iter()
+        .position(|&b| is_sep(b))
+        .map_or(end, |len| start + len);
+    Some(Span { start, end: stop })
 }
 
 /// Space or tab: separates the verb from its arguments and `PUB` arguments.
