@@ -346,6 +346,8 @@ pub struct Conn {
     pub queued_ready: bool,
     /// Readiness as data (edge-triggered registration).
     pub readable: bool,
+    /// The peer closed its side (or the socket failed): read to the end of stream.
+    pub read_closed: bool,
     pub writable: bool,
     /// Reading is paused for flow control until this instant.
     pub paused_until: Option<Instant>,

@@ -213,7 +213,9 @@ impl Reactor {
                     self.out.mark_dirty(&mut self.conns, token);
                 }
                 if event.is_readable() || event.is_read_closed() || event.is_error() {
-                    self.conns[token].readable = true;
+                    let conn = &mut self.conns[token];
+                    conn.readable = true;
+                    conn.read_closed |= event.is_read_closed() || event.is_error();
                     self.mark_ready(token);
                 }
             }
@@ -484,6 +486,7 @@ impl Reactor {
             dirty: false,
             queued_ready: false,
             readable: false,
+            read_closed: false,
             writable: true,
             paused_until: None,
             blocked_since: None,
@@ -551,16 +554,28 @@ impl Reactor {
                 self.mark_ready(token);
                 return;
             }
-            let result = if conn.rbuf.is_empty() {
+            // A held partial operation that fits the scratch buffer with room to spare
+            // goes there with the next read; only a big one grows the connection's buffer.
+            let fits = conn.rbuf.len() <= SCRATCH_SIZE / 2 && conn.needed <= SCRATCH_SIZE;
+            let result = if fits {
                 self.read_into_scratch(token)
             } else {
                 self.read_into_held(token)
             };
             match result {
-                Ok(0) => self.close(token, CloseReason::ClientClosed, false),
-                Ok(n) => {
+                Ok((0, _)) => self.close(token, CloseReason::ClientClosed, false),
+                Ok((n, asked)) => {
                     budget = budget.saturating_sub(n);
-                    self.conns[token].last_activity = Instant::now();
+                    let conn = &mut self.conns[token];
+                    conn.last_activity = Instant::now();
+                    // A plain socket that filled less than was asked has been drained:
+                    // epoll (edge-triggered) reports the next bytes, so the read that would
+                    // only say WouldBlock is saved. Not under TLS, whose reads go through
+                    // rustls' buffer, and not once the peer has closed: no event would
+                    // follow for the end of stream behind the bytes.
+                    if n < asked && conn.tls.is_none() && !conn.read_closed {
+                        conn.readable = false;
+                    }
                     self.announce_tls(token);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -588,24 +603,33 @@ impl Reactor {
         }
     }
 
-    /// Reads into the reactor's scratch buffer and processes in place; only an incomplete
-    /// tail is copied to the connection.
-    fn read_into_scratch(&mut self, token: usize) -> io::Result<usize> {
+    /// Reads into the reactor's scratch buffer, after the held partial operation (if any),
+    /// and processes in place; only an incomplete tail is copied back to the connection.
+    /// Returns the bytes read and the room offered.
+    fn read_into_scratch(&mut self, token: usize) -> io::Result<(usize, usize)> {
         let mut scratch = std::mem::take(&mut self.scratch);
-        let result = self.conns[token].read_input(&mut scratch);
+        let conn = &mut self.conns[token];
+        let held = conn.rbuf.len();
+        scratch[..held].copy_from_slice(&conn.rbuf);
+        let asked = scratch.len() - held;
+        let result = conn.read_input(&mut scratch[held..]);
         if let Ok(n) = result {
             if n > 0 {
-                let used = self.process(token, &scratch[..n]);
+                conn.rbuf.clear();
+                conn.needs_input = false;
+                let end = held + n;
+                let used = self.process(token, &scratch[..end]);
                 let conn = &mut self.conns[token];
-                conn.rbuf.extend_from_slice(&scratch[used..n]);
+                conn.rbuf.extend_from_slice(&scratch[used..end]);
             }
         }
         self.scratch = scratch;
-        result
+        result.map(|n| (n, asked))
     }
 
-    /// Reads more bytes after a held partial operation and processes the whole.
-    fn read_into_held(&mut self, token: usize) -> io::Result<usize> {
+    /// Reads more bytes after a held partial operation and processes the whole. Returns the
+    /// bytes read and the room offered.
+    fn read_into_held(&mut self, token: usize) -> io::Result<(usize, usize)> {
         let conn = &mut self.conns[token];
         let mut held = std::mem::take(&mut conn.rbuf);
         let want = conn
@@ -614,6 +638,7 @@ impl Reactor {
             .min(held.len() + READ_BUDGET);
         let start = held.len();
         held.resize(want.max(start + 1), 0);
+        let asked = held.len() - start;
         let result = conn.read_input(&mut held[start..]);
         let n = *result.as_ref().unwrap_or(&0);
         held.truncate(start + n);
@@ -623,7 +648,7 @@ impl Reactor {
             held.drain(..used);
         }
         self.restore_held(token, held);
-        result
+        result.map(|n| (n, asked))
     }
 
     /// Processes input kept from an earlier turn (after a flow-control pause).
