@@ -33,6 +33,11 @@ use crate::subject;
 const NO_RESPONDERS: &[u8] = b"NATS/1.0 503\r\n\r\n";
 const NO_RESPONDERS_SIZE: &[u8] = b"16";
 
+/// Pending bytes of a consumer above which its producer is paused: half of `max_pending`
+/// as in the reference, but at most this. Buffering more adds memory and latency, not
+/// throughput: a consumer drains a few MB in the pause (`STALL_PAUSE`, 1 ms) at most.
+const STALL_PENDING: usize = 4 * 1024 * 1024;
+
 /// Emptied staging buffers a reactor keeps for reuse, at most this many…
 const MAX_SPARE_BUFFERS: usize = 8;
 /// …of at most this capacity each (a buffer grown by a burst goes back to the allocator).
@@ -512,7 +517,8 @@ impl Reactor {
             staged.counts.out_bytes += data_len as u64;
             staged.bytes.len() + target.pending_estimate()
         };
-        if pending > max_pending / 2 && target.cid != self.conns[publisher].shared.cid {
+        let stall_at = (max_pending / 2).min(STALL_PENDING);
+        if pending > stall_at && target.cid != self.conns[publisher].shared.cid {
             self.pause(publisher);
         }
     }
