@@ -814,9 +814,10 @@ fn https_monitoring_with_the_test_certificates() {
             buf
         });
         let plain = plain.unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&plain).contains("server_id"),
-            "{imp}: no JSON over plain HTTP"
+        assert_eq!(
+            String::from_utf8_lossy(&plain),
+            "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+            "{imp}: plain HTTP on the HTTPS port"
         );
     }
 }

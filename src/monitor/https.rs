@@ -24,6 +24,12 @@ use crate::tls::TlsSession;
 /// Bytes relayed per read, either way.
 const CHUNK: usize = 16 * 1024;
 
+/// First bytes of a plain HTTP request (Go's `tlsRecordHeaderLooksLikeHTTP`)…
+const HTTP_STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
+/// …which get the reference's answer instead of a TLS alert.
+const PLAIN_HTTP_ANSWER: &[u8] =
+    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
 /// The accepting side of HTTPS monitoring.
 pub struct TlsTerminator {
     listener: Arc<TcpListener>,
@@ -117,6 +123,8 @@ fn is_transient_accept_error(err: &io::Error) -> bool {
 struct Relay {
     tcp: TcpStream,
     tls: TlsSession,
+    /// Whether the client's first bytes were looked at (for a plain HTTP request).
+    checked_start: bool,
     plain: Option<UnixStream>,
     /// Decrypted bytes not yet taken by tiny_http.
     to_plain: Vec<u8>,
@@ -132,6 +140,7 @@ impl Relay {
         Ok(Relay {
             tcp,
             tls,
+            checked_start: false,
             plain: None,
             to_plain: Vec::new(),
             client_done: false,
@@ -162,6 +171,12 @@ impl Relay {
                 None
             };
             let (client_ready, plain_ready) = self.wait(timeout)?;
+            if client_ready && !self.checked_start {
+                self.checked_start = true;
+                if self.sent_plain_http() {
+                    return Ok(());
+                }
+            }
             if client_ready {
                 self.read_client()?;
             }
@@ -206,6 +221,19 @@ impl Relay {
         }
         let plain_ready = fds.get(1).is_some_and(|fd| fd.revents != 0);
         Ok((fds[0].revents != 0, plain_ready))
+    }
+
+    /// Answers a plain HTTP request as Go's HTTPS server does (`400`, then close), so that
+    /// `curl http://…` on the HTTPS port says what is wrong; whether it did.
+    fn sent_plain_http(&mut self) -> bool {
+        let mut start = [0u8; 5];
+        let looks_like_http =
+            matches!(self.tcp.peek(&mut start), Ok(5)) && HTTP_STARTS.contains(&&start);
+        if looks_like_http {
+            let _ = self.tcp.set_nonblocking(false);
+            let _ = self.tcp.write_all(PLAIN_HTTP_ANSWER);
+        }
+        looks_like_http
     }
 
     /// Takes the client's TLS records and decrypts them into `to_plain`.
