@@ -298,3 +298,60 @@ fn garbage_input_never_hurts_other_clients() {
     probe.get_mut().write_all(b"PUB a.b 3\r\nyes\r\n").unwrap();
     assert_eq!(read_msg(&mut probe), b"yes");
 }
+
+/// Messages of every size class arrive whole and in order however the reads split them:
+/// written in uneven pieces with pauses, so the server keeps partial operations between
+/// reads, small ones in front of its read buffer and big ones (from 32 KB up to the 1 MB
+/// maximum payload) in the connection's own.
+#[test]
+fn messages_of_every_size_survive_any_read_split() {
+    const SIZES: [usize; 10] = [
+        0,
+        1,
+        100,
+        4095,
+        4096,
+        20_000,
+        40_000,
+        70_000,
+        300_000,
+        1 << 20,
+    ];
+    let server = start(|o| o.reactors = 2);
+    let addr = server.client_addr();
+    let mut sub = client(addr, "SUB sizes 1\r\n");
+    let mut stream = Vec::new();
+    for (i, &size) in SIZES.iter().cycle().take(3 * SIZES.len()).enumerate() {
+        let payload: Vec<u8> = (0..size).map(|b| (b * 7 + i) as u8).collect();
+        write!(stream, "PUB sizes {size}\r\n").unwrap();
+        stream.extend_from_slice(&payload);
+        stream.extend_from_slice(b"\r\n");
+    }
+    let publisher = thread::spawn(move || {
+        let mut sock = client(addr, "").into_inner();
+        sock.set_nodelay(true).unwrap();
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut rest = &stream[..];
+        while !rest.is_empty() {
+            let piece = (1 + xorshift(&mut seed) as usize % 9000).min(rest.len());
+            sock.write_all(&rest[..piece]).unwrap();
+            rest = &rest[piece..];
+            if xorshift(&mut seed).is_multiple_of(8) {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        sock
+    });
+    for (i, &size) in SIZES.iter().cycle().take(3 * SIZES.len()).enumerate() {
+        let payload = read_msg(&mut sub);
+        assert_eq!(payload.len(), size, "message {i}");
+        assert!(
+            payload
+                .iter()
+                .enumerate()
+                .all(|(b, &v)| v == (b * 7 + i) as u8),
+            "message {i} ({size} bytes) corrupted"
+        );
+    }
+    drop(publisher.join().unwrap());
+}
