@@ -23,6 +23,8 @@ use crate::tls::TlsSession;
 
 /// Bytes relayed per read, either way.
 const CHUNK: usize = 16 * 1024;
+/// Decrypted bytes held for tiny_http at most: beyond, the client is not read.
+const MAX_TO_PLAIN: usize = 64 * 1024;
 
 /// First bytes of a plain HTTP request (Go's `tlsRecordHeaderLooksLikeHTTP`)…
 const HTTP_STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
@@ -180,6 +182,7 @@ impl Relay {
             if client_ready {
                 self.read_client()?;
             }
+            self.take_plaintext()?;
             self.write_plain()?;
             if plain_ready {
                 self.read_plain()?;
@@ -236,20 +239,26 @@ impl Relay {
         looks_like_http
     }
 
-    /// Takes the client's TLS records and decrypts them into `to_plain`.
+    /// Takes the client's TLS records (one socket read; `poll` reports more).
     fn read_client(&mut self) -> io::Result<()> {
-        loop {
-            match self.tls.read_tls_from(&mut self.tcp) {
-                Ok(0) => self.client_done = true,
-                Ok(_) => {}
-                Err(err) if err.kind() == ErrorKind::WouldBlock => {}
-                Err(err) => {
-                    // rustls queued an alert saying why: send it, best effort.
-                    let _ = self.flush_tls();
-                    return Err(err);
-                }
+        match self.tls.read_tls_from(&mut self.tcp) {
+            Ok(0) => self.client_done = true,
+            Ok(_) => {}
+            Err(err) if err.kind() == ErrorKind::WouldBlock => {}
+            Err(err) => {
+                // rustls queued an alert saying why: send it, best effort.
+                let _ = self.flush_tls();
+                return Err(err);
             }
-            let mut buf = [0u8; CHUNK];
+        }
+        Ok(())
+    }
+
+    /// Moves what rustls decrypted into `to_plain`, up to [`MAX_TO_PLAIN`] (the rest stays
+    /// in rustls, and the client is not read, until tiny_http has taken it).
+    fn take_plaintext(&mut self) -> io::Result<()> {
+        let mut buf = [0u8; CHUNK];
+        while self.to_plain.len() < MAX_TO_PLAIN {
             match self.tls.read_plain(&mut buf) {
                 Ok(0) => self.client_done = true,
                 Ok(n) => {
@@ -260,8 +269,9 @@ impl Relay {
                 Err(err) if err.kind() == ErrorKind::UnexpectedEof => self.client_done = true,
                 Err(err) => return Err(err),
             }
-            return Ok(());
+            break;
         }
+        Ok(())
     }
 
     /// Hands decrypted bytes to tiny_http; once the client is done and everything is
