@@ -772,9 +772,11 @@ impl Reactor {
         }
     }
 
-    /// Hands staged bytes to other reactors, writes local output and tears down closed
-    /// connections; adds this turn's counts to the server's.
+    /// Adds this turn's counts to the server's, hands staged bytes to other reactors,
+    /// writes local output and tears down closed connections. The counts go first: a
+    /// client that has its answer (a PONG after a PUB) must find them in monitoring.
     fn flush(&mut self) {
+        self.publish_stats();
         self.out.hand_over(&self.shared);
         for token in self.out.take_dirty() {
             if let Some(conn) = self.conns.get_mut(token) {
@@ -788,6 +790,12 @@ impl Reactor {
         for token in std::mem::take(&mut self.closing) {
             self.teardown(token);
         }
+        self.publish_stats();
+    }
+
+    /// Adds the turn's message counts and the subject cache's statistics to the shared
+    /// ones, when they changed.
+    fn publish_stats(&mut self) {
         if self.counts != Snapshot::default() {
             self.shared.stats.add(&self.counts);
             self.counts = Snapshot::default();
