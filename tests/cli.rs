@@ -719,6 +719,38 @@ fn random_port_startup_lines_in_reference_order() {
     }
 }
 
+/// With client TLS and route TLS, the ports file's URLs use the `tls` scheme (which clients
+/// and tools read to know they must start TLS), as the reference writes them.
+#[test]
+fn ports_file_names_tls_listeners_tls() {
+    let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/certs");
+    let cert = |name: &str| path_str(&certs.join(name)).to_string();
+    let conf_text = format!(
+        "tls {{ cert_file: {server:?}, key_file: {key:?} }}\n\
+         cluster {{ listen: \"127.0.0.1:-1\", name: ports\n  \
+         tls {{ cert_file: {route:?}, key_file: {route_key:?}, ca_file: {ca:?} }} }}\n",
+        server = cert("server-cert.pem"),
+        key = cert("server-key.pem"),
+        route = cert("route-cert.pem"),
+        route_key = cert("route-key.pem"),
+        ca = cert("ca.pem"),
+    );
+    for imp in Impl::enabled() {
+        let dir = fresh_temp_dir();
+        let conf = dir.join("tls.conf");
+        fs::write(&conf, &conf_text).unwrap();
+        let args = [&LOOPBACK[..], &["-c", path_str(&conf)]].concat();
+        let p = Proc::server(imp, dir.clone(), &args);
+        let ports = p.ports().expect("ports file");
+        let scheme = |key: &str| {
+            let url = ports[key][0].as_str().unwrap_or_default().to_string();
+            url.split_once("://").map(|(scheme, _)| scheme.to_string())
+        };
+        assert_eq!(scheme("nats").as_deref(), Some("tls"), "{imp}: {ports}");
+        assert_eq!(scheme("cluster").as_deref(), Some("tls"), "{imp}: {ports}");
+    }
+}
+
 #[test]
 fn logtime_false_drops_timestamps() {
     for imp in Impl::enabled() {

@@ -44,12 +44,14 @@ pub fn write_ports_file(dir: &Path, opts: &Options, listening: Listening) -> Opt
         .unwrap_or_else(|| "natsd".to_string());
     let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
     let client = listening.client;
-    let mut ports = serde_json::json!({ "nats": urls("nats", &opts.host, client.port()) });
+    let client_scheme = tls_scheme(opts.tls.is_some());
+    let mut ports = serde_json::json!({ "nats": urls(client_scheme, &opts.host, client.port()) });
     if let Some((scheme, addr)) = listening.monitor {
         ports["monitoring"] = urls(scheme, &addr.ip().to_string(), addr.port()).into();
     }
     if let Some(addr) = listening.cluster {
-        ports["cluster"] = urls("nats", &addr.ip().to_string(), addr.port()).into();
+        let scheme = tls_scheme(opts.cluster.tls.is_some());
+        ports["cluster"] = urls(scheme, &addr.ip().to_string(), addr.port()).into();
     }
     let json = ports.to_string();
     match write_file(&path, json.as_bytes(), 0o666) {
@@ -66,6 +68,16 @@ pub fn write_ports_file(dir: &Path, opts: &Options, listening: Listening) -> Opt
 pub fn remove_ports_file(path: &Path) {
     if let Err(e) = fs::remove_file(path) {
         error!("Error cleaning up ports file {}: {e}", path.display());
+    }
+}
+
+/// The scheme of client and route URLs: `tls` when the listener requires TLS, as the
+/// reference writes them.
+fn tls_scheme(tls: bool) -> &'static str {
+    if tls {
+        "tls"
+    } else {
+        "nats"
     }
 }
 
