@@ -5,12 +5,20 @@
 //! reads go through a 1 MB buffer and [`Conn::next_event`] hands out `MSG`
 //! frames as slices into it, answering server `PING`s on the way. A flush is a
 //! `PING`/`PONG` round trip: when it returns, the server has processed
-//! everything sent before it.
+//! everything sent before it. A `tls://` URL (as servers with TLS list
+//! themselves in their ports file) reads the server's plain-text `INFO`, then
+//! speaks TLS (rustls, as natsd), trusting the CA given to [`use_tls`].
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::ops::Range;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
 const READ_BUF: usize = 1 << 20;
 const WRITE_CHUNK: usize = 64 * 1024;
@@ -55,9 +63,83 @@ enum Parse {
     Need(usize),
 }
 
+/// The TLS settings of `tls://` connections, once [`use_tls`] has set them.
+static TLS: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+
+/// Sets the CA certificates (PEM) that `tls://` connections trust; once per process.
+pub fn use_tls(ca: &Path) -> Result<(), String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| format!("{}: {e}", ca.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("{}: {e}", ca.display()))?;
+    }
+    let config = ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    TLS.set(Arc::new(config))
+        .map_err(|_| "TLS is already configured".to_string())
+}
+
+/// The connection's byte stream: plain TCP or TLS over it.
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Transport {
+    /// The TCP socket underneath.
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(tcp) => tcp,
+            Transport::Tls(tls) => tls.get_ref(),
+        }
+    }
+
+    /// Starts TLS after the server's plain-text `INFO` line (read byte by byte, so that
+    /// nothing of the handshake is taken with it).
+    fn upgrade(mut tcp: TcpStream, host: &str, config: Arc<ClientConfig>) -> io::Result<Self> {
+        let mut byte = [0u8; 1];
+        while byte[0] != b'\n' {
+            tcp.read_exact(&mut byte)?;
+        }
+        let name = ServerName::try_from(host.to_string()).map_err(io::Error::other)?;
+        let session = ClientConnection::new(config, name).map_err(io::Error::other)?;
+        Ok(Transport::Tls(Box::new(StreamOwned::new(session, tcp))))
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(tcp) => tcp.read(buf),
+            Transport::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(tcp) => tcp.write(buf),
+            Transport::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(tcp) => tcp.flush(),
+            Transport::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
 /// One client connection.
 pub struct Conn {
-    stream: TcpStream,
+    stream: Transport,
     rbuf: Vec<u8>,
     start: usize,
     end: usize,
@@ -101,13 +183,26 @@ pub fn push_u64(buf: &mut Vec<u8>, mut n: u64) {
 }
 
 impl Conn {
-    /// Connects to `url` (`nats://host:port` or `host:port`), sends `CONNECT`
+    /// Connects to `url` (`nats://host:port`, `tls://…` or `host:port`), sends `CONNECT`
     /// and waits for the `PONG` that confirms the server accepted it.
     pub fn connect(url: &str) -> io::Result<Conn> {
-        let addr = url.strip_prefix("nats://").unwrap_or(url);
-        let stream = TcpStream::connect(addr)?;
-        stream.set_nodelay(true)?;
-        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        let (tls, addr) = match url.split_once("://") {
+            Some(("tls", addr)) => (true, addr),
+            Some((_, addr)) => (false, addr),
+            None => (false, url),
+        };
+        let tcp = TcpStream::connect(addr)?;
+        tcp.set_nodelay(true)?;
+        tcp.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        let stream = match (tls, TLS.get()) {
+            (false, _) => Transport::Plain(tcp),
+            (true, None) => return Err(io::Error::other("a tls:// URL needs --tls DIR")),
+            (true, Some(config)) => {
+                let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                Transport::upgrade(tcp, host, config.clone())?
+            }
+        };
         let mut conn = Conn {
             stream,
             rbuf: vec![0; READ_BUF],
@@ -122,7 +217,7 @@ impl Conn {
 
     /// Sets how long [`Conn::next_event`] may wait for data (`None`: forever).
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.stream.set_read_timeout(timeout)
+        self.stream.tcp().set_read_timeout(timeout)
     }
 
     fn queued(&mut self) -> io::Result<()> {

@@ -18,6 +18,8 @@ pub struct Options {
     pub reference: PathBuf,
     pub rounds: usize,
     pub specs: Vec<Spec>,
+    /// Arguments both servers get (client TLS with `--tls`).
+    pub server_args: Vec<String>,
 }
 
 /// The scenarios compared when none are named.
@@ -65,7 +67,7 @@ pub fn run(opts: &Options, json_out: bool) -> Result<bool, String> {
                     SIDES[side]
                 ));
                 let tag = format!("round {} {}", round + 1, SIDES[side]);
-                match once(spec, binaries[side], got) {
+                match once(spec, binaries[side], &opts.server_args, got) {
                     Ok(report) => {
                         progress.note(&format!("{}", Rate(&report)));
                         got.reports[side].push(report);
@@ -101,10 +103,16 @@ pub fn run(opts: &Options, json_out: bool) -> Result<bool, String> {
 }
 
 /// One scenario against a fresh server (for `route`: a fresh two-server cluster).
-fn once(spec: &Spec, binary: &Path, got: &mut Gathered) -> Result<Report, String> {
+fn once(
+    spec: &Spec,
+    binary: &Path,
+    server_args: &[String],
+    got: &mut Gathered,
+) -> Result<Report, String> {
+    let args: Vec<&str> = server_args.iter().map(String::as_str).collect();
     let mut servers = match spec.kind {
-        Kind::Route => Server::start_pair(binary)?,
-        _ => vec![Server::start(binary, &[])?],
+        Kind::Route => Server::start_pair(binary, &args)?,
+        _ => vec![Server::start(binary, &args)?],
     };
     let target = Target {
         urls: servers.iter().map(|s| s.url().to_string()).collect(),

@@ -53,6 +53,10 @@ OPTIONS:
   --subs N          subscribers (queue members for queue)
   --conns N         connections for conns (default 10000)
   --subjects N      subscriptions for subs (default 10000)
+  --tls DIR         clients use TLS (nats:// URLs become tls://), trusting
+                    DIR/ca.pem; with compare, both servers get --tls with
+                    DIR/server-cert.pem and DIR/server-key.pem
+                    (configs/certs has test ones)
   --json            print JSON instead of a table
   -h, --help        this text
 ";
@@ -109,6 +113,19 @@ fn real_main() -> Result<bool, String> {
     } else {
         None
     };
+    let tls_dir: Option<PathBuf> = args.opt_value_from_str("--tls").map_err(err)?;
+    let mut server_args = Vec::new();
+    if let Some(dir) = &tls_dir {
+        client::use_tls(&dir.join("ca.pem"))?;
+        for (flag, file) in [
+            ("--tlscert", "server-cert.pem"),
+            ("--tlskey", "server-key.pem"),
+        ] {
+            server_args.push(flag.to_string());
+            server_args.push(dir.join(file).to_string_lossy().into_owned());
+        }
+        server_args.insert(0, "--tls".to_string());
+    }
     let mut urls: Vec<String> = args.values_from_str("--url").map_err(err)?;
     let pids: Vec<u32> = args.values_from_str("--pid").map_err(err)?;
     let mut names: Vec<String> = compare_mode
@@ -142,6 +159,7 @@ fn real_main() -> Result<bool, String> {
             reference,
             rounds: rounds.max(1),
             specs,
+            server_args,
         };
         return compare::run(&opts, json);
     }
@@ -155,6 +173,13 @@ fn real_main() -> Result<bool, String> {
         .collect::<Result<_, _>>()?;
     if urls.is_empty() {
         urls.push("nats://127.0.0.1:4222".into());
+    }
+    if tls_dir.is_some() {
+        for url in &mut urls {
+            if let Some(addr) = url.strip_prefix("nats://") {
+                *url = format!("tls://{addr}");
+            }
+        }
     }
     let target = Target { urls, pids };
     let mut reports = Vec::new();

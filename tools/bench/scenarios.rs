@@ -1085,6 +1085,30 @@ mod tests {
         );
     }
 
+    /// The checks hold over TLS too: a `tls://` URL (natsd with the test certificates, in
+    /// this process) carries a checked pubsub run.
+    #[test]
+    fn pubsub_over_tls_is_checked() {
+        let certs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/certs");
+        let tls = natsd::options::TlsOptions {
+            cert_file: Some(certs.join("server-cert.pem")),
+            key_file: Some(certs.join("server-key.pem")),
+            ..Default::default()
+        };
+        let opts = natsd::Options {
+            host: "127.0.0.1".into(),
+            port: natsd::RANDOM_PORT,
+            tls: Some(tls),
+            ..Default::default()
+        };
+        let server = natsd::Server::start(opts).expect("natsd with TLS starts");
+        crate::client::use_tls(&certs.join("ca.pem")).expect("test CA");
+        let url = format!("tls://{}", server.client_addr());
+        stream(&flow("pubsub"), &url, &url, "t", 1, 2).expect("checked run over TLS");
+        let plain = format!("nats://{}", server.client_addr());
+        assert!(stream(&flow("pubsub"), &plain, &plain, "t", 1, 1).is_err());
+    }
+
     #[test]
     fn scenario_specs_parse() {
         let spec = Spec::parse("fanout:size=16,duration=0.5", &Params::default()).unwrap();

@@ -22,21 +22,22 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts two servers of `binary` in one cluster (the second routes to the first);
-    /// the route scenario's probe waits until interest crosses.
-    pub fn start_pair(binary: &Path) -> Result<Vec<Server>, String> {
-        let cluster = [
+    /// Starts two servers of `binary` with `extra` arguments in one cluster (the second
+    /// routes to the first); the route scenario's probe waits until interest crosses.
+    pub fn start_pair(binary: &Path, extra: &[&str]) -> Result<Vec<Server>, String> {
+        let mut cluster = vec![
             "--cluster",
             "nats://127.0.0.1:-1",
             "--cluster_name",
             "bench",
         ];
+        cluster.extend_from_slice(extra);
         let first = Server::start(binary, &cluster)?;
         let seed = first
             .cluster_url
             .clone()
             .ok_or("the first server lists no cluster URL")?;
-        let mut args = cluster.to_vec();
+        let mut args = cluster.clone();
         args.extend(["--routes", &seed]);
         let second = Server::start(binary, &args)?;
         Ok(vec![first, second])
