@@ -62,8 +62,55 @@ enum Mode {
 pub struct Authenticator {
     mode: Mode,
     no_auth_user: Option<String>,
-    verified: Mutex<HashSet<u64>>,
-    digest_key: RandomState,
+    verified: VerifiedPairs,
+}
+
+/// bcrypt (hash, password) pairs already verified, remembered by a keyed digest (never the
+/// password itself), so the same credentials cost one bcrypt run, not one per connection.
+#[derive(Debug, Default)]
+pub struct VerifiedPairs {
+    key: RandomState,
+    digests: Mutex<HashSet<u64>>,
+}
+
+impl VerifiedPairs {
+    /// The digest that stands for the pair.
+    pub fn digest(&self, hash: &str, password: &str) -> u64 {
+        self.key.hash_one((hash, password))
+    }
+
+    /// Whether the pair of `digest` was verified before.
+    pub fn contains(&self, digest: u64) -> bool {
+        self.lock().contains(&digest)
+    }
+
+    /// Remembers a verified pair by its digest.
+    pub fn remember(&self, digest: u64) {
+        self.lock().insert(digest);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+        self.digests.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Whether `given` matches a configured `secret` here and now: in constant time for plain
+/// text, with bcrypt (remembered in `verified`) for a hash. For route connections, which
+/// are few; clients go through [`Authenticator::check`], which leaves bcrypt to the
+/// verifier threads.
+pub fn secret_matches(secret: &str, given: &str, verified: &VerifiedPairs) -> bool {
+    if !is_bcrypt(secret) {
+        return constant_time_eq(secret.as_bytes(), given.as_bytes());
+    }
+    let digest = verified.digest(secret, given);
+    if verified.contains(digest) {
+        return true;
+    }
+    let matched = verify_bcrypt(given, secret);
+    if matched {
+        verified.remember(digest);
+    }
+    matched
 }
 
 /// The result of [`Authenticator::check`].
@@ -160,8 +207,7 @@ impl Authenticator {
         Authenticator {
             mode,
             no_auth_user: opts.no_auth_user.clone(),
-            verified: Mutex::new(HashSet::new()),
-            digest_key: RandomState::new(),
+            verified: VerifiedPairs::default(),
         }
     }
 
@@ -216,9 +262,8 @@ impl Authenticator {
             let matched = constant_time_eq(secret.as_bytes(), given.as_bytes());
             return Outcome::Done(if matched { Ok(identity) } else { Err(refused) });
         }
-        let digest = self.digest_key.hash_one((secret, given));
-        let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        if verified.contains(&digest) {
+        let digest = self.verified.digest(secret, given);
+        if self.verified.contains(digest) {
             return Outcome::Done(Ok(identity));
         }
         Outcome::Verify(Pending {
@@ -232,8 +277,7 @@ impl Authenticator {
 
     /// Remembers a verified bcrypt pair by its digest.
     pub fn remember(&self, digest: u64) {
-        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        verified.insert(digest);
+        self.verified.remember(digest);
     }
 }
 
@@ -339,6 +383,18 @@ mod tests {
         assert_eq!(guest.user.as_deref(), Some("guest"));
         let refused = decide(&auth, creds("alice", "bad", "")).unwrap_err();
         assert_eq!(refused.to_string(), "authentication error - User \"alice\"");
+    }
+
+    #[test]
+    fn secrets_match_now_plain_or_bcrypt_remembered() {
+        let verified = VerifiedPairs::default();
+        assert!(secret_matches("s3cret", "s3cret", &verified));
+        assert!(!secret_matches("s3cret", "s3cre", &verified));
+        let hashed = hash("pw");
+        assert!(!secret_matches(&hashed, "nope", &verified));
+        assert!(secret_matches(&hashed, "pw", &verified));
+        assert!(verified.contains(verified.digest(&hashed, "pw")));
+        assert!(!verified.contains(verified.digest(&hashed, "nope")));
     }
 
     #[test]

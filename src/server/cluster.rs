@@ -6,9 +6,7 @@
 //! held, so every route sees them in the order they happened; the dump of all interest a
 //! new route gets is taken under the same lock at registration.
 
-use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -16,6 +14,7 @@ use super::conn::ConnShared;
 use super::dialer::DialQueue;
 use super::route_info::RouteInfo;
 use super::ServerShared;
+use crate::auth::VerifiedPairs;
 use crate::options::{Permissions, SubjectPermission};
 use crate::permissions::UserPermissions;
 use crate::route_url::RouteUrl;
@@ -84,10 +83,9 @@ pub struct Cluster {
     permissions: Option<UserPermissions>,
     /// Route TLS (`cluster.tls`), both ends.
     pub tls: Option<RouteTls>,
-    /// Keyed digests of route passwords that matched the configured bcrypt hash: bcrypt
-    /// runs on the reactor for a route (routes are few), once per password.
-    verified_passwords: Mutex<HashSet<u64>>,
-    digest_keys: RandomState,
+    /// Route passwords that matched the configured bcrypt hash: bcrypt runs on the reactor
+    /// for a route (routes are few), once per password.
+    pub verified_passwords: VerifiedPairs,
 }
 
 impl Cluster {
@@ -119,8 +117,7 @@ impl Cluster {
             dials: DialQueue::default(),
             permissions,
             tls,
-            verified_passwords: Mutex::new(HashSet::new()),
-            digest_keys: RandomState::new(),
+            verified_passwords: VerifiedPairs::default(),
         }
     }
 
@@ -151,23 +148,6 @@ impl Cluster {
         self.permissions
             .as_ref()
             .is_none_or(|p| p.can_subscribe(subject, None))
-    }
-
-    /// Whether a route's password matches the configured bcrypt `hash` (remembered).
-    pub fn check_bcrypt(&self, password: &str, hash: &str) -> bool {
-        let digest = self.digest_keys.hash_one(password);
-        let mut verified = self
-            .verified_passwords
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if verified.contains(&digest) {
-            return true;
-        }
-        let matched = bcrypt::verify(password, hash).unwrap_or(false);
-        if matched {
-            verified.insert(digest);
-        }
-        matched
     }
 
     /// Whether `url` is one of the configured routes.

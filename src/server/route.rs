@@ -16,6 +16,7 @@ use super::dialer::{DialJob, RETRY_DELAY};
 use super::reactor::Reactor;
 use super::route_info::{RouteConnect, RouteInfo};
 use super::timer::TimerKind;
+use crate::auth::secret_matches;
 use crate::proto::{Frame, Op, RoutedArgs};
 use crate::route_url::RouteUrl;
 use crate::tls::TlsSession;
@@ -196,10 +197,7 @@ impl Reactor {
                 .cluster
                 .clone()
                 .expect("routes run with a cluster");
-            let pass_ok = match crate::options::is_bcrypt(pass) {
-                true => cluster.check_bcrypt(&connect.pass, pass),
-                false => connect.pass == pass,
-            };
+            let pass_ok = secret_matches(pass, &connect.pass, &cluster.verified_passwords);
             if connect.user != *user || !pass_ok {
                 // Logged as the reference does; answered with the usual violation.
                 error!("{}authentication error", self.conns[token].shared.prefix());
