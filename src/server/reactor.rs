@@ -790,11 +790,10 @@ impl Reactor {
         for token in std::mem::take(&mut self.closing) {
             self.teardown(token);
         }
-        self.publish_stats();
     }
 
     /// Adds the turn's message counts and the subject cache's statistics to the shared
-    /// ones, when they changed.
+    /// ones, when they changed (writing and teardown change neither).
     fn publish_stats(&mut self) {
         if self.counts != Snapshot::default() {
             self.shared.stats.add(&self.counts);

@@ -117,14 +117,14 @@ fn real_main() -> Result<bool, String> {
     let mut server_args = Vec::new();
     if let Some(dir) = &tls_dir {
         client::use_tls(&dir.join("ca.pem"))?;
-        for (flag, file) in [
-            ("--tlscert", "server-cert.pem"),
-            ("--tlskey", "server-key.pem"),
-        ] {
-            server_args.push(flag.to_string());
-            server_args.push(dir.join(file).to_string_lossy().into_owned());
-        }
-        server_args.insert(0, "--tls".to_string());
+        let path = |file: &str| dir.join(file).to_string_lossy().into_owned();
+        server_args = vec![
+            "--tls".to_string(),
+            "--tlscert".to_string(),
+            path("server-cert.pem"),
+            "--tlskey".to_string(),
+            path("server-key.pem"),
+        ];
     }
     let mut urls: Vec<String> = args.values_from_str("--url").map_err(err)?;
     let pids: Vec<u32> = args.values_from_str("--pid").map_err(err)?;
