@@ -1,220 +1,135 @@
-//! The client protocol as the server runs it: parsed operations in, replies and state
-//! changes out. PUB/HPUB delivery lives in `deliver`.
+//! The client role: a [`ClientSession`] runs the client protocol (CONNECT and
+//! authentication, SUB/UNSUB, PUB/HPUB with permissions, PING/PONG) on parsed operations,
+//! through the turn's context; delivery itself is in `deliver`.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use log::{debug, error, log_enabled, trace, Level};
+use log::{debug, error, trace};
 
-use super::conn::{CloseReason, SubRef, Subscription};
-use super::reactor::Reactor;
+use super::conn::{CloseReason, ConnShared, SubRef, Subscription};
+use super::deliver::{self, LazySizes, Message};
+use super::info::{ClientOpts, Info};
+use super::session::{Liveness, Role};
+use super::settings::Settings;
 use super::timer::TimerKind;
-use crate::auth::{Credentials, Identity, Outcome, Refused};
+use super::turn::Turn;
+use crate::auth::{Credentials, Identity, Outcome, Pending, Refused};
 use crate::logging;
-use crate::proto::{Frame, Op, ParseError, Parsed};
+use crate::permissions::UserPermissions;
+use crate::proto::{Frame, Op, Parser};
 use crate::subject;
 
 /// How long the first server PING waits after CONNECT at most (the reference's
 /// `firstClientPingInterval`).
 const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
 
-/// The most input a route operation may hold (routes have no payload limit).
-const MAX_ROUTED_INPUT: usize = 64 * 1024 * 1024;
+/// Publish verdicts kept per connection before the cache starts over.
+const PUB_VERDICTS: usize = 128;
 
 const OK: &[u8] = b"+OK\r\n";
-const PONG: &[u8] = b"PONG\r\n";
-const PING: &[u8] = b"PING\r\n";
 
-impl Reactor {
-    /// Parses and runs every complete operation in `buf` (input of the connection at
-    /// `token`); returns the bytes consumed. Stops early when the connection closes or is
-    /// paused for flow control.
-    pub(super) fn process(&mut self, token: usize, buf: &[u8]) -> usize {
-        let mut pos = 0;
-        let is_route = self.conns[token].route.is_some();
-        let max_held = match is_route {
-            true => MAX_ROUTED_INPUT,
-            false => self.max_held_input(),
-        };
-        self.conns[token].needs_input = false;
-        while pos < buf.len() {
-            let conn = &mut self.conns[token];
-            if conn.closing.is_some()
-                || conn.paused_until.is_some()
-                || conn.awaiting_verdict.is_some()
-            {
-                break;
-            }
-            if !conn.connected
-                && !is_route
-                && !matches!(buf[pos], b'C' | b'c')
-                && self.settings.auth.required()
-            {
-                // The reference rejects the first byte of anything but CONNECT.
-                self.auth_violation(token, None);
-                break;
-            }
-            match conn.parser.parse(&buf[pos..]) {
-                Ok(Parsed::Frame(frame)) => {
-                    pos += frame.consumed;
-                    if logging::trace_enabled() {
-                        self.trace_in(token, &frame);
-                    }
-                    match is_route {
-                        true => self.dispatch_route(token, frame),
-                        false => self.dispatch(token, frame),
-                    }
-                }
-                Ok(Parsed::Incomplete { .. }) if buf.len() - pos > max_held => {
-                    // Only blanks after a verb or the tail of a PING line can grow this
-                    // far; the reference skips them, natsd will not buffer without bound.
-                    self.parse_error(token, ParseError::MaxControlLine, &buf[pos..]);
-                    break;
-                }
-                Ok(Parsed::Incomplete { needed }) => {
-                    conn.needs_input = true;
-                    conn.needed = needed.unwrap_or(0);
-                    break;
-                }
-                Err(err) => {
-                    self.parse_error(token, err, &buf[pos..]);
-                    break;
-                }
-            }
-        }
-        pos
-    }
+/// Where a client is in its life.
+#[derive(Debug)]
+enum Phase {
+    /// Until CONNECT arrives (the auth timer runs; with auth required, anything else is a
+    /// violation).
+    AwaitingConnect,
+    /// CONNECT's password is checked on the verifier pool; input waits behind it.
+    Verifying(Pending),
+    /// The CONNECT was accepted.
+    Established,
+    /// Established, and checked again after an authorization reload; input waits.
+    Reverifying(Pending),
+}
 
-    /// The most input an incomplete operation can legitimately need.
-    fn max_held_input(&self) -> usize {
-        let opts = &self.settings.opts;
-        opts.max_payload + opts.max_control_line + 64
-    }
+/// A client connection's protocol state.
+pub struct ClientSession {
+    shared: Arc<ConnShared>,
+    parser: Parser,
+    opts: ClientOpts,
+    phase: Phase,
+    /// The authenticated user's name, for violation log lines.
+    user: Option<String>,
+    /// The user's permissions (`None`: everything allowed).
+    perms: Option<Arc<UserPermissions>>,
+    /// Publish permission verdicts by subject (bounded), so the hot path rarely re-checks.
+    pub_verdicts: HashMap<Box<[u8]>, bool>,
+    liveness: Liveness,
+}
 
-    /// Runs one operation from a client.
-    fn dispatch(&mut self, token: usize, frame: Frame<'_>) {
-        match frame.op {
-            Op::Connect(json) => self.on_connect(token, json),
-            Op::Pub {
-                subject,
-                reply,
-                payload,
-            } => self.on_pub(token, subject, reply, None, payload, frame.args),
-            Op::HPub {
-                subject,
-                reply,
-                header_len,
-                message,
-            } => self.on_pub(token, subject, reply, Some(header_len), message, frame.args),
-            Op::Sub {
-                subject,
-                queue,
-                sid,
-            } => self.on_sub(token, subject, queue, sid),
-            Op::Unsub { sid, max } => self.on_unsub(token, sid, max),
-            Op::Ping => {
-                self.conns[token].ping.last_client_ping = Some(Instant::now());
-                self.send_proto(token, PONG, "PONG");
-            }
-            Op::Pong => self.on_pong(token),
-            Op::Err(text) => {
-                let conn = &self.conns[token];
-                error!(
-                    "{}Client Error {}",
-                    conn.shared.prefix(),
-                    String::from_utf8_lossy(text)
-                );
-                self.close(token, CloseReason::ParseError, false);
-            }
-            // Route operations come only from a route's parser.
-            Op::Info(_)
-            | Op::Ok
-            | Op::Ignored
-            | Op::RouteSub { .. }
-            | Op::RouteUnsub { .. }
-            | Op::RouteMsg { .. } => {}
-        }
-    }
+/// The INFO a new client gets: the template in force with its id and address.
+pub fn info_line(turn: &Turn, cid: u64, addr: SocketAddr) -> Vec<u8> {
+    let info = turn.shared.client_info(&turn.settings);
+    info.line_for(cid, addr.ip().to_string())
+}
 
-    fn trace_in(&self, token: usize, frame: &Frame<'_>) {
-        let prefix = self.conns[token].shared.prefix();
-        let args = String::from_utf8_lossy(frame.args);
-        let line = match frame.op {
-            Op::Connect(_) => format!("{} {}", frame.op.name(), redact_password(&args)),
-            _ if args.is_empty() => frame.op.name().to_string(),
-            _ => format!("{} {}", frame.op.name(), args),
-        };
-        trace!("{prefix}<<- [{line}]");
-        if let Op::Pub { payload: p, .. } | Op::HPub { message: p, .. } = frame.op {
-            let max = self.settings.opts.log.max_traced_msg_len;
-            trace!(
-                "{prefix}<<- MSG_PAYLOAD: [{}]",
-                logging::quote_payload(p, max)
-            );
-        }
-    }
-
-    fn parse_error(&mut self, token: usize, err: ParseError, rest: &[u8]) {
-        let prefix = self.conns[token].shared.prefix();
-        match err {
-            ParseError::UnknownOp => {
-                error!(
-                    "{prefix}Client parser ERROR: proto='{}...'",
-                    logging::quote_payload(&rest[..rest.len().min(32)], 0)
-                );
-                self.send_err_and_close(
-                    token,
-                    "Unknown Protocol Operation",
-                    CloseReason::ProtocolViolation,
-                );
-            }
-            ParseError::MaxControlLine => {
-                error!("{prefix}maximum control line exceeded");
-                self.send_err_and_close(
-                    token,
-                    "maximum control line exceeded",
-                    CloseReason::MaxControlLineExceeded,
-                );
-            }
-            ParseError::MaxPayload => {
-                error!("{prefix}maximum payload exceeded");
-                self.send_err_and_close(
-                    token,
-                    "Maximum Payload Violation",
-                    CloseReason::MaxPayloadExceeded,
-                );
-            }
-            ParseError::BadArgs => {
-                error!(
-                    "{prefix}processing error: proto='{}...'",
-                    logging::quote_payload(&rest[..rest.len().min(32)], 0)
-                );
-                self.close(token, CloseReason::ProtocolViolation, false);
-            }
-        }
-    }
-
-    fn on_connect(&mut self, token: usize, json: &[u8]) {
+impl ClientSession {
+    /// The session of a client just accepted (its INFO is queued or sent): arms its
+    /// timers, registers it, and enforces `max_connections`.
+    pub fn start(shared: Arc<ConnShared>, turn: &mut Turn) -> ClientSession {
+        let settings = Arc::clone(&turn.settings);
+        let opts = &settings.opts;
+        let token = shared.token;
         let now = Instant::now();
-        let interval = self.settings.opts.ping_interval.min(FIRST_PING_INTERVAL);
-        let jitter = Duration::from_nanos(self.random() % (interval.as_nanos() as u64 / 5 + 1));
-        let conn = &mut self.conns[token];
-        conn.last_activity = now;
-        conn.counts.touched = true;
-        conn.ping.due = now + interval + jitter;
-        let due = conn.ping.due;
-        if conn.opts.apply_connect(json).is_err() {
-            error!("{}invalid CONNECT document", conn.shared.prefix());
-            self.close(token, CloseReason::ProtocolViolation, false);
+        let session = ClientSession {
+            parser: Parser::new(opts.max_control_line, opts.max_payload),
+            opts: ClientOpts::default(),
+            phase: Phase::AwaitingConnect,
+            user: None,
+            perms: None,
+            pub_verdicts: HashMap::new(),
+            liveness: Liveness::new(now + opts.ping_interval),
+            shared,
+        };
+        turn.counts.total_connections += 1;
+        turn.schedule(token, now + opts.ping_interval, TimerKind::Ping);
+        if settings.auth.required() {
+            turn.schedule(token, now + opts.auth_timeout(), TimerKind::AuthTimeout);
+        }
+        debug!("{}Client connection created", session.shared.prefix());
+        let clients = {
+            let mut clients = turn.shared.clients();
+            clients.insert(session.shared.cid, session.shared.clone());
+            clients.len()
+        };
+        if clients > opts.max_connections {
+            max_connections_exceeded(&session.shared, turn);
+        }
+        session
+    }
+
+    fn token(&self) -> usize {
+        self.shared.token
+    }
+
+    /// Over `max_connections` after a reload lowered it.
+    pub fn shed(&self, turn: &mut Turn) {
+        max_connections_exceeded(&self.shared, turn);
+    }
+
+    fn on_connect(&mut self, json: &[u8], turn: &mut Turn) {
+        let now = Instant::now();
+        let interval = turn.settings.opts.ping_interval.min(FIRST_PING_INTERVAL);
+        let jitter = Duration::from_nanos(turn.random() % (interval.as_nanos() as u64 / 5 + 1));
+        let token = self.token();
+        turn.outputs[token].counts.touched = true;
+        let due = now + interval + jitter;
+        self.liveness.reschedule(due);
+        if self.opts.apply_connect(json).is_err() {
+            error!("{}invalid CONNECT document", self.shared.prefix());
+            turn.close(token, CloseReason::ProtocolViolation, false);
             return;
         }
-        let shared = &conn.shared;
+        let shared = &self.shared;
         // Until a PONG measures it, the RTT is the time from accept to CONNECT.
         shared
             .activity
             .set_rtt(shared.start.elapsed().unwrap_or_default());
-        let opts = &conn.opts;
+        let opts = &self.opts;
         shared
             .async_info
             .store(opts.protocol >= 1, Ordering::Relaxed);
@@ -228,82 +143,96 @@ impl Reactor {
                 false => opts.user.clone(),
             };
         });
-        self.schedule(token, due, TimerKind::Ping);
-        self.conns[token].connected = true;
-        match self.authenticate(token) {
-            Some(Ok(identity)) => self.finish_connect(token, identity),
-            Some(Err(refused)) => self.auth_violation(token, Some(refused.to_string())),
-            None => {}
+        turn.schedule(token, due, TimerKind::Ping);
+        match self.authenticate(turn) {
+            Ok(Some(identity)) => self.finish_connect(identity, turn),
+            Ok(None) => {}
+            Err(refused) => self.auth_violation(Some(refused.to_string()), turn),
         }
     }
 
-    /// Checks the client's CONNECT credentials: the verdict, or `None` when a bcrypt
-    /// comparison went to the verifier pool (the client waits; see `on_verdict`).
-    fn authenticate(&mut self, token: usize) -> Option<Result<Identity, Refused>> {
-        let conn = &mut self.conns[token];
+    /// Checks the CONNECT credentials: the identity, or `None` when a bcrypt comparison
+    /// went to the verifier pool (the phase then says so; see [`Self::on_verdict`]).
+    fn authenticate(&mut self, turn: &mut Turn) -> Result<Option<Identity>, Refused> {
         let creds = Credentials {
-            user: &conn.opts.user,
-            pass: &conn.opts.pass,
-            token: &conn.opts.auth_token,
+            user: &self.opts.user,
+            pass: &self.opts.pass,
+            token: &self.opts.auth_token,
         };
-        match self.settings.auth.check(creds) {
-            Outcome::Done(verdict) => Some(verdict),
+        match turn.settings.auth.check(creds) {
+            Outcome::Done(verdict) => verdict.map(Some),
             Outcome::Verify(pending) => {
-                let waiter = (self.id, token, conn.shared.cid);
-                let queue = &self.shared.verifier;
+                let waiter = (turn.reactor, self.token(), self.shared.cid);
+                let queue = &turn.shared.verifier;
                 queue.submit(pending.digest, &pending.hash, &pending.password, waiter);
-                conn.awaiting_verdict = Some(pending);
-                None
+                self.phase = match self.phase {
+                    Phase::Established | Phase::Reverifying(_) => Phase::Reverifying(pending),
+                    Phase::AwaitingConnect | Phase::Verifying(_) => Phase::Verifying(pending),
+                };
+                Ok(None)
             }
         }
     }
 
-    /// A bcrypt verdict for a CONNECT: finish it, then run what the client sent after it.
-    pub(super) fn on_verdict(&mut self, token: usize, digest: u64, matched: bool) {
-        let Some(pending) = self.conns[token].awaiting_verdict.take() else {
-            return;
+    /// A bcrypt verdict: finishes the CONNECT (or the re-check) it was for. Returns
+    /// whether input held behind it may run now.
+    pub fn on_verdict(&mut self, digest: u64, matched: bool, turn: &mut Turn) -> bool {
+        let phase = std::mem::replace(&mut self.phase, Phase::AwaitingConnect);
+        let (pending, reverifying) = match phase {
+            Phase::Verifying(pending) => (pending, false),
+            Phase::Reverifying(pending) => (pending, true),
+            other => {
+                self.phase = other;
+                return false;
+            }
         };
         if matched {
-            self.settings.auth.remember(digest);
+            turn.settings.auth.remember(digest);
         }
-        match pending.resolve(matched) {
-            Ok(identity) if self.conns[token].established => self.apply_identity(token, identity),
-            Err(_) if self.conns[token].established => self.revoke(token),
-            Ok(identity) => {
-                self.finish_connect(token, identity);
-                self.mark_ready(token);
+        match (pending.resolve(matched), reverifying) {
+            (Ok(identity), false) => self.finish_connect(identity, turn),
+            (Err(refused), false) => self.auth_violation(Some(refused.to_string()), turn),
+            (Ok(identity), true) => {
+                self.phase = Phase::Established;
+                self.apply_identity(identity, turn);
             }
-            Err(refused) => self.auth_violation(token, Some(refused.to_string())),
+            (Err(_), true) => {
+                self.phase = Phase::Established;
+                self.revoke(turn);
+            }
         }
+        true
     }
 
     /// After an authorization reload: checks an established client again, as the
     /// reference does. A client that no longer authenticates is closed; the others get
     /// their new permissions.
-    pub(super) fn reauthenticate(&mut self, token: usize) {
-        match self.authenticate(token) {
-            Some(Ok(identity)) => self.apply_identity(token, identity),
-            Some(Err(_)) => self.revoke(token),
-            None => {}
+    pub fn reauthenticate(&mut self, turn: &mut Turn) {
+        if !matches!(self.phase, Phase::Established) {
+            return;
+        }
+        match self.authenticate(turn) {
+            Ok(Some(identity)) => self.apply_identity(identity, turn),
+            Ok(None) => {}
+            Err(_) => self.revoke(turn),
         }
     }
 
     /// A connected client whose credentials a reload removed: closed without an `-ERR`,
     /// as the reference does.
-    fn revoke(&mut self, token: usize) {
-        self.close(token, CloseReason::AuthenticationFailure, false);
+    fn revoke(&mut self, turn: &mut Turn) {
+        turn.close(self.token(), CloseReason::AuthenticationFailure, false);
     }
 
     /// New permissions for a connected client: subscriptions they no longer allow are
     /// removed, each with the reference's `-ERR`.
-    fn apply_identity(&mut self, token: usize, identity: Identity) {
-        let conn = &mut self.conns[token];
-        conn.set_identity(identity);
-        let Some(perms) = conn.perms.clone() else {
+    fn apply_identity(&mut self, identity: Identity, turn: &mut Turn) {
+        self.set_identity(identity);
+        let Some(perms) = self.perms.clone() else {
             return;
         };
         let revoked: Vec<SubRef> = {
-            let mut subs = conn.shared.subs.lock();
+            let mut subs = self.shared.subs.lock();
             let revoked = subs
                 .values()
                 .filter(|s| !perms.can_subscribe(&s.subject, s.queue.as_deref()))
@@ -313,84 +242,95 @@ impl Reactor {
             revoked
         };
         for sub in revoked {
-            let sid = &sub.sid;
-            if self
+            if turn
                 .shared
                 .sublist
                 .remove(&sub.subject, sub.queue.as_deref(), &sub)
             {
-                self.interest_changed(&sub, false);
+                turn.interest_changed(&sub, false);
             }
             let text = format!(
                 "Permissions Violation for Subscription to {:?} (sid {:?})",
                 String::from_utf8_lossy(&sub.subject),
-                String::from_utf8_lossy(sid)
+                String::from_utf8_lossy(&sub.sid)
             );
-            self.send_err(token, &text);
+            turn.send_err(self.token(), &text);
         }
     }
 
     /// The checks of CONNECT after authentication, then `+OK`.
-    fn finish_connect(&mut self, token: usize, identity: Identity) {
-        let conn = &mut self.conns[token];
-        conn.set_identity(identity);
-        conn.established = true;
-        if !conn.opts.account.is_empty() || conn.opts.new_account {
-            self.auth_violation(token, Some("authentication error".to_string()));
+    fn finish_connect(&mut self, identity: Identity, turn: &mut Turn) {
+        self.set_identity(identity);
+        self.phase = Phase::Established;
+        let token = self.token();
+        if !self.opts.account.is_empty() || self.opts.new_account {
+            self.auth_violation(Some("authentication error".to_string()), turn);
             return;
         }
-        if !(0..=1).contains(&conn.opts.protocol) {
-            self.send_err_and_close(
+        if !(0..=1).contains(&self.opts.protocol) {
+            turn.send_err_and_close(
                 token,
                 "invalid client protocol",
                 CloseReason::BadClientProtocolVersion,
             );
             return;
         }
-        let headers = self.settings.opts.headers && conn.opts.headers;
-        conn.shared.headers.store(headers, Ordering::Relaxed);
-        conn.parser.set_headers(headers);
-        if let Some(descriptor) = conn.opts.descriptor() {
-            conn.shared.set_descriptor(conn.addr, &descriptor);
+        let headers = turn.settings.opts.headers && self.opts.headers;
+        self.shared.headers.store(headers, Ordering::Relaxed);
+        self.parser.set_headers(headers);
+        if let Some(descriptor) = self.opts.descriptor() {
+            self.shared.set_descriptor(self.shared.addr, &descriptor);
         }
-        if conn.opts.no_responders && !headers {
-            self.send_err_and_close(
+        if self.opts.no_responders && !headers {
+            turn.send_err_and_close(
                 token,
                 "no responders requires headers support",
                 CloseReason::NoRespondersRequiresHeaders,
             );
             return;
         }
-        self.send_ok(token);
+        self.send_ok(turn);
+    }
+
+    /// Takes on an authenticated identity: user name and permissions.
+    fn set_identity(&mut self, identity: Identity) {
+        self.user = identity.user;
+        let tracks = identity
+            .permissions
+            .as_ref()
+            .is_some_and(|p| p.responses().is_some());
+        self.shared.tracks_replies.store(tracks, Ordering::Relaxed);
+        self.perms = identity.permissions;
+        self.pub_verdicts.clear();
     }
 
     /// `-ERR 'Authorization Violation'` and close; `log` is the error line, if any.
-    fn auth_violation(&mut self, token: usize, log: Option<String>) {
+    fn auth_violation(&mut self, log: Option<String>, turn: &mut Turn) {
         if let Some(line) = log {
-            error!("{}{line}", self.conns[token].shared.prefix());
+            error!("{}{line}", self.shared.prefix());
         }
-        self.send_err_and_close(
-            token,
+        turn.send_err_and_close(
+            self.token(),
             "Authorization Violation",
             CloseReason::AuthenticationFailure,
         );
     }
 
-    /// The auth timer: a client that has not sent CONNECT by now is closed.
-    pub(super) fn on_auth_timeout(&mut self, token: usize) {
-        if !self.conns[token].connected {
-            self.send_err_and_close(
-                token,
-                "Authentication Timeout",
-                CloseReason::AuthenticationTimeout,
-            );
+    /// The user as violation log lines name it: `User "alice"` or `User "N/A"`.
+    fn auth_user(&self) -> String {
+        format!("User {:?}", self.user.as_deref().unwrap_or("N/A"))
+    }
+
+    /// `+OK` when the client asked for verbose replies.
+    fn send_ok(&self, turn: &mut Turn) {
+        if self.opts.verbose {
+            turn.send(self.token(), OK, "OK");
         }
     }
 
-    fn on_sub(&mut self, token: usize, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
-        let opts = &self.settings.opts;
-        let conn = &mut self.conns[token];
-        let denied = conn
+    fn on_sub(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8], turn: &mut Turn) {
+        let token = self.token();
+        let denied = self
             .perms
             .as_ref()
             .is_some_and(|p| !p.can_subscribe(subject, queue));
@@ -402,177 +342,327 @@ impl Reactor {
             let (err, log) = match queue.map(String::from_utf8_lossy) {
                 Some(queue) => (
                     format!("Permissions Violation for Subscription to {subject:?} using queue {queue:?}"),
-                    format!("Subscription Violation - {}, Subject {subject:?}, Queue: {queue:?}, SID {sid}", conn.auth_user()),
+                    format!("Subscription Violation - {}, Subject {subject:?}, Queue: {queue:?}, SID {sid}", self.auth_user()),
                 ),
                 None => (
                     format!("Permissions Violation for Subscription to {subject:?}"),
-                    format!("Subscription Violation - {}, Subject {subject:?}, SID {sid}", conn.auth_user()),
+                    format!("Subscription Violation - {}, Subject {subject:?}, SID {sid}", self.auth_user()),
                 ),
             };
-            error!("{}{log}", conn.shared.prefix());
-            self.send_err(token, &err);
+            error!("{}{log}", self.shared.prefix());
+            turn.send_err(token, &err);
             return;
         }
+        let opts = &turn.settings.opts;
         if opts.max_sub_tokens > 0 && subject::token_count(subject) > opts.max_sub_tokens {
             let msg = format!(
                 "Permissions Violation for Subscription to {:?}, too many tokens",
                 String::from_utf8_lossy(subject)
             );
-            self.send_err(token, &msg);
+            turn.send_err(token, &msg);
             return;
         }
-        let existing = conn.shared.subs.get(sid).is_some_and(|s| !s.is_exhausted());
+        let existing = self.shared.subs.get(sid).is_some_and(|s| !s.is_exhausted());
         if !existing {
             let at_limit =
-                opts.max_subscriptions > 0 && conn.shared.subs.live() >= opts.max_subscriptions;
+                opts.max_subscriptions > 0 && self.shared.subs.live() >= opts.max_subscriptions;
             if at_limit {
-                error!("{}maximum subscriptions exceeded", conn.shared.prefix());
-                self.send_err(token, "maximum subscriptions exceeded");
+                error!("{}maximum subscriptions exceeded", self.shared.prefix());
+                turn.send_err(token, "maximum subscriptions exceeded");
                 return;
             }
             if !subject::is_valid_subject(subject) {
-                self.send_err(token, "Invalid Subject");
+                turn.send_err(token, "Invalid Subject");
                 return;
             }
             let sub = SubRef(Arc::new(Subscription {
-                conn: conn.shared.clone(),
+                conn: self.shared.clone(),
                 subject: subject.into(),
                 queue: queue.map(Into::into),
                 sid: sid.into(),
                 max: AtomicU64::new(0),
-                deny: conn.perms.as_ref().and_then(|p| p.delivery_filter(subject)),
+                deny: self.perms.as_ref().and_then(|p| p.delivery_filter(subject)),
                 delivered: AtomicU64::new(0),
                 weight: AtomicU64::new(1),
             }));
-            self.shared.sublist.insert(subject, queue, sub.clone());
-            conn.shared.subs.lock().insert(sid.into(), sub.clone());
-            conn.counts.touched = true;
-            self.interest_changed(&sub, true);
+            turn.shared.sublist.insert(subject, queue, sub.clone());
+            self.shared.subs.lock().insert(sid.into(), sub.clone());
+            turn.outputs[token].counts.touched = true;
+            turn.interest_changed(&sub, true);
         }
-        self.send_ok(token);
+        self.send_ok(turn);
     }
 
-    fn on_unsub(&mut self, token: usize, sid: &[u8], max: Option<i64>) {
-        let conn = &mut self.conns[token];
-        if let Some(sub) = conn.shared.subs.get(sid) {
-            conn.counts.touched = true;
+    fn on_unsub(&mut self, sid: &[u8], max: Option<i64>, turn: &mut Turn) {
+        if let Some(sub) = self.shared.subs.get(sid) {
+            turn.outputs[self.token()].counts.touched = true;
             let delivered = sub.delivered.load(Ordering::Relaxed);
             match max {
                 Some(max) if max > 0 && max as u64 > delivered => {
                     sub.max.store(max as u64, Ordering::Relaxed);
                 }
                 _ => {
-                    let removed = conn.shared.subs.lock().remove(sid);
+                    let removed = self.shared.subs.lock().remove(sid);
                     if let Some(sub) = removed {
-                        if self
+                        if turn
                             .shared
                             .sublist
                             .remove(&sub.subject, sub.queue.as_deref(), &sub)
                         {
-                            self.interest_changed(&sub, false);
+                            turn.interest_changed(&sub, false);
                         }
-                        let conn = &self.conns[token];
                         if logging::trace_enabled() {
                             let sid = String::from_utf8_lossy(sid);
-                            trace!("{}<-> [DELSUB {sid}]", conn.shared.prefix());
+                            trace!("{}<-> [DELSUB {sid}]", self.shared.prefix());
                         }
                     }
                 }
             }
         }
-        self.send_ok(token);
+        self.send_ok(turn);
     }
 
-    pub(super) fn on_pong(&mut self, token: usize) {
-        let ping = &mut self.conns[token].ping;
-        ping.outstanding = 0;
-        if let Some(sent) = ping.sent_at.take() {
-            let rtt = sent.elapsed();
-            ping.rtt = Some(rtt);
-            self.conns[token].shared.activity.set_rtt(rtt);
+    /// PUB and HPUB: checks, then delivery.
+    fn on_pub(
+        &mut self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        data: &[u8],
+        args: &[u8],
+        turn: &mut Turn,
+    ) {
+        let token = self.token();
+        let sizes = LazySizes::of(args, header_len.is_some());
+        // An empty header block is no header block (the reference's `hdr > 0`).
+        let header_len = header_len.filter(|&h| h > 0);
+        let counts = &mut turn.outputs[token].counts;
+        counts.in_msgs += 1;
+        counts.in_bytes += data.len() as u64;
+        turn.counts.in_msgs += 1;
+        turn.counts.in_bytes += data.len() as u64;
+        if self.opts.pedantic && !subject::is_valid_literal_subject(subject) {
+            turn.send_err(token, "Invalid Publish Subject");
+        }
+        if has_prefix(subject, b"_GR_.") || !self.may_publish(subject) {
+            error!(
+                "{}Publish Violation - {}, Subject {:?}",
+                self.shared.prefix(),
+                self.auth_user(),
+                String::from_utf8_lossy(subject)
+            );
+            let msg = format!(
+                "Permissions Violation for Publish to {:?}",
+                String::from_utf8_lossy(subject)
+            );
+            turn.send_err(token, &msg);
+            return;
+        }
+        if let Some(reply) = reply.filter(|r| is_reserved_reply(r)) {
+            let msg = format!(
+                "Permissions Violation for Publish with Reply of {:?}",
+                String::from_utf8_lossy(reply)
+            );
+            turn.send_err(token, &msg);
+            return;
+        }
+        self.send_ok(turn);
+        let msg = Message {
+            subject,
+            reply,
+            header_len,
+            data,
+            sizes,
+        };
+        let delivered = deliver::deliver(turn, &self.shared, self.opts.echo, &msg, None);
+        if let Some(reply) = reply.filter(|_| delivered == 0 && self.opts.no_responders) {
+            self.send_no_responders(reply, turn);
         }
     }
 
-    /// The ping timer: send a PING, or close a connection that left too many unanswered.
-    pub(super) fn on_ping_timer(&mut self, token: usize, now: Instant) {
-        let interval = self.settings.opts.ping_interval;
-        let conn = &mut self.conns[token];
-        if conn.ping.due > now {
-            return; // superseded by a later schedule
-        }
-        conn.release_idle_buffers();
-        let measured = conn.ping.rtt.is_some();
-        let active = now.duration_since(conn.last_activity) < interval;
-        let pinged = conn
-            .ping
-            .last_client_ping
-            .is_some_and(|t| now.duration_since(t) < interval);
-        if !(measured && (active || pinged)) {
-            if conn.ping.outstanding + 1 > self.settings.opts.ping_max {
-                debug!("{}Stale Client Connection - Closing", conn.shared.prefix());
-                self.send_err_and_close(token, "Stale Connection", CloseReason::StaleConnection);
-                return;
+    /// Whether the user may publish to `subject`: its publish permissions (cached), else a
+    /// response it is allowed to send (`allow_responses`).
+    fn may_publish(&mut self, subject: &[u8]) -> bool {
+        let Some(perms) = &self.perms else {
+            return true;
+        };
+        let verdict = match self.pub_verdicts.get(subject) {
+            Some(&verdict) => verdict,
+            None => {
+                let verdict = perms.can_publish(subject);
+                if self.pub_verdicts.len() >= PUB_VERDICTS {
+                    self.pub_verdicts.clear();
+                }
+                self.pub_verdicts.insert(subject.into(), verdict);
+                verdict
             }
-            conn.ping.outstanding += 1;
-            conn.ping.sent_at = Some(now);
-            self.send_proto(token, PING, "PING");
+        };
+        verdict
+            || perms
+                .responses()
+                .is_some_and(|allowed| self.shared.take_response(subject, allowed))
+    }
+
+    /// The `NATS/1.0 503` status to the publisher's first subscription on the reply subject.
+    fn send_no_responders(&self, reply: &[u8], turn: &mut Turn) {
+        let found = self
+            .shared
+            .subs
+            .lock()
+            .values()
+            .find(|s| subject::matches(&s.subject, reply))
+            .cloned();
+        let Some(sub) = found else {
+            return;
+        };
+        let out = turn.output(self.token());
+        Message::no_responders(reply).frame_into(&mut out.wbuf, &sub.sid, true);
+    }
+
+    /// Lame duck mode: an async INFO with `"ldm":true`, for clients that accept async
+    /// INFO (protocol 1).
+    pub fn announce_lame_duck(&self, turn: &mut Turn) {
+        if self.opts.protocol < 1 {
+            return;
         }
-        let conn = &mut self.conns[token];
-        conn.ping.due = now + interval;
-        self.schedule(token, now + interval, TimerKind::Ping);
-    }
-
-    /// Queues a protocol line for the connection, traced as `->> [name]`.
-    pub(super) fn send_proto(&mut self, token: usize, bytes: &[u8], name: &str) {
-        if log_enabled!(Level::Trace) && logging::trace_enabled() {
-            trace!("{}->> [{name}]", self.conns[token].shared.prefix());
-        }
-        self.conns[token].wbuf.extend_from_slice(bytes);
-        self.out.mark_dirty(&mut self.conns, token);
-    }
-
-    /// `+OK` when the client asked for verbose replies.
-    pub(super) fn send_ok(&mut self, token: usize) {
-        if self.conns[token].opts.verbose {
-            self.send_proto(token, OK, "OK");
-        }
-    }
-
-    /// Queues `-ERR '<text>'`; the connection stays open.
-    pub(super) fn send_err(&mut self, token: usize, text: &str) {
-        let line = format!("-ERR '{text}'\r\n");
-        self.send_proto(token, line.as_bytes(), &format!("-ERR {text}"));
-    }
-
-    /// Queues `-ERR '<text>'` and closes the connection once it is written.
-    pub(super) fn send_err_and_close(&mut self, token: usize, text: &str, reason: CloseReason) {
-        self.send_err(token, text);
-        self.close(token, reason, true);
+        let info = Info {
+            ldm: true,
+            ..turn.shared.client_info(&turn.settings)
+        };
+        let line = info.line_for(self.shared.cid, self.shared.addr.ip().to_string());
+        turn.output(self.token()).wbuf.extend_from_slice(&line);
     }
 }
 
-/// Hides the password of a traced CONNECT, as the reference does (first match only).
-fn redact_password(connect: &str) -> String {
-    let Some(start) = connect.find("\"pass") else {
-        return connect.to_string();
-    };
-    let after_key = &connect[start..];
-    let Some(colon) = after_key.find(':') else {
-        return connect.to_string();
-    };
-    let value_start = start + colon + 1;
-    let rest = &connect[value_start..];
-    let lead = rest.len() - rest.trim_start().len();
-    let quoted = rest.trim_start().starts_with('"');
-    let body_start = value_start + lead + usize::from(quoted);
-    let body_len = connect[body_start..]
-        .find(['"', ',', '}', '\r', '\n'])
-        .unwrap_or(connect.len() - body_start);
-    format!(
-        "{}[REDACTED]{}",
-        &connect[..body_start],
-        &connect[body_start + body_len..]
-    )
+impl Role for ClientSession {
+    fn shared(&self) -> &Arc<ConnShared> {
+        &self.shared
+    }
+
+    fn parser(&mut self) -> &mut Parser {
+        &mut self.parser
+    }
+
+    fn max_held_input(&self, settings: &Settings) -> usize {
+        let opts = &settings.opts;
+        opts.max_payload + opts.max_control_line + 64
+    }
+
+    fn on_frame(&mut self, frame: Frame<'_>, turn: &mut Turn) {
+        match frame.op {
+            Op::Connect(json) => self.on_connect(json, turn),
+            Op::Pub {
+                subject,
+                reply,
+                payload,
+            } => self.on_pub(subject, reply, None, payload, frame.args, turn),
+            Op::HPub {
+                subject,
+                reply,
+                header_len,
+                message,
+            } => self.on_pub(subject, reply, Some(header_len), message, frame.args, turn),
+            Op::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.on_sub(subject, queue, sid, turn),
+            Op::Unsub { sid, max } => self.on_unsub(sid, max, turn),
+            Op::Ping => self.liveness.on_ping(self.shared.token, turn),
+            Op::Pong => self.liveness.on_pong(&self.shared),
+            Op::Err(text) => {
+                error!(
+                    "{}Client Error {}",
+                    self.shared.prefix(),
+                    String::from_utf8_lossy(text)
+                );
+                turn.close(self.token(), CloseReason::ParseError, false);
+            }
+            // Route operations come only from a route's parser.
+            Op::Info(_)
+            | Op::Ok
+            | Op::Ignored
+            | Op::RouteSub { .. }
+            | Op::RouteUnsub { .. }
+            | Op::RouteMsg { .. } => {}
+        }
+    }
+
+    /// The reference rejects the first byte of anything but CONNECT when auth is required.
+    fn admits(&mut self, first: u8, turn: &mut Turn) -> bool {
+        let refused = matches!(self.phase, Phase::AwaitingConnect)
+            && !matches!(first, b'C' | b'c')
+            && turn.settings.auth.required();
+        if refused {
+            self.auth_violation(None, turn);
+        }
+        !refused
+    }
+
+    fn holds_input(&self) -> bool {
+        matches!(self.phase, Phase::Verifying(_) | Phase::Reverifying(_))
+    }
+
+    fn liveness(&mut self) -> &mut Liveness {
+        &mut self.liveness
+    }
+
+    /// A client that has not sent CONNECT by now is closed.
+    fn on_auth_timeout(&mut self, turn: &mut Turn) {
+        if matches!(self.phase, Phase::AwaitingConnect) {
+            turn.send_err_and_close(
+                self.token(),
+                "Authentication Timeout",
+                CloseReason::AuthenticationTimeout,
+            );
+        }
+    }
+
+    /// Records the closed connection for the monitor, removes its subscriptions and
+    /// unregisters it.
+    fn closed(self, reason: CloseReason, turn: &mut Turn) {
+        let shared = self.shared;
+        let mut info = shared.info(true);
+        info.closed = Some((SystemTime::now(), reason.to_string()));
+        turn.shared.closed.push(info);
+        let subs: Vec<_> = shared.subs.lock().drain().map(|(_, sub)| sub).collect();
+        let removed = turn
+            .shared
+            .sublist
+            .remove_batch(subs.iter().map(|s| (&*s.subject, s.queue.as_deref(), s)));
+        for (sub, _) in subs.iter().zip(removed).filter(|(_, removed)| *removed) {
+            turn.interest_changed(sub, false);
+        }
+        turn.shared.clients().remove(&shared.cid);
+        let prefix = shared.prefix();
+        debug!("{prefix}Client connection closed: {reason}");
+        if logging::trace_enabled() {
+            for sub in &subs {
+                trace!("{prefix}<-> [DELSUB {}]", String::from_utf8_lossy(&sub.sid));
+            }
+        }
+    }
+}
+
+/// Logs and closes a client over `max_connections`, with the reference's `-ERR`.
+fn max_connections_exceeded(shared: &ConnShared, turn: &mut Turn) {
+    error!("{}maximum connections exceeded", shared.prefix());
+    turn.send_err_and_close(
+        shared.token,
+        "maximum connections exceeded",
+        CloseReason::MaxConnectionsExceeded,
+    );
+}
+
+/// Reply subjects a client may not use (reserved for the server's own routing); as in the
+/// reference, a bare `$JS.ACK.` or `_GR_.` is not reserved, a bare `_R_.` is.
+fn is_reserved_reply(reply: &[u8]) -> bool {
+    reply.starts_with(b"_R_.") || has_prefix(reply, b"$JS.ACK.") || has_prefix(reply, b"_GR_.")
+}
+
+/// `s` starts with `prefix` and has more after it.
+fn has_prefix(s: &[u8], prefix: &[u8]) -> bool {
+    s.len() > prefix.len() && s.starts_with(prefix)
 }
 
 #[cfg(test)]
@@ -580,11 +670,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_password(r#"{"user":"a","pass":"secret","x":1}"#),
-            r#"{"user":"a","pass":"[REDACTED]","x":1}"#
-        );
-        assert_eq!(redact_password(r#"{"user":"a"}"#), r#"{"user":"a"}"#);
+    fn reserved_replies() {
+        assert!(is_reserved_reply(b"_R_."));
+        assert!(!is_reserved_reply(b"$JS.ACK."));
+        assert!(!is_reserved_reply(b"_GR_."));
+        assert!(is_reserved_reply(b"_GR_.x"));
+        assert!(is_reserved_reply(b"_R_.x"));
+        assert!(is_reserved_reply(b"$JS.ACK.x"));
+        assert!(!is_reserved_reply(b"_INBOX.x"));
     }
 }

@@ -227,7 +227,7 @@ impl Cluster {
             _ => return,
         };
         for route in state.routes.values() {
-            send(server, &route.shared, &line);
+            super::handover::send(server, &route.shared, &line);
         }
     }
 
@@ -312,16 +312,6 @@ pub struct Registered {
     pub dump: Vec<u8>,
     /// The routes registered before it.
     pub others: Vec<Arc<ConnShared>>,
-}
-
-/// Appends `bytes` to a connection's hand-over and tells its reactor.
-pub fn send(server: &ServerShared, target: &Arc<ConnShared>, bytes: &[u8]) {
-    if target.is_closed() {
-        return;
-    }
-    let handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
-    // The emptied buffer it gives back is not worth keeping here.
-    let _ = super::deliver::append_handover(server, target, handover, bytes.to_vec());
 }
 
 /// `subject` or `subject queue`.

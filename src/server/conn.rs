@@ -1,22 +1,17 @@
-//! One client connection: the part only its owner reactor touches ([`Conn`]) and the part
-//! other reactors and the monitor may read ([`ConnShared`]).
+//! The face of a connection that other threads may see ([`ConnShared`]: hand-over, flow
+//! control estimates, monitoring), its subscriptions as the sublist holds them, and why it
+//! closed. What only the owner reactor touches is in `reactor` (socket, input), `session`
+//! (the role's protocol state) and `turn` (output).
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use mio::net::TcpStream;
-
-use super::conn_info::{unix_nanos, Activity, ConnMeta, Counts, SubTable};
-use super::info::ClientOpts;
+use super::conn_info::{unix_nanos, Activity, ConnMeta, SubTable};
 use crate::options::ResponsePermission;
-use crate::permissions::UserPermissions;
-use crate::proto::Parser;
-use crate::tls::TlsSession;
 
 /// Why a connection was closed, with the reference's wording (logs and, later, `/connz`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +71,23 @@ impl fmt::Display for CloseReason {
     }
 }
 
+/// What a connection is, as deliveries and logs tell them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Client,
+    Route,
+}
+
+impl Role {
+    /// The id's label in log prefixes: `cid:7` for a client, `rid:7` for a route.
+    fn id_label(self) -> &'static str {
+        match self {
+            Role::Client => "cid",
+            Role::Route => "rid",
+        }
+    }
+}
+
 /// The thread-safe face of a connection, shared through subscriptions.
 ///
 /// Other reactors deliver into `handover` (once per batch, not per message) and read the
@@ -116,15 +128,14 @@ pub struct ConnShared {
     pub meta: Mutex<ConnMeta>,
     /// The subscriptions by sid.
     pub subs: SubTable,
-    /// A route to another server (not a client).
-    pub is_route: bool,
+    /// What the connection is: a client or a route.
+    pub role: Role,
     /// The socket, for writes by another reactor while the owner is parked (plain TCP
     /// only: `direct` is false with TLS).
     pub fd: std::os::fd::RawFd,
-    /// Other reactors may write to the socket directly (see `Outbox::hand_over`).
+    /// Other reactors may write to the socket directly (see `handover`).
     pub direct: AtomicBool,
-    /// Held around every write to the socket and around closing it, so that a direct
-    /// write never interleaves with the owner's, nor reaches a reused descriptor.
+    /// Serialises writes to the socket and its closing (the invariant is in `handover`).
     pub write_lock: Mutex<()>,
     /// The client understands async INFO (CONNECT `protocol` 1).
     pub async_info: AtomicBool,
@@ -137,7 +148,7 @@ impl ConnShared {
         reactor: usize,
         token: usize,
         addr: SocketAddr,
-        is_route: bool,
+        role: Role,
         fd: std::os::fd::RawFd,
     ) -> Self {
         let start = SystemTime::now();
@@ -155,15 +166,13 @@ impl ConnShared {
             tracks_replies: AtomicBool::new(false),
             replies: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
-            prefix: Mutex::new(
-                format!("{addr} - {}:{cid} - ", if is_route { "rid" } else { "cid" }).into(),
-            ),
+            prefix: Mutex::new(format!("{addr} - {}:{cid} - ", role.id_label()).into()),
             addr,
             start,
             activity,
             meta: Mutex::new(ConnMeta::default()),
             subs: SubTable::default(),
-            is_route,
+            role,
             fd,
             direct: AtomicBool::new(false),
             write_lock: Mutex::new(()),
@@ -290,216 +299,5 @@ impl std::ops::Deref for SubRef {
     type Target = Subscription;
     fn deref(&self) -> &Subscription {
         &self.0
-    }
-}
-
-/// Server-initiated PING bookkeeping.
-pub struct PingState {
-    /// When the ping timer should next fire.
-    pub due: Instant,
-    /// PINGs sent and not yet answered.
-    pub outstanding: u32,
-    /// Last time the client sent us a PING.
-    pub last_client_ping: Option<Instant>,
-    /// When our last PING went out (for the RTT).
-    pub sent_at: Option<Instant>,
-    /// Round-trip time measured from our last answered PING.
-    pub rtt: Option<Duration>,
-}
-
-/// A client connection as its owner reactor holds it.
-pub struct Conn {
-    pub shared: Arc<ConnShared>,
-    pub sock: TcpStream,
-    pub addr: SocketAddr,
-    pub parser: Parser,
-    pub opts: ClientOpts,
-    /// A CONNECT has been received (the auth timer no longer applies).
-    pub connected: bool,
-    /// The CONNECT was accepted (authenticated and checked).
-    pub established: bool,
-    /// CONNECT waits for a bcrypt verdict; later operations wait behind it.
-    pub awaiting_verdict: Option<crate::auth::Pending>,
-    /// The authenticated user's name, for violation log lines.
-    pub user: Option<String>,
-    /// The user's permissions (`None`: everything allowed).
-    pub perms: Option<Arc<UserPermissions>>,
-    /// Publish permission verdicts by subject (bounded), so the hot path rarely re-checks.
-    pub pub_verdicts: HashMap<Box<[u8]>, bool>,
-    /// The TLS session when the server requires TLS (INFO went out in plain text first).
-    pub tls: Option<TlsSession>,
-    /// The handshake's outcome has been logged.
-    pub tls_announced: bool,
-    /// Input not yet consumed by the parser (only a partial operation, or input held back
-    /// while the connection is paused).
-    pub rbuf: Vec<u8>,
-    /// The parser needs more bytes than `rbuf` holds.
-    pub needs_input: bool,
-    /// Total bytes the incomplete operation needs, when the parser knows it.
-    pub needed: usize,
-    /// Outbound bytes; `wpos` of them already written.
-    pub wbuf: Vec<u8>,
-    pub wpos: usize,
-    /// Listed in the reactor's flush list.
-    pub dirty: bool,
-    /// Listed in the reactor's ready list.
-    pub queued_ready: bool,
-    /// Readiness as data (edge-triggered registration).
-    pub readable: bool,
-    /// The peer closed its side (or the socket failed): read to the end of stream.
-    pub read_closed: bool,
-    pub writable: bool,
-    /// Reading is paused for flow control until this instant.
-    pub paused_until: Option<Instant>,
-    /// Output is blocked (socket full) since this instant.
-    pub blocked_since: Option<Instant>,
-    /// Set when the connection must go: flush first when the bool is true.
-    pub closing: Option<(CloseReason, bool)>,
-    pub ping: PingState,
-    /// Last time input arrived.
-    pub last_activity: Instant,
-    /// Counts of this turn, not yet added to the shared [`Activity`].
-    pub counts: Counts,
-    /// Route state, for a route connection.
-    pub route: Option<Box<super::route::RouteConn>>,
-}
-
-/// Publish verdicts kept per connection before the cache starts over.
-const PUB_VERDICTS: usize = 128;
-
-impl Conn {
-    /// Reads client input: from the socket, or decrypted through TLS. `Interrupted` means
-    /// "TLS consumed bytes but has no plain text yet: read again".
-    pub fn read_input(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(tls) = self.tls.as_mut() else {
-            return self.sock.read(buf);
-        };
-        match tls.read_plain(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            done => return done,
-        }
-        if tls.read_tls_from(&mut self.sock)? == 0 {
-            return Ok(0);
-        }
-        self.flush_tls()?;
-        let tls = self.tls.as_mut().expect("checked above");
-        match tls.read_plain(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                Err(io::ErrorKind::Interrupted.into())
-            }
-            done => done,
-        }
-    }
-
-    /// Writes queued TLS records until done or the socket is full (then `writable` drops).
-    pub fn flush_tls(&mut self) -> io::Result<()> {
-        let Some(tls) = self.tls.as_mut() else {
-            return Ok(());
-        };
-        while tls.wants_write() {
-            match tls.write_tls_to(&mut self.sock) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.writable = false;
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes queued output: straight to the socket, or through TLS.
-    pub fn write_output(&mut self) -> io::Result<()> {
-        while self.wpos < self.wbuf.len() && self.writable {
-            let pending = &self.wbuf[self.wpos..];
-            let written = match self.tls.as_mut() {
-                None => self.sock.write(pending),
-                Some(tls) => tls.write_plain(pending),
-            };
-            match written {
-                Ok(0) => break,
-                Ok(n) => self.wpos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.tls.is_none() => {
-                    self.writable = false;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-            self.flush_tls()?;
-        }
-        self.flush_tls()
-    }
-
-    /// Output is fully written (including TLS records).
-    pub fn output_done(&self) -> bool {
-        self.wpos == self.wbuf.len() && !self.tls.as_ref().is_some_and(TlsSession::wants_write)
-    }
-
-    /// Whether the user may publish to `subject`: its publish permissions (cached), else a
-    /// response it is allowed to send (`allow_responses`).
-    pub fn may_publish(&mut self, subject: &[u8]) -> bool {
-        let Some(perms) = &self.perms else {
-            return true;
-        };
-        let verdict = match self.pub_verdicts.get(subject) {
-            Some(&verdict) => verdict,
-            None => {
-                let verdict = perms.can_publish(subject);
-                if self.pub_verdicts.len() >= PUB_VERDICTS {
-                    self.pub_verdicts.clear();
-                }
-                self.pub_verdicts.insert(subject.into(), verdict);
-                verdict
-            }
-        };
-        verdict
-            || perms
-                .responses()
-                .is_some_and(|allowed| self.shared.take_response(subject, allowed))
-    }
-
-    /// Takes on an authenticated identity: user name and permissions.
-    pub fn set_identity(&mut self, identity: crate::auth::Identity) {
-        self.user = identity.user;
-        let tracks = identity
-            .permissions
-            .as_ref()
-            .is_some_and(|p| p.responses().is_some());
-        self.shared.tracks_replies.store(tracks, Ordering::Relaxed);
-        self.perms = identity.permissions;
-        self.pub_verdicts.clear();
-    }
-
-    /// The user as violation log lines name it: `User "alice"` or `User "N/A"`.
-    pub fn auth_user(&self) -> String {
-        format!("User {:?}", self.user.as_deref().unwrap_or("N/A"))
-    }
-
-    /// Returns the memory of buffers a burst left behind, once they are empty (called from
-    /// the ping timer, so an idle connection costs little and a busy one reallocates not).
-    pub fn release_idle_buffers(&mut self) {
-        if self.wbuf.is_empty() {
-            self.wbuf = Vec::new();
-        }
-        if self.rbuf.is_empty() {
-            self.rbuf = Vec::new();
-        }
-    }
-
-    /// Adds this turn's counts to the shared [`Activity`], with now as the last activity.
-    pub fn publish_counts(&mut self) {
-        if !self.counts.is_empty() {
-            let now = unix_nanos(SystemTime::now());
-            self.shared.activity.add(&self.counts, now);
-            self.counts = Counts::default();
-        }
-    }
-
-    /// Bytes queued for this connection and not yet written, including hand-overs.
-    pub fn pending(&self) -> usize {
-        self.wbuf.len() - self.wpos + self.shared.handover_len.load(Ordering::Relaxed)
     }
 }

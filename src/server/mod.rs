@@ -11,13 +11,17 @@ mod conn_info;
 mod deliver;
 mod dialer;
 mod files;
+mod handover;
 mod info;
+mod link;
 mod reactor;
 mod route;
 mod route_info;
+mod session;
 mod settings;
 mod stats;
 mod timer;
+mod turn;
 mod verifier;
 mod view;
 
@@ -31,18 +35,19 @@ use std::thread::JoinHandle;
 use std::time::SystemTime;
 
 use log::{debug, info, warn};
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Poll, Waker};
 
 use crate::auth::Authenticator;
 use crate::hostport::{join_host_port, parse_host_port};
 use crate::monitor::{Monitor, MonitorListener};
 use crate::options::{Options, DEFAULT_PORT, RANDOM_PORT};
-use crate::sublist::{CacheStats, SharedSublist};
+use crate::sublist::SharedSublist;
 pub use cluster::RouteMeta;
 use conn::{ConnShared, SubRef};
 use conn_info::ClosedRing;
 pub use conn_info::{ConnInfo, SubInfo};
+use handover::{LameDuckStep, ReactorHandle};
 use info::Info;
 pub use info::COMPATIBLE_VERSION;
 use reactor::Reactor;
@@ -74,122 +79,6 @@ pub struct ServerHandle {
     threads: Vec<JoinHandle<()>>,
     verifiers: Vec<JoinHandle<()>>,
     ports_file: Option<PathBuf>,
-}
-
-/// Work handed to a reactor by other threads.
-#[derive(Default)]
-struct Inbox {
-    /// Accepted sockets with their client id, for this reactor to own.
-    accepted: Vec<(TcpStream, SocketAddr, u64)>,
-    /// Connections (token, cid) whose `handover` has bytes to move out.
-    flush: Vec<(usize, u64)>,
-    /// Lame duck steps, from the signal thread.
-    lame_duck: Vec<LameDuckStep>,
-    /// bcrypt verdicts from the verifier pool: (token, cid, digest, matched).
-    verdicts: Vec<(usize, u64, u64, bool)>,
-    /// Accepted route sockets with their connection id.
-    routes: Vec<(TcpStream, SocketAddr, u64)>,
-    /// Route sockets the dialer connected.
-    dialled: Vec<dialer::Dialled>,
-    /// Routes (token, cid) a reload removed: close them.
-    close: Vec<(usize, u64)>,
-}
-
-impl Inbox {
-    fn is_empty(&self) -> bool {
-        self.accepted.is_empty()
-            && self.flush.is_empty()
-            && self.lame_duck.is_empty()
-            && self.verdicts.is_empty()
-            && self.routes.is_empty()
-            && self.dialled.is_empty()
-            && self.close.is_empty()
-    }
-}
-
-/// What lame duck mode asks of a reactor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LameDuckStep {
-    /// Close the client listener (reactor 0) and tell clients with `"ldm":true`.
-    Enter,
-    /// Close one client connection, if this reactor has any.
-    CloseOne,
-}
-
-/// How other threads reach one reactor: its inbox and its waker.
-///
-/// A busy reactor looks at `has_work` every turn, so it is woken (an eventfd write) only
-/// when it is parked in `poll` and its inbox was empty: at most once per batch.
-struct ReactorHandle {
-    inbox: Mutex<Inbox>,
-    has_work: AtomicBool,
-    parked: AtomicBool,
-    waker: Waker,
-    /// The reactor's match-cache statistics as of its last turn that used the cache.
-    cache_stats: Mutex<CacheStats>,
-}
-
-impl ReactorHandle {
-    fn new(waker: Waker) -> Self {
-        ReactorHandle {
-            inbox: Mutex::new(Inbox::default()),
-            has_work: AtomicBool::new(false),
-            parked: AtomicBool::new(false),
-            waker,
-            cache_stats: Mutex::new(CacheStats::default()),
-        }
-    }
-
-    fn cache_stats(&self) -> CacheStats {
-        *self.cache_stats.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn publish_cache_stats(&self, stats: CacheStats) {
-        *self.cache_stats.lock().unwrap_or_else(|e| e.into_inner()) = stats;
-    }
-
-    /// Adds work, waking the reactor if it needs it.
-    fn post(&self, add: impl FnOnce(&mut Inbox)) {
-        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
-        let was_empty = inbox.is_empty();
-        add(&mut inbox);
-        self.has_work.store(true, Ordering::SeqCst);
-        drop(inbox);
-        if was_empty && self.parked.load(Ordering::SeqCst) {
-            self.wake();
-        }
-    }
-
-    fn wake(&self) {
-        // A failed wake means the poll is gone: the server is shutting down.
-        let _ = self.waker.wake();
-    }
-
-    /// Called by the reactor before blocking in `poll`: false if work arrived meanwhile
-    /// (then it must not block).
-    fn park(&self) -> bool {
-        self.parked.store(true, Ordering::SeqCst);
-        !self.has_work.load(Ordering::SeqCst)
-    }
-
-    /// Whether the reactor sleeps in `poll`.
-    fn is_parked(&self) -> bool {
-        self.parked.load(Ordering::SeqCst)
-    }
-
-    fn unpark(&self) {
-        self.parked.store(false, Ordering::Relaxed);
-    }
-
-    /// Takes the queued work, if any.
-    fn take(&self) -> Option<Inbox> {
-        if !self.has_work.load(Ordering::SeqCst) {
-            return None;
-        }
-        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
-        self.has_work.store(false, Ordering::SeqCst);
-        Some(std::mem::take(&mut *inbox))
-    }
 }
 
 /// State every reactor shares.
@@ -275,7 +164,7 @@ impl ServerShared {
         for client in clients {
             if client.async_info.load(Ordering::Relaxed) {
                 let line = info.line_for(client.cid, client.addr.ip().to_string());
-                cluster::send(self, &client, &line);
+                handover::send(self, &client, &line);
             }
         }
     }
@@ -759,7 +648,7 @@ impl ServerHandle {
             }
             .gossip_line();
             for (route, _, _) in cluster.routes() {
-                cluster::send(&self.shared, &route, &line);
+                handover::send(&self.shared, &route, &line);
             }
         }
         self.post_all(LameDuckStep::Enter);

@@ -1,30 +1,37 @@
-//! A reactor thread: one `mio::Poll`, a slab of connections, timers and the read scratch.
+//! A reactor thread: one `mio::Poll`, a slab of connections, the read scratch, and the
+//! turn's context (outputs, staging, match cache, timers: `turn`).
 //!
 //! Each turn: wait for readiness, note it as data on the connections, serve every
-//! connection with input (at most [`READ_BUDGET`] bytes each, the rest next turn), fire due
-//! timers, then hand staged bytes to other reactors and write what is queued locally.
+//! connection with input (at most [`READ_BUDGET`] bytes each, the rest next turn) by
+//! feeding it to the connection's session, fire due timers, then hand staged bytes to
+//! other reactors, write what is queued locally and tear down what closed. The reactor
+//! knows sockets, readiness, buffers, timers and flow control; the protocol of each
+//! connection role is in its session (`session`, `client`, `route`).
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use log::{debug, error, trace, warn};
+use log::{error, warn};
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::conn::{CloseReason, Conn, ConnShared, PingState, Subscription};
-use super::deliver::Outbox;
-use super::settings::Settings;
+use super::client::{self, ClientSession};
+use super::conn::{CloseReason, ConnShared, Role};
+use super::handover::{self, LameDuckStep};
+use super::link::Link;
+use super::route::{self, Origin, RouteSession};
+use super::session::Session;
 use super::stats::Snapshot;
-use super::timer::{Timer, TimerKind, Timers};
-use super::{LameDuckStep, Listeners, ServerShared};
-use crate::proto::Parser;
-use crate::sublist::{CacheStats, MatchCache};
+use super::timer::TimerKind;
+use super::turn::{Output, Turn};
+use super::{Listeners, ServerShared};
+use crate::sublist::CacheStats;
 use crate::tls::TlsSession;
 
 /// Token of the reactor's waker.
@@ -37,35 +44,46 @@ const ROUTE_LISTENER: Token = Token(usize::MAX - 2);
 const READ_BUDGET: usize = 64 * 1024;
 /// Size of the per-reactor read scratch buffer.
 const SCRATCH_SIZE: usize = 64 * 1024;
-/// Entries of the per-reactor match cache.
-const CACHE_ENTRIES: usize = 4096;
 /// Written bytes at the front of a write buffer are dropped once there are this many and
 /// they are at least half of it.
 const COMPACT_WBUF: usize = 64 * 1024;
 /// How long a fast producer is paused when a consumer falls behind.
 pub const STALL_PAUSE: Duration = Duration::from_millis(1);
 
+/// A connection as its owner reactor holds it: transport, held input, flow-control state
+/// and the role's session. Its output is in the turn's `outputs` under the same token.
+struct Conn {
+    link: Link,
+    session: Session,
+    /// Input not yet consumed by the session (only a partial operation, or input held back
+    /// while the connection is paused or waits for a verdict).
+    held: Vec<u8>,
+    /// The parser needs more bytes than `held` has.
+    needs_input: bool,
+    /// Total bytes the incomplete operation needs, when the parser knows it.
+    needed: usize,
+    /// Listed in the reactor's ready list.
+    queued_ready: bool,
+    /// Reading is paused for flow control until this instant.
+    paused_until: Option<Instant>,
+    /// Output is blocked (socket full) since this instant.
+    blocked_since: Option<Instant>,
+    /// Last time input arrived.
+    last_read: Instant,
+}
+
 /// One reactor thread's state.
 pub struct Reactor {
-    pub(super) id: usize,
+    id: usize,
     poll: Poll,
-    pub(super) shared: Arc<ServerShared>,
-    /// The settings in force, refreshed when their generation moves.
-    pub(super) settings: Arc<Settings>,
-    settings_generation: u64,
-    pub(super) conns: Slab<Conn>,
+    conns: Slab<Conn>,
+    turn: Turn,
     listener: Option<TcpListener>,
     route_listener: Option<TcpListener>,
-    pub(super) cache: MatchCache<super::conn::SubRef>,
     scratch: Vec<u8>,
-    pub(super) out: Outbox,
-    pub(super) timers: Timers,
     ready: Vec<usize>,
-    closing: Vec<usize>,
-    pub(super) counts: Snapshot,
     /// Match-cache statistics as last published to the reactor's handle.
     published_cache: CacheStats,
-    rng: u64,
     next_target: usize,
 }
 
@@ -88,37 +106,31 @@ impl Reactor {
             poll.registry()
                 .register(l, ROUTE_LISTENER, Interest::READABLE)?;
         }
-        let mut seed = [0u8; 8];
-        getrandom::getrandom(&mut seed).map_err(io::Error::other)?;
         Ok(Reactor {
             id,
             poll,
-            settings: shared.settings.current(),
-            settings_generation: shared.settings.generation(),
-            shared,
             conns: Slab::new(),
+            turn: Turn::new(id, shared)?,
             listener,
             route_listener,
-            cache: MatchCache::new(CACHE_ENTRIES),
             scratch: vec![0; SCRATCH_SIZE],
-            out: Outbox::default(),
-            timers: Timers::default(),
             ready: Vec::new(),
-            closing: Vec::new(),
-            counts: Snapshot::default(),
             published_cache: CacheStats::default(),
-            rng: u64::from_le_bytes(seed) | 1,
             next_target: 0,
         })
+    }
+
+    fn shared(&self) -> &ServerShared {
+        &self.turn.shared
     }
 
     /// Runs until the server shuts down.
     pub fn run(mut self) {
         let mut events = Events::with_capacity(1024);
-        while !self.shared.is_shutting_down() {
-            let handle = &self.shared.reactors[self.id];
+        while !self.shared().is_shutting_down() {
+            let handle = &self.turn.shared.reactors[self.id];
             let timeout = if self.ready.is_empty() && handle.park() {
-                self.timers.next_timeout(Instant::now())
+                self.turn.timers.next_timeout(Instant::now())
             } else {
                 Some(Duration::ZERO)
             };
@@ -144,27 +156,22 @@ impl Reactor {
 
     /// Picks up reloaded settings: new limits apply to existing connections too.
     fn refresh_settings(&mut self) {
-        let generation = self.shared.settings.generation();
-        if generation == self.settings_generation {
+        let Some(old) = self.turn.refresh_settings() else {
             return;
-        }
-        self.settings_generation = generation;
-        let old = std::mem::replace(&mut self.settings, self.shared.settings.current());
-        let opts = &self.settings.opts;
+        };
+        let opts = &self.turn.settings.opts;
         for (_, conn) in self.conns.iter_mut() {
-            conn.parser
+            conn.session
                 .set_limits(opts.max_control_line, opts.max_payload);
         }
         self.shed_oldest();
-        if old.opts.auth != self.settings.opts.auth {
-            let established: Vec<usize> = self
-                .conns
-                .iter()
-                .filter(|(_, c)| c.established && c.closing.is_none())
-                .map(|(token, _)| token)
-                .collect();
-            for token in established {
-                self.reauthenticate(token);
+        if old.opts.auth != self.turn.settings.opts.auth {
+            for (token, conn) in self.conns.iter_mut() {
+                if let Session::Client(client) = &mut conn.session {
+                    if !self.turn.is_closing(token) {
+                        client.reauthenticate(&mut self.turn);
+                    }
+                }
             }
         }
     }
@@ -173,29 +180,15 @@ impl Reactor {
     /// server's oldest. (nats-server 2.9 closes random ones, in map order; the spec says the
     /// newest. Closing the oldest keeps the choice deterministic.)
     fn shed_oldest(&mut self) {
-        let up_to = self.shared.shed_up_to.load(Ordering::Relaxed);
-        let doomed: Vec<usize> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.shared.cid <= up_to && c.closing.is_none())
-            .map(|(token, _)| token)
-            .collect();
-        for token in doomed {
-            self.max_connections_exceeded(token);
+        let up_to = self.shared().shed_up_to.load(Ordering::Relaxed);
+        for (token, conn) in self.conns.iter() {
+            if let Session::Client(client) = &conn.session {
+                let cid = conn.session.shared().cid;
+                if cid <= up_to && !self.turn.is_closing(token) {
+                    client.shed(&mut self.turn);
+                }
+            }
         }
-    }
-
-    /// Logs and closes a client over `max_connections`, with the reference's `-ERR`.
-    fn max_connections_exceeded(&mut self, token: usize) {
-        error!(
-            "{}maximum connections exceeded",
-            self.conns[token].shared.prefix()
-        );
-        self.send_err_and_close(
-            token,
-            "maximum connections exceeded",
-            CloseReason::MaxConnectionsExceeded,
-        );
     }
 
     fn on_event(&mut self, event: &Event) {
@@ -208,14 +201,13 @@ impl Reactor {
                     return;
                 };
                 if event.is_writable() {
-                    conn.writable = true;
+                    conn.link.writable = true;
                     conn.blocked_since = None;
-                    self.out.mark_dirty(&mut self.conns, token);
+                    self.turn.output(token);
                 }
                 if event.is_readable() || event.is_read_closed() || event.is_error() {
-                    let conn = &mut self.conns[token];
-                    conn.readable = true;
-                    conn.read_closed |= event.is_read_closed() || event.is_error();
+                    conn.link.readable = true;
+                    conn.link.read_closed |= event.is_read_closed() || event.is_error();
                     self.mark_ready(token);
                 }
             }
@@ -223,7 +215,7 @@ impl Reactor {
     }
 
     /// Queues a connection to be served this turn.
-    pub(super) fn mark_ready(&mut self, token: usize) {
+    fn mark_ready(&mut self, token: usize) {
         let conn = &mut self.conns[token];
         if !conn.queued_ready {
             conn.queued_ready = true;
@@ -231,39 +223,53 @@ impl Reactor {
         }
     }
 
+    /// The connection at `token`, if it is still connection `cid`.
+    fn live(&self, token: usize, cid: u64) -> bool {
+        self.conns
+            .get(token)
+            .is_some_and(|c| c.session.shared().cid == cid)
+    }
+
     fn drain_inbox(&mut self) {
-        let Some(inbox) = self.shared.reactors[self.id].take() else {
+        let Some(inbox) = self.shared().reactors[self.id].take() else {
             return;
         };
         for (sock, addr, cid) in inbox.accepted {
-            self.register(sock, addr, cid);
+            self.accept_client(sock, addr, cid);
         }
         for (sock, addr, cid) in inbox.routes {
-            self.register_route(sock, addr, cid, None);
+            self.accept_route(sock, addr, cid, Origin::Accepted);
         }
         for dialled in inbox.dialled {
-            let cid = self.shared.next_cid.fetch_add(1, Ordering::Relaxed);
-            let url = Some((dialled.url, dialled.explicit));
-            self.register_route(dialled.sock, dialled.addr, cid, url);
+            let cid = self.shared().next_cid.fetch_add(1, Ordering::Relaxed);
+            let origin = Origin::Dialled {
+                url: dialled.url,
+                explicit: dialled.explicit,
+                addr: dialled.addr,
+            };
+            self.accept_route(dialled.sock, dialled.addr, cid, origin);
         }
         for (token, cid) in inbox.flush {
-            if let Some(conn) = self.conns.get_mut(token) {
-                if conn.shared.cid == cid {
-                    self.absorb_handover(token);
-                }
+            if self.live(token, cid) {
+                self.absorb_handover(token);
             }
         }
         for (token, cid) in inbox.close {
-            if self.conns.get(token).is_some_and(|c| c.shared.cid == cid) {
-                self.close(token, CloseReason::RouteRemoved, false);
+            if self.live(token, cid) {
+                self.turn.close(token, CloseReason::RouteRemoved, false);
             }
         }
         for step in inbox.lame_duck {
             self.lame_duck(step);
         }
         for (token, cid, digest, matched) in inbox.verdicts {
-            if self.conns.get(token).is_some_and(|c| c.shared.cid == cid) {
-                self.on_verdict(token, digest, matched);
+            if !self.live(token, cid) {
+                continue;
+            }
+            if let Session::Client(client) = &mut self.conns[token].session {
+                if client.on_verdict(digest, matched, &mut self.turn) {
+                    self.mark_ready(token);
+                }
             }
         }
     }
@@ -274,67 +280,29 @@ impl Reactor {
                 if let Some(mut listener) = self.listener.take() {
                     let _ = self.poll.registry().deregister(&mut listener);
                 }
-                let tokens: Vec<usize> = self.conns.iter().map(|(t, _)| t).collect();
-                for token in tokens {
-                    self.send_lame_duck_info(token);
+                for (_, conn) in self.conns.iter() {
+                    if let Session::Client(client) = &conn.session {
+                        client.announce_lame_duck(&mut self.turn);
+                    }
                 }
             }
             LameDuckStep::CloseOne => {
-                let open = self
-                    .conns
-                    .iter()
-                    .find(|(_, c)| c.closing.is_none() && c.route.is_none());
+                let open = self.conns.iter().find(|(token, c)| {
+                    matches!(c.session, Session::Client(_)) && !self.turn.is_closing(*token)
+                });
                 if let Some((token, _)) = open {
-                    self.close(token, CloseReason::ServerShutdown, true);
+                    self.turn.close(token, CloseReason::ServerShutdown, true);
                 }
             }
         }
-    }
-
-    /// An async INFO with `"ldm":true`, for clients that accept async INFO (protocol 1).
-    fn send_lame_duck_info(&mut self, token: usize) {
-        let conn = &self.conns[token];
-        if conn.opts.protocol < 1 {
-            return;
-        }
-        let info = super::info::Info {
-            ldm: true,
-            ..self.shared.client_info(&self.settings)
-        };
-        let line = info.line_for(conn.shared.cid, conn.addr.ip().to_string());
-        self.conns[token].wbuf.extend_from_slice(&line);
-        self.out.mark_dirty(&mut self.conns, token);
     }
 
     /// Moves bytes other reactors delivered into the connection's write buffer.
     fn absorb_handover(&mut self, token: usize) {
-        let conn = &mut self.conns[token];
-        {
-            let mut handover = conn
-                .shared
-                .handover
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if conn.wpos == conn.wbuf.len() {
-                conn.wbuf.clear();
-                conn.wpos = 0;
-                std::mem::swap(&mut conn.wbuf, &mut handover);
-            } else {
-                conn.wbuf.extend_from_slice(&handover);
-                handover.clear();
-            }
-            conn.shared.handover_len.store(0, Ordering::Relaxed);
-            conn.shared.handover_queued.store(false, Ordering::Relaxed);
-            // Unwritten bytes stop direct writes by other reactors (they would overtake).
-            conn.shared
-                .unsent
-                .store(conn.wbuf.len() - conn.wpos, Ordering::Relaxed);
+        let pending = handover::absorb(self.turn.output(token));
+        if pending > self.turn.settings.opts.max_pending {
+            self.turn.slow_consumer_pending(token);
         }
-        if conn.wbuf.len() - conn.wpos > self.settings.opts.max_pending {
-            self.slow_consumer_pending(token);
-            return;
-        }
-        self.out.mark_dirty(&mut self.conns, token);
     }
 
     /// Accepts every waiting connection on the client listener (`routes` false) or the
@@ -350,15 +318,16 @@ impl Reactor {
             };
             match listener.accept() {
                 Ok((sock, addr)) => {
-                    let cid = self.shared.next_cid.fetch_add(1, Ordering::Relaxed);
+                    let shared = &self.turn.shared;
+                    let cid = shared.next_cid.fetch_add(1, Ordering::Relaxed);
                     let target = self.next_target;
-                    self.next_target = (self.next_target + 1) % self.shared.reactors.len();
+                    self.next_target = (self.next_target + 1) % shared.reactors.len();
                     match (target == self.id, routes) {
-                        (true, false) => self.register(sock, addr, cid),
-                        (true, true) => self.register_route(sock, addr, cid, None),
-                        (false, false) => self.shared.reactors[target]
+                        (true, false) => self.accept_client(sock, addr, cid),
+                        (true, true) => self.accept_route(sock, addr, cid, Origin::Accepted),
+                        (false, false) => shared.reactors[target]
                             .post(|inbox| inbox.accepted.push((sock, addr, cid))),
-                        (false, true) => self.shared.reactors[target]
+                        (false, true) => shared.reactors[target]
                             .post(|inbox| inbox.routes.push((sock, addr, cid))),
                     }
                 }
@@ -374,145 +343,96 @@ impl Reactor {
         }
     }
 
-    /// The client INFO line for a new client: the template with this client's id and
-    /// address, and the cluster's name and client URLs.
-    fn client_info_line(&self, cid: u64, addr: SocketAddr) -> Vec<u8> {
-        let info = self.shared.client_info(&self.settings);
-        info.line_for(cid, addr.ip().to_string())
-    }
-
-    /// Takes ownership of an accepted client socket: sends INFO, arms timers, checks the
-    /// limit.
-    fn register(&mut self, mut sock: TcpStream, addr: SocketAddr, cid: u64) {
-        let settings = self.settings.clone();
-        let opts = &settings.opts;
-        let mut info = self.client_info_line(cid, addr);
+    /// Takes on an accepted client socket: INFO, then (when required) TLS, then the
+    /// client session.
+    fn accept_client(&mut self, mut sock: TcpStream, addr: SocketAddr, cid: u64) {
+        let settings = self.turn.settings.clone();
+        let mut info = client::info_line(&self.turn, cid, addr);
         let tls = match &settings.tls {
             // INFO goes out in plain text, then everything is inside TLS. A fresh socket
             // takes a few hundred bytes at once; one that does not is dropped.
             Some(config) => match sock.write(&info) {
                 Ok(n) if n == info.len() => {
                     info.clear();
-                    TlsSession::new(config.clone()).ok()
+                    TlsSession::new(config.clone())
+                        .ok()
+                        .map(|tls| (tls, settings.opts.tls_timeout()))
                 }
                 _ => return,
             },
             None => None,
         };
-        let Some(token) = self.adopt(sock, addr, cid, false) else {
-            return;
-        };
-        let handshaking = tls.is_some();
-        let now = Instant::now();
-        let conn = &mut self.conns[token];
-        conn.shared.direct.store(!handshaking, Ordering::Relaxed);
-        conn.tls = tls;
-        conn.wbuf = info;
-        self.counts.total_connections += 1;
-        self.out.mark_dirty(&mut self.conns, token);
-        self.schedule(token, now + opts.ping_interval, TimerKind::Ping);
-        if settings.auth.required() {
-            self.schedule(token, now + opts.auth_timeout(), TimerKind::AuthTimeout);
-        }
-        if handshaking {
-            self.schedule(token, now + opts.tls_timeout(), TimerKind::TlsTimeout);
-        }
-        debug!(
-            "{}Client connection created",
-            self.conns[token].shared.prefix()
-        );
-        let clients = {
-            let mut clients = self.shared.clients();
-            clients.insert(cid, self.conns[token].shared.clone());
-            clients.len()
-        };
-        if clients > opts.max_connections {
-            self.max_connections_exceeded(token);
-        }
+        self.adopt(sock, addr, cid, Role::Client, tls, info, |shared, turn| {
+            Session::Client(ClientSession::start(shared, turn))
+        });
     }
 
-    /// Registers a socket with this reactor's poll and adds its connection (client or
-    /// route) to the slab, with nothing to write yet; `None` if the poll refused it.
-    pub(super) fn adopt(
+    /// Takes on a route socket, accepted or dialled.
+    fn accept_route(&mut self, sock: TcpStream, addr: SocketAddr, cid: u64, origin: Origin) {
+        let Some(cluster) = self.turn.shared.cluster.clone() else {
+            return;
+        };
+        let hello = route::hello(&cluster, &origin);
+        let tls = route::tls_session(&cluster, &origin, &self.turn.settings);
+        self.adopt(sock, addr, cid, Role::Route, tls, hello, |shared, turn| {
+            Session::Route(RouteSession::start(shared, cluster, origin, turn))
+        });
+    }
+
+    /// Registers a socket with this reactor's poll and adds the connection: its output
+    /// (with `greeting` queued), its TLS session (with the handshake's deadline), and the
+    /// session `start` makes. Nothing happens if the poll refuses the socket.
+    #[allow(clippy::too_many_arguments)]
+    fn adopt(
         &mut self,
         mut sock: TcpStream,
         addr: SocketAddr,
         cid: u64,
-        is_route: bool,
-    ) -> Option<usize> {
+        role: Role,
+        tls: Option<(TlsSession, Duration)>,
+        greeting: Vec<u8>,
+        start: impl FnOnce(Arc<ConnShared>, &mut Turn) -> Session,
+    ) {
         let _ = sock.set_nodelay(true);
-        let entry = self.conns.vacant_entry();
-        let token = entry.key();
+        let token = self.conns.vacant_entry().key();
         if let Err(e) = self.poll.registry().register(
             &mut sock,
             Token(token),
             Interest::READABLE | Interest::WRITABLE,
         ) {
             error!("Error registering connection: {e}");
-            return None;
+            return;
         }
-        let opts = &self.settings.opts;
-        let now = Instant::now();
-        let parser = match is_route {
-            true => Parser::new_route(),
-            false => Parser::new(opts.max_control_line, opts.max_payload),
-        };
-        entry.insert(Conn {
-            shared: Arc::new(ConnShared::new(
-                cid,
-                self.id,
-                token,
-                addr,
-                is_route,
-                sock.as_raw_fd(),
-            )),
-            sock,
+        let shared = Arc::new(ConnShared::new(
+            cid,
+            self.id,
+            token,
             addr,
-            parser,
-            opts: Default::default(),
-            connected: false,
-            established: false,
-            awaiting_verdict: None,
-            user: None,
-            perms: None,
-            pub_verdicts: Default::default(),
-            tls: None,
-            tls_announced: false,
-            rbuf: Vec::new(),
+            role,
+            sock.as_raw_fd(),
+        ));
+        shared.direct.store(tls.is_none(), Ordering::Relaxed);
+        // The two slabs change together, so their keys agree.
+        let out_token = self.turn.outputs.insert(Output::new(shared.clone()));
+        debug_assert_eq!(out_token, token);
+        self.turn.output(token).wbuf = greeting;
+        let now = Instant::now();
+        let tls = tls.map(|(tls, timeout)| {
+            self.turn
+                .schedule(token, now + timeout, TimerKind::TlsTimeout);
+            tls
+        });
+        let session = start(shared, &mut self.turn);
+        self.conns.insert(Conn {
+            link: Link::new(sock, tls),
+            session,
+            held: Vec::new(),
             needs_input: false,
             needed: 0,
-            wbuf: Vec::new(),
-            wpos: 0,
-            dirty: false,
             queued_ready: false,
-            readable: false,
-            read_closed: false,
-            writable: true,
             paused_until: None,
             blocked_since: None,
-            closing: None,
-            ping: PingState {
-                due: now + opts.ping_interval,
-                outstanding: 0,
-                last_client_ping: None,
-                sent_at: None,
-                rtt: None,
-            },
-            last_activity: now,
-            counts: Default::default(),
-            route: None,
-        });
-        Some(token)
-    }
-
-    /// Schedules a timer for the connection at `token`.
-    pub(super) fn schedule(&mut self, token: usize, at: Instant, kind: TimerKind) {
-        let cid = self.conns[token].shared.cid;
-        self.timers.schedule(Timer {
-            at,
-            token,
-            cid,
-            kind,
+            last_read: now,
         });
     }
 
@@ -521,7 +441,8 @@ impl Reactor {
         for &token in &ready {
             if let Some(conn) = self.conns.get_mut(token) {
                 conn.queued_ready = false;
-                self.serve_input(token);
+                self.read_and_process(token);
+                self.turn.outputs[token].publish_counts();
             }
         }
         let mut ready = ready;
@@ -531,23 +452,20 @@ impl Reactor {
         }
     }
 
-    /// Serves the connection's input, then adds what it counted to its activity.
-    fn serve_input(&mut self, token: usize) {
-        self.read_and_process(token);
-        self.conns[token].publish_counts();
-    }
-
     /// Processes held-back input, then reads until the socket is drained or the budget is
     /// spent (then the connection stays on the ready list for the next turn).
     fn read_and_process(&mut self, token: usize) {
+        if self.turn.is_closing(token) || self.conns[token].paused_until.is_some() {
+            return;
+        }
         let conn = &self.conns[token];
-        if !conn.rbuf.is_empty() && !conn.needs_input {
+        if !conn.held.is_empty() && !conn.needs_input {
             self.process_held(token);
         }
         let mut budget = READ_BUDGET;
         loop {
             let conn = &self.conns[token];
-            if conn.closing.is_some() || conn.paused_until.is_some() || !conn.readable {
+            if self.turn.is_closing(token) || conn.paused_until.is_some() || !conn.link.readable {
                 return;
             }
             if budget == 0 {
@@ -556,40 +474,38 @@ impl Reactor {
             }
             // A held partial operation that fits the scratch buffer with room to spare
             // goes there with the next read; only a big one grows the connection's buffer.
-            let fits = conn.rbuf.len() <= SCRATCH_SIZE / 2 && conn.needed <= SCRATCH_SIZE;
+            let fits = conn.held.len() <= SCRATCH_SIZE / 2 && conn.needed <= SCRATCH_SIZE;
             let result = if fits {
                 self.read_into_scratch(token)
             } else {
                 self.read_into_held(token)
             };
+            let conn = &mut self.conns[token];
             match result {
-                Ok((0, _)) => self.close(token, CloseReason::ClientClosed, false),
+                Ok((0, _)) => self.turn.close(token, CloseReason::ClientClosed, false),
                 Ok((n, asked)) => {
                     budget = budget.saturating_sub(n);
-                    let conn = &mut self.conns[token];
-                    conn.last_activity = Instant::now();
+                    conn.last_read = Instant::now();
                     // A plain socket that filled less than was asked has been drained:
                     // epoll (edge-triggered) reports the next bytes, so the read that would
                     // only say WouldBlock is saved. Not under TLS, whose reads go through
                     // rustls' buffer, and not once the peer has closed: no event would
                     // follow for the end of stream behind the bytes.
-                    if n < asked && conn.tls.is_none() && !conn.read_closed {
-                        conn.readable = false;
+                    if n < asked && conn.link.tls.is_none() && !conn.link.read_closed {
+                        conn.link.readable = false;
                     }
-                    self.announce_tls(token);
+                    conn.link.announce_tls(conn.session.shared());
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.conns[token].readable = false;
+                    conn.link.readable = false;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    let conn = &mut self.conns[token];
-                    let handshaking = conn.tls.as_ref().is_some_and(TlsSession::is_handshaking);
                     let reason = match e.kind() {
-                        _ if handshaking => {
-                            error!("{}TLS handshake error: {e}", conn.shared.prefix());
-                            // rustls queued an alert for the client: send it on the way out.
-                            let _ = conn.flush_tls();
+                        _ if conn.link.is_handshaking() => {
+                            error!("{}TLS handshake error: {e}", conn.session.shared().prefix());
+                            // rustls queued an alert for the peer: send it on the way out.
+                            let _ = conn.link.flush_tls();
                             CloseReason::TlsHandshakeFailure
                         }
                         io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
@@ -597,7 +513,7 @@ impl Reactor {
                         }
                         _ => CloseReason::ReadError,
                     };
-                    self.close(token, reason, false);
+                    self.turn.close(token, reason, false);
                 }
             }
         }
@@ -609,18 +525,18 @@ impl Reactor {
     fn read_into_scratch(&mut self, token: usize) -> io::Result<(usize, usize)> {
         let mut scratch = std::mem::take(&mut self.scratch);
         let conn = &mut self.conns[token];
-        let held = conn.rbuf.len();
-        scratch[..held].copy_from_slice(&conn.rbuf);
+        let held = conn.held.len();
+        scratch[..held].copy_from_slice(&conn.held);
         let asked = scratch.len() - held;
-        let result = conn.read_input(&mut scratch[held..]);
+        let result = conn.link.read_input(&mut scratch[held..]);
         if let Ok(n) = result {
             if n > 0 {
-                conn.rbuf.clear();
-                conn.needs_input = false;
+                conn.held.clear();
                 let end = held + n;
-                let used = self.process(token, &scratch[..end]);
-                let conn = &mut self.conns[token];
-                conn.rbuf.extend_from_slice(&scratch[used..end]);
+                let used = self.feed(token, &scratch[..end]);
+                self.conns[token]
+                    .held
+                    .extend_from_slice(&scratch[used..end]);
             }
         }
         self.scratch = scratch;
@@ -631,7 +547,7 @@ impl Reactor {
     /// bytes read and the room offered.
     fn read_into_held(&mut self, token: usize) -> io::Result<(usize, usize)> {
         let conn = &mut self.conns[token];
-        let mut held = std::mem::take(&mut conn.rbuf);
+        let mut held = std::mem::take(&mut conn.held);
         let want = conn
             .needed
             .max(held.len() + 4096)
@@ -639,22 +555,21 @@ impl Reactor {
         let start = held.len();
         held.resize(want.max(start + 1), 0);
         let asked = held.len() - start;
-        let result = conn.read_input(&mut held[start..]);
+        let result = conn.link.read_input(&mut held[start..]);
         let n = *result.as_ref().unwrap_or(&0);
         held.truncate(start + n);
         if n > 0 {
-            self.conns[token].needs_input = false;
-            let used = self.process(token, &held);
+            let used = self.feed(token, &held);
             held.drain(..used);
         }
         self.restore_held(token, held);
         result.map(|n| (n, asked))
     }
 
-    /// Processes input kept from an earlier turn (after a flow-control pause).
+    /// Processes input kept from an earlier turn (after a pause or a verdict).
     fn process_held(&mut self, token: usize) {
-        let mut held = std::mem::take(&mut self.conns[token].rbuf);
-        let used = self.process(token, &held);
+        let mut held = std::mem::take(&mut self.conns[token].held);
+        let used = self.feed(token, &held);
         held.drain(..used);
         self.restore_held(token, held);
     }
@@ -663,25 +578,46 @@ impl Reactor {
         if held.is_empty() && held.capacity() > SCRATCH_SIZE {
             held = Vec::new();
         }
-        self.conns[token].rbuf = held;
+        self.conns[token].held = held;
+    }
+
+    /// Gives input to the connection's session; returns the bytes it consumed. Pauses the
+    /// connection when a consumer of its messages fell behind.
+    fn feed(&mut self, token: usize, input: &[u8]) -> usize {
+        let conn = &mut self.conns[token];
+        let fed = conn.session.process(input, &mut self.turn);
+        conn.needs_input = fed.incomplete.is_some();
+        conn.needed = fed.incomplete.unwrap_or(0);
+        if self.turn.take_stall() {
+            self.pause(token);
+        }
+        fed.used
     }
 
     fn fire_timers(&mut self) {
         let now = Instant::now();
-        while let Some(timer) = self.timers.pop_due(now) {
-            let live = self
-                .conns
-                .get(timer.token)
-                .is_some_and(|c| c.shared.cid == timer.cid && c.closing.is_none());
-            if !live {
+        while let Some(timer) = self.turn.timers.pop_due(now) {
+            let token = timer.token;
+            if !self.live(token, timer.cid) || self.turn.is_closing(token) {
                 continue;
             }
             match timer.kind {
-                TimerKind::Ping => self.on_ping_timer(timer.token, now),
-                TimerKind::Resume => self.resume(timer.token, now),
-                TimerKind::WriteDeadline => self.check_write_deadline(timer.token, now),
-                TimerKind::AuthTimeout => self.on_auth_timeout(timer.token),
-                TimerKind::TlsTimeout => self.on_tls_timeout(timer.token),
+                TimerKind::Resume => self.resume(token, now),
+                TimerKind::WriteDeadline => self.check_write_deadline(token, now),
+                TimerKind::TlsTimeout => self.on_tls_timeout(token),
+                TimerKind::Ping | TimerKind::AuthTimeout => {
+                    let conn = &mut self.conns[token];
+                    if timer.kind == TimerKind::Ping {
+                        // A good moment to give back what a burst left behind.
+                        if conn.held.is_empty() {
+                            conn.held = Vec::new();
+                        }
+                        self.turn.outputs[token].release_idle_buffer();
+                    }
+                    let last_read = conn.last_read;
+                    conn.session
+                        .on_timer(timer.kind, now, last_read, &mut self.turn);
+                }
             }
         }
     }
@@ -694,81 +630,42 @@ impl Reactor {
         }
     }
 
-    /// Logs the TLS version and cipher suite once the handshake is done (debug).
-    fn announce_tls(&mut self, token: usize) {
-        let conn = &mut self.conns[token];
-        if conn.tls_announced {
-            return;
-        }
-        if let Some((version, cipher)) = conn.tls.as_ref().and_then(TlsSession::protocol_and_cipher)
-        {
-            conn.tls_announced = true;
-            conn.shared.update_meta(|meta| {
-                meta.tls_version = version;
-                meta.tls_cipher = cipher;
-            });
-            let prefix = conn.shared.prefix();
-            debug!("{prefix}TLS handshake complete");
-            debug!("{prefix}TLS version {version}, cipher suite {cipher}");
-        }
-    }
-
-    /// The TLS handshake timer: a client still handshaking is closed. (The reference's
+    /// The TLS handshake timer: a connection still handshaking is closed. (The reference's
     /// `-ERR 'Secure Connection - TLS Required'` goes into the unfinished TLS session and
     /// never reaches the client, so nothing is sent.)
     fn on_tls_timeout(&mut self, token: usize) {
         let conn = &self.conns[token];
-        if conn.tls.as_ref().is_some_and(TlsSession::is_handshaking) {
-            error!("{}TLS handshake timeout", conn.shared.prefix());
-            self.close(token, CloseReason::TlsHandshakeFailure, false);
+        if conn.link.is_handshaking() {
+            error!("{}TLS handshake timeout", conn.session.shared().prefix());
+            self.turn
+                .close(token, CloseReason::TlsHandshakeFailure, false);
         }
     }
 
     /// Pauses reading a producer whose consumers fell behind.
-    pub(super) fn pause(&mut self, token: usize) {
+    fn pause(&mut self, token: usize) {
         let until = Instant::now() + STALL_PAUSE;
         self.conns[token].paused_until = Some(until);
-        self.schedule(token, until, TimerKind::Resume);
+        self.turn.schedule(token, until, TimerKind::Resume);
     }
 
     fn check_write_deadline(&mut self, token: usize, now: Instant) {
-        let deadline = self.settings.opts.write_deadline;
+        let deadline = self.turn.settings.opts.write_deadline;
         let conn = &self.conns[token];
         if conn
             .blocked_since
             .is_some_and(|since| now >= since + deadline)
         {
-            let pending = conn.pending();
-            self.counts.slow_consumers += 1;
+            let out = &self.turn.outputs[token];
+            self.turn.counts.slow_consumers += 1;
             warn!(
                 "{}Slow Consumer Detected: WriteDeadline of {} exceeded with 1 chunks of {} total bytes.",
-                conn.shared.prefix(),
+                out.shared.prefix(),
                 crate::gofmt::duration(deadline),
-                pending
+                out.pending()
             );
-            self.close(token, CloseReason::SlowConsumerWriteDeadline, false);
-        }
-    }
-
-    /// Counts, logs and closes a connection whose pending bytes passed `max_pending`.
-    pub(super) fn slow_consumer_pending(&mut self, token: usize) {
-        self.counts.slow_consumers += 1;
-        warn!(
-            "{}Slow Consumer Detected: MaxPending of {} Exceeded",
-            self.conns[token].shared.prefix(),
-            self.settings.opts.max_pending
-        );
-        self.close(token, CloseReason::SlowConsumerPendingBytes, false);
-    }
-
-    /// Marks a connection to close at the end of the turn; `flush` sends what is queued
-    /// (an `-ERR`) first.
-    pub(super) fn close(&mut self, token: usize, reason: CloseReason, flush: bool) {
-        let conn = &mut self.conns[token];
-        if conn.closing.is_none() {
-            conn.closing = Some((reason, flush));
-            conn.shared.closed.store(true, Ordering::Relaxed);
-            self.closing.push(token);
+            self.turn
+                .close(token, CloseReason::SlowConsumerWriteDeadline, false);
         }
     }
 
@@ -777,17 +674,17 @@ impl Reactor {
     /// client that has its answer (a PONG after a PUB) must find them in monitoring.
     fn flush(&mut self) {
         self.publish_stats();
-        self.out.hand_over(&self.shared);
-        for token in self.out.take_dirty() {
-            if let Some(conn) = self.conns.get_mut(token) {
-                conn.dirty = false;
-                conn.publish_counts();
-                if conn.closing.is_none() {
+        self.turn.staging.hand_over(&self.turn.shared);
+        for token in self.turn.take_dirty() {
+            if let Some(out) = self.turn.outputs.get_mut(token) {
+                out.dirty = false;
+                out.publish_counts();
+                if out.closing().is_none() {
                     self.write(token);
                 }
             }
         }
-        for token in std::mem::take(&mut self.closing) {
+        for token in self.turn.take_closing() {
             self.teardown(token);
         }
     }
@@ -795,138 +692,87 @@ impl Reactor {
     /// Adds the turn's message counts and the subject cache's statistics to the shared
     /// ones, when they changed (writing and teardown change neither).
     fn publish_stats(&mut self) {
-        if self.counts != Snapshot::default() {
-            self.shared.stats.add(&self.counts);
-            self.counts = Snapshot::default();
+        let turn = &mut self.turn;
+        if turn.counts != Snapshot::default() {
+            turn.shared.stats.add(&turn.counts);
+            turn.counts = Snapshot::default();
         }
-        let cache = self.cache.stats();
+        let cache = turn.cache.stats();
         if cache != self.published_cache {
             self.published_cache = cache;
-            self.shared.reactors[self.id].publish_cache_stats(cache);
+            turn.shared.reactors[self.id].publish_cache_stats(cache);
         }
     }
 
     /// Writes queued bytes until done or the socket is full.
     fn write(&mut self, token: usize) {
         let conn = &mut self.conns[token];
-        let shared = Arc::clone(&conn.shared);
+        let out = &mut self.turn.outputs[token];
+        let shared = Arc::clone(&out.shared);
         let written = {
-            let _writing = shared.write_lock.lock().unwrap_or_else(|e| e.into_inner());
-            conn.write_output()
+            let _writing = handover::lock_socket(&shared);
+            conn.link.write_output(out)
         };
         if written.is_err() {
-            self.close(token, CloseReason::WriteError, false);
+            self.turn.close(token, CloseReason::WriteError, false);
             return;
         }
-        if conn.output_done() {
-            conn.wpos = 0;
-            conn.wbuf.clear();
+        if conn.link.output_done(out) {
+            out.wpos = 0;
+            out.wbuf.clear();
             conn.blocked_since = None;
         } else {
-            if conn.wpos >= COMPACT_WBUF && conn.wpos * 2 >= conn.wbuf.len() {
+            if out.wpos >= COMPACT_WBUF && out.wpos * 2 >= out.wbuf.len() {
                 // A consumer that never quite catches up must not grow the buffer forever.
-                conn.wbuf.drain(..conn.wpos);
-                conn.wpos = 0;
+                out.wbuf.drain(..out.wpos);
+                out.wpos = 0;
             }
             if conn.blocked_since.is_none() {
                 let now = Instant::now();
                 conn.blocked_since = Some(now);
-                let at = now + self.settings.opts.write_deadline;
-                self.schedule(token, at, TimerKind::WriteDeadline);
+                let at = now + self.turn.settings.opts.write_deadline;
+                self.turn.schedule(token, at, TimerKind::WriteDeadline);
             }
         }
-        let conn = &self.conns[token];
-        conn.shared
+        let out = &self.turn.outputs[token];
+        out.shared
             .unsent
-            .store(conn.wbuf.len() - conn.wpos, Ordering::Relaxed);
+            .store(out.wbuf.len() - out.wpos, Ordering::Relaxed);
     }
 
-    /// Removes a closed connection: its subscriptions, its socket, its slot.
+    /// Removes a closed connection: flushes what it must, lets its session clean up,
+    /// closes the socket and frees the slot.
     fn teardown(&mut self, token: usize) {
-        let Some((reason, flush)) = self.conns[token].closing else {
+        let Some(closing) = self.turn.outputs.get(token).and_then(Output::closing) else {
             return;
         };
-        if flush {
-            self.conns[token].writable = true;
+        if closing.flush {
+            self.conns[token].link.writable = true;
             self.write(token);
         }
-        if let Some(tls) = self.conns[token].tls.as_mut() {
-            if !tls.is_handshaking() {
-                tls.send_close_notify();
-                let _ = self.conns[token].flush_tls();
-            }
-        }
-        self.conns[token].publish_counts();
-        if self.conns[token].route.is_none() {
-            let mut info = self.conns[token].shared.info(true);
-            info.closed = Some((SystemTime::now(), reason.to_string()));
-            self.shared.closed.push(info);
-        }
-        let shared = Arc::clone(&self.conns[token].shared);
-        // No direct write may be under way on this socket while it closes.
-        let writing = shared.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut conn = self.conns.remove(token);
-        let _ = self.poll.registry().deregister(&mut conn.sock);
-        let _ = conn.sock.shutdown(std::net::Shutdown::Both);
-        drop(writing);
-        if let Some(route) = conn.route.take() {
-            debug!("{}Router connection closed: {reason}", conn.shared.prefix());
-            self.route_closed(*route, &conn.shared);
-            return;
-        }
-        let subs: Vec<_> = conn
-            .shared
-            .subs
-            .lock()
-            .drain()
-            .map(|(_, sub)| sub)
-            .collect();
-        let removed = self
-            .shared
-            .sublist
-            .remove_batch(subs.iter().map(|s| (&*s.subject, s.queue.as_deref(), s)));
-        for (sub, _) in subs.iter().zip(removed).filter(|(_, removed)| *removed) {
-            self.interest_changed(sub, false);
-        }
-        self.shared.clients().remove(&conn.shared.cid);
-        let prefix = conn.shared.prefix();
-        debug!("{prefix}Client connection closed: {reason}");
-        if crate::logging::trace_enabled() {
-            for sub in &subs {
-                trace!("{prefix}<-> [DELSUB {}]", String::from_utf8_lossy(&sub.sid));
-            }
-        }
-    }
-
-    /// Tells the cluster that a local subscription came or went.
-    pub(super) fn interest_changed(&self, sub: &Subscription, added: bool) {
-        if let Some(cluster) = &self.shared.cluster {
-            cluster.local_interest(&self.shared, &sub.subject, sub.queue.as_deref(), added);
-        }
+        let mut out = self.turn.outputs.remove(token);
+        conn.link.close_tls();
+        out.publish_counts();
+        conn.session.closed(closing.reason, &mut self.turn);
+        // No direct write may be under way on this socket while it closes.
+        let _writing = handover::lock_socket(&out.shared);
+        let _ = self.poll.registry().deregister(&mut conn.link.sock);
+        let _ = conn.link.sock.shutdown(std::net::Shutdown::Both);
     }
 
     /// Shutdown: flush what each connection has queued and close it.
     fn close_all(&mut self) {
         self.listener = None;
         self.drain_inbox();
-        self.out.hand_over(&self.shared);
+        self.turn.staging.hand_over(&self.turn.shared);
         let tokens: Vec<usize> = self.conns.iter().map(|(t, _)| t).collect();
         for token in tokens {
-            self.close(token, CloseReason::ServerShutdown, true);
+            self.turn.close(token, CloseReason::ServerShutdown, true);
         }
-        for token in std::mem::take(&mut self.closing) {
+        for token in self.turn.take_closing() {
             self.teardown(token);
         }
-        self.shared.stats.add(&self.counts);
-    }
-
-    /// A pseudo-random number (xorshift), for queue member selection.
-    pub(super) fn random(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        x
+        self.turn.shared.stats.add(&self.turn.counts);
     }
 }

@@ -1,0 +1,349 @@
+//! How bytes and work cross from one reactor (or another thread) to a reactor: the inbox
+//! and its wake-up, the staging of output for connections owned by other reactors, the
+//! recycled hand-over buffers, and the direct write to a parked reactor's connection.
+//!
+//! **Staging.** During a turn, output for a connection on another reactor goes into a
+//! staging buffer of this reactor ([`Staging::stage`]); after the turn each staged buffer is
+//! appended to the target's `handover` under one lock ([`Staging::hand_over`]) and the
+//! target's reactor gets one flush notice in its [`Inbox`], waking it at most once per batch
+//! (see [`ReactorHandle::post`]). The owner moves the bytes to its write buffer with
+//! [`absorb`].
+//!
+//! **Recycling.** The hand-over takes a staged buffer whole when it is empty and gives back
+//! the emptied buffer it held (the owner left it there when it absorbed the previous
+//! bytes), so in steady state handing bytes over allocates nothing (an allocator that
+//! returns big blocks to the system, as musl's does, would otherwise map and unmap memory
+//! every turn).
+//!
+//! **Direct writes and the write lock.** When the target's reactor is parked in `poll` and
+//! nothing of the target's is unwritten, a small batch is written straight to its socket
+//! instead of waking the owner. The invariant that makes this safe: every write to a
+//! connection's socket and the closing of that socket happen under its
+//! [`ConnShared::write_lock`] ([`lock_socket`]); a direct write also checks, under that
+//! lock, that the connection is not closed (the owner sets `closed` before it takes the
+//! lock to close), so it never interleaves with the owner's writes nor reaches a reused
+//! descriptor; and it only writes while `unsent` is 0 (the owner publishes `unsent` under
+//! the hand-over lock when it absorbs), so it never overtakes bytes the owner holds.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use mio::net::TcpStream;
+use mio::Waker;
+
+use super::conn::ConnShared;
+use super::conn_info::{unix_nanos, Counts};
+use super::dialer;
+use super::turn::Output;
+use super::ServerShared;
+use crate::sublist::CacheStats;
+
+/// The largest batch written straight to a parked reactor's connection. Small batches are
+/// the request/reply case, where a wake costs more than the write; big ones are better
+/// written by the owner, in parallel with the next read here.
+const DIRECT_WRITE_MAX: usize = 4096;
+
+/// Emptied staging buffers a reactor keeps for reuse, at most this many…
+const MAX_SPARE_BUFFERS: usize = 8;
+/// …of at most this capacity each (a buffer grown by a burst goes back to the allocator).
+const MAX_SPARE_CAPACITY: usize = 256 * 1024;
+
+/// Work handed to a reactor by other threads.
+#[derive(Default)]
+pub struct Inbox {
+    /// Accepted sockets with their client id, for this reactor to own.
+    pub accepted: Vec<(TcpStream, SocketAddr, u64)>,
+    /// Connections (token, cid) whose `handover` has bytes to move out.
+    pub flush: Vec<(usize, u64)>,
+    /// Lame duck steps, from the signal thread.
+    pub lame_duck: Vec<LameDuckStep>,
+    /// bcrypt verdicts from the verifier pool: (token, cid, digest, matched).
+    pub verdicts: Vec<(usize, u64, u64, bool)>,
+    /// Accepted route sockets with their connection id.
+    pub routes: Vec<(TcpStream, SocketAddr, u64)>,
+    /// Route sockets the dialer connected.
+    pub dialled: Vec<dialer::Dialled>,
+    /// Routes (token, cid) a reload removed: close them.
+    pub close: Vec<(usize, u64)>,
+}
+
+impl Inbox {
+    fn is_empty(&self) -> bool {
+        self.accepted.is_empty()
+            && self.flush.is_empty()
+            && self.lame_duck.is_empty()
+            && self.verdicts.is_empty()
+            && self.routes.is_empty()
+            && self.dialled.is_empty()
+            && self.close.is_empty()
+    }
+}
+
+/// What lame duck mode asks of a reactor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LameDuckStep {
+    /// Close the client listener (reactor 0) and tell clients with `"ldm":true`.
+    Enter,
+    /// Close one client connection, if this reactor has any.
+    CloseOne,
+}
+
+/// How other threads reach one reactor: its inbox and its waker.
+///
+/// A busy reactor looks at `has_work` every turn, so it is woken (an eventfd write) only
+/// when it is parked in `poll` and its inbox was empty: at most once per batch.
+pub struct ReactorHandle {
+    inbox: Mutex<Inbox>,
+    has_work: AtomicBool,
+    parked: AtomicBool,
+    waker: Waker,
+    /// The reactor's match-cache statistics as of its last turn that used the cache.
+    cache_stats: Mutex<CacheStats>,
+}
+
+impl ReactorHandle {
+    pub fn new(waker: Waker) -> Self {
+        ReactorHandle {
+            inbox: Mutex::new(Inbox::default()),
+            has_work: AtomicBool::new(false),
+            parked: AtomicBool::new(false),
+            waker,
+            cache_stats: Mutex::new(CacheStats::default()),
+        }
+    }
+
+    pub fn cache_stats(&self) -> CacheStats {
+        *self.cache_stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn publish_cache_stats(&self, stats: CacheStats) {
+        *self.cache_stats.lock().unwrap_or_else(|e| e.into_inner()) = stats;
+    }
+
+    /// Adds work, waking the reactor if it needs it.
+    pub fn post(&self, add: impl FnOnce(&mut Inbox)) {
+        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        let was_empty = inbox.is_empty();
+        add(&mut inbox);
+        self.has_work.store(true, Ordering::SeqCst);
+        drop(inbox);
+        if was_empty && self.parked.load(Ordering::SeqCst) {
+            self.wake();
+        }
+    }
+
+    pub fn wake(&self) {
+        // A failed wake means the poll is gone: the server is shutting down.
+        let _ = self.waker.wake();
+    }
+
+    /// Called by the reactor before blocking in `poll`: false if work arrived meanwhile
+    /// (then it must not block).
+    pub fn park(&self) -> bool {
+        self.parked.store(true, Ordering::SeqCst);
+        !self.has_work.load(Ordering::SeqCst)
+    }
+
+    /// Whether the reactor sleeps in `poll`.
+    fn is_parked(&self) -> bool {
+        self.parked.load(Ordering::SeqCst)
+    }
+
+    pub fn unpark(&self) {
+        self.parked.store(false, Ordering::Relaxed);
+    }
+
+    /// Takes the queued work, if any.
+    pub fn take(&self) -> Option<Inbox> {
+        if !self.has_work.load(Ordering::SeqCst) {
+            return None;
+        }
+        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        self.has_work.store(false, Ordering::SeqCst);
+        Some(std::mem::take(&mut *inbox))
+    }
+}
+
+/// Output of one turn for connections on other reactors.
+#[derive(Default)]
+pub struct Staging {
+    staged: Vec<Staged>,
+    index: HashMap<u64, usize>,
+    /// Emptied buffers for the next staging (see the module documentation).
+    spare: Vec<Vec<u8>>,
+}
+
+/// Bytes and counts staged this turn for a connection on another reactor.
+pub struct Staged {
+    target: Arc<ConnShared>,
+    pub bytes: Vec<u8>,
+    pub counts: Counts,
+}
+
+impl Staging {
+    /// The staging buffer for a connection on another reactor.
+    #[inline]
+    pub fn stage(&mut self, target: &Arc<ConnShared>) -> &mut Staged {
+        let index = *self.index.entry(target.cid).or_insert_with(|| {
+            self.staged.push(Staged {
+                target: target.clone(),
+                bytes: self.spare.pop().unwrap_or_default(),
+                counts: Counts::default(),
+            });
+            self.staged.len() - 1
+        });
+        &mut self.staged[index]
+    }
+
+    /// Appends each staged buffer to its target's hand-over (one lock per target per
+    /// turn) and notifies the owning reactors; writes small batches straight to the
+    /// sockets of parked reactors' connections.
+    pub fn hand_over(&mut self, shared: &ServerShared) {
+        self.index.clear();
+        if self.staged.is_empty() {
+            return;
+        }
+        let now = unix_nanos(SystemTime::now());
+        let Staging { staged, spare, .. } = self;
+        for Staged {
+            target,
+            bytes,
+            counts,
+        } in staged.drain(..)
+        {
+            if target.is_closed() {
+                recycle(spare, bytes);
+                continue;
+            }
+            target.activity.add(&counts, now);
+            let handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
+            let mut bytes = bytes;
+            if bytes.len() <= DIRECT_WRITE_MAX
+                && handover.is_empty()
+                && shared.reactors[target.reactor].is_parked()
+            {
+                // The owner sleeps with nothing queued: write now rather than wake it.
+                let written = write_direct(&target, &bytes);
+                if written == bytes.len() {
+                    recycle(spare, bytes);
+                    continue;
+                }
+                bytes.drain(..written);
+            }
+            recycle(spare, append_handover(shared, &target, handover, bytes));
+        }
+    }
+}
+
+/// Sends `bytes` to a connection on any reactor through its hand-over (interest updates,
+/// async INFO: rare, so not staged).
+pub fn send(shared: &ServerShared, target: &ConnShared, bytes: &[u8]) {
+    if target.is_closed() {
+        return;
+    }
+    let handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
+    // The emptied buffer it gives back is not worth keeping here.
+    let _ = append_handover(shared, target, handover, bytes.to_vec());
+}
+
+/// The owner's side: moves the bytes other reactors handed over into the connection's
+/// write buffer (swapping buffers when it has nothing unwritten, which leaves the emptied
+/// buffer for the next hand-over to take back). Returns the bytes now pending.
+pub fn absorb(out: &mut Output) -> usize {
+    let Output {
+        shared, wbuf, wpos, ..
+    } = out;
+    let mut handover = shared.handover.lock().unwrap_or_else(|e| e.into_inner());
+    if *wpos == wbuf.len() {
+        wbuf.clear();
+        *wpos = 0;
+        std::mem::swap(wbuf, &mut handover);
+    } else {
+        wbuf.extend_from_slice(&handover);
+        handover.clear();
+    }
+    shared.handover_len.store(0, Ordering::Relaxed);
+    shared.handover_queued.store(false, Ordering::Relaxed);
+    // Unwritten bytes stop direct writes by other reactors (they would overtake).
+    let unsent = wbuf.len() - *wpos;
+    shared.unsent.store(unsent, Ordering::Relaxed);
+    unsent
+}
+
+/// Held by the owner around every write to the connection's socket and around closing it
+/// (see the module documentation).
+pub fn lock_socket(shared: &ConnShared) -> MutexGuard<'_, ()> {
+    shared.write_lock.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Keeps an emptied buffer for the next staging, within the pool's bounds.
+fn recycle(spare: &mut Vec<Vec<u8>>, mut buffer: Vec<u8>) {
+    let capacity = buffer.capacity();
+    if capacity > 0 && capacity <= MAX_SPARE_CAPACITY && spare.len() < MAX_SPARE_BUFFERS {
+        buffer.clear();
+        spare.push(buffer);
+    }
+}
+
+/// Appends `bytes` to a connection's (locked) hand-over and, unless a notice is already
+/// queued, tells its reactor to move them out. Returns an emptied buffer for reuse: the
+/// one the hand-over held when it takes `bytes` whole, else `bytes` itself.
+fn append_handover(
+    shared: &ServerShared,
+    target: &ConnShared,
+    mut handover: MutexGuard<'_, Vec<u8>>,
+    mut bytes: Vec<u8>,
+) -> Vec<u8> {
+    if handover.is_empty() {
+        std::mem::swap(&mut *handover, &mut bytes);
+    } else {
+        handover.extend_from_slice(&bytes);
+    }
+    target.handover_len.store(handover.len(), Ordering::Relaxed);
+    let notify = !target.handover_queued.swap(true, Ordering::Relaxed);
+    drop(handover);
+    if notify {
+        let (token, cid) = (target.token, target.cid);
+        shared.reactors[target.reactor].post(|inbox| inbox.flush.push((token, cid)));
+    }
+    bytes
+}
+
+/// Writes `bytes` to a connection owned by a parked reactor, straight to its socket, if
+/// nothing of its own is unwritten; returns how much went out (0 when it must wait for
+/// the owner: TLS, unwritten bytes, a write under way, a full socket, an error). Called
+/// with the target's hand-over locked, so nothing else overtakes it.
+fn write_direct(target: &ConnShared, bytes: &[u8]) -> usize {
+    if !target.direct.load(Ordering::Relaxed) || target.unsent.load(Ordering::Relaxed) != 0 {
+        return 0;
+    }
+    let Ok(_writing) = target.write_lock.try_lock() else {
+        return 0;
+    };
+    // Checked under the write lock: a closing owner takes it before shutting the socket.
+    if target.is_closed() {
+        return 0;
+    }
+    let mut done = 0;
+    while done < bytes.len() {
+        let rest = &bytes[done..];
+        // SAFETY: `fd` is the target's open socket (it cannot close while the write lock
+        // is held and `closed` is not set); the buffer is valid for `rest.len()` bytes.
+        let n = unsafe {
+            libc::send(
+                target.fd,
+                rest.as_ptr().cast(),
+                rest.len(),
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
+        if n <= 0 {
+            break;
+        }
+        done += n as usize;
+    }
+    done
+}

@@ -1,0 +1,144 @@
+//! A connection's transport as its owner reactor drives it: the socket, the TLS session
+//! when there is one, and the socket's readiness kept as data (edge-triggered
+//! registration: a flag stays set until a read or write says `WouldBlock`).
+
+use std::io::{self, Read, Write};
+
+use log::debug;
+use mio::net::TcpStream;
+
+use super::conn::ConnShared;
+use super::turn::Output;
+use crate::tls::TlsSession;
+
+/// The socket, its TLS session, and its readiness.
+pub struct Link {
+    pub sock: TcpStream,
+    /// The TLS session (clients: after the plain-text INFO; routes: from the start).
+    pub tls: Option<TlsSession>,
+    /// The handshake's outcome has been logged.
+    tls_announced: bool,
+    pub readable: bool,
+    /// The peer closed its side (or the socket failed): read to the end of stream.
+    pub read_closed: bool,
+    pub writable: bool,
+}
+
+impl Link {
+    pub fn new(sock: TcpStream, tls: Option<TlsSession>) -> Self {
+        Link {
+            sock,
+            tls,
+            tls_announced: false,
+            readable: false,
+            read_closed: false,
+            writable: true,
+        }
+    }
+
+    /// The TLS handshake is under way.
+    pub fn is_handshaking(&self) -> bool {
+        self.tls.as_ref().is_some_and(TlsSession::is_handshaking)
+    }
+
+    /// Reads input: from the socket, or decrypted through TLS. `Interrupted` means "TLS
+    /// consumed bytes but has no plain text yet: read again".
+    pub fn read_input(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(tls) = self.tls.as_mut() else {
+            return self.sock.read(buf);
+        };
+        match tls.read_plain(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            done => return done,
+        }
+        if tls.read_tls_from(&mut self.sock)? == 0 {
+            return Ok(0);
+        }
+        self.flush_tls()?;
+        let Some(tls) = self.tls.as_mut() else {
+            return Ok(0);
+        };
+        match tls.read_plain(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(io::ErrorKind::Interrupted.into())
+            }
+            done => done,
+        }
+    }
+
+    /// Writes queued TLS records until done or the socket is full (then `writable` drops).
+    pub fn flush_tls(&mut self) -> io::Result<()> {
+        let Some(tls) = self.tls.as_mut() else {
+            return Ok(());
+        };
+        while tls.wants_write() {
+            match tls.write_tls_to(&mut self.sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the output's unwritten bytes: straight to the socket, or through TLS.
+    pub fn write_output(&mut self, out: &mut Output) -> io::Result<()> {
+        while out.wpos < out.wbuf.len() && self.writable {
+            let pending = &out.wbuf[out.wpos..];
+            let written = match self.tls.as_mut() {
+                None => self.sock.write(pending),
+                Some(tls) => tls.write_plain(pending),
+            };
+            match written {
+                Ok(0) => break,
+                Ok(n) => out.wpos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.tls.is_none() => {
+                    self.writable = false;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+            self.flush_tls()?;
+        }
+        self.flush_tls()
+    }
+
+    /// Everything written, TLS records included.
+    pub fn output_done(&self, out: &Output) -> bool {
+        out.wpos == out.wbuf.len() && !self.tls.as_ref().is_some_and(TlsSession::wants_write)
+    }
+
+    /// Sends TLS `close_notify` once the handshake is done (best effort, on closing).
+    pub fn close_tls(&mut self) {
+        if let Some(tls) = self.tls.as_mut() {
+            if !tls.is_handshaking() {
+                tls.send_close_notify();
+                let _ = self.flush_tls();
+            }
+        }
+    }
+
+    /// Logs the TLS version and cipher suite once the handshake is done (debug), and
+    /// records them for the monitor.
+    pub fn announce_tls(&mut self, shared: &ConnShared) {
+        if self.tls_announced {
+            return;
+        }
+        if let Some((version, cipher)) = self.tls.as_ref().and_then(TlsSession::protocol_and_cipher)
+        {
+            self.tls_announced = true;
+            shared.update_meta(|meta| {
+                meta.tls_version = version;
+                meta.tls_cipher = cipher;
+            });
+            let prefix = shared.prefix();
+            debug!("{prefix}TLS handshake complete");
+            debug!("{prefix}TLS version {version}, cipher suite {cipher}");
+        }
+    }
+}

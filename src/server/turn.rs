@@ -1,0 +1,264 @@
+//! What a session's handler may touch during a reactor turn ([`Turn`]): the connections'
+//! output buffers on this reactor, the staging for other reactors, the match cache, the
+//! counters, the timers and the settings in force. No socket is in reach, so a session can
+//! be driven by a test with plain bytes.
+//!
+//! A handler never closes or pauses a connection itself: it asks the turn ([`Turn::close`],
+//! [`Turn::stall`]) and the reactor acts on the request when the handler returns.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use log::{log_enabled, trace, warn, Level};
+use slab::Slab;
+
+use super::conn::{CloseReason, ConnShared, SubRef, Subscription};
+use super::conn_info::{unix_nanos, Counts};
+use super::handover::Staging;
+use super::settings::Settings;
+use super::stats::Snapshot;
+use super::timer::{Timer, TimerKind, Timers};
+use super::ServerShared;
+use crate::logging;
+use crate::sublist::MatchCache;
+
+/// Entries of the per-reactor match cache.
+const CACHE_ENTRIES: usize = 4096;
+
+/// How a connection is to close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closing {
+    pub reason: CloseReason,
+    /// Write what is queued (an `-ERR`) first.
+    pub flush: bool,
+}
+
+/// A connection's outbound side on its owner reactor.
+pub struct Output {
+    pub shared: Arc<ConnShared>,
+    /// Outbound bytes; `wpos` of them already written.
+    pub wbuf: Vec<u8>,
+    pub wpos: usize,
+    /// Listed in the turn's write list.
+    pub(super) dirty: bool,
+    /// Counts of this turn, not yet added to the shared activity.
+    pub counts: Counts,
+    /// Set when the connection must go.
+    closing: Option<Closing>,
+}
+
+impl Output {
+    pub fn new(shared: Arc<ConnShared>) -> Self {
+        Output {
+            shared,
+            wbuf: Vec::new(),
+            wpos: 0,
+            dirty: false,
+            counts: Counts::default(),
+            closing: None,
+        }
+    }
+
+    /// How the connection is to close, once it must.
+    pub fn closing(&self) -> Option<Closing> {
+        self.closing
+    }
+
+    /// Bytes queued for this connection and not yet written, including hand-overs.
+    pub fn pending(&self) -> usize {
+        self.wbuf.len() - self.wpos + self.shared.handover_len.load(Ordering::Relaxed)
+    }
+
+    /// Adds this turn's counts to the shared activity, with now as the last activity.
+    pub fn publish_counts(&mut self) {
+        if !self.counts.is_empty() {
+            let now = unix_nanos(SystemTime::now());
+            self.shared.activity.add(&self.counts, now);
+            self.counts = Counts::default();
+        }
+    }
+
+    /// Gives back the memory a burst left behind, once everything is written.
+    pub fn release_idle_buffer(&mut self) {
+        if self.wbuf.is_empty() {
+            self.wbuf = Vec::new();
+        }
+    }
+}
+
+/// The per-turn context of one reactor (see the module documentation).
+pub struct Turn {
+    /// This reactor's index.
+    pub reactor: usize,
+    pub shared: Arc<ServerShared>,
+    /// The settings in force, refreshed when their generation moves.
+    pub settings: Arc<Settings>,
+    settings_generation: u64,
+    /// Output of this reactor's connections, by token (the reactor's slab keys).
+    pub outputs: Slab<Output>,
+    /// Connections with new output, to write at the end of the turn.
+    dirty: Vec<usize>,
+    /// Connections to tear down at the end of the turn.
+    closing: Vec<usize>,
+    /// Output for connections on other reactors.
+    pub staging: Staging,
+    pub cache: MatchCache<SubRef>,
+    /// Messages, bytes and slow consumers of this turn, for the server's stats.
+    pub counts: Snapshot,
+    pub timers: Timers,
+    rng: u64,
+    /// A consumer fell behind: the connection being served must pause.
+    stalled: bool,
+}
+
+impl Turn {
+    /// The context of reactor `reactor`, with the settings in force.
+    pub fn new(reactor: usize, shared: Arc<ServerShared>) -> std::io::Result<Turn> {
+        let mut seed = [0u8; 8];
+        getrandom::getrandom(&mut seed).map_err(std::io::Error::other)?;
+        Ok(Turn {
+            reactor,
+            settings: shared.settings.current(),
+            settings_generation: shared.settings.generation(),
+            shared,
+            outputs: Slab::new(),
+            dirty: Vec::new(),
+            closing: Vec::new(),
+            staging: Staging::default(),
+            cache: MatchCache::new(CACHE_ENTRIES),
+            counts: Snapshot::default(),
+            timers: Timers::default(),
+            rng: u64::from_le_bytes(seed) | 1,
+            stalled: false,
+        })
+    }
+
+    /// Takes reloaded settings, returning the ones they replace (`None`: no reload).
+    pub fn refresh_settings(&mut self) -> Option<Arc<Settings>> {
+        let generation = self.shared.settings.generation();
+        if generation == self.settings_generation {
+            return None;
+        }
+        self.settings_generation = generation;
+        Some(std::mem::replace(
+            &mut self.settings,
+            self.shared.settings.current(),
+        ))
+    }
+
+    /// The output of connection `token`, listed for writing at the end of the turn.
+    #[inline]
+    pub fn output(&mut self, token: usize) -> &mut Output {
+        let out = &mut self.outputs[token];
+        if !out.dirty {
+            out.dirty = true;
+            self.dirty.push(token);
+        }
+        out
+    }
+
+    /// The connections to write, emptying the list.
+    pub fn take_dirty(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// The connections to tear down, emptying the list.
+    pub fn take_closing(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.closing)
+    }
+
+    /// Queues a protocol line for a connection, traced as `->> [name]`.
+    pub fn send(&mut self, token: usize, bytes: &[u8], name: &str) {
+        let out = self.output(token);
+        if log_enabled!(Level::Trace) && logging::trace_enabled() {
+            trace!("{}->> [{name}]", out.shared.prefix());
+        }
+        out.wbuf.extend_from_slice(bytes);
+    }
+
+    /// Queues `-ERR '<text>'`; the connection stays open.
+    pub fn send_err(&mut self, token: usize, text: &str) {
+        let line = format!("-ERR '{text}'\r\n");
+        self.send(token, line.as_bytes(), &format!("-ERR {text}"));
+    }
+
+    /// Queues `-ERR '<text>'` and closes the connection once it is written.
+    pub fn send_err_and_close(&mut self, token: usize, text: &str, reason: CloseReason) {
+        self.send_err(token, text);
+        self.close(token, reason, true);
+    }
+
+    /// Marks a connection to close at the end of the turn; `flush` sends what is queued
+    /// (an `-ERR`) first. Deliveries to it stop at once.
+    pub fn close(&mut self, token: usize, reason: CloseReason, flush: bool) {
+        let out = &mut self.outputs[token];
+        if out.closing.is_none() {
+            out.closing = Some(Closing { reason, flush });
+            out.shared.closed.store(true, Ordering::Relaxed);
+            self.closing.push(token);
+        }
+    }
+
+    /// Whether connection `token` is closing (or gone).
+    pub fn is_closing(&self, token: usize) -> bool {
+        self.outputs
+            .get(token)
+            .is_none_or(|out| out.closing.is_some())
+    }
+
+    /// Counts, logs and closes a connection whose pending bytes passed `max_pending`.
+    pub fn slow_consumer_pending(&mut self, token: usize) {
+        self.counts.slow_consumers += 1;
+        warn!(
+            "{}Slow Consumer Detected: MaxPending of {} Exceeded",
+            self.outputs[token].shared.prefix(),
+            self.settings.opts.max_pending
+        );
+        self.close(token, CloseReason::SlowConsumerPendingBytes, false);
+    }
+
+    /// Schedules a timer for connection `token`.
+    pub fn schedule(&mut self, token: usize, at: Instant, kind: TimerKind) {
+        let cid = self.outputs[token].shared.cid;
+        self.timers.schedule(Timer {
+            at,
+            token,
+            cid,
+            kind,
+        });
+    }
+
+    /// Asks for the connection being served to pause (flow control: a consumer fell
+    /// behind).
+    pub fn stall(&mut self) {
+        self.stalled = true;
+    }
+
+    /// Whether a pause was asked for (and not yet taken).
+    pub fn is_stalled(&self) -> bool {
+        self.stalled
+    }
+
+    /// Whether a pause was asked for since the last call.
+    pub fn take_stall(&mut self) -> bool {
+        std::mem::take(&mut self.stalled)
+    }
+
+    /// Tells the cluster that a local subscription came or went.
+    pub fn interest_changed(&self, sub: &Subscription, added: bool) {
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.local_interest(&self.shared, &sub.subject, sub.queue.as_deref(), added);
+        }
+    }
+
+    /// A pseudo-random number (xorshift), for queue member selection and jitter.
+    pub fn random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+}
