@@ -25,6 +25,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::gofmt;
+use crate::gostrconv::{parse_bool, parse_int, parse_uint, ParseError};
 use crate::options::{Options, TlsOptions, DEFAULT_HOST, TLS_CIPHER_SUITES, TLS_CURVES};
 use Value::{Bool, Int, Str, Uint};
 
@@ -223,7 +224,7 @@ impl Flag {
     }
 
     /// Checks a value's syntax the way the flag's Go type would.
-    fn check(&self, text: &str) -> Result<(), GoParseError> {
+    fn check(&self, text: &str) -> Result<(), ParseError> {
         match self.value {
             Bool(_) => parse_bool(text).map(drop),
             Int(_) => parse_int(text).map(drop),
@@ -568,125 +569,6 @@ impl Normalised {
         debug_assert!(args.finish().is_empty());
         Ok(settings)
     }
-}
-
-/// Why a value does not parse, in Go's `flag` words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum GoParseError {
-    /// `strconv.ErrSyntax`.
-    Syntax,
-    /// `strconv.ErrRange`.
-    Range,
-}
-
-impl fmt::Display for GoParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            GoParseError::Syntax => "parse error",
-            GoParseError::Range => "value out of range",
-        })
-    }
-}
-
-/// Go's `strconv.ParseBool`.
-fn parse_bool(text: &str) -> Result<bool, GoParseError> {
-    match text {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => Err(GoParseError::Syntax),
-    }
-}
-
-/// Go's `strconv.ParseInt(text, 0, 64)`: optional sign, then as [`parse_uint`].
-fn parse_int(text: &str) -> Result<i64, GoParseError> {
-    let (negative, digits) = match text.as_bytes().first() {
-        Some(b'+') => (false, &text[1..]),
-        Some(b'-') => (true, &text[1..]),
-        _ => (false, text),
-    };
-    let magnitude = parse_uint(digits)?;
-    if negative {
-        0i64.checked_sub_unsigned(magnitude)
-    } else {
-        i64::try_from(magnitude).ok()
-    }
-    .ok_or(GoParseError::Range)
-}
-
-/// Go's `strconv.ParseUint(text, 0, 64)`: `0x`/`0o`/`0b` prefixes, a leading `0` for octal,
-/// `_` between digits. As in Go, overflow is reported as soon as it happens, before a syntax
-/// error later in the text.
-fn parse_uint(text: &str) -> Result<u64, GoParseError> {
-    let bytes = text.as_bytes();
-    let (base, digits): (u8, &[u8]) = match bytes {
-        [] => return Err(GoParseError::Syntax),
-        [b'0', prefix, _, ..] if prefix.eq_ignore_ascii_case(&b'b') => (2, &bytes[2..]),
-        [b'0', prefix, _, ..] if prefix.eq_ignore_ascii_case(&b'o') => (8, &bytes[2..]),
-        [b'0', prefix, _, ..] if prefix.eq_ignore_ascii_case(&b'x') => (16, &bytes[2..]),
-        [b'0', ..] => (8, &bytes[1..]),
-        _ => (10, bytes),
-    };
-    let mut n: u64 = 0;
-    let mut underscores = false;
-    for &c in digits {
-        let digit = match c {
-            b'_' => {
-                underscores = true;
-                continue;
-            }
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'z' | b'A'..=b'Z' => c.to_ascii_lowercase() - b'a' + 10,
-            _ => return Err(GoParseError::Syntax),
-        };
-        if digit >= base {
-            return Err(GoParseError::Syntax);
-        }
-        n = n
-            .checked_mul(u64::from(base))
-            .and_then(|n| n.checked_add(u64::from(digit)))
-            .ok_or(GoParseError::Range)?;
-    }
-    if underscores && !underscores_ok(bytes) {
-        return Err(GoParseError::Syntax);
-    }
-    Ok(n)
-}
-
-/// Go's `strconv.underscoreOK` for an unsigned number: each `_` sits between digits, or between
-/// a base prefix and a digit.
-fn underscores_ok(bytes: &[u8]) -> bool {
-    #[derive(PartialEq)]
-    enum Saw {
-        Digit,
-        Underscore,
-        Other,
-    }
-    let mut saw = Saw::Other;
-    let mut rest = bytes;
-    let mut hex = false;
-    if let [b'0', prefix, tail @ ..] = bytes {
-        let prefix = prefix.to_ascii_lowercase();
-        if matches!(prefix, b'b' | b'o' | b'x') {
-            saw = Saw::Digit;
-            hex = prefix == b'x';
-            rest = tail;
-        }
-    }
-    for &c in rest {
-        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
-            saw = Saw::Digit;
-        } else if c == b'_' {
-            if saw != Saw::Digit {
-                return false;
-            }
-            saw = Saw::Underscore;
-        } else if saw == Saw::Underscore {
-            return false;
-        } else {
-            saw = Saw::Other;
-        }
-    }
-    saw != Saw::Underscore
 }
 
 /// The `--help` text (starts and ends with an empty line, as nats-server prints it).
@@ -1054,17 +936,6 @@ mod tests {
         ] {
             assert_eq!(run(&["-p", text]).port, port, "{text}");
         }
-        assert_eq!(parse_int("-9223372036854775808"), Ok(i64::MIN));
-        assert_eq!(parse_int("9223372036854775807"), Ok(i64::MAX));
-        assert_eq!(parse_int("9223372036854775808"), Err(GoParseError::Range));
-        assert_eq!(parse_int("-9223372036854775809"), Err(GoParseError::Range));
-        assert_eq!(parse_uint("18446744073709551615"), Ok(u64::MAX));
-        // Overflow is reported before a later syntax error, as in Go.
-        assert_eq!(
-            parse_uint("99999999999999999999x"),
-            Err(GoParseError::Range)
-        );
-        assert_eq!(parse_uint("+1"), Err(GoParseError::Syntax));
     }
 
     #[test]

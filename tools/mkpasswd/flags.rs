@@ -3,7 +3,7 @@
 //! stops at the first non-flag argument, at `-` or after `--`; a repeated flag
 //! keeps its last value; `-h`/`-help` ask for the usage text.
 
-use std::fmt;
+use natsd::gostrconv;
 
 /// mkpasswd's default bcrypt cost.
 pub const DEFAULT_COST: i64 = 11;
@@ -84,120 +84,20 @@ fn split_value(flag: &str) -> (&str, Option<&str>) {
 
 /// `-p` alone means true; `-p=<v>` takes Go's `strconv.ParseBool` spellings.
 fn bool_value(value: Option<&str>) -> Result<bool, FlagError> {
-    match value {
-        None | Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
-        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
-        Some(v) => Err(invalid(format!(
-            "invalid boolean value {v:?} for -p: parse error"
-        ))),
-    }
+    let Some(value) = value else { return Ok(true) };
+    gostrconv::parse_bool(value)
+        .map_err(|e| invalid(format!("invalid boolean value {value:?} for -p: {e}")))
 }
 
 /// `-c`'s value, from `-c=<v>` or the next argument.
 fn int_value(value: Option<&str>) -> Result<i64, FlagError> {
     let value = value.ok_or_else(|| invalid("flag needs an argument: -c".to_string()))?;
-    parse_go_int(value).map_err(|e| invalid(format!("invalid value {value:?} for flag -c: {e}")))
+    gostrconv::parse_int(value)
+        .map_err(|e| invalid(format!("invalid value {value:?} for flag -c: {e}")))
 }
 
 fn invalid(msg: String) -> FlagError {
     FlagError::Invalid(msg)
-}
-
-/// Why a number did not parse, worded as Go's `flag` package words it.
-#[derive(Debug, PartialEq, Eq)]
-pub enum IntError {
-    Syntax,
-    Range,
-}
-
-impl fmt::Display for IntError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            IntError::Syntax => "parse error",
-            IntError::Range => "value out of range",
-        })
-    }
-}
-
-/// Go's `strconv.ParseInt(s, 0, 64)`: optional sign, `0x`/`0o`/`0b`/`0`
-/// prefixes, `_` digit separators.
-pub fn parse_go_int(s: &str) -> Result<i64, IntError> {
-    let (negative, unsigned) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let magnitude = parse_go_uint(unsigned)?;
-    let limit = 1u64 << 63;
-    match (negative, magnitude) {
-        (false, m) if m < limit => Ok(m as i64),
-        (true, m) if m <= limit => Ok((m as i64).wrapping_neg()),
-        _ => Err(IntError::Range),
-    }
-}
-
-/// Go's `strconv.ParseUint(s, 0, 64)`.
-fn parse_go_uint(s: &str) -> Result<u64, IntError> {
-    if s.is_empty() {
-        return Err(IntError::Syntax);
-    }
-    let (radix, digits) = split_radix(s);
-    let mut n: u64 = 0;
-    let mut underscores = false;
-    for c in digits.chars() {
-        if c == '_' {
-            underscores = true;
-            continue;
-        }
-        let d = c.to_digit(radix).ok_or(IntError::Syntax)?;
-        n = n
-            .checked_mul(u64::from(radix))
-            .and_then(|n| n.checked_add(u64::from(d)))
-            .ok_or(IntError::Range)?;
-    }
-    if underscores && !underscores_ok(s) {
-        return Err(IntError::Syntax);
-    }
-    Ok(n)
-}
-
-/// The radix a base prefix names and the digits after it.
-fn split_radix(s: &str) -> (u32, &str) {
-    let b = s.as_bytes();
-    if b[0] != b'0' {
-        return (10, s);
-    }
-    match b.get(1).map(u8::to_ascii_lowercase) {
-        Some(b'b') if b.len() >= 3 => (2, &s[2..]),
-        Some(b'o') if b.len() >= 3 => (8, &s[2..]),
-        Some(b'x') if b.len() >= 3 => (16, &s[2..]),
-        _ => (8, &s[1..]),
-    }
-}
-
-/// Go's `underscoreOK`: each `_` sits between digits (a base prefix counts
-/// as a digit).
-fn underscores_ok(s: &str) -> bool {
-    let b = s.as_bytes();
-    let (mut i, mut saw, mut hex) = (0, b'^', false);
-    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
-        (i, saw, hex) = (2, b'0', b[1].eq_ignore_ascii_case(&b'x'));
-    }
-    for &c in &b[i..] {
-        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
-            saw = b'0';
-        } else if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-        } else if saw == b'_' {
-            return false;
-        } else {
-            saw = b'!';
-        }
-    }
-    saw != b'_'
 }
 
 #[cfg(test)]
@@ -316,20 +216,6 @@ mod tests {
             error(&["-p=yes"]),
             r#"invalid boolean value "yes" for -p: parse error"#
         );
-    }
-
-    #[test]
-    fn go_int_syntax() {
-        assert_eq!(parse_go_int("0"), Ok(0));
-        assert_eq!(parse_go_int("0b101"), Ok(5));
-        assert_eq!(parse_go_int("0O17"), Ok(15));
-        assert_eq!(parse_go_int("0x_1F"), Ok(31));
-        assert_eq!(parse_go_int("-9223372036854775808"), Ok(i64::MIN));
-        assert_eq!(parse_go_int("9223372036854775807"), Ok(i64::MAX));
-        assert_eq!(parse_go_int("9223372036854775808"), Err(IntError::Range));
-        for bad in ["", "-", "0x", "08", "1__2", "_12", "12_", "1 2", "١٢"] {
-            assert_eq!(parse_go_int(bad), Err(IntError::Syntax), "{bad:?}");
-        }
     }
 
     #[test]
