@@ -11,6 +11,7 @@ pub mod conf;
 pub mod config;
 pub mod configure;
 pub mod gofmt;
+pub mod gopath;
 pub mod gostrconv;
 pub mod hostport;
 pub mod logging;

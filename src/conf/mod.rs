@@ -37,7 +37,6 @@ mod chars;
 mod error;
 mod lexer;
 mod parser;
-mod paths;
 mod scalar;
 mod value;
 

@@ -11,9 +11,10 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::gopath;
+
 use super::error::{go_path_error, ConfError, FileOp};
 use super::lexer::{Item, ItemKind, Lexer};
-use super::paths;
 use super::scalar;
 use super::value::{Entry, Kind, Map, Pos, Value};
 
@@ -76,7 +77,7 @@ impl Scope {
         Scope {
             mode,
             file: Arc::from(file),
-            dir: paths::dir(&file.to_string_lossy()),
+            dir: gopath::dir(&file.to_string_lossy()),
             env_chain: Vec::new(),
             documents,
             base_depth,
@@ -320,7 +321,7 @@ impl Parser<'_> {
         let scope = Scope {
             mode: Mode::Plain,
             file: Arc::from(Path::new("")),
-            dir: paths::dir(""),
+            dir: gopath::dir(""),
             env_chain,
             documents: self.scope.documents + 1,
             base_depth: self.depth(),
@@ -349,7 +350,7 @@ impl Parser<'_> {
                 "includes nested deeper than {MAX_DOCUMENTS} levels"
             )));
         }
-        let path = paths::join(&self.scope.dir, name);
+        let path = gopath::join(&self.scope.dir, name);
         let scope = Scope::for_file(
             self.scope.mode,
             Path::new(&path),

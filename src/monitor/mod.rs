@@ -28,6 +28,7 @@ use serde::Serialize;
 use tiny_http::{Header, Request, Response, StatusCode};
 
 use crate::gofmt;
+use crate::gopath;
 use crate::hostport::join_host_port;
 use crate::options::{Options, TlsOptions, RANDOM_PORT};
 use crate::server::ServerView;
@@ -204,17 +205,7 @@ impl Monitor {
 
 /// Go's `path.Clean` of the base path with a leading `/` (`""` → `/`).
 fn normalize_base_path(base: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in base.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    format!("/{}", parts.join("/"))
+    gopath::clean(&format!("/{base}"))
 }
 
 /// The endpoints, by the path that counts them in `http_req_stats`.

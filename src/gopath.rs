@@ -1,10 +1,11 @@
-//! Go's `filepath.Dir`, `filepath.Join` and `filepath.Clean` (Unix rules),
-//! used to resolve include paths to exactly the names the reference opens
-//! and prints. Note that Go's `Join` makes an absolute include path relative
-//! to the including file's directory (`Join("/etc", "/x")` is `/etc/x`).
+//! Go's lexical path functions with Unix rules: `filepath.Clean` (the same as `path.Clean` for
+//! `/`-separated paths), `filepath.Dir` and `filepath.Join`. `conf` resolves include paths with
+//! them to exactly the names the reference opens and prints; `monitor` cleans its base path.
+//! Note that Go's `Join` makes an absolute path relative to the base (`Join("/etc", "/x")` is
+//! `/etc/x`).
 
 /// `filepath.Clean`: the shortest lexically equivalent path.
-pub(crate) fn clean(path: &str) -> String {
+pub fn clean(path: &str) -> String {
     if path.is_empty() {
         return ".".to_string();
     }
@@ -34,7 +35,7 @@ pub(crate) fn clean(path: &str) -> String {
 }
 
 /// `filepath.Dir`: everything but the last element, cleaned.
-pub(crate) fn dir(path: &str) -> String {
+pub fn dir(path: &str) -> String {
     match path.rfind('/') {
         Some(slash) => clean(&path[..=slash]),
         None => ".".to_string(),
@@ -42,7 +43,7 @@ pub(crate) fn dir(path: &str) -> String {
 }
 
 /// `filepath.Join(base, name)`: the non-empty elements joined and cleaned.
-pub(crate) fn join(base: &str, name: &str) -> String {
+pub fn join(base: &str, name: &str) -> String {
     match (base.is_empty(), name.is_empty()) {
         (true, true) => String::new(),
         (false, true) => clean(base),
