@@ -1,6 +1,6 @@
-//! Options from the configuration file and the command line, as nats-server's
-//! `ConfigureOptions`: defaults, then the file, then the flags on top (flags always win).
-//! Used at start, for `-t`, and on every reload.
+//! Command line + file → [`Options`], as nats-server's `ConfigureOptions`: defaults, then the
+//! file ([`crate::config`]), then the flags on top (flags always win). Used at start, for `-t`,
+//! and on every reload.
 
 use crate::cli::Invocation;
 use crate::config;

@@ -4,6 +4,10 @@
 //! [`Options`] (`cli`), sets up logging (`logging`) and runs [`Server::start`].
 //! `proto`, `subject` and `sublist` are leaves with no I/O; `server` puts them to work;
 //! `monitor` serves HTTP monitoring from a read-only view of the server.
+//!
+//! A configuration file goes through three modules: `conf` (the language: text → value tree),
+//! `config` (the keys: value tree → [`Options`]) and `configure` (command line + file →
+//! [`Options`], at start, for `-t` and on reload).
 
 pub mod auth;
 pub mod cli;

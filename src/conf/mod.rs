@@ -1,4 +1,5 @@
-//! The nats-server (gnatsd) configuration language.
+//! The nats-server (gnatsd) configuration language, text → value tree: lexer, parser,
+//! `$variables`, `include`, positions (no option names).
 //!
 //! This module turns a configuration file into a tree of typed [`Value`]s
 //! with the positions the reference server uses in its messages, and reports

@@ -1,5 +1,5 @@
-//! Configuration files: a parsed file ([`crate::conf`]) applied onto [`Options`], with
-//! nats-server 2.9's option names, checks and messages.
+//! The configuration keys, value tree ([`crate::conf`]) → [`Options`]: nats-server 2.9's
+//! option names, checks and messages.
 //!
 //! nats-server reads a file in "pedantic" mode (`ProcessConfigFile` → `processConfigFileLine`
 //! in `server/opts.go`): every option name is matched case-insensitively, an unknown key is an
