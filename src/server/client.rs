@@ -667,7 +667,23 @@ fn has_prefix(s: &[u8], prefix: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testbed::TestBed;
     use super::*;
+    use crate::options::{Options, Permissions, SubjectPermission, User};
+
+    /// Options with one user `u`/`p` (or the given password, e.g. a bcrypt hash).
+    fn with_user(password: &str, permissions: Option<Permissions>) -> Options {
+        let mut opts = Options::default();
+        opts.auth.users = vec![User {
+            username: "u".into(),
+            password: Some(password.into()),
+            permissions,
+            ..User::default()
+        }];
+        opts
+    }
+
+    const QUIET: &str = "CONNECT {\"verbose\":false}\r\n";
 
     #[test]
     fn reserved_replies() {
@@ -678,5 +694,191 @@ mod tests {
         assert!(is_reserved_reply(b"_R_.x"));
         assert!(is_reserved_reply(b"$JS.ACK.x"));
         assert!(!is_reserved_reply(b"_INBOX.x"));
+    }
+
+    #[test]
+    fn verbose_clients_get_ok_and_pong() {
+        let mut bed = TestBed::new(Options::default());
+        let loud = bed.client();
+        bed.feed(loud, "CONNECT {\"verbose\":true}\r\nSUB foo 1\r\nPING\r\n");
+        assert_eq!(bed.take_output(loud), "+OK\r\n+OK\r\nPONG\r\n");
+        let quiet = bed.client();
+        bed.feed(quiet, &format!("{QUIET}SUB foo 1\r\nPING\r\n"));
+        assert_eq!(bed.take_output(quiet), "PONG\r\n");
+    }
+
+    #[test]
+    fn auth_refuses_anything_before_connect_at_its_first_byte() {
+        let mut bed = TestBed::new(with_user("p", None));
+        let c = bed.client();
+        let fed = bed.feed(c, "PING\r\n");
+        assert_eq!(fed.used, 0);
+        assert_eq!(bed.take_output(c), "-ERR 'Authorization Violation'\r\n");
+        let closing = bed.closing(c).expect("closing");
+        assert_eq!(closing.reason, CloseReason::AuthenticationFailure);
+        assert!(closing.flush, "the -ERR is written before closing");
+    }
+
+    #[test]
+    fn passwords_decide_the_connect() {
+        let mut bed = TestBed::new(with_user("p", None));
+        let wrong = bed.client();
+        bed.feed(wrong, "CONNECT {\"user\":\"u\",\"pass\":\"x\"}\r\nPING\r\n");
+        assert_eq!(bed.take_output(wrong), "-ERR 'Authorization Violation'\r\n");
+        assert_eq!(
+            bed.closing(wrong).map(|c| c.reason),
+            Some(CloseReason::AuthenticationFailure)
+        );
+        let right = bed.client();
+        bed.feed(right, "CONNECT {\"user\":\"u\",\"pass\":\"p\"}\r\nPING\r\n");
+        assert_eq!(bed.take_output(right), "+OK\r\nPONG\r\n");
+        assert_eq!(bed.closing(right), None);
+    }
+
+    #[test]
+    fn bcrypt_connect_holds_input_until_the_verdict() {
+        let hash = bcrypt::hash("p", 4).expect("a hash");
+        let mut bed = TestBed::new(with_user(&hash, None));
+        let c = bed.client();
+        let connect = "CONNECT {\"user\":\"u\",\"pass\":\"p\"}\r\n";
+        let fed = bed.feed(c, &format!("{connect}PING\r\n"));
+        assert_eq!(fed.used, connect.len(), "the PING waits behind the check");
+        assert_eq!(bed.take_output(c), "");
+        assert!(bed.run_verifier(c));
+        assert_eq!(bed.take_output(c), "+OK\r\n");
+        bed.feed(c, "PING\r\n");
+        assert_eq!(bed.take_output(c), "PONG\r\n");
+
+        let wrong = bed.client();
+        bed.feed(wrong, "CONNECT {\"user\":\"u\",\"pass\":\"q\"}\r\nPING\r\n");
+        bed.run_verifier(wrong);
+        assert_eq!(bed.take_output(wrong), "-ERR 'Authorization Violation'\r\n");
+        assert!(bed.closing(wrong).is_some());
+    }
+
+    #[test]
+    fn auth_timeout_closes_only_before_connect() {
+        let mut bed = TestBed::new(with_user("p", None));
+        let late = bed.client();
+        bed.fire(late, TimerKind::AuthTimeout);
+        assert_eq!(bed.take_output(late), "-ERR 'Authentication Timeout'\r\n");
+        assert_eq!(
+            bed.closing(late).map(|c| c.reason),
+            Some(CloseReason::AuthenticationTimeout)
+        );
+        let prompt = bed.client();
+        bed.feed(
+            prompt,
+            "CONNECT {\"user\":\"u\",\"pass\":\"p\",\"verbose\":false}\r\n",
+        );
+        bed.fire(prompt, TimerKind::AuthTimeout);
+        assert_eq!(bed.take_output(prompt), "");
+        assert_eq!(bed.closing(prompt), None);
+    }
+
+    #[test]
+    fn permissions_refuse_publish_and_subscribe_but_keep_the_connection() {
+        let perms = Permissions {
+            publish: Some(SubjectPermission {
+                allow: Some(vec!["foo".into()]),
+                deny: None,
+            }),
+            subscribe: Some(SubjectPermission {
+                allow: None,
+                deny: Some(vec!["secret.>".into()]),
+            }),
+            allow_responses: None,
+        };
+        let mut bed = TestBed::new(with_user("p", Some(perms)));
+        let c = bed.client();
+        bed.feed(
+            c,
+            "CONNECT {\"user\":\"u\",\"pass\":\"p\",\"verbose\":false}\r\n",
+        );
+        bed.feed(c, "PUB bar 2\r\nhi\r\n");
+        assert_eq!(
+            bed.take_output(c),
+            "-ERR 'Permissions Violation for Publish to \"bar\"'\r\n"
+        );
+        bed.feed(c, "SUB secret.x 1\r\nSUB secret.x q 2\r\n");
+        assert_eq!(
+            bed.take_output(c),
+            "-ERR 'Permissions Violation for Subscription to \"secret.x\"'\r\n\
+             -ERR 'Permissions Violation for Subscription to \"secret.x\" using queue \"q\"'\r\n"
+        );
+        bed.feed(c, "SUB foo 1\r\nPUB foo 2\r\nhi\r\n");
+        assert_eq!(bed.take_output(c), "MSG foo 1 2\r\nhi\r\n");
+        assert_eq!(bed.closing(c), None);
+    }
+
+    #[test]
+    fn pedantic_and_subject_errors() {
+        let mut bed = TestBed::new(Options::default());
+        let c = bed.client();
+        bed.feed(c, "CONNECT {\"verbose\":false,\"pedantic\":true}\r\n");
+        bed.feed(c, "SUB foo.* 1\r\nPUB foo.* 2\r\nhi\r\n");
+        // The reference warns and still delivers.
+        assert_eq!(
+            bed.take_output(c),
+            "-ERR 'Invalid Publish Subject'\r\nMSG foo.* 1 2\r\nhi\r\n"
+        );
+        bed.feed(c, "SUB foo..bar 2\r\n");
+        assert_eq!(bed.take_output(c), "-ERR 'Invalid Subject'\r\n");
+        assert_eq!(bed.closing(c), None);
+    }
+
+    #[test]
+    fn max_payload_closes_with_the_reference_error() {
+        let opts = Options {
+            max_payload: 8,
+            ..Options::default()
+        };
+        let mut bed = TestBed::new(opts);
+        let c = bed.client();
+        bed.feed(c, &format!("{QUIET}PUB foo 9\r\n"));
+        assert_eq!(bed.take_output(c), "-ERR 'Maximum Payload Violation'\r\n");
+        let closing = bed.closing(c).expect("closing");
+        assert_eq!(closing.reason, CloseReason::MaxPayloadExceeded);
+        assert!(closing.flush);
+    }
+
+    #[test]
+    fn delivery_auto_unsubscribe_and_no_echo() {
+        let mut bed = TestBed::new(Options::default());
+        let sub = bed.client();
+        let publisher = bed.client();
+        bed.feed(sub, &format!("{QUIET}SUB foo 7\r\nUNSUB 7 2\r\n"));
+        bed.feed(
+            publisher,
+            "CONNECT {\"verbose\":false,\"echo\":false}\r\nSUB foo 1\r\n",
+        );
+        bed.feed(
+            publisher,
+            "PUB foo 1\r\na\r\nPUB foo 1\r\nb\r\nPUB foo 1\r\nc\r\n",
+        );
+        assert_eq!(
+            bed.take_output(sub),
+            "MSG foo 7 1\r\na\r\nMSG foo 7 1\r\nb\r\n",
+            "two messages, then the subscription is gone"
+        );
+        assert_eq!(bed.take_output(publisher), "", "echo is off");
+        bed.feed(sub, "PUB foo 1\r\nd\r\n");
+        assert_eq!(bed.take_output(publisher), "MSG foo 1 1\r\nd\r\n");
+        assert_eq!(bed.take_output(sub), "");
+    }
+
+    #[test]
+    fn no_responders_status_goes_to_the_requester() {
+        let mut bed = TestBed::new(Options::default());
+        let c = bed.client();
+        bed.feed(
+            c,
+            "CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\n",
+        );
+        bed.feed(c, "SUB _INBOX.1 9\r\nPUB svc _INBOX.1 2\r\nhi\r\n");
+        assert_eq!(
+            bed.take_output(c),
+            "HMSG _INBOX.1 9 16 16\r\nNATS/1.0 503\r\n\r\n\r\n"
+        );
     }
 }

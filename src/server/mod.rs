@@ -20,6 +20,8 @@ mod route_info;
 mod session;
 mod settings;
 mod stats;
+#[cfg(test)]
+mod testbed;
 mod timer;
 mod turn;
 mod verifier;
@@ -344,6 +346,44 @@ fn tls_config(opts: &Options) -> io::Result<Option<Arc<rustls::ServerConfig>>> {
     Ok(Some(built.config))
 }
 
+/// The client INFO template for `opts`: a new server id, the server and cluster names
+/// (generated when not configured), the limits and what the client must do; the address
+/// is filled in once the listener is bound.
+fn info_template(opts: &Options, auth: &Authenticator) -> Info {
+    let server_id = info::new_server_id();
+    let server_name = opts
+        .server_name
+        .clone()
+        .unwrap_or_else(|| server_id.clone());
+    let cluster = match opts.cluster.port {
+        0 => String::new(),
+        _ => opts
+            .cluster
+            .name
+            .clone()
+            .unwrap_or_else(info::new_cluster_name),
+    };
+    Info {
+        server_id,
+        server_name,
+        version: COMPATIBLE_VERSION,
+        proto: info::PROTOCOL_VERSION,
+        go: "rust",
+        host: String::new(),
+        port: 0,
+        headers: opts.headers,
+        auth_required: auth.required(),
+        tls_required: opts.tls.is_some(),
+        tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
+        max_payload: opts.max_payload,
+        client_id: 0,
+        client_ip: String::new(),
+        cluster,
+        connect_urls: Vec::new(),
+        ldm: false,
+    }
+}
+
 fn log_banner(info: &Info, opts: &Options) {
     info!("Starting {}", version_line());
     info!("  Version:  {}", COMPATIBLE_VERSION);
@@ -367,40 +407,9 @@ impl Server {
     pub fn start(opts: Options) -> io::Result<ServerHandle> {
         opts.validate().map_err(io::Error::other)?;
         let started = SystemTime::now();
-        let server_id = info::new_server_id();
-        let server_name = opts
-            .server_name
-            .clone()
-            .unwrap_or_else(|| server_id.clone());
-        let mut info = Info {
-            server_id,
-            server_name,
-            version: COMPATIBLE_VERSION,
-            proto: info::PROTOCOL_VERSION,
-            go: "rust",
-            host: String::new(),
-            port: 0,
-            headers: opts.headers,
-            auth_required: false,
-            tls_required: opts.tls.is_some(),
-            tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
-            max_payload: opts.max_payload,
-            client_id: 0,
-            client_ip: String::new(),
-            cluster: String::new(),
-            connect_urls: Vec::new(),
-            ldm: false,
-        };
         let auth = Authenticator::new(&opts.auth);
-        info.auth_required = auth.required();
+        let mut info = info_template(&opts, &auth);
         let tls = tls_config(&opts)?;
-        if opts.cluster.port != 0 {
-            info.cluster = opts
-                .cluster
-                .name
-                .clone()
-                .unwrap_or_else(info::new_cluster_name);
-        }
         log_banner(&info, &opts);
         if let Some(path) = &opts.pid_file {
             files::write_pid_file(path)?;

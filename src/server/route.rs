@@ -585,3 +585,126 @@ fn remote_key(account: &[u8], subject: &[u8], queue: Option<&[u8]>) -> Box<[u8]>
     }
     key.into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testbed::TestBed;
+    use super::*;
+    use crate::options::{Options, RANDOM_PORT};
+
+    fn clustered() -> Options {
+        let mut opts = Options::default();
+        opts.cluster.port = RANDOM_PORT;
+        opts.cluster.name = Some("c1".into());
+        opts
+    }
+
+    /// An accepted route from server `peer`, registered, with its hello taken.
+    fn registered_route(bed: &mut TestBed, peer: &str) -> usize {
+        let route = bed.accepted_route();
+        bed.feed(
+            route,
+            &format!(
+                "CONNECT {{\"echo\":true,\"name\":\"{peer}\",\"cluster\":\"c1\"}}\r\n\
+                 INFO {{\"server_id\":\"{peer}\",\"name\":\"{peer}\",\"cluster\":\"c1\"}}\r\n"
+            ),
+        );
+        bed.take_output(route);
+        assert_eq!(bed.closing(route), None);
+        route
+    }
+
+    fn quiet_client(bed: &mut TestBed) -> usize {
+        let client = bed.client();
+        bed.feed(client, "CONNECT {\"verbose\":false}\r\n");
+        client
+    }
+
+    #[test]
+    fn route_auth_refuses_anything_before_connect() {
+        let mut opts = clustered();
+        opts.cluster.username = Some("r".into());
+        opts.cluster.password = Some("s".into());
+        let mut bed = TestBed::new(opts);
+        let route = bed.accepted_route();
+        bed.take_output(route);
+        bed.feed(route, "INFO {\"server_id\":\"PEER\"}\r\n");
+        assert_eq!(bed.take_output(route), "-ERR 'Authorization Violation'\r\n");
+        assert_eq!(
+            bed.closing(route).map(|c| c.reason),
+            Some(CloseReason::AuthenticationFailure)
+        );
+        let late = bed.accepted_route();
+        bed.fire(late, TimerKind::AuthTimeout);
+        assert_eq!(bed.take_output(late), "-ERR 'Authentication Timeout'\r\n");
+        assert_eq!(
+            bed.closing(late).map(|c| c.reason),
+            Some(CloseReason::AuthenticationTimeout)
+        );
+    }
+
+    #[test]
+    fn local_interest_is_announced_and_remote_interest_draws_messages() {
+        let mut bed = TestBed::new(clustered());
+        let route = registered_route(&mut bed, "PEER");
+        let local = quiet_client(&mut bed);
+        bed.feed(local, "SUB foo 1\r\nSUB foo q 2\r\n");
+        assert_eq!(bed.take_output(route), "RS+ $G foo\r\nRS+ $G foo q 1\r\n");
+        bed.feed(route, "RS+ $G bar\r\n");
+        let publisher = quiet_client(&mut bed);
+        bed.feed(publisher, "PUB bar 5\r\nhello\r\n");
+        assert_eq!(bed.take_output(route), "RMSG $G bar 5\r\nhello\r\n");
+        bed.feed(route, "RS- $G bar\r\n");
+        // The local subscriber proves the next message was published.
+        bed.feed(local, "SUB bar 3\r\n");
+        bed.take_output(route);
+        bed.feed(publisher, "PUB bar 5\r\nagain\r\n");
+        assert_eq!(bed.take_output(local), "MSG bar 3 5\r\nagain\r\n");
+        assert_eq!(bed.take_output(route), "", "the route's interest is gone");
+    }
+
+    #[test]
+    fn routed_messages_go_to_local_clients_only() {
+        let mut bed = TestBed::new(clustered());
+        let first = registered_route(&mut bed, "PEER1");
+        let second = registered_route(&mut bed, "PEER2");
+        bed.feed(first, "RS+ $G foo\r\n");
+        bed.feed(second, "RS+ $G foo\r\n");
+        let local = quiet_client(&mut bed);
+        bed.feed(local, "SUB foo 1\r\n");
+        bed.take_output(first);
+        bed.take_output(second);
+        bed.feed(first, "RMSG $G foo reply 5\r\nhello\r\n");
+        assert_eq!(bed.take_output(local), "MSG foo 1 reply 5\r\nhello\r\n");
+        assert_eq!(bed.take_output(second), "", "one hop: not forwarded");
+        assert_eq!(bed.take_output(first), "", "not back where it came from");
+        // A local publish does reach both routes, once each.
+        bed.feed(local, "PUB foo 2\r\nhi\r\n");
+        assert_eq!(bed.take_output(first), "RMSG $G foo 2\r\nhi\r\n");
+        assert_eq!(bed.take_output(second), "RMSG $G foo 2\r\nhi\r\n");
+    }
+
+    #[test]
+    fn routed_queue_messages_reach_only_the_named_groups() {
+        let mut bed = TestBed::new(clustered());
+        let route = registered_route(&mut bed, "PEER");
+        let member = quiet_client(&mut bed);
+        bed.feed(member, "SUB foo q1 1\r\nSUB foo q2 2\r\n");
+        bed.feed(route, "RMSG $G foo | q1 2\r\nhi\r\n");
+        assert_eq!(bed.take_output(member), "MSG foo 1 2\r\nhi\r\n");
+        bed.feed(route, "RMSG $G foo + rep q2 2\r\nho\r\n");
+        assert_eq!(bed.take_output(member), "MSG foo 2 rep 2\r\nho\r\n");
+    }
+
+    #[test]
+    fn a_route_to_ourselves_is_closed_as_a_duplicate() {
+        let mut bed = TestBed::new(clustered());
+        let route = bed.accepted_route();
+        let own_id = bed.turn.settings.info.server_id.clone();
+        bed.feed(route, &format!("INFO {{\"server_id\":\"{own_id}\"}}\r\n"));
+        assert_eq!(
+            bed.closing(route).map(|c| c.reason),
+            Some(CloseReason::DuplicateRoute)
+        );
+    }
+}

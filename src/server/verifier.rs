@@ -63,7 +63,7 @@ impl VerifierQueue {
     }
 
     /// The next job's digest and inputs, or `None` when stopping.
-    fn next(&self) -> Option<(u64, String, String)> {
+    pub(super) fn next(&self) -> Option<(u64, String, String)> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if state.stopping {

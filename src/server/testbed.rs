@@ -1,0 +1,154 @@
+//! A reactor's context without sockets or threads, for session tests: sessions are fed
+//! plain bytes and their output is read back from the turn, as the reactor would write it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use mio::{Poll, Waker};
+use slab::Slab;
+
+use super::client::ClientSession;
+use super::conn::{ConnShared, Role};
+use super::conn_info::ClosedRing;
+use super::handover::{self, ReactorHandle};
+use super::reactor::WAKER;
+use super::route::{Origin, RouteSession};
+use super::session::{Fed, Session};
+use super::settings::{Settings, SharedSettings};
+use super::stats::Stats;
+use super::timer::TimerKind;
+use super::turn::{Closing, Turn};
+use super::verifier::VerifierQueue;
+use super::{info_template, new_cluster, ServerShared};
+use crate::auth::{verify_bcrypt, Authenticator};
+use crate::options::Options;
+use crate::sublist::SharedSublist;
+
+/// One reactor's turn and its sessions, by token.
+pub struct TestBed {
+    pub turn: Turn,
+    sessions: Slab<Session>,
+    /// The reactor's poll, which its waker needs (nothing is registered).
+    _poll: Poll,
+}
+
+impl TestBed {
+    /// A server with `opts` (clustered when `opts.cluster.port` is set) and one reactor.
+    pub fn new(opts: Options) -> TestBed {
+        let poll = Poll::new().expect("a poll");
+        let waker = Waker::new(poll.registry(), WAKER).expect("a waker");
+        let auth = Authenticator::new(&opts.auth);
+        let info = info_template(&opts, &auth);
+        let addr: SocketAddr = "127.0.0.1:4222".parse().expect("an address");
+        let cluster = (opts.cluster.port != 0)
+            .then(|| Arc::new(new_cluster(&opts, &info, addr, addr).expect("a cluster")));
+        let shared = Arc::new(ServerShared {
+            settings: SharedSettings::new(Settings {
+                opts,
+                info,
+                auth,
+                tls: None,
+                loaded_at: SystemTime::now(),
+            }),
+            verifier: VerifierQueue::default(),
+            sublist: SharedSublist::new(),
+            reactors: vec![ReactorHandle::new(waker)],
+            next_cid: AtomicU64::new(1),
+            clients: Mutex::new(BTreeMap::new()),
+            closed: ClosedRing::default(),
+            shed_up_to: AtomicU64::new(0),
+            stats: Stats::default(),
+            cluster,
+            connect_urls: Mutex::new(Vec::new()),
+            shutdown: AtomicBool::new(false),
+            accepting: AtomicBool::new(true),
+            started: SystemTime::now(),
+        });
+        TestBed {
+            turn: Turn::new(0, shared).expect("a turn"),
+            sessions: Slab::new(),
+            _poll: poll,
+        }
+    }
+
+    /// Adds a connection whose session `start` makes; returns its token.
+    fn connect(
+        &mut self,
+        role: Role,
+        start: impl FnOnce(Arc<ConnShared>, &mut Turn) -> Session,
+    ) -> usize {
+        let token = self.sessions.vacant_entry().key();
+        let cid = self
+            .turn
+            .shared
+            .next_cid
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let addr = format!("127.0.0.1:{}", 50000 + cid)
+            .parse()
+            .expect("an address");
+        let shared = Arc::new(ConnShared::new(cid, 0, token, addr, role, -1));
+        let out = self
+            .turn
+            .outputs
+            .insert(super::turn::Output::new(shared.clone()));
+        assert_eq!(out, token);
+        let session = start(shared, &mut self.turn);
+        self.sessions.insert(session);
+        token
+    }
+
+    /// A new client (its INFO is not queued: tests read only what follows).
+    pub fn client(&mut self) -> usize {
+        self.connect(Role::Client, |shared, turn| {
+            Session::Client(ClientSession::start(shared, turn))
+        })
+    }
+
+    /// A new route that the peer dialled; its hello (our INFO) is discarded.
+    pub fn accepted_route(&mut self) -> usize {
+        let cluster = self.turn.shared.cluster.clone().expect("a clustered bed");
+        self.connect(Role::Route, |shared, turn| {
+            Session::Route(RouteSession::start(shared, cluster, Origin::Accepted, turn))
+        })
+    }
+
+    /// Fires a session's timer now (the reactor checks the connection is still there).
+    pub fn fire(&mut self, token: usize, kind: TimerKind) {
+        let now = Instant::now();
+        self.sessions[token].on_timer(kind, now, now, &mut self.turn);
+    }
+
+    /// Feeds `input` to a session as one read.
+    pub fn feed(&mut self, token: usize, input: &str) -> Fed {
+        self.sessions[token].process(input.as_bytes(), &mut self.turn)
+    }
+
+    /// Takes what a connection was sent so far (handed-over bytes included), as text.
+    pub fn take_output(&mut self, token: usize) -> String {
+        handover::absorb(self.turn.output(token));
+        let out = &mut self.turn.outputs[token];
+        let text = String::from_utf8_lossy(&out.wbuf[out.wpos..]).into_owned();
+        out.wbuf.clear();
+        out.wpos = 0;
+        text
+    }
+
+    /// How a connection is closing, if it is.
+    pub fn closing(&self, token: usize) -> Option<Closing> {
+        self.turn.outputs[token].closing()
+    }
+
+    /// Runs the bcrypt check a client waits for, as the verifier pool would, and hands
+    /// the verdict to the session; returns whether its held input may run.
+    pub fn run_verifier(&mut self, token: usize) -> bool {
+        let (digest, hash, password) = self.turn.shared.verifier.next().expect("a job");
+        let matched = verify_bcrypt(&password, &hash);
+        match &mut self.sessions[token] {
+            Session::Client(client) => client.on_verdict(digest, matched, &mut self.turn),
+            Session::Route(_) => false,
+        }
+    }
+}
