@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fresh_temp_dir, reference_available, Impl, ServerProc, Wire, TIMEOUT};
+use common::{free_port, fresh_temp_dir, reference_available, Impl, ServerProc, Wire, TIMEOUT};
 use serde_json::Value;
 
 /// natsd's `--version` output.
@@ -83,12 +83,6 @@ fn path_str(p: &Path) -> &str {
 /// The file's text, empty if it does not exist (yet).
 fn read_text(p: &Path) -> String {
     fs::read_to_string(p).unwrap_or_default()
-}
-
-/// A port nothing listens on right now (bound to 127.0.0.1:0, then released).
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
 }
 
 /// A server binary run with exactly the given arguments, its own temp dir as cwd and stdout /
