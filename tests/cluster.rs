@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{free_port, Impl, ServerProc, Wire};
+use common::{free_port, wait_until, Impl, ServerProc, Wire, TIMEOUT};
 
 /// A cluster node with monitoring, its client, monitoring and route addresses.
 struct Node {
@@ -43,6 +43,20 @@ impl Node {
             .unwrap_or(0)
     }
 
+    /// How many of this node's routes list `subject` among their remote interest
+    /// (`/routez?subs=1`): a message published here on `subject` goes to that many routes.
+    fn routes_interested_in(&self, subject: &str) -> usize {
+        let routez = common::http::get(self.monitor, "/routez?subs=1").json();
+        let lists = |route: &serde_json::Value| {
+            route["subscriptions_list"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|s| s.as_str() == Some(subject)))
+        };
+        routez["routes"]
+            .as_array()
+            .map_or(0, |routes| routes.iter().filter(|r| lists(r)).count())
+    }
+
     /// A client that said CONNECT and got its PONG.
     fn client(&self) -> Wire {
         let mut wire = Wire::connect(self.server.client_addr()).answer_pings();
@@ -74,6 +88,25 @@ fn wait_for_mesh(nodes: &[&Node], want: u64, within: Duration) -> Duration {
     }
 }
 
+/// Waits until each of `nodes` has `routes` routes that list every one of `subjects` (see
+/// [`Node::routes_interested_in`]): interest travels asynchronously.
+fn wait_for_route_interest(nodes: &[&Node], subjects: &[&str], routes: usize) {
+    let counts = || {
+        nodes
+            .iter()
+            .map(|n| subjects.iter().map(|s| n.routes_interested_in(s)).collect())
+            .collect::<Vec<Vec<usize>>>()
+    };
+    wait_until(
+        TIMEOUT,
+        || counts().iter().flatten().all(|&n| n == routes),
+        || {
+            let got = counts();
+            format!("interest never spread: routes per node and subject {subjects:?}: {got:?}, want {routes}")
+        },
+    );
+}
+
 /// The README's example: a seed that lists itself, two servers pointed at the seed, no
 /// cluster name; ports relative to free bases.
 fn seed_cluster(imps: [Impl; 3]) -> [Node; 3] {
@@ -91,43 +124,67 @@ fn drain(wire: &mut Wire) -> String {
     String::from_utf8_lossy(&got).into_owned()
 }
 
-/// Subscribes on every node and waits until every node's publishes reach every subscriber
-/// (interest travels asynchronously); then each node publishes one message, which each
-/// subscriber gets exactly once, and a queue group with a member on every node gets each
-/// of `queued` messages exactly once in total.
+/// Reads until every one of `needles` has arrived; returns the text through the last one.
+fn read_through(wire: &mut Wire, needles: &[String]) -> String {
+    let got = wire.read_until(|buf| {
+        needles.iter().try_fold(0, |end, needle| {
+            let at = buf
+                .windows(needle.len())
+                .position(|w| w == needle.as_bytes())?;
+            Some(end.max(at + needle.len()))
+        })
+    });
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A fence through every path of the mesh: each publisher publishes `<tag><i>` on `mesh`
+/// and each subscriber reads until it has all of them; returns what each subscriber read.
+/// A route carries messages in order, so whatever a node sent a subscriber before its fence
+/// message has arrived once that has. A second fence also covers what a node passed on
+/// after receiving it (it had received it before the first fence reached its subscriber).
+fn fence(pubs: &mut [Wire], subs: &mut [Wire], tag: &str) -> Vec<String> {
+    for (i, publisher) in pubs.iter_mut().enumerate() {
+        let payload = format!("{tag}{i}");
+        publisher.send(format!("PUB mesh {}\r\n{payload}\r\n", payload.len()).as_bytes());
+        drain(publisher);
+    }
+    let needles: Vec<String> = (0..pubs.len())
+        .map(|i| format!("\r\n{tag}{i}\r\n"))
+        .collect();
+    subs.iter_mut()
+        .map(|sub| read_through(sub, &needles))
+        .collect()
+}
+
+/// Two [`fence`]s; returns what each subscriber read up to the second.
+fn double_fence(pubs: &mut [Wire], subs: &mut [Wire], tag: &str) -> Vec<String> {
+    let first = fence(pubs, subs, &format!("{tag}a"));
+    let second = fence(pubs, subs, &format!("{tag}b"));
+    first.into_iter().zip(second).map(|(a, b)| a + &b).collect()
+}
+
+/// Subscribes on every node and waits until every node knows the other nodes' interest
+/// (`/routez`) and a probe from every node reaches every subscriber; then each node
+/// publishes one message, which each subscriber gets exactly once, and a queue group with a
+/// member on every node gets each of `queued` messages exactly once in total. "Exactly
+/// once" is judged when [`double_fence`] has come through every path after the messages.
 fn check_delivery(nodes: &[Node; 3], queued: usize) {
     let mut subs: Vec<Wire> = nodes.iter().map(Node::client).collect();
-    for sub in &mut subs {
+    for (s, sub) in subs.iter_mut().enumerate() {
+        sub.label = format!("subscriber on node {s}");
         sub.send(b"SUB mesh 1\r\nSUB work grp 2\r\nPING\r\n");
         sub.expect(b"PONG\r\n");
     }
+    let all: Vec<&Node> = nodes.iter().collect();
+    wait_for_route_interest(&all, &["mesh", "work"], nodes.len() - 1);
     let mut pubs: Vec<Wire> = nodes.iter().map(Node::client).collect();
-    let mut reached = [[false; 3]; 3];
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while reached.iter().flatten().any(|r| !r) {
-        assert!(
-            Instant::now() < deadline,
-            "interest never spread: {reached:?}"
-        );
-        for (i, publisher) in pubs.iter_mut().enumerate() {
-            publisher.send(format!("PUB mesh 6\r\nprobe{i}\r\n").as_bytes());
-            drain(publisher);
-        }
-        std::thread::sleep(Duration::from_millis(30));
-        for (s, sub) in subs.iter_mut().enumerate() {
-            let text = drain(sub);
-            for (i, seen) in reached[s].iter_mut().enumerate() {
-                *seen |= text.contains(&format!("probe{i}"));
-            }
-        }
-    }
+    fence(&mut pubs, &mut subs, "probe");
     for (i, publisher) in pubs.iter_mut().enumerate() {
         publisher.send(format!("PUB mesh 5\r\nreal{i}\r\n").as_bytes());
         drain(publisher);
     }
-    std::thread::sleep(Duration::from_millis(300));
-    for (s, sub) in subs.iter_mut().enumerate() {
-        let text = drain(sub);
+    let texts = double_fence(&mut pubs, &mut subs, "real");
+    for (s, text) in texts.iter().enumerate() {
         for i in 0..3 {
             let copies = text.matches(&format!("real{i}")).count();
             assert_eq!(
@@ -160,12 +217,8 @@ fn check_delivery(nodes: &[Node; 3], queued: usize) {
         assert!(Instant::now() < deadline, "queue: {total} of {queued}");
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(200));
-    for sub in subs.iter_mut() {
-        assert!(
-            !drain(sub).contains("MSG work"),
-            "a queued message arrived twice"
-        );
+    for text in double_fence(&mut pubs, &mut subs, "queue") {
+        assert!(!text.contains("MSG work"), "a queued message arrived twice");
     }
     assert_eq!(seen.len(), queued, "every queued message arrived");
     assert!(seen.values().all(|&n| n == 1), "no queued message twice");
@@ -300,13 +353,17 @@ fn route_authorization() {
         let seed = Node::from(ServerProc::start_with_config(imp, &conf, &[]), port);
         let wrong = format!("nats://ru:nope@127.0.0.1:{port}");
         let bad = Node::start(Impl::Natsd, free_port(), 0, &["--routes", &wrong]);
-        std::thread::sleep(Duration::from_millis(1500));
-        assert_eq!(
-            (seed.routes(), bad.routes()),
-            (0, 0),
-            "{imp}: wrong password refused"
-        );
+        // The seed refused an attempt; it never counts a route that did not authenticate.
         seed.server.wait_for_log("- authentication error", 1);
+        assert_eq!(seed.routes(), 0, "{imp}: wrong password refused");
+        // The dialler counts its route from the seed's INFO until the -ERR that follows, and
+        // dials again every second: it must get back to none.
+        let routes = || (seed.routes(), bad.routes());
+        wait_until(
+            TIMEOUT,
+            || routes() == (0, 0),
+            || format!("{imp}: wrong password refused: routes {:?}", routes()),
+        );
         let right = format!("nats://ru:rp@127.0.0.1:{port}");
         let good = Node::start(Impl::Natsd, free_port(), 0, &["--routes", &right]);
         wait_for_mesh(&[&seed, &good], 1, Duration::from_secs(5));
@@ -439,15 +496,20 @@ fn route_permissions_filter_interest_both_ways() {
         let mut outside = other.client();
         outside.send(b"SUB out.x 1\r\nSUB out.secret 2\r\nPING\r\n");
         outside.expect(b"PONG\r\n");
-        std::thread::sleep(Duration::from_millis(300));
+        // The allowed interest has crossed both ways.
+        wait_for_route_interest(&[&other], &["in.x"], 1);
+        wait_for_route_interest(&[&guarded], &["out.x"], 1);
+        // Each publisher ends with a message its subscriber does get, through the same route
+        // after the forbidden one: when it has arrived, the forbidden one would have too.
         let mut publisher = other.client();
-        publisher.send(b"PUB in.x 1\r\na\r\nPUB elsewhere 1\r\nb\r\nPING\r\n");
+        publisher.send(b"PUB in.x 1\r\na\r\nPUB elsewhere 1\r\nb\r\nPUB in.x 1\r\nz\r\nPING\r\n");
         publisher.expect(b"PONG\r\n");
         let mut publisher = guarded.client();
-        publisher.send(b"PUB out.x 1\r\nc\r\nPUB out.secret 1\r\nd\r\nPING\r\n");
+        publisher
+            .send(b"PUB out.x 1\r\nc\r\nPUB out.secret 1\r\nd\r\nPUB out.x 1\r\ny\r\nPING\r\n");
         publisher.expect(b"PONG\r\n");
-        std::thread::sleep(Duration::from_millis(300));
-        let got_inside = drain(&mut inside);
+        inside.label = format!("{imp} inside");
+        let got_inside = read_through(&mut inside, &["MSG in.x 1 1\r\nz\r\n".into()]);
         assert!(
             got_inside.contains("MSG in.x 1 1\r\na"),
             "{imp}: {got_inside:?}"
@@ -456,7 +518,8 @@ fn route_permissions_filter_interest_both_ways() {
             !got_inside.contains("elsewhere"),
             "{imp}: not imported: {got_inside:?}"
         );
-        let got_outside = drain(&mut outside);
+        outside.label = format!("{imp} outside");
+        let got_outside = read_through(&mut outside, &["MSG out.x 1 1\r\ny\r\n".into()]);
         assert!(
             got_outside.contains("MSG out.x 1 1\r\nc"),
             "{imp}: {got_outside:?}"
@@ -498,6 +561,9 @@ fn tls_node(imp: Impl, port: u16, seed: u16, ca: &str) -> Node {
     Node::from(ServerProc::start_with_config(imp, &conf, &[]), port)
 }
 
+/// natsd's log line for a failed TLS handshake.
+const TLS_FAILED: &str = "TLS handshake error";
+
 #[test]
 fn tls_routes_verify_both_ends() {
     for imp in Impl::enabled() {
@@ -508,25 +574,20 @@ fn tls_routes_verify_both_ends() {
         let mut sub = second.client();
         sub.send(b"SUB sealed 1\r\nPING\r\n");
         sub.expect(b"PONG\r\n");
+        wait_for_route_interest(&[&first], &["sealed"], 1);
         let mut publisher = first.client();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            publisher.send(b"PUB sealed 2\r\nok\r\nPING\r\n");
-            publisher.expect(b"PONG\r\n");
-            std::thread::sleep(Duration::from_millis(50));
-            if drain(&mut sub).contains("MSG sealed 1 2\r\nok") {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{imp}: no message over the TLS route"
-            );
-        }
+        publisher.send(b"PUB sealed 2\r\nok\r\nPING\r\n");
+        publisher.expect(b"PONG\r\n");
+        sub.label = format!("{imp}: no message over the TLS route");
+        sub.expect(b"MSG sealed 1 2\r\nok\r\n");
         let varz = common::http::get(first.monitor, "/varz").json();
         assert_eq!(varz["cluster"]["tls_required"], true, "{imp}");
         // A server that trusts another CA (here: a leaf certificate, no CA at all) is refused.
+        let failures = first.server.log().matches(TLS_FAILED).count();
         let stranger = tls_node(Impl::Natsd, free_port(), a, "client-cert.pem");
-        std::thread::sleep(Duration::from_millis(1500));
+        // Both ends saw the handshake fail (routes count only after it).
+        stranger.server.wait_for_log(TLS_FAILED, 1);
+        first.server.wait_for_log(TLS_FAILED, failures + 1);
         assert_eq!(
             (stranger.routes(), first.routes()),
             (0, 1),
@@ -538,7 +599,7 @@ fn tls_routes_verify_both_ends() {
 #[test]
 fn reload_adds_and_removes_configured_routes() {
     for imp in Impl::enabled() {
-        let (a, b) = (free_port(), free_port());
+        let (a, b, dead) = (free_port(), free_port(), free_port());
         let first = Node::from(
             ServerProc::start_with_config(
                 Impl::Natsd,
@@ -547,13 +608,15 @@ fn reload_adds_and_removes_configured_routes() {
             ),
             a,
         );
+        // `second` also has a route to a port nobody listens on: its dialler tries it every
+        // second and logs each attempt (at debug level), a clock of the server's own.
         let conf = |routes: &str| {
-            format!("http: 127.0.0.1:-1\ncluster {{ name: r, listen: 127.0.0.1:{b}, routes: [{routes}] }}\n")
+            format!("debug: true\nhttp: 127.0.0.1:-1\ncluster {{ name: r, listen: 127.0.0.1:{b}, routes: [\"nats://127.0.0.1:{dead}\"{routes}] }}\n")
         };
         let second = Node::from(ServerProc::start_with_config(imp, &conf(""), &[]), b);
         std::fs::write(
             second.server.config_path(),
-            conf(&format!("\"nats://127.0.0.1:{a}\"")),
+            conf(&format!(", \"nats://127.0.0.1:{a}\"")),
         )
         .unwrap();
         second.server.signal(libc::SIGHUP);
@@ -565,7 +628,18 @@ fn reload_adds_and_removes_configured_routes() {
             .server
             .wait_for_log("Removed route nats://127.0.0.1:", 1);
         wait_for_mesh(&[&first, &second], 0, Duration::from_secs(5));
-        std::thread::sleep(Duration::from_millis(1500));
+        // Three more attempts on the dead route span two whole retry periods: a closed
+        // configured route is dialled again one period after it closed, so by then `second`
+        // would have tried `first` again, had the reload not removed it.
+        let tries = |port: u16| format!("Trying to connect to route on 127.0.0.1:{port} (");
+        let count = |port: u16| second.server.log().matches(&tries(port)).count();
+        let (to_first, to_dead) = (count(a), count(dead));
+        second.server.wait_for_log(&tries(dead), to_dead + 3);
+        assert_eq!(
+            count(a),
+            to_first,
+            "{imp}: a removed route is not dialled again"
+        );
         assert_eq!(
             (first.routes(), second.routes()),
             (0, 0),
@@ -625,6 +699,11 @@ fn a_broken_route_peer_is_closed_and_hurts_no_one() {
         let mut client = node.client();
         client.send(b"SUB ok 1\r\nPUB ok 2\r\nhi\r\n");
         client.expect(b"MSG ok 1 2\r\nhi\r\n");
-        assert_eq!(node.routes(), 0, "{imp}");
+        // The peers said INFO (a route counts from then): both must be forgotten.
+        wait_until(
+            TIMEOUT,
+            || node.routes() == 0,
+            || format!("{imp}: broken peers still counted: {}", node.routes()),
+        );
     }
 }

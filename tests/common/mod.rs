@@ -887,6 +887,25 @@ pub fn check(limits: &Limits, t: &Transcript) -> Vec<Infos> {
     compare(t, &natsd, reference.as_ref())
 }
 
+/// Polls `condition` every 10 ms until it holds; panics with `what()` once `within` has
+/// passed. For conditions seen from outside a connection (a monitoring count, a file); reads
+/// on a [`Wire`] wait by themselves.
+pub fn wait_until(
+    within: Duration,
+    mut condition: impl FnMut() -> bool,
+    what: impl FnOnce() -> String,
+) {
+    let deadline = Instant::now() + within;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "still not the case after {within:?}: {}",
+            what()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
