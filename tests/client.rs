@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use async_nats::{Client, HeaderMap};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use natsd::{Options, Server, ServerHandle, RANDOM_PORT};
 use tokio::time::timeout;
 
@@ -33,6 +33,17 @@ async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
         .expect("subscription open")
 }
 
+/// The messages `sub` has already been handed, without waiting for more. (Unconstrained:
+/// tokio's cooperative budget would otherwise report a full channel as pending after 128.)
+fn already_received(sub: &mut async_nats::Subscriber) -> Vec<async_nats::Message> {
+    std::iter::from_fn(|| {
+        tokio::task::unconstrained(sub.next())
+            .now_or_never()
+            .flatten()
+    })
+    .collect()
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn publish_subscribe_and_wildcards() {
     let server = start_server();
@@ -53,10 +64,16 @@ async fn publish_subscribe_and_wildcards() {
         .map(|m| m.subject.to_string())
         .collect();
     assert_eq!(got, ["orders.new", "orders.eu.new"]);
-    // orders.* must not have matched the three-token subject.
-    assert!(timeout(Duration::from_millis(200), star.next())
-        .await
-        .is_err());
+    // orders.* must not have matched the three-token subject. The server sends this
+    // connection's messages in order and the client hands each to its subscription as it
+    // reads it: once a message published later has come back (`settle`), a match would be
+    // waiting in `star` already.
+    common::settle(&client).await;
+    let extra: Vec<_> = already_received(&mut star)
+        .into_iter()
+        .map(|m| m.subject.to_string())
+        .collect();
+    assert!(extra.is_empty(), "orders.* also got {extra:?}");
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -77,9 +94,12 @@ async fn queue_group_delivers_each_message_once() {
         client.publish("work", i.to_string().into()).await.unwrap();
     }
     client.flush().await.unwrap();
+    // Every delivery to this connection precedes the messages `settle` publishes after the
+    // flush, so when `settle` returns, every member has been handed all it will get.
+    common::settle(&client).await;
     let mut seen = Vec::new();
     for member in &mut members {
-        while let Ok(Some(msg)) = timeout(Duration::from_millis(300), member.next()).await {
+        for msg in already_received(member) {
             seen.push(
                 String::from_utf8(msg.payload.to_vec())
                     .unwrap()
@@ -153,6 +173,7 @@ async fn drain_delivers_what_was_published() {
     let publisher = connect(&server).await;
     let subscriber = connect(&server).await;
     let mut sub = subscriber.subscribe("drain.me").await.unwrap();
+    let mut fence = subscriber.subscribe("drain.fence").await.unwrap();
     common::settle(&subscriber).await;
     for i in 0..100 {
         publisher
@@ -160,9 +181,13 @@ async fn drain_delivers_what_was_published() {
             .await
             .unwrap();
     }
+    publisher.publish("drain.fence", "".into()).await.unwrap();
     publisher.flush().await.unwrap();
-    // Give the server a moment to deliver before draining the subscription.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The server delivers one publisher's messages in order, and the client hands each to its
+    // subscription as it reads it: once the fence has arrived, all 100 are waiting in `sub`.
+    // (async-nats' drain ends the subscription once its UNSUB is written, without waiting
+    // for messages still on the way; and its `flush` only writes, it does not PING.)
+    next(&mut fence).await;
     sub.drain().await.unwrap();
     let mut count = 0;
     while let Ok(Some(_)) = timeout(WAIT, sub.next()).await {
