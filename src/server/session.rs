@@ -72,9 +72,53 @@ impl Session {
         each_role!(self, role => role.shared())
     }
 
-    /// Parses and runs every complete operation in `buf` (see [`process`]).
+    /// Parses and runs every complete operation in `buf`; stops early when the connection
+    /// closes, must pause for flow control, or holds its input. (One loop for every role,
+    /// so the parser is inlined into it once.)
     pub fn process(&mut self, buf: &[u8], turn: &mut Turn) -> Fed {
-        each_role!(self, role => process(role, buf, turn))
+        let mut pos = 0;
+        let max_held = each_role!(self, role => role.max_held_input(&turn.settings));
+        let token = self.shared().token;
+        while pos < buf.len() {
+            if turn.is_closing(token)
+                || each_role!(self, role => role.holds_input() || !role.admits(buf[pos], turn))
+            {
+                break;
+            }
+            let parser = each_role!(self, role => role.parser());
+            match parser.parse(&buf[pos..]) {
+                Ok(Parsed::Frame(frame)) => {
+                    pos += frame.consumed;
+                    if logging::trace_enabled() {
+                        trace_in(self.shared(), &frame, &turn.settings);
+                    }
+                    each_role!(self, role => role.on_frame(frame, turn));
+                    if turn.is_stalled() {
+                        break;
+                    }
+                }
+                Ok(Parsed::Incomplete { .. }) if buf.len() - pos > max_held => {
+                    // Only blanks after a verb or the tail of a PING line can grow this
+                    // far; the reference skips them, natsd will not buffer without bound.
+                    parse_error(self.shared(), ParseError::MaxControlLine, &buf[pos..], turn);
+                    break;
+                }
+                Ok(Parsed::Incomplete { needed }) => {
+                    return Fed {
+                        used: pos,
+                        incomplete: Some(needed.unwrap_or(0)),
+                    };
+                }
+                Err(err) => {
+                    parse_error(self.shared(), err, &buf[pos..], turn);
+                    break;
+                }
+            }
+        }
+        Fed {
+            used: pos,
+            incomplete: None,
+        }
     }
 
     /// New limits after a reload (routes have none: their parser ignores them).
@@ -100,7 +144,7 @@ impl Session {
     }
 }
 
-/// How far [`process`] got.
+/// How far [`Session::process`] got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fed {
     /// Bytes consumed.
@@ -108,50 +152,6 @@ pub struct Fed {
     /// It stopped in an incomplete operation that needs this many bytes in total (0 when
     /// the parser cannot tell yet).
     pub incomplete: Option<usize>,
-}
-
-/// Parses and runs every complete operation in `buf`; stops early when the connection
-/// closes, must pause for flow control, or holds its input.
-pub fn process<R: Role>(role: &mut R, buf: &[u8], turn: &mut Turn) -> Fed {
-    let mut pos = 0;
-    let max_held = role.max_held_input(&turn.settings);
-    while pos < buf.len() {
-        if role.shared().is_closed() || role.holds_input() || !role.admits(buf[pos], turn) {
-            break;
-        }
-        match role.parser().parse(&buf[pos..]) {
-            Ok(Parsed::Frame(frame)) => {
-                pos += frame.consumed;
-                if logging::trace_enabled() {
-                    trace_in(role.shared(), &frame, &turn.settings);
-                }
-                role.on_frame(frame, turn);
-                if turn.is_stalled() {
-                    break;
-                }
-            }
-            Ok(Parsed::Incomplete { .. }) if buf.len() - pos > max_held => {
-                // Only blanks after a verb or the tail of a PING line can grow this
-                // far; the reference skips them, natsd will not buffer without bound.
-                parse_error(role.shared(), ParseError::MaxControlLine, &buf[pos..], turn);
-                break;
-            }
-            Ok(Parsed::Incomplete { needed }) => {
-                return Fed {
-                    used: pos,
-                    incomplete: Some(needed.unwrap_or(0)),
-                };
-            }
-            Err(err) => {
-                parse_error(role.shared(), err, &buf[pos..], turn);
-                break;
-            }
-        }
-    }
-    Fed {
-        used: pos,
-        incomplete: None,
-    }
 }
 
 /// Answers an operation the parser refused, as the reference does.
