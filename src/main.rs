@@ -4,7 +4,7 @@ use std::process::exit;
 
 use natsd::cli::{self, Command};
 use natsd::configure::{self, lines};
-use natsd::{logging, process, signal_cmd, Server};
+use natsd::{logging, process, signal_cmd};
 
 fn main() {
     let args: Vec<String> = std::env::args_os()
@@ -44,8 +44,8 @@ fn main() {
     let signals = process::trap_signals()
         .unwrap_or_else(|err| logging::fatal(format_args!("Unable to trap signals: {err}")));
     process::raise_fd_limit();
-    let server = Server::start(opts).unwrap_or_else(|err| logging::fatal(format_args!("{err}")));
-    exit(process::run_until_stopped(signals, server, &invocation));
+    let daemon = process::start(opts).unwrap_or_else(|err| logging::fatal(format_args!("{err}")));
+    exit(process::run_until_stopped(signals, daemon, &invocation));
 }
 
 /// `natsd: <message>` on stderr, exit status 1.

@@ -1,6 +1,8 @@
-//! Process-level concerns of the daemon: the descriptor limit and the signal loop (stop,
-//! reload, log reopen, lame duck).
+//! Process-level concerns of the daemon: starting the server and its monitor together
+//! ([`start`]), the descriptor limit, and the signal loop (stop, reload, log reopen, lame
+//! duck).
 
+use std::io;
 use std::time::{Duration, Instant};
 
 use log::{debug, error, info};
@@ -10,7 +12,43 @@ use signal_hook::iterator::Signals;
 use crate::cli::Invocation;
 use crate::configure::{self, lines};
 use crate::logging;
-use crate::server::ServerHandle;
+use crate::monitor::{Monitor, MonitorListener};
+use crate::options::Options;
+use crate::server::{Server, ServerHandle};
+
+/// The running daemon: the server and, when configured, its monitoring endpoint.
+pub struct Daemon {
+    pub server: ServerHandle,
+    monitor: Option<Monitor>,
+}
+
+/// Starts the server and its monitor in the reference's order: banner and pid file, the
+/// monitoring port (its errors are fatal before any client port is bound), the client and
+/// route listeners and the ports file, then monitoring serves from the server's view.
+pub fn start(opts: Options) -> io::Result<Daemon> {
+    let starting = Server::prepare(opts)?;
+    let listener = MonitorListener::bind(starting.options())?;
+    let monitor_addr = match &listener {
+        Some(l) => Some((l.scheme(), l.local_addr()?)),
+        None => None,
+    };
+    let server = starting.listen(monitor_addr)?;
+    let monitor = match listener {
+        Some(l) => Some(Monitor::start(l, Box::new(server.view()))?),
+        None => None,
+    };
+    Ok(Daemon { server, monitor })
+}
+
+impl Daemon {
+    /// Stops monitoring, then the server (see [`ServerHandle::shutdown`]).
+    pub fn shutdown(mut self) {
+        if let Some(monitor) = self.monitor.take() {
+            monitor.stop();
+        }
+        self.server.shutdown();
+    }
+}
 
 /// Raises RLIMIT_NOFILE to its hard limit, so many thousands of connections are possible.
 pub fn raise_fd_limit() {
@@ -43,11 +81,7 @@ pub fn trap_signals() -> std::io::Result<Signals> {
 
 /// Serves signals until one stops the server; returns the process exit status
 /// (cli.md §8.1: 0 for SIGINT and after lame duck mode, 1 for SIGTERM, 2 for SIGQUIT).
-pub fn run_until_stopped(
-    mut signals: Signals,
-    mut server: ServerHandle,
-    invocation: &Invocation,
-) -> i32 {
+pub fn run_until_stopped(mut signals: Signals, mut daemon: Daemon, invocation: &Invocation) -> i32 {
     loop {
         let Some(signal) = signals.forever().next() else {
             return 0;
@@ -60,7 +94,7 @@ pub fn run_until_stopped(
                     ("terminated", 1)
                 };
                 debug!("Trapped \"{name}\" signal");
-                server.shutdown();
+                daemon.shutdown();
                 return status;
             }
             SIGQUIT => return 2,
@@ -70,7 +104,7 @@ pub fn run_until_stopped(
             }
             SIGHUP => {
                 debug!("Trapped \"hangup\" signal");
-                match reload(invocation, &mut server) {
+                match reload(invocation, &mut daemon.server) {
                     Ok(changes) => {
                         changes.iter().for_each(|line| info!("{line}"));
                         info!("Reloaded server configuration");
@@ -80,7 +114,7 @@ pub fn run_until_stopped(
             }
             SIGUSR2 => {
                 debug!("Trapped \"user defined signal 2\" signal");
-                lame_duck(&mut signals, server);
+                lame_duck(&mut signals, daemon);
                 return 0;
             }
             _ => {}
@@ -113,7 +147,8 @@ fn reload(invocation: &Invocation, server: &mut ServerHandle) -> Result<Vec<Stri
 /// Lame duck mode: stop accepting, tell the clients, wait the grace period, then close the
 /// clients spread over the rest of `lame_duck_duration` (at most a second apart) and stop.
 /// SIGTERM is ignored meanwhile; SIGINT stops at once.
-fn lame_duck(signals: &mut Signals, server: ServerHandle) {
+fn lame_duck(signals: &mut Signals, daemon: Daemon) {
+    let server = &daemon.server;
     let clients = server.enter_lame_duck();
     let (duration, grace) = server.lame_duck_timings();
     if clients > 0 && !interrupted(signals, grace) {
@@ -127,7 +162,7 @@ fn lame_duck(signals: &mut Signals, server: ServerHandle) {
             }
         }
     }
-    server.shutdown();
+    daemon.shutdown();
 }
 
 /// Sleeps for `wait`, returning early (true) on SIGINT; other signals are ignored.

@@ -180,7 +180,7 @@ impl ConnzQuery {
 }
 
 /// Builds `/connz` for decoded parameters; an option error is the plain-text 400 body.
-pub fn connz(view: &ServerView, q: &ConnzQuery) -> Result<Connz, BadParam> {
+pub fn connz(view: &dyn ServerView, q: &ConnzQuery) -> Result<Connz, BadParam> {
     let sort = SortBy::parse(&q.sort)?;
     let offset = q.offset.max(0);
     let mut limit = if q.limit <= 0 { DEFAULT_LIMIT } else { q.limit };
@@ -233,7 +233,7 @@ pub fn connz(view: &ServerView, q: &ConnzQuery) -> Result<Connz, BadParam> {
 
 /// The connections of the requested state (or the one `cid`), and `total` as the
 /// reference counts it: before the cid and user filters.
-fn select(view: &ServerView, q: &ConnzQuery, with_subs: bool) -> (Vec<Arc<ConnInfo>>, usize) {
+fn select(view: &dyn ServerView, q: &ConnzQuery, with_subs: bool) -> (Vec<Arc<ConnInfo>>, usize) {
     let open = || -> Vec<Arc<ConnInfo>> {
         match q.cid {
             0 => view

@@ -150,7 +150,7 @@ pub struct Monitor {
 
 impl Monitor {
     /// Starts serving on a bound listener.
-    pub fn start(listener: MonitorListener, view: ServerView) -> io::Result<Monitor> {
+    pub fn start(listener: MonitorListener, view: Box<dyn ServerView>) -> io::Result<Monitor> {
         let base_path = view.settings().opts.http_base_path.clone();
         let fail =
             |e: &dyn std::fmt::Display| io::Error::other(format!("Can't start monitoring: {e}"));
@@ -272,7 +272,7 @@ impl From<BadParam> for Reply {
 
 /// The monitor thread's state: the server view, the request counts and the CPU sampler.
 struct Handler {
-    view: ServerView,
+    view: Box<dyn ServerView>,
     /// Normalized base path: `/` or `/foo`.
     base: String,
     req_stats: BTreeMap<String, u64>,
@@ -327,10 +327,10 @@ impl Handler {
                 Err(bad) => bad.into(),
                 Ok(decoded) => {
                     self.count(endpoint);
-                    indented(connz::connz(&self.view, &decoded))
+                    indented(connz::connz(&*self.view, &decoded))
                 }
             },
-            Endpoint::Routez => match routez::routez(&self.view, query) {
+            Endpoint::Routez => match routez::routez(&*self.view, query) {
                 Err(bad) => bad.into(),
                 Ok(routez) => {
                     self.count(endpoint);
@@ -339,7 +339,7 @@ impl Handler {
             },
             Endpoint::Subsz => {
                 self.count(endpoint);
-                indented(subsz::subsz(&self.view, query))
+                indented(subsz::subsz(&*self.view, query))
             }
             Endpoint::Healthz => {
                 self.count(endpoint);
@@ -348,7 +348,7 @@ impl Handler {
                         return bad.into();
                     }
                 }
-                let health = health(&self.view);
+                let health = health(&*self.view);
                 match health.error {
                     None => Reply::Json(json::to_compact(&health)),
                     Some(_) => Reply::Unavailable(json::to_compact(&health)),
@@ -360,7 +360,7 @@ impl Handler {
 
     fn varz(&mut self) -> varz::Varz {
         let cpu = self.cpu.percent();
-        varz::varz(&self.view, cpu, self.req_stats.clone())
+        varz::varz(&*self.view, cpu, self.req_stats.clone())
     }
 
     /// The Prometheus exposition of `/varz`, `/connz`, `/routez`, `/subsz` and `/healthz`,
@@ -369,16 +369,16 @@ impl Handler {
         let varz = value(&self.varz());
         let defaults = Query::parse("");
         let connz = connz::ConnzQuery::decode(&defaults)
-            .and_then(|q| connz::connz(&self.view, &q))
+            .and_then(|q| connz::connz(&*self.view, &q))
             .map(|c| value(&c))
             .unwrap_or_default();
-        let routez = routez::routez(&self.view, &defaults)
+        let routez = routez::routez(&*self.view, &defaults)
             .map(|r| value(&r))
             .unwrap_or_default();
-        let subsz = subsz::subsz(&self.view, &defaults)
+        let subsz = subsz::subsz(&*self.view, &defaults)
             .map(|s| value(&s))
             .unwrap_or_default();
-        let healthz = value(&health(&self.view));
+        let healthz = value(&health(&*self.view));
         let server_id = self.view.settings().info.server_id.clone();
         metrics::render(&metrics::Sources {
             server_id: &server_id,
@@ -411,7 +411,7 @@ struct Health {
     error: Option<String>,
 }
 
-fn health(view: &ServerView) -> Health {
+fn health(view: &dyn ServerView) -> Health {
     if view.is_ready() {
         return Health {
             status: "ok",
@@ -457,6 +457,107 @@ fn frame(reply: Reply, callback: &str) -> Response<io::Cursor<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::{ConnInfo, RouteView, Settings, StatsSnapshot, SubInfo, SubscriptionStats};
+    use std::time::SystemTime;
+
+    /// A server that exists only in the test: the monitor sees what it is told.
+    struct FakeView {
+        settings: Arc<Settings>,
+        ready: bool,
+        clients: usize,
+    }
+
+    impl FakeView {
+        fn new(ready: bool, clients: usize) -> FakeView {
+            let opts = Options {
+                server_name: Some("fake".into()),
+                ..Options::default()
+            };
+            let settings = Settings::for_options(opts).expect("settings");
+            FakeView {
+                settings: Arc::new(settings),
+                ready,
+                clients,
+            }
+        }
+    }
+
+    impl ServerView for FakeView {
+        fn settings(&self) -> Arc<Settings> {
+            self.settings.clone()
+        }
+        fn client_addr(&self) -> SocketAddr {
+            "127.0.0.1:4222".parse().expect("an address")
+        }
+        fn started(&self) -> SystemTime {
+            SystemTime::UNIX_EPOCH
+        }
+        fn reactors(&self) -> usize {
+            1
+        }
+        fn stats(&self) -> StatsSnapshot {
+            StatsSnapshot {
+                in_msgs: 7,
+                ..StatsSnapshot::default()
+            }
+        }
+        fn route_count(&self) -> usize {
+            0
+        }
+        fn routes(&self, _with_subs: bool) -> Vec<RouteView> {
+            Vec::new()
+        }
+        fn route_permissions(
+            &self,
+        ) -> (
+            Option<crate::options::SubjectPermission>,
+            Option<crate::options::SubjectPermission>,
+        ) {
+            (None, None)
+        }
+        fn cluster_name(&self) -> Option<String> {
+            None
+        }
+        fn connect_urls(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn client_count(&self) -> usize {
+            self.clients
+        }
+        fn open_clients(&self, _with_subs: bool) -> Vec<ConnInfo> {
+            Vec::new()
+        }
+        fn open_client(&self, _cid: u64, _with_subs: bool) -> Option<ConnInfo> {
+            None
+        }
+        fn closed_clients(&self) -> Vec<Arc<ConnInfo>> {
+            Vec::new()
+        }
+        fn subscriptions(&self) -> Vec<SubInfo> {
+            Vec::new()
+        }
+        fn subscription_stats(&self) -> SubscriptionStats {
+            SubscriptionStats::default()
+        }
+        fn is_ready(&self) -> bool {
+            self.ready
+        }
+    }
+
+    #[test]
+    fn endpoints_read_the_server_only_through_its_view() {
+        let down = FakeView::new(false, 0);
+        let health = serde_json::to_value(health(&down)).expect("json");
+        assert_eq!(health["status"], "error");
+        let up = FakeView::new(true, 3);
+        let health = serde_json::to_value(super::health(&up)).expect("json");
+        assert_eq!(health["status"], "ok");
+        let varz = serde_json::to_value(varz::varz(&up, 0.0, BTreeMap::new())).expect("json");
+        assert_eq!(varz["connections"], 3);
+        assert_eq!(varz["in_msgs"], 7);
+        assert_eq!(varz["server_name"], "fake");
+        assert_eq!(varz["server_id"], up.settings.info.server_id.as_str());
+    }
 
     #[test]
     fn base_paths_clean_like_go() {

@@ -86,7 +86,7 @@ impl RouteJson {
 }
 
 /// Builds `/routez`; a bad `subs` value is the plain-text 400 body.
-pub fn routez(view: &ServerView, query: &Query) -> Result<Routez, BadParam> {
+pub fn routez(view: &dyn ServerView, query: &Query) -> Result<Routez, BadParam> {
     let subs = query.subs()?;
     let now = SystemTime::now();
     let routes: Vec<RouteJson> = view

@@ -85,7 +85,7 @@ pub struct SublistStats {
 }
 
 impl SublistStats {
-    fn of(view: &ServerView) -> SublistStats {
+    fn of(view: &dyn ServerView) -> SublistStats {
         let stats = view.subscription_stats();
         let (totals, caches) = (stats.totals, stats.caches);
         let matches = caches.hits + caches.misses;
@@ -125,7 +125,7 @@ pub enum Subsz {
 }
 
 /// Builds `/subsz`; a bad parameter is the plain-text 400 body.
-pub fn subsz(view: &ServerView, query: &Query) -> Result<Subsz, BadParam> {
+pub fn subsz(view: &dyn ServerView, query: &Query) -> Result<Subsz, BadParam> {
     let with_list = query.bool("subs")?;
     let offset = query.int("offset")?.max(0);
     let limit = match query.int("limit")? {

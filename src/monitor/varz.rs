@@ -105,7 +105,7 @@ fn is_zero_f64(n: &f64) -> bool {
 }
 
 impl ClusterVarz {
-    fn of(view: &ServerView, opts: &crate::options::Options) -> ClusterVarz {
+    fn of(view: &dyn ServerView, opts: &crate::options::Options) -> ClusterVarz {
         let Some(name) = view.cluster_name() else {
             return ClusterVarz::default();
         };
@@ -150,7 +150,7 @@ fn is_zero(n: &usize) -> bool {
 
 /// Builds `/varz` now; `cpu` comes from the monitor's sampler, `http_req_stats` from its
 /// request counts.
-pub fn varz(view: &ServerView, cpu: f64, http_req_stats: BTreeMap<String, u64>) -> Varz {
+pub fn varz(view: &dyn ServerView, cpu: f64, http_req_stats: BTreeMap<String, u64>) -> Varz {
     let settings = view.settings();
     let (opts, info) = (&settings.opts, &settings.info);
     let stats = view.stats();

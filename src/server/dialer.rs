@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, error};
 
+use super::cluster::Cluster;
 use super::ServerShared;
 use crate::route_url::RouteUrl;
 
@@ -101,7 +102,7 @@ fn run(shared: &Arc<ServerShared>) {
         if job.explicit && !cluster.is_explicit(&job.url) {
             continue; // a reload removed it
         }
-        match dial(shared, &job) {
+        match dial(shared, cluster, &job) {
             Ok(Some((sock, addr))) => {
                 let Ok(()) = sock.set_nonblocking(true) else {
                     continue;
@@ -139,9 +140,12 @@ fn run(shared: &Arc<ServerShared>) {
 }
 
 /// Resolves and connects; `Ok(None)` when every address is this server.
-fn dial(shared: &ServerShared, job: &DialJob) -> std::io::Result<Option<(TcpStream, SocketAddr)>> {
+fn dial(
+    shared: &ServerShared,
+    cluster: &Cluster,
+    job: &DialJob,
+) -> std::io::Result<Option<(TcpStream, SocketAddr)>> {
     let url = &job.url;
-    let cluster = shared.cluster.as_ref().expect("dialer runs with a cluster");
     let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port).to_socket_addrs()?.collect();
     let self_addrs = cluster.lock().self_addrs.clone();
     let Some(addr) = addrs.into_iter().find(|a| !self_addrs.contains(a)) else {

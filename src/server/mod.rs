@@ -42,7 +42,6 @@ use mio::{Poll, Waker};
 
 use crate::auth::Authenticator;
 use crate::hostport::{join_host_port, parse_host_port};
-use crate::monitor::{Monitor, MonitorListener};
 use crate::options::{Options, DEFAULT_PORT, RANDOM_PORT};
 use crate::sublist::SharedSublist;
 pub use cluster::RouteMeta;
@@ -57,7 +56,7 @@ pub use settings::Settings;
 use settings::SharedSettings;
 pub use stats::Snapshot as StatsSnapshot;
 use stats::Stats;
-pub use view::{RouteView, ServerView};
+pub use view::{LiveView, RouteView, ServerView, SubscriptionStats};
 
 /// natsd's own version line: `natsd v0.1.0 (nats-server 2.9.10 compatible)`.
 pub fn version_line() -> String {
@@ -71,11 +70,17 @@ pub fn version_line() -> String {
 /// Entry point: starts a server from [`Options`].
 pub struct Server;
 
+/// A server whose options are checked, banner logged and pid file written, before it
+/// binds its listeners ([`Server::prepare`], then [`Starting::listen`]). Between the two,
+/// the caller may bind the monitoring port, as the reference does at this point.
+pub struct Starting {
+    settings: Settings,
+}
+
 /// A running server: its bound address and the way to stop it.
 pub struct ServerHandle {
     client_addr: SocketAddr,
-    monitor: Option<Monitor>,
-    /// The monitoring scheme and address, for the ports file.
+    /// The bound addresses, for the ports file.
     listening: files::Listening,
     shared: Arc<ServerShared>,
     threads: Vec<JoinHandle<()>>,
@@ -403,22 +408,55 @@ fn log_banner(info: &Info, opts: &Options) {
 }
 
 impl Server {
-    /// Binds the listeners, writes the pid and ports files and starts the reactor threads.
+    /// Starts a server without monitoring: [`Server::prepare`], then [`Starting::listen`].
     pub fn start(opts: Options) -> io::Result<ServerHandle> {
+        Server::prepare(opts)?.listen(None)
+    }
+
+    /// Checks the options, logs the banner and writes the pid file.
+    pub fn prepare(opts: Options) -> io::Result<Starting> {
         opts.validate().map_err(io::Error::other)?;
-        let started = SystemTime::now();
-        let auth = Authenticator::new(&opts.auth);
-        let mut info = info_template(&opts, &auth);
-        let tls = tls_config(&opts)?;
-        log_banner(&info, &opts);
-        if let Some(path) = &opts.pid_file {
+        let settings = Settings::for_options(opts)?;
+        log_banner(&settings.info, &settings.opts);
+        if let Some(path) = &settings.opts.pid_file {
             files::write_pid_file(path)?;
         }
-        let monitor_listener = MonitorListener::bind(&opts)?;
-        let monitor_addr = match &monitor_listener {
-            Some(l) => Some((l.scheme(), l.local_addr()?)),
-            None => None,
-        };
+        Ok(Starting { settings })
+    }
+}
+
+impl Settings {
+    /// The settings a server starts with: the options, an INFO template with a new server
+    /// id, the authenticator and the client TLS configuration.
+    pub fn for_options(opts: Options) -> io::Result<Settings> {
+        let auth = Authenticator::new(&opts.auth);
+        Ok(Settings {
+            info: info_template(&opts, &auth),
+            tls: tls_config(&opts)?,
+            auth,
+            opts,
+            loaded_at: SystemTime::now(),
+        })
+    }
+}
+
+impl Starting {
+    /// The options the server starts with.
+    pub fn options(&self) -> &Options {
+        &self.settings.opts
+    }
+
+    /// Binds the client (and route) listeners, writes the ports file (listing `monitor`,
+    /// the monitoring scheme and address, when the caller bound one) and starts the
+    /// reactor threads.
+    pub fn listen(self, monitor: Option<(&'static str, SocketAddr)>) -> io::Result<ServerHandle> {
+        let Settings {
+            opts,
+            mut info,
+            auth,
+            tls,
+            loaded_at: started,
+        } = self.settings;
         let listener = bind_clients(&opts)?;
         let client_addr = listener.local_addr()?;
         let route_listener = match opts.cluster.port {
@@ -427,7 +465,7 @@ impl Server {
         };
         let listening = files::Listening {
             client: client_addr,
-            monitor: monitor_addr,
+            monitor,
             cluster: match &route_listener {
                 Some(l) => Some(l.local_addr()?),
                 None => None,
@@ -521,17 +559,9 @@ impl Server {
             }
             verifiers.push(dialer::start(&shared)?);
         }
-        let monitor = match monitor_listener {
-            Some(l) => Some(Monitor::start(
-                l,
-                ServerView::new(shared.clone(), client_addr),
-            )?),
-            None => None,
-        };
         info!("Server is ready");
         Ok(ServerHandle {
             client_addr,
-            monitor,
             listening,
             shared,
             threads,
@@ -548,8 +578,8 @@ impl ServerHandle {
     }
 
     /// The read-only view the monitor uses.
-    pub fn view(&self) -> ServerView {
-        ServerView::new(self.shared.clone(), self.client_addr)
+    pub fn view(&self) -> LiveView {
+        LiveView::new(self.shared.clone(), self.client_addr)
     }
 
     /// Messages and bytes received and sent so far, and slow consumers seen.
@@ -706,9 +736,6 @@ impl ServerHandle {
             return;
         }
         info!("Initiating Shutdown...");
-        if let Some(monitor) = self.monitor.take() {
-            monitor.stop();
-        }
         self.shared.shutdown.store(true, Ordering::Release);
         for reactor in &self.shared.reactors {
             reactor.wake();

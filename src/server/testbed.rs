@@ -22,8 +22,8 @@ use super::stats::Stats;
 use super::timer::TimerKind;
 use super::turn::{Closing, Turn};
 use super::verifier::VerifierQueue;
-use super::{info_template, new_cluster, ServerShared};
-use crate::auth::{verify_bcrypt, Authenticator};
+use super::{new_cluster, ServerShared};
+use crate::auth::verify_bcrypt;
 use crate::options::Options;
 use crate::sublist::SharedSublist;
 
@@ -40,19 +40,14 @@ impl TestBed {
     pub fn new(opts: Options) -> TestBed {
         let poll = Poll::new().expect("a poll");
         let waker = Waker::new(poll.registry(), WAKER).expect("a waker");
-        let auth = Authenticator::new(&opts.auth);
-        let info = info_template(&opts, &auth);
+        let settings = Settings::for_options(opts).expect("settings");
         let addr: SocketAddr = "127.0.0.1:4222".parse().expect("an address");
-        let cluster = (opts.cluster.port != 0)
-            .then(|| Arc::new(new_cluster(&opts, &info, addr, addr).expect("a cluster")));
+        let cluster = (settings.opts.cluster.port != 0).then(|| {
+            let cluster = new_cluster(&settings.opts, &settings.info, addr, addr);
+            Arc::new(cluster.expect("a cluster"))
+        });
         let shared = Arc::new(ServerShared {
-            settings: SharedSettings::new(Settings {
-                opts,
-                info,
-                auth,
-                tls: None,
-                loaded_at: SystemTime::now(),
-            }),
+            settings: SharedSettings::new(settings),
             verifier: VerifierQueue::default(),
             sublist: SharedSublist::new(),
             reactors: vec![ReactorHandle::new(waker)],

@@ -17,7 +17,7 @@ use crate::sublist::{CacheStats, SublistTotals};
 
 /// A cheap, cloneable handle on a running server's observable state.
 #[derive(Clone)]
-pub struct ServerView {
+pub struct LiveView {
     shared: Arc<ServerShared>,
     client_addr: SocketAddr,
 }
@@ -37,46 +37,97 @@ pub struct SubscriptionStats {
     pub caches: CacheStats,
 }
 
-impl ServerView {
+/// What the monitor may read of a running server: settings in force, counters,
+/// connections open and closed, routes, subscriptions. The server provides [`LiveView`];
+/// tests may fake it.
+pub trait ServerView: Send + Sync {
+    /// The options and INFO template in force.
+    fn settings(&self) -> Arc<Settings>;
+
+    /// The address the client listener is bound to.
+    fn client_addr(&self) -> SocketAddr;
+
+    /// When the server started.
+    fn started(&self) -> SystemTime;
+
+    /// Reactor threads.
+    fn reactors(&self) -> usize;
+
+    /// Message, byte and connection counters.
+    fn stats(&self) -> Snapshot;
+
+    /// Open routes (each to a distinct server).
+    fn route_count(&self) -> usize;
+
+    /// The registered routes in id order, with their remote interest when `with_subs`.
+    fn routes(&self, with_subs: bool) -> Vec<RouteView>;
+
+    /// This server's route permissions (`import`, `export`).
+    fn route_permissions(&self) -> (Option<SubjectPermission>, Option<SubjectPermission>);
+
+    /// The cluster name, when clustered.
+    fn cluster_name(&self) -> Option<String>;
+
+    /// The client URLs of this server and its cluster peers, when clustered.
+    fn connect_urls(&self) -> Vec<String>;
+
+    /// Clients connected now.
+    fn client_count(&self) -> usize;
+
+    /// The open client connections in id order, with their subscriptions when `with_subs`.
+    fn open_clients(&self, with_subs: bool) -> Vec<ConnInfo>;
+
+    /// The open client connection `cid`, if there is one.
+    fn open_client(&self, cid: u64, with_subs: bool) -> Option<ConnInfo>;
+
+    /// The remembered closed client connections, oldest first.
+    fn closed_clients(&self) -> Vec<Arc<ConnInfo>>;
+
+    /// Every client subscription.
+    fn subscriptions(&self) -> Vec<SubInfo>;
+
+    /// Sublist totals and match-cache statistics of all reactors.
+    fn subscription_stats(&self) -> SubscriptionStats;
+
+    /// Whether the server is accepting clients (not in lame duck mode, not shutting down).
+    fn is_ready(&self) -> bool;
+}
+
+impl LiveView {
     pub(super) fn new(shared: Arc<ServerShared>, client_addr: SocketAddr) -> Self {
-        ServerView {
+        LiveView {
             shared,
             client_addr,
         }
     }
+}
 
-    /// The options and INFO template in force.
-    pub fn settings(&self) -> Arc<Settings> {
+impl ServerView for LiveView {
+    fn settings(&self) -> Arc<Settings> {
         self.shared.settings.current()
     }
 
-    /// The address the client listener is bound to.
-    pub fn client_addr(&self) -> SocketAddr {
+    fn client_addr(&self) -> SocketAddr {
         self.client_addr
     }
 
-    /// When the server started.
-    pub fn started(&self) -> SystemTime {
+    fn started(&self) -> SystemTime {
         self.shared.started
     }
 
-    /// Reactor threads.
-    pub fn reactors(&self) -> usize {
+    fn reactors(&self) -> usize {
         self.shared.reactors.len()
     }
 
-    /// Message, byte and connection counters.
-    pub fn stats(&self) -> Snapshot {
+    fn stats(&self) -> Snapshot {
         self.shared.stats.snapshot()
     }
 
-    /// Open routes (each to a distinct server).
-    pub fn route_count(&self) -> usize {
+    fn route_count(&self) -> usize {
         self.shared.cluster.as_ref().map_or(0, |c| c.route_count())
     }
 
-    /// The registered routes in id order, with their remote interest when `with_subs`.
-    pub fn routes(&self, with_subs: bool) -> Vec<RouteView> {
+    fn routes(&self, with_subs: bool) -> Vec<RouteView> {
         let Some(cluster) = &self.shared.cluster else {
             return Vec::new();
         };
@@ -93,57 +144,48 @@ impl ServerView {
         routes
     }
 
-    /// This server's route permissions (`import`, `export`).
-    pub fn route_permissions(&self) -> (Option<SubjectPermission>, Option<SubjectPermission>) {
+    fn route_permissions(&self) -> (Option<SubjectPermission>, Option<SubjectPermission>) {
         self.shared
             .cluster
             .as_ref()
             .map_or((None, None), |c| c.permissions())
     }
 
-    /// The cluster name, when clustered.
-    pub fn cluster_name(&self) -> Option<String> {
+    fn cluster_name(&self) -> Option<String> {
         self.shared.cluster.as_ref().map(|c| c.lock().name.clone())
     }
 
-    /// The client URLs of this server and its cluster peers, when clustered.
-    pub fn connect_urls(&self) -> Vec<String> {
+    fn connect_urls(&self) -> Vec<String> {
         match &self.shared.cluster {
             Some(_) => self.shared.connect_urls(),
             None => Vec::new(),
         }
     }
 
-    /// Clients connected now.
-    pub fn client_count(&self) -> usize {
+    fn client_count(&self) -> usize {
         self.shared.clients().len()
     }
 
-    /// The open client connections in id order, with their subscriptions when `with_subs`.
-    pub fn open_clients(&self, with_subs: bool) -> Vec<ConnInfo> {
+    fn open_clients(&self, with_subs: bool) -> Vec<ConnInfo> {
         let conns: Vec<_> = self.shared.clients().values().cloned().collect();
         conns.iter().map(|c| c.info(with_subs)).collect()
     }
 
-    /// The open client connection `cid`, if there is one.
-    pub fn open_client(&self, cid: u64, with_subs: bool) -> Option<ConnInfo> {
+    fn open_client(&self, cid: u64, with_subs: bool) -> Option<ConnInfo> {
         let conn = self.shared.clients().get(&cid).cloned();
         conn.map(|c| c.info(with_subs))
     }
 
-    /// The remembered closed client connections, oldest first.
-    pub fn closed_clients(&self) -> Vec<Arc<ConnInfo>> {
+    fn closed_clients(&self) -> Vec<Arc<ConnInfo>> {
         self.shared.closed.list()
     }
 
-    /// Every client subscription.
-    pub fn subscriptions(&self) -> Vec<SubInfo> {
+    fn subscriptions(&self) -> Vec<SubInfo> {
         let conns: Vec<_> = self.shared.clients().values().cloned().collect();
         conns.iter().flat_map(|c| c.subs.describe()).collect()
     }
 
-    /// Sublist totals and match-cache statistics of all reactors.
-    pub fn subscription_stats(&self) -> SubscriptionStats {
+    fn subscription_stats(&self) -> SubscriptionStats {
         let mut caches = CacheStats::default();
         for reactor in &self.shared.reactors {
             let cache = reactor.cache_stats();
@@ -159,8 +201,7 @@ impl ServerView {
         }
     }
 
-    /// Whether the server is accepting clients (not in lame duck mode, not shutting down).
-    pub fn is_ready(&self) -> bool {
+    fn is_ready(&self) -> bool {
         self.shared.accepting.load(Ordering::Acquire) && !self.shared.is_shutting_down()
     }
 }

@@ -906,12 +906,22 @@ pub fn wait_until(
     }
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A port that is free now and cannot be handed out meanwhile to a server binding port 0
+/// (`-p -1`, `-m -1`): it lies below the kernel's ephemeral range (Linux's default starts
+/// at 32768), where only explicit binds land. No port is returned twice in one test
+/// process; the start differs per process, so test binaries run side by side rarely meet.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    const FIRST: usize = 10_000;
+    const SPAN: usize = 22_000;
+    let start = std::process::id() as usize * 7_919;
+    loop {
+        let port = FIRST + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN;
+        let port = u16::try_from(port).expect("below 32000");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Waits until every subscription an async-nats client has made is in place on the server.
