@@ -463,6 +463,7 @@ impl Role for RouteSession {
         MAX_ROUTED_INPUT
     }
 
+    #[inline]
     fn on_frame(&mut self, frame: Frame<'_>, turn: &mut Turn) {
         let auth_required = turn.settings.opts.cluster.username.is_some();
         if auth_required
