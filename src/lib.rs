@@ -20,6 +20,7 @@ pub mod gostrconv;
 pub mod hostport;
 pub mod logging;
 pub mod monitor;
+pub mod nkeys;
 pub mod options;
 pub mod permissions;
 pub mod process;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use super::{get, nkey, non_empty, parse_duration, positive, Collector, Step};
+use super::{get, non_empty, parse_duration, positive, Collector, Step};
 use crate::conf::{ConfError, Entry, Kind, Map, Value};
 use crate::gofmt::quote_str;
 use crate::options::{NkeyUser, Options, Permissions, ResponsePermission, SubjectPermission, User};
@@ -184,7 +184,7 @@ fn parse_user(out: &mut Collector, item: &Value, map: &Map) -> Result<UserEntry,
             allowed_connection_types: types,
         }));
     }
-    if !nkey::is_valid_public_user_key(&nkey) {
+    if !crate::nkeys::is_valid_public_user_key(&nkey) {
         return Err(last.error("Not a valid public nkey for a user"));
     }
     if !username.is_empty() || !password.is_empty() {

@@ -31,7 +31,6 @@ mod auth;
 mod cluster;
 mod duration;
 mod get;
-mod nkey;
 mod tls;
 mod url;
 
