@@ -12,18 +12,27 @@ use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
+use crate::nkeys;
 use crate::options::{is_bcrypt, AuthOptions};
 use crate::permissions::UserPermissions;
 
-/// What a client presented in CONNECT.
+/// What a client presented in CONNECT, and the nonce its INFO carried.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Credentials<'a> {
     pub user: &'a str,
     pub pass: &'a str,
     pub token: &'a str,
+    /// A public user nkey (`U…`).
+    pub nkey: &'a str,
+    /// The nkey's signature of `nonce`, base64.
+    pub sig: &'a str,
+    /// The nonce sent in this client's INFO (empty when none was sent).
+    pub nonce: &'a str,
 }
 
 impl Credentials<'_> {
+    /// Nothing that `no_auth_user` would stand in for (as the reference: no user, password
+    /// or token).
     fn is_empty(&self) -> bool {
         self.user.is_empty() && self.pass.is_empty() && self.token.is_empty()
     }
@@ -50,9 +59,11 @@ struct Account {
 enum Mode {
     Open,
     Token(String),
-    /// A single user (`--user/--pass`) or the `users` list.
+    /// A single user (`--user/--pass`), or the `users` list with its nkey users.
     Users {
         accounts: HashMap<String, Account>,
+        /// Nkey users: public key → permissions.
+        nkeys: HashMap<String, Option<Arc<UserPermissions>>>,
         listed: bool,
     },
 }
@@ -156,14 +167,32 @@ pub fn verify_bcrypt(password: &str, hash: &str) -> bool {
 /// Why a client was refused; `Display` is the server's log line (without the client prefix).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
-    user: Option<String>,
+    /// Who the log line names: the nkey the client sent when nkey users are configured,
+    /// else the user it sent when users are listed (as the reference's `authViolation`).
+    who: Who,
+    /// Why an nkey was refused, for the debug log (the reference's `Signature missing`, …).
+    pub detail: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Who {
+    Unnamed,
+    User(String),
+    Nkey(String),
+}
+
+impl Refused {
+    fn new(who: Who) -> Refused {
+        Refused { who, detail: None }
+    }
 }
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.user {
-            Some(user) => write!(f, "authentication error - User {user:?}"),
-            None => f.write_str("authentication error"),
+        match &self.who {
+            Who::User(user) => write!(f, "authentication error - User {user:?}"),
+            Who::Nkey(nkey) => write!(f, "authentication error - Nkey {nkey:?}"),
+            Who::Unnamed => f.write_str("authentication error"),
         }
     }
 }
@@ -180,25 +209,32 @@ impl Authenticator {
             };
             Mode::Users {
                 accounts: HashMap::from([(user.clone(), account)]),
+                nkeys: HashMap::new(),
                 listed: false,
             }
-        } else if !opts.users.is_empty() {
+        } else if !opts.users.is_empty() || !opts.nkeys.is_empty() {
+            let permissions = |p: &Option<crate::options::Permissions>| {
+                p.as_ref().map(|p| Arc::new(UserPermissions::new(p)))
+            };
+            let nkeys = opts
+                .nkeys
+                .iter()
+                .map(|u| (u.nkey.clone(), permissions(&u.permissions)))
+                .collect();
             let accounts = opts
                 .users
                 .iter()
                 .map(|u| {
                     let account = Account {
                         secret: u.password.clone(),
-                        permissions: u
-                            .permissions
-                            .as_ref()
-                            .map(|p| Arc::new(UserPermissions::new(p))),
+                        permissions: permissions(&u.permissions),
                     };
                     (u.username.clone(), account)
                 })
                 .collect();
             Mode::Users {
                 accounts,
+                nkeys,
                 listed: true,
             }
         } else {
@@ -216,6 +252,11 @@ impl Authenticator {
         !matches!(self.mode, Mode::Open) && self.no_auth_user.is_none()
     }
 
+    /// Clients get a nonce in INFO to sign (nkey users are configured).
+    pub fn needs_nonce(&self) -> bool {
+        matches!(&self.mode, Mode::Users { nkeys, .. } if !nkeys.is_empty())
+    }
+
     /// Whether any authentication is configured at all.
     pub fn enabled(&self) -> bool {
         !matches!(self.mode, Mode::Open)
@@ -229,12 +270,21 @@ impl Authenticator {
                 token,
                 creds.token,
                 Identity::default(),
-                Refused { user: None },
+                Refused::new(Who::Unnamed),
             ),
-            Mode::Users { accounts, listed } => {
-                let refused = Refused {
-                    user: listed.then(|| creds.user.to_string()),
-                };
+            Mode::Users {
+                accounts,
+                nkeys,
+                listed,
+            } => {
+                let refused = Refused::new(match () {
+                    _ if !nkeys.is_empty() => Who::Nkey(creds.nkey.to_string()),
+                    _ if *listed => Who::User(creds.user.to_string()),
+                    _ => Who::Unnamed,
+                });
+                if !nkeys.is_empty() && !creds.nkey.is_empty() {
+                    return Outcome::Done(check_nkey(nkeys, creds, refused));
+                }
                 let (user, anonymous) = match &self.no_auth_user {
                     Some(default) if creds.is_empty() => (default.as_str(), true),
                     _ => (creds.user, false),
@@ -281,6 +331,40 @@ impl Authenticator {
     }
 }
 
+/// An nkey user's CONNECT: a configured key, and its signature of the INFO nonce.
+fn check_nkey(
+    nkeys: &HashMap<String, Option<Arc<UserPermissions>>>,
+    creds: Credentials<'_>,
+    mut refused: Refused,
+) -> Result<Identity, Refused> {
+    let Some(permissions) = nkeys.get(creds.nkey) else {
+        return Err(refused);
+    };
+    let verdict = match () {
+        _ if creds.sig.is_empty() || creds.nonce.is_empty() => Err("Signature missing"),
+        _ => match nkeys::decode_signature(creds.sig) {
+            None => Err("Signature not valid base64"),
+            Some(sig) => match nkeys::decode_public_user_key(creds.nkey) {
+                None => Err("User nkey not valid"),
+                Some(public) if !nkeys::verify(&public, creds.nonce.as_bytes(), &sig) => {
+                    Err("Signature not verified")
+                }
+                Some(_) => Ok(()),
+            },
+        },
+    };
+    match verdict {
+        Ok(()) => Ok(Identity {
+            user: Some(creds.nkey.to_string()),
+            permissions: permissions.clone(),
+        }),
+        Err(detail) => {
+            refused.detail = Some(detail);
+            Err(refused)
+        }
+    }
+}
+
 /// Compares without an early exit on the first difference.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -300,7 +384,12 @@ mod tests {
     }
 
     fn creds<'a>(user: &'a str, pass: &'a str, token: &'a str) -> Credentials<'a> {
-        Credentials { user, pass, token }
+        Credentials {
+            user,
+            pass,
+            token,
+            ..Credentials::default()
+        }
     }
 
     /// Checks, running a deferred bcrypt comparison on the spot (as a verifier thread would).

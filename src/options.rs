@@ -426,13 +426,8 @@ impl Options {
     /// without authentication, in plain text, unclustered or unmonitored. (`no_auth_user`
     /// alone is left to [`Options::validate`], which refuses it in the reference's words.)
     pub fn unsupported_yet(&self) -> Option<&'static str> {
-        let auth = &self.auth;
-        if !auth.nkeys.is_empty() {
-            Some("nkey authentication")
-        } else if self.tls.as_ref().is_some_and(|t| t.verify_and_map) {
+        if self.tls.as_ref().is_some_and(|t| t.verify_and_map) {
             Some("tls verify_and_map")
-        } else if self.tls.is_some() && self.allow_non_tls {
-            Some("allow_non_tls")
         } else if self.prof_port != 0 {
             Some("profiling (prof_port)")
         } else {

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{Impl, ServerProc, Wire};
+use natsd::nkeys::{encode_signature, UserSeed};
 
 /// bcrypt (cost 11, `$2a$`) of `T0pS3cr3t`, the seed's example hash.
 const BCRYPT_T0PS3CR3T: &str = "$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG";
@@ -380,4 +381,94 @@ fn seed_permissions_with_a_real_client() {
             );
         });
     });
+}
+
+/// Connects, takes INFO's nonce and sends CONNECT with `nkey` and the signature `sign`
+/// makes of that nonce (`None`: no `sig` at all).
+fn connect_nkey(server: &ServerProc, nkey: &str, sign: impl Fn(&str) -> Option<String>) -> Wire {
+    let mut wire = Wire::connect(server.client_addr()).answer_pings();
+    let info = wire.read_info();
+    assert_eq!(info["auth_required"], true, "{info}");
+    let nonce = info["nonce"].as_str().expect("a nonce in INFO");
+    assert_eq!(nonce.len(), 15, "11 random bytes, base64url: {nonce}");
+    let connect = match sign(nonce) {
+        Some(sig) => format!(r#"{{"nkey":"{nkey}","sig":"{sig}"}}"#),
+        None => format!(r#"{{"nkey":"{nkey}"}}"#),
+    };
+    wire.send(format!("CONNECT {connect}\r\nPING\r\n").as_bytes());
+    wire
+}
+
+#[test]
+fn nkey_users_sign_their_nonce() {
+    let user = UserSeed::generate();
+    let stranger = UserSeed::generate();
+    let (public, unknown) = (user.public_key(), stranger.public_key());
+    let conf = format!(
+        "authorization {{\n  users = [\n    {{nkey: {public}}}\n    {{user: alice, password: a1}}\n  ]\n}}\n"
+    );
+    each_server(Some(&conf), &["-m", "-1"], |server| {
+        let mut signed_in = connect_nkey(server, &public, signed(&user));
+        signed_in.expect(b"+OK\r\nPONG\r\n");
+        // Monitoring names the client by its nkey.
+        let monitor = common::url_addr(server.ports()["monitoring"][0].as_str().unwrap());
+        let connz = common::http::get(monitor, "/connz?auth=1").json();
+        let names: Vec<_> = connz["connections"]
+            .as_array()
+            .expect("connections")
+            .iter()
+            .map(|c| {
+                c["authorized_user"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(names, std::slice::from_ref(&public), "{connz}");
+        // Both encodings of the signature are accepted.
+        let standard = |nonce: &str| {
+            let sig = encode_signature(&user.sign(nonce.as_bytes()));
+            Some(to_standard_base64(&sig))
+        };
+        connect_nkey(server, &public, standard).expect(b"+OK\r\nPONG\r\n");
+        // Users and nkey users side by side.
+        accepted(server, r#"{"user":"alice","pass":"a1"}"#);
+        for refusal in [
+            connect_nkey(server, &public, signed(&stranger)),
+            connect_nkey(server, &public, |_| {
+                Some(encode_signature(&user.sign(b"another nonce")))
+            }),
+            connect_nkey(server, &public, |_| None),
+            connect_nkey(server, &public, |_| Some("not base64!".into())),
+            connect_nkey(server, &unknown, signed(&stranger)),
+        ] {
+            let mut wire = refusal;
+            wire.expect(VIOLATION);
+            wire.expect_closed();
+        }
+        server.wait_for_log(&format!("authentication error - Nkey \"{unknown}\""), 1);
+        server.wait_for_log(&format!("authentication error - Nkey \"{public}\""), 4);
+    });
+}
+
+/// A signer with `seed`: its signature of the nonce, base64url.
+fn signed(seed: &UserSeed) -> impl Fn(&str) -> Option<String> + '_ {
+    move |nonce| Some(encode_signature(&seed.sign(nonce.as_bytes())))
+}
+
+/// base64url without padding → standard base64 with padding (the other encoding a client
+/// may send).
+fn to_standard_base64(url: &str) -> String {
+    let mut text: String = url
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !text.len().is_multiple_of(4) {
+        text.push('=');
+    }
+    text
 }

@@ -1,9 +1,8 @@
 //! Black-box tests of the `nk` binary: exit statuses, help, the seed file it writes (mode
 //! 0600) and errors that never show a seed; and the proof that its keys and signatures are
-//! the Go library's: the reference `nats-server` lets a client in with a key from `nk gen`
-//! and the nonce signed by `nk sign` (skipped loudly when it is not installed, see
-//! [`common::reference_available`]). natsd joins that test once it authenticates nkeys
-//! (today it refuses to start with nkey users, see `Options::unsupported_yet`).
+//! the Go library's: the reference `nats-server` and natsd let a client in with a key from
+//! `nk gen` and the nonce signed by `nk sign` (the reference's run is skipped loudly when it
+//! is not installed, see [`common::reference_available`]).
 
 mod common;
 
@@ -164,6 +163,11 @@ fn nk_signatures_accepted(imp: Impl) {
     tampered.expect_closed();
     drop(server);
     fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn natsd_accepts_nk_signatures() {
+    nk_signatures_accepted(Impl::Natsd);
 }
 
 #[test]

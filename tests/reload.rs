@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{free_port, reference_available, Impl, ServerProc, Wire, TIMEOUT};
+use natsd::nkeys::{encode_signature, UserSeed};
 
 /// CONNECT with verbose off and async INFO on (protocol 1), as real clients send.
 const QUIET: &[u8] = b"CONNECT {\"verbose\":false,\"protocol\":1}\r\n";
@@ -373,5 +374,43 @@ fn lowered_max_connections_closes_the_excess_clients() {
             }
         }
         assert_eq!(closed, 2, "{imp}");
+    }
+}
+
+/// A connected nkey user: CONNECT with the nonce of its INFO signed by `seed`.
+fn login_nkey(server: &ServerProc, seed: &UserSeed) -> Wire {
+    let mut wire = Wire::connect(server.client_addr()).answer_pings();
+    let info = wire.read_info();
+    let nonce = info["nonce"].as_str().expect("a nonce");
+    let sig = encode_signature(&seed.sign(nonce.as_bytes()));
+    let hello = format!(
+        "CONNECT {{\"nkey\":\"{}\",\"sig\":\"{sig}\",\"verbose\":false}}\r\nPING\r\n",
+        seed.public_key()
+    );
+    wire.send(hello.as_bytes());
+    wire.expect(b"PONG\r\n");
+    wire
+}
+
+/// Reloaded nkey users: a connected nkey user whose key is gone is closed, one that stays
+/// is checked again (its signature of its own nonce still holds) and keeps being served.
+#[test]
+fn reloaded_nkey_users_apply_to_connected_clients() {
+    let (kept, dropped) = (UserSeed::generate(), UserSeed::generate());
+    let users = |seeds: &[&UserSeed]| {
+        let entries: Vec<String> = seeds
+            .iter()
+            .map(|s| format!("{{nkey: {}}}", s.public_key()))
+            .collect();
+        format!("authorization {{ users = [ {} ] }}\n", entries.join(", "))
+    };
+    for imp in implementations() {
+        let server = ServerProc::start_with_config(imp, &users(&[&kept, &dropped]), &[]);
+        let mut stays = login_nkey(&server, &kept);
+        let mut goes = login_nkey(&server, &dropped);
+        reload(&server, &users(&[&kept]), 1);
+        server.wait_for_log("Reloaded: authorization nkey users", 1);
+        goes.expect_closed();
+        still_serves(&mut stays);
     }
 }

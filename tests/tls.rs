@@ -177,3 +177,39 @@ fn tls_from_the_command_line() {
             .unwrap_or_else(|e| panic!("{imp}: {e}"));
     }
 }
+
+/// `allow_non_tls`: one port serves plain-text and TLS clients; INFO offers TLS
+/// (`tls_available`) without requiring it, and the client's first byte decides.
+#[test]
+fn allow_non_tls_serves_plain_and_tls_clients_on_one_port() {
+    let conf = tls_conf(false) + "allow_non_tls: true\n";
+    for imp in Impl::enabled() {
+        let server = ServerProc::start_with_config(imp, &conf, &[]);
+        let mut plain = Wire::connect(server.client_addr());
+        let info = plain.read_info();
+        assert_eq!(info["tls_available"], true, "{imp}: {info}");
+        assert!(info.get("tls_required").is_none(), "{imp}: {info}");
+        plain.send(b"CONNECT {\"verbose\":false}\r\nSUB mixed 1\r\nPING\r\n");
+        plain.expect(b"PONG\r\n");
+        runtime()
+            .block_on(round_trip(&server, false))
+            .unwrap_or_else(|e| panic!("{imp}: {e}"));
+        // The TLS client's messages reach the plain one.
+        runtime()
+            .block_on(async {
+                let client = async_nats::ConnectOptions::new()
+                    .add_root_certificates(cert("ca.pem"))
+                    .require_tls(true)
+                    .connect(format!("tls://{}", server.client_addr()))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                client
+                    .publish("mixed", "both".into())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                client.flush().await.map_err(|e| e.to_string())
+            })
+            .unwrap_or_else(|e| panic!("{imp}: {e}"));
+        plain.expect(b"MSG mixed 1 4\r\nboth\r\n");
+    }
+}

@@ -58,19 +58,34 @@ pub struct ClientSession {
     perms: Option<Arc<UserPermissions>>,
     /// Publish permission verdicts by subject (bounded), so the hot path rarely re-checks.
     pub_verdicts: HashMap<Box<[u8]>, bool>,
+    /// The nonce of this client's INFO, which an nkey user signs (empty when none).
+    nonce: String,
     liveness: Liveness,
 }
 
-/// The INFO a new client gets: the template in force with its id and address.
-pub fn info_line(turn: &Turn, cid: u64, addr: SocketAddr) -> Vec<u8> {
-    let info = turn.shared.client_info(&turn.settings);
-    info.line_for(cid, addr.ip().to_string())
+/// What a new client is told first: its INFO line (the template in force with its id and
+/// address) and, when nkey users are configured, the fresh nonce that INFO carries.
+pub struct Greeting {
+    pub info: Vec<u8>,
+    pub nonce: String,
+}
+
+impl Greeting {
+    pub fn new(turn: &Turn, cid: u64, addr: SocketAddr) -> Greeting {
+        let nonce = match turn.settings.auth.needs_nonce() {
+            true => crate::nkeys::new_nonce(),
+            false => String::new(),
+        };
+        let template = turn.shared.client_info(&turn.settings);
+        let info = template.line_with_nonce(cid, addr.ip().to_string(), nonce.clone());
+        Greeting { info, nonce }
+    }
 }
 
 impl ClientSession {
-    /// The session of a client just accepted (its INFO is queued or sent): arms its
-    /// timers, registers it, and enforces `max_connections`.
-    pub fn start(shared: Arc<ConnShared>, turn: &mut Turn) -> ClientSession {
+    /// The session of a client just accepted (its INFO, with `nonce`, is queued or sent):
+    /// arms its timers, registers it, and enforces `max_connections`.
+    pub fn start(shared: Arc<ConnShared>, nonce: String, turn: &mut Turn) -> ClientSession {
         let settings = Arc::clone(&turn.settings);
         let opts = &settings.opts;
         let token = shared.token;
@@ -82,6 +97,7 @@ impl ClientSession {
             user: None,
             perms: None,
             pub_verdicts: HashMap::new(),
+            nonce,
             liveness: Liveness::new(now + opts.ping_interval),
             shared,
         };
@@ -138,16 +154,23 @@ impl ClientSession {
             meta.lang.clone_from(&opts.lang);
             meta.version.clone_from(&opts.version);
             meta.user.clone_from(&opts.user);
-            meta.authorized_user = match opts.user.is_empty() {
-                true => opts.auth_token.clone(),
-                false => opts.user.clone(),
-            };
+            // As the reference's raw auth user: the nkey, else the user, else the token.
+            meta.authorized_user = [&opts.nkey, &opts.user, &opts.auth_token]
+                .into_iter()
+                .find(|s| !s.is_empty())
+                .cloned()
+                .unwrap_or_default();
         });
         turn.schedule(token, due, TimerKind::Ping);
         match self.authenticate(turn) {
             Ok(Some(identity)) => self.finish_connect(identity, turn),
             Ok(None) => {}
-            Err(refused) => self.auth_violation(Some(refused.to_string()), turn),
+            Err(refused) => {
+                if let Some(detail) = refused.detail {
+                    debug!("{}{detail}", self.shared.prefix());
+                }
+                self.auth_violation(Some(refused.to_string()), turn);
+            }
         }
     }
 
@@ -158,6 +181,9 @@ impl ClientSession {
             user: &self.opts.user,
             pass: &self.opts.pass,
             token: &self.opts.auth_token,
+            nkey: &self.opts.nkey,
+            sig: &self.opts.sig,
+            nonce: &self.nonce,
         };
         match turn.settings.auth.check(creds) {
             Outcome::Done(verdict) => verdict.map(Some),
@@ -316,9 +342,13 @@ impl ClientSession {
         );
     }
 
-    /// The user as violation log lines name it: `User "alice"` or `User "N/A"`.
+    /// The user as violation log lines name it: `Nkey "U…"`, `User "alice"` or
+    /// `User "N/A"`.
     fn auth_user(&self) -> String {
-        format!("User {:?}", self.user.as_deref().unwrap_or("N/A"))
+        match &self.user {
+            Some(nkey) if *nkey == self.opts.nkey => format!("Nkey {nkey:?}"),
+            user => format!("User {:?}", user.as_deref().unwrap_or("N/A")),
+        }
     }
 
     /// `+OK` when the client asked for verbose replies.
@@ -879,6 +909,38 @@ mod tests {
         assert_eq!(
             bed.take_output(c),
             "HMSG _INBOX.1 9 16 16\r\nNATS/1.0 503\r\n\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn nkey_users_sign_the_nonce_of_their_own_info() {
+        use crate::nkeys::{encode_signature, UserSeed};
+        use crate::options::NkeyUser;
+        let seed = UserSeed::generate();
+        let public = seed.public_key();
+        let mut opts = Options::default();
+        opts.auth.nkeys = vec![NkeyUser {
+            nkey: public.clone(),
+            ..NkeyUser::default()
+        }];
+        let mut bed = TestBed::new(opts);
+        let (c, nonce) = bed.client_with_nonce();
+        let sig = encode_signature(&seed.sign(nonce.as_bytes()));
+        let connect =
+            format!("CONNECT {{\"verbose\":false,\"nkey\":\"{public}\",\"sig\":\"{sig}\"}}\r\n");
+        bed.feed(c, &format!("{connect}PUB x 1\r\n1\r\nPING\r\n"));
+        assert_eq!(bed.take_output(c), "PONG\r\n");
+        // Another client's INFO has another nonce: the first signature does not carry over.
+        let (replay, other_nonce) = bed.client_with_nonce();
+        assert_ne!(nonce, other_nonce);
+        bed.feed(replay, &format!("{connect}PING\r\n"));
+        assert_eq!(
+            bed.take_output(replay),
+            "-ERR 'Authorization Violation'\r\n"
+        );
+        assert_eq!(
+            bed.closing(replay).map(|c| c.reason),
+            Some(CloseReason::AuthenticationFailure)
         );
     }
 }

@@ -25,11 +25,17 @@ pub struct Info {
     pub tls_required: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls_verify: bool,
+    /// TLS is offered but not required (`allow_non_tls`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_available: bool,
     pub max_payload: usize,
     #[serde(skip_serializing_if = "is_zero")]
     pub client_id: u64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub client_ip: String,
+    /// The challenge an nkey user signs (when nkey users are configured).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub nonce: String,
     /// The cluster name, when clustered.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub cluster: String,
@@ -48,9 +54,15 @@ fn is_zero(n: &u64) -> bool {
 impl Info {
     /// The exact INFO protocol line for one client: `INFO {json} \r\n` (note the space).
     pub fn line_for(&self, client_id: u64, client_ip: String) -> Vec<u8> {
+        self.line_with_nonce(client_id, client_ip, String::new())
+    }
+
+    /// [`Info::line_for`] with the client's nonce to sign.
+    pub fn line_with_nonce(&self, client_id: u64, client_ip: String, nonce: String) -> Vec<u8> {
         let info = Info {
             client_id,
             client_ip,
+            nonce,
             ..self.clone()
         };
         let mut line = b"INFO ".to_vec();
@@ -78,6 +90,8 @@ pub struct ClientOpts {
     pub user: String,
     pub pass: String,
     pub auth_token: String,
+    pub nkey: String,
+    pub sig: String,
 }
 
 impl Default for ClientOpts {
@@ -97,6 +111,8 @@ impl Default for ClientOpts {
             user: String::new(),
             pass: String::new(),
             auth_token: String::new(),
+            nkey: String::new(),
+            sig: String::new(),
         }
     }
 }
@@ -135,7 +151,9 @@ impl ClientOpts {
                 "user" => self.user = as_string(value)?,
                 "pass" => self.pass = as_string(value)?,
                 "auth_token" => self.auth_token = as_string(value)?,
-                "nkey" | "sig" | "jwt" => {
+                "nkey" => self.nkey = as_string(value)?,
+                "sig" => self.sig = as_string(value)?,
+                "jwt" => {
                     as_string(value)?;
                 }
                 _ => {}
@@ -236,10 +254,12 @@ mod tests {
             headers: true,
             auth_required: false,
             tls_required: false,
+            tls_available: false,
             tls_verify: false,
             max_payload: 1024,
             client_id: 0,
             client_ip: String::new(),
+            nonce: String::new(),
             cluster: String::new(),
             connect_urls: Vec::new(),
             ldm: false,

@@ -16,6 +16,8 @@ pub struct Link {
     pub sock: TcpStream,
     /// The TLS session (clients: after the plain-text INFO; routes: from the start).
     pub tls: Option<TlsSession>,
+    /// The peer may speak plain text instead (`allow_non_tls`): its first byte decides.
+    tls_optional: bool,
     /// The handshake's outcome has been logged.
     tls_announced: bool,
     pub readable: bool,
@@ -25,10 +27,11 @@ pub struct Link {
 }
 
 impl Link {
-    pub fn new(sock: TcpStream, tls: Option<TlsSession>) -> Self {
+    pub fn new(sock: TcpStream, tls: Option<TlsSession>, tls_optional: bool) -> Self {
         Link {
             sock,
             tls,
+            tls_optional,
             tls_announced: false,
             readable: false,
             read_closed: false,
@@ -39,6 +42,37 @@ impl Link {
     /// The TLS handshake is under way.
     pub fn is_handshaking(&self) -> bool {
         self.tls.as_ref().is_some_and(TlsSession::is_handshaking)
+    }
+
+    /// With `allow_non_tls`, decides from the peer's first byte whether it speaks TLS (a
+    /// handshake record, 0x16, as the reference checks) or plain text, dropping the TLS
+    /// session for the latter. Returns true when the link just turned plain. Nothing is
+    /// decided before a byte arrives.
+    pub fn settle_optional_tls(&mut self) -> io::Result<bool> {
+        if !self.tls_optional {
+            return Ok(false);
+        }
+        let mut first = [0u8; 1];
+        match self.sock.peek(&mut first) {
+            Ok(0) => Ok(false),
+            Ok(_) if first[0] == 0x16 => {
+                self.tls_optional = false;
+                Ok(false)
+            }
+            Ok(_) => Ok(self.give_up_optional_tls()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// With `allow_non_tls` and nothing received yet: the peer is taken to speak plain
+    /// text. Returns whether that happened.
+    pub fn give_up_optional_tls(&mut self) -> bool {
+        if !self.tls_optional {
+            return false;
+        }
+        self.tls_optional = false;
+        self.tls = None;
+        true
     }
 
     /// Reads input: from the socket, or decrypted through TLS. `Interrupted` means "TLS

@@ -378,11 +378,13 @@ fn info_template(opts: &Options, auth: &Authenticator) -> Info {
         port: 0,
         headers: opts.headers,
         auth_required: auth.required(),
-        tls_required: opts.tls.is_some(),
+        tls_required: opts.tls.is_some() && !opts.allow_non_tls,
         tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
+        tls_available: opts.tls.is_some() && opts.allow_non_tls,
         max_payload: opts.max_payload,
         client_id: 0,
         client_ip: String::new(),
+        nonce: String::new(),
         cluster,
         connect_urls: Vec::new(),
         ldm: false,
@@ -604,7 +606,8 @@ impl ServerHandle {
         let auth = Authenticator::new(&new.auth);
         info.auth_required = auth.required();
         let tls = tls_config(&new).map_err(|e| e.to_string())?;
-        info.tls_required = tls.is_some();
+        info.tls_required = tls.is_some() && !new.allow_non_tls;
+        info.tls_available = tls.is_some() && new.allow_non_tls;
         info.tls_verify = new.tls.as_ref().is_some_and(|t| t.verify);
         (info.host, info.port) = advertised(&new, self.client_addr).map_err(|e| e.to_string())?;
         if new.pid_file != current.opts.pid_file {

@@ -21,7 +21,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::client::{self, ClientSession};
+use super::client::{ClientSession, Greeting};
 use super::conn::{CloseReason, ConnShared, Role};
 use super::handover::{self, LameDuckStep};
 use super::link::Link;
@@ -347,7 +347,7 @@ impl Reactor {
     /// client session.
     fn accept_client(&mut self, mut sock: TcpStream, addr: SocketAddr, cid: u64) {
         let settings = self.turn.settings.clone();
-        let mut info = client::info_line(&self.turn, cid, addr);
+        let Greeting { mut info, nonce } = Greeting::new(&self.turn, cid, addr);
         let tls = match &settings.tls {
             // INFO goes out in plain text, then everything is inside TLS. A fresh socket
             // takes a few hundred bytes at once; one that does not is dropped.
@@ -362,9 +362,17 @@ impl Reactor {
             },
             None => None,
         };
-        self.adopt(sock, addr, cid, Role::Client, tls, info, |shared, turn| {
-            Session::Client(ClientSession::start(shared, turn))
-        });
+        let optional = settings.opts.allow_non_tls;
+        self.adopt(
+            sock,
+            addr,
+            cid,
+            Role::Client,
+            tls,
+            optional,
+            info,
+            |shared, turn| Session::Client(ClientSession::start(shared, nonce, turn)),
+        );
     }
 
     /// Takes on a route socket, accepted or dialled.
@@ -374,14 +382,22 @@ impl Reactor {
         };
         let hello = route::hello(&cluster, &origin);
         let tls = route::tls_session(&cluster, &origin, &self.turn.settings);
-        self.adopt(sock, addr, cid, Role::Route, tls, hello, |shared, turn| {
-            Session::Route(RouteSession::start(shared, cluster, origin, turn))
-        });
+        self.adopt(
+            sock,
+            addr,
+            cid,
+            Role::Route,
+            tls,
+            false,
+            hello,
+            |shared, turn| Session::Route(RouteSession::start(shared, cluster, origin, turn)),
+        );
     }
 
     /// Registers a socket with this reactor's poll and adds the connection: its output
-    /// (with `greeting` queued), its TLS session (with the handshake's deadline), and the
-    /// session `start` makes. Nothing happens if the poll refuses the socket.
+    /// (with `greeting` queued), its TLS session (with the handshake's deadline; optional
+    /// when `tls_optional`), and the session `start` makes. Nothing happens if the poll
+    /// refuses the socket.
     #[allow(clippy::too_many_arguments)]
     fn adopt(
         &mut self,
@@ -390,6 +406,7 @@ impl Reactor {
         cid: u64,
         role: Role,
         tls: Option<(TlsSession, Duration)>,
+        tls_optional: bool,
         greeting: Vec<u8>,
         start: impl FnOnce(Arc<ConnShared>, &mut Turn) -> Session,
     ) {
@@ -424,7 +441,7 @@ impl Reactor {
         });
         let session = start(shared, &mut self.turn);
         self.conns.insert(Conn {
-            link: Link::new(sock, tls),
+            link: Link::new(sock, tls, tls_optional),
             session,
             held: Vec::new(),
             needs_input: false,
@@ -472,6 +489,16 @@ impl Reactor {
                 self.mark_ready(token);
                 return;
             }
+            match self.conns[token].link.settle_optional_tls() {
+                Ok(true) => self.turned_plain(token),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.conns[token].link.readable = false;
+                    return;
+                }
+                // Undecided, TLS, or an error the read below reports.
+                _ => {}
+            }
+            let conn = &self.conns[token];
             // A held partial operation that fits the scratch buffer with room to spare
             // goes there with the next read; only a big one grows the connection's buffer.
             let fits = conn.held.len() <= SCRATCH_SIZE / 2 && conn.needed <= SCRATCH_SIZE;
@@ -630,10 +657,23 @@ impl Reactor {
         }
     }
 
+    /// A connection that could speak TLS or plain text (`allow_non_tls`) speaks plain text:
+    /// other reactors may write to its socket directly.
+    fn turned_plain(&mut self, token: usize) {
+        let shared = self.conns[token].session.shared();
+        shared.direct.store(true, Ordering::Relaxed);
+    }
+
     /// The TLS handshake timer: a connection still handshaking is closed. (The reference's
     /// `-ERR 'Secure Connection - TLS Required'` goes into the unfinished TLS session and
-    /// never reaches the client, so nothing is sent.)
+    /// never reaches the client, so nothing is sent.) One that may speak plain text and has
+    /// said nothing yet is taken as plain, as the reference does when its wait for the
+    /// first bytes ends.
     fn on_tls_timeout(&mut self, token: usize) {
+        if self.conns[token].link.give_up_optional_tls() {
+            self.turned_plain(token);
+            return;
+        }
         let conn = &self.conns[token];
         if conn.link.is_handshaking() {
             error!("{}TLS handshake timeout", conn.session.shared().prefix());

@@ -52,6 +52,10 @@ pub trait Role {
 }
 
 /// A connection's protocol state, by role.
+///
+/// Held inline in the reactor's slab: boxing the larger client variant would put a pointer
+/// chase on every operation of the most common role to save memory only on routes.
+#[allow(clippy::large_enum_variant)]
 pub enum Session {
     Client(ClientSession),
     Route(RouteSession),

@@ -112,6 +112,10 @@ pub fn reload_changes(old: &Options, new: &Options) -> Result<Vec<String>, Strin
             gofmt::float(na.timeout)
         ),
     );
+    changed(
+        oa.nkeys != na.nkeys,
+        "Reloaded: authorization nkey users".into(),
+    );
     changed(oa.users != na.users, "Reloaded: authorization users".into());
     changed(
         o.max_traced_msg_len != n.max_traced_msg_len,

@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime};
 use mio::{Poll, Waker};
 use slab::Slab;
 
-use super::client::ClientSession;
+use super::client::{ClientSession, Greeting};
 use super::conn::{ConnShared, Role};
 use super::conn_info::ClosedRing;
 use super::handover::{self, ReactorHandle};
@@ -95,11 +95,20 @@ impl TestBed {
         token
     }
 
+    /// A new client (its INFO is not queued: tests read only what follows), and the nonce
+    /// its INFO carried (empty unless nkey users are configured).
+    pub fn client_with_nonce(&mut self) -> (usize, String) {
+        let mut nonce = String::new();
+        let token = self.connect(Role::Client, |shared, turn| {
+            nonce = Greeting::new(turn, shared.cid, shared.addr).nonce;
+            Session::Client(ClientSession::start(shared, nonce.clone(), turn))
+        });
+        (token, nonce)
+    }
+
     /// A new client (its INFO is not queued: tests read only what follows).
     pub fn client(&mut self) -> usize {
-        self.connect(Role::Client, |shared, turn| {
-            Session::Client(ClientSession::start(shared, turn))
-        })
+        self.client_with_nonce().0
     }
 
     /// A new route that the peer dialled; its hello (our INFO) is discarded.
