@@ -472,3 +472,44 @@ fn to_standard_base64(url: &str) -> String {
     }
     text
 }
+
+/// A real client library signs in with an nkey seed (async-nats, which signs the INFO nonce
+/// itself) and gets its messages; a client with another seed is refused.
+#[test]
+fn nkey_seed_with_a_real_client() {
+    use futures_util::StreamExt;
+    use std::time::Duration;
+
+    let user = UserSeed::generate();
+    let conf = format!(
+        "authorization {{ users = [ {{nkey: {}}} ] }}\n",
+        user.public_key()
+    );
+    each_server(Some(&conf), &[], |server| {
+        let url = format!("nats://{}", server.client_addr());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let client = async_nats::ConnectOptions::with_nkey(user.to_text())
+                .connect(&url)
+                .await
+                .expect("signed in with the seed");
+            let mut sub = client.subscribe("nk.hello").await.unwrap();
+            common::settle(&client).await;
+            client.publish("nk.hello", "hi".into()).await.unwrap();
+            let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+                .await
+                .expect("the message in time")
+                .expect("a message");
+            assert_eq!(msg.payload, "hi");
+            let stranger = async_nats::ConnectOptions::with_nkey(UserSeed::generate().to_text())
+                .max_reconnects(Some(0))
+                .connection_timeout(Duration::from_secs(3))
+                .connect(&url)
+                .await;
+            assert!(stranger.is_err(), "a seed the server does not know got in");
+        });
+    });
+}
