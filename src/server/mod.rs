@@ -115,6 +115,30 @@ struct ServerShared {
 }
 
 impl ServerShared {
+    /// The shared state of a server starting with `settings`, reached through `reactors`.
+    fn new(
+        settings: Settings,
+        reactors: Vec<ReactorHandle>,
+        cluster: Option<Arc<cluster::Cluster>>,
+    ) -> ServerShared {
+        ServerShared {
+            started: settings.loaded_at,
+            settings: SharedSettings::new(settings),
+            verifier: verifier::VerifierQueue::default(),
+            sublist: SharedSublist::new(),
+            reactors,
+            next_cid: AtomicU64::new(1),
+            clients: Mutex::new(BTreeMap::new()),
+            closed: ClosedRing::default(),
+            shed_up_to: AtomicU64::new(0),
+            stats: Stats::default(),
+            cluster,
+            connect_urls: Mutex::new(Vec::new()),
+            shutdown: AtomicBool::new(false),
+            accepting: AtomicBool::new(true),
+        }
+    }
+
     /// The connected clients by id.
     fn clients(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ConnShared>>> {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
@@ -452,18 +476,13 @@ impl Starting {
     /// the monitoring scheme and address, when the caller bound one) and starts the
     /// reactor threads.
     pub fn listen(self, monitor: Option<(&'static str, SocketAddr)>) -> io::Result<ServerHandle> {
-        let Settings {
-            opts,
-            mut info,
-            auth,
-            tls,
-            loaded_at: started,
-        } = self.settings;
-        let listener = bind_clients(&opts)?;
+        let mut settings = self.settings;
+        let opts = &settings.opts;
+        let listener = bind_clients(opts)?;
         let client_addr = listener.local_addr()?;
         let route_listener = match opts.cluster.port {
             0 => None,
-            _ => Some(bind_routes(&opts)?),
+            _ => Some(bind_routes(opts)?),
         };
         let listening = files::Listening {
             client: client_addr,
@@ -475,8 +494,8 @@ impl Starting {
         };
         let cluster = match &route_listener {
             Some(l) => Some(Arc::new(new_cluster(
-                &opts,
-                &info,
+                opts,
+                &settings.info,
                 client_addr,
                 l.local_addr()?,
             )?)),
@@ -486,10 +505,10 @@ impl Starting {
             "Listening for client connections on {}",
             join_host_port(&opts.host, client_addr.port())
         );
-        if tls.is_some() {
+        if settings.tls.is_some() {
             info!("TLS required for client connections");
         }
-        (info.host, info.port) = advertised(&opts, client_addr)?;
+        let (host, port) = advertised(opts, client_addr)?;
 
         let count = match opts.reactors {
             0 => default_reactors(),
@@ -511,29 +530,9 @@ impl Starting {
         let ports_file = opts
             .ports_file_dir
             .as_ref()
-            .and_then(|dir| files::write_ports_file(dir, &opts, listening));
-        let shared = Arc::new(ServerShared {
-            verifier: verifier::VerifierQueue::default(),
-            settings: SharedSettings::new(Settings {
-                auth,
-                tls,
-                opts,
-                info,
-                loaded_at: started,
-            }),
-            sublist: SharedSublist::new(),
-            reactors,
-            next_cid: AtomicU64::new(1),
-            clients: Mutex::new(BTreeMap::new()),
-            closed: ClosedRing::default(),
-            shed_up_to: AtomicU64::new(0),
-            stats: Stats::default(),
-            cluster,
-            connect_urls: Mutex::new(Vec::new()),
-            shutdown: AtomicBool::new(false),
-            accepting: AtomicBool::new(true),
-            started,
-        });
+            .and_then(|dir| files::write_ports_file(dir, opts, listening));
+        (settings.info.host, settings.info.port) = (host, port);
+        let shared = Arc::new(ServerShared::new(settings, reactors, cluster));
         let mut listener = Some(Listeners {
             clients: listener,
             routes: route_listener,

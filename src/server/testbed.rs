@@ -1,31 +1,25 @@
 //! A reactor's context without sockets or threads, for session tests: sessions are fed
 //! plain bytes and their output is read back from the turn, as the reactor would write it.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::sync::Arc;
+use std::time::Instant;
 
 use mio::{Poll, Waker};
 use slab::Slab;
 
 use super::client::{ClientSession, Greeting};
 use super::conn::{ConnShared, Role};
-use super::conn_info::ClosedRing;
 use super::handover::{self, ReactorHandle};
 use super::reactor::WAKER;
 use super::route::{Origin, RouteSession};
 use super::session::{Fed, Session};
-use super::settings::{Settings, SharedSettings};
-use super::stats::Stats;
+use super::settings::Settings;
 use super::timer::TimerKind;
 use super::turn::{Closing, Turn};
-use super::verifier::VerifierQueue;
 use super::{new_cluster, ServerShared};
 use crate::auth::verify_bcrypt;
 use crate::options::Options;
-use crate::sublist::SharedSublist;
 
 /// One reactor's turn and its sessions, by token.
 pub struct TestBed {
@@ -46,22 +40,11 @@ impl TestBed {
             let cluster = new_cluster(&settings.opts, &settings.info, addr, addr);
             Arc::new(cluster.expect("a cluster"))
         });
-        let shared = Arc::new(ServerShared {
-            settings: SharedSettings::new(settings),
-            verifier: VerifierQueue::default(),
-            sublist: SharedSublist::new(),
-            reactors: vec![ReactorHandle::new(waker)],
-            next_cid: AtomicU64::new(1),
-            clients: Mutex::new(BTreeMap::new()),
-            closed: ClosedRing::default(),
-            shed_up_to: AtomicU64::new(0),
-            stats: Stats::default(),
+        let shared = Arc::new(ServerShared::new(
+            settings,
+            vec![ReactorHandle::new(waker)],
             cluster,
-            connect_urls: Mutex::new(Vec::new()),
-            shutdown: AtomicBool::new(false),
-            accepting: AtomicBool::new(true),
-            started: SystemTime::now(),
-        });
+        ));
         TestBed {
             turn: Turn::new(0, shared).expect("a turn"),
             sessions: Slab::new(),
