@@ -13,7 +13,7 @@ use log::{debug, error, trace};
 use super::conn::{CloseReason, ConnShared, SubRef, Subscription};
 use super::deliver::{self, LazySizes, Message};
 use super::info::{ClientOpts, Info};
-use super::session::{Liveness, Role};
+use super::role::{Liveness, Role};
 use super::settings::Settings;
 use super::timer::TimerKind;
 use super::turn::Turn;

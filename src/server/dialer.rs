@@ -2,7 +2,7 @@
 //! reactors, retrying as the reference does (configured routes every second for ever,
 //! gossiped ones `connect_retries` times), and hands each connected socket to a reactor.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, error};
 
-use super::cluster::Cluster;
+use super::handover::Dialled;
 use super::ServerShared;
 use crate::route_url::RouteUrl;
 
@@ -28,14 +28,6 @@ pub struct DialJob {
     pub explicit: bool,
     pub due: Instant,
     pub attempts: u32,
-}
-
-/// A socket connected to a route, for a reactor to take on.
-pub struct Dialled {
-    pub sock: mio::net::TcpStream,
-    pub addr: SocketAddr,
-    pub url: RouteUrl,
-    pub explicit: bool,
 }
 
 /// The dialer's queue, shared with the reactors (which add re-dials).
@@ -102,7 +94,8 @@ fn run(shared: &Arc<ServerShared>) {
         if job.explicit && !cluster.is_explicit(&job.url) {
             continue; // a reload removed it
         }
-        match dial(shared, cluster, &job) {
+        let self_addrs = cluster.lock().self_addrs.clone();
+        match dial(shared, &self_addrs, &job) {
             Ok(Some((sock, addr))) => {
                 let Ok(()) = sock.set_nonblocking(true) else {
                     continue;
@@ -142,12 +135,11 @@ fn run(shared: &Arc<ServerShared>) {
 /// Resolves and connects; `Ok(None)` when every address is this server.
 fn dial(
     shared: &ServerShared,
-    cluster: &Cluster,
+    self_addrs: &HashSet<SocketAddr>,
     job: &DialJob,
 ) -> std::io::Result<Option<(TcpStream, SocketAddr)>> {
     let url = &job.url;
     let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port).to_socket_addrs()?.collect();
-    let self_addrs = cluster.lock().self_addrs.clone();
     let Some(addr) = addrs.into_iter().find(|a| !self_addrs.contains(a)) else {
         return Ok(None);
     };

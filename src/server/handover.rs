@@ -36,9 +36,8 @@ use mio::Waker;
 
 use super::conn::ConnShared;
 use super::conn_info::{unix_nanos, Counts};
-use super::dialer;
-use super::turn::Output;
 use super::ServerShared;
+use crate::route_url::RouteUrl;
 use crate::sublist::CacheStats;
 
 /// The largest batch written straight to a parked reactor's connection. Small batches are
@@ -65,7 +64,7 @@ pub struct Inbox {
     /// Accepted route sockets with their connection id.
     pub routes: Vec<(TcpStream, SocketAddr, u64)>,
     /// Route sockets the dialer connected.
-    pub dialled: Vec<dialer::Dialled>,
+    pub dialled: Vec<Dialled>,
     /// Routes (token, cid) a reload removed: close them.
     pub close: Vec<(usize, u64)>,
 }
@@ -80,6 +79,15 @@ impl Inbox {
             && self.dialled.is_empty()
             && self.close.is_empty()
     }
+}
+
+/// A route socket the dialer connected, for a reactor to own.
+pub struct Dialled {
+    pub sock: TcpStream,
+    pub addr: SocketAddr,
+    pub url: RouteUrl,
+    /// A configured route (dialled again when it closes).
+    pub explicit: bool,
 }
 
 /// What lame duck mode asks of a reactor.
@@ -249,13 +257,11 @@ pub fn send(shared: &ServerShared, target: &ConnShared, bytes: &[u8]) {
     let _ = append_handover(shared, target, handover, bytes.to_vec());
 }
 
-/// The owner's side: moves the bytes other reactors handed over into the connection's
-/// write buffer (swapping buffers when it has nothing unwritten, which leaves the emptied
-/// buffer for the next hand-over to take back). Returns the bytes now pending.
-pub fn absorb(out: &mut Output) -> usize {
-    let Output {
-        shared, wbuf, wpos, ..
-    } = out;
+/// The owner's side: moves the bytes other reactors handed over to connection `shared`
+/// into its write buffer `wbuf` (`wpos` of it written), swapping buffers when nothing is
+/// unwritten, which leaves the emptied buffer for the next hand-over to take back. Returns
+/// the bytes now pending.
+pub fn absorb(shared: &ConnShared, wbuf: &mut Vec<u8>, wpos: &mut usize) -> usize {
     let mut handover = shared.handover.lock().unwrap_or_else(|e| e.into_inner());
     if *wpos == wbuf.len() {
         wbuf.clear();

@@ -15,6 +15,7 @@ mod handover;
 mod info;
 mod link;
 mod reactor;
+mod role;
 mod route;
 mod route_info;
 mod session;

@@ -299,7 +299,7 @@ impl Reactor {
 
     /// Moves bytes other reactors delivered into the connection's write buffer.
     fn absorb_handover(&mut self, token: usize) {
-        let pending = handover::absorb(self.turn.output(token));
+        let pending = self.turn.output(token).absorb_handover();
         if pending > self.turn.settings.opts.max_pending {
             self.turn.slow_consumer_pending(token);
         }

@@ -1,55 +1,24 @@
-//! Connection roles. Each role (client, route) is a session type in its own file that
-//! implements [`Role`]; [`Session`] is the one enum the reactor holds. This module has what
-//! every role shares: the parse loop that feeds a role its operations, the answers to
-//! parse errors, and liveness (PING/PONG, stale connections).
+//! The session the reactor holds for each connection ([`Session`], one variant per role),
+//! the parse loop that feeds a role its operations, and the answers to parse errors.
 //!
-//! Adding a role: a new file with its session type and `impl Role`, a parser mode in
-//! `proto` if it speaks other operations, a variant in [`Session`] and its arm in
+//! Adding a role: a new file with its session type and `impl Role` (`role`), a parser mode
+//! in `proto` if it speaks other operations, a variant in [`Session`] and its arm in
 //! `each_role!`, and the reactor's accept or dial path that creates it.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use log::{debug, error, trace};
+use log::{error, trace};
 
 use super::client::ClientSession;
 use super::conn::{CloseReason, ConnShared};
+use super::role::Role;
 use super::route::RouteSession;
 use super::settings::Settings;
 use super::timer::TimerKind;
 use super::turn::Turn;
 use crate::logging;
-use crate::proto::{Frame, Op, ParseError, Parsed, Parser};
-
-const PING: &[u8] = b"PING\r\n";
-pub const PONG: &[u8] = b"PONG\r\n";
-
-/// What a connection role provides to the reactor.
-pub trait Role {
-    /// The connection's shared face (its id, token, log prefix).
-    fn shared(&self) -> &Arc<ConnShared>;
-    /// The role's parser (its mode decides which operations exist).
-    fn parser(&mut self) -> &mut Parser;
-    /// The most input an incomplete operation may hold.
-    fn max_held_input(&self, settings: &Settings) -> usize;
-    /// Runs one parsed operation.
-    fn on_frame(&mut self, frame: Frame<'_>, turn: &mut Turn);
-    /// Checked before each operation with its first byte: false when the session refused
-    /// the input (it has asked to close).
-    fn admits(&mut self, _first: u8, _turn: &mut Turn) -> bool {
-        true
-    }
-    /// Input waits (e.g. behind a password check).
-    fn holds_input(&self) -> bool {
-        false
-    }
-    /// PING/PONG state.
-    fn liveness(&mut self) -> &mut Liveness;
-    /// The auth timer fired.
-    fn on_auth_timeout(&mut self, turn: &mut Turn);
-    /// The connection is being torn down (its output is flushed; the socket closes next).
-    fn closed(self, reason: CloseReason, turn: &mut Turn);
-}
+use crate::proto::{Frame, Op, ParseError, Parsed};
 
 /// A connection's protocol state, by role.
 ///
@@ -241,83 +210,6 @@ fn redact_password(connect: &str) -> String {
         &connect[..body_start],
         &connect[body_start + body_len..]
     )
-}
-
-/// Server PINGs, the peer's PINGs and PONGs, and the round-trip time.
-pub struct Liveness {
-    /// When the ping timer should next fire.
-    due: Instant,
-    /// PINGs sent and not yet answered.
-    outstanding: u32,
-    /// Last time the peer sent us a PING.
-    last_peer_ping: Option<Instant>,
-    /// When our last PING went out (for the RTT).
-    sent_at: Option<Instant>,
-    /// Round-trip time measured from our last answered PING.
-    rtt: Option<Duration>,
-}
-
-impl Liveness {
-    /// The first PING is due at `due` (the caller schedules its timer).
-    pub fn new(due: Instant) -> Self {
-        Liveness {
-            due,
-            outstanding: 0,
-            last_peer_ping: None,
-            sent_at: None,
-            rtt: None,
-        }
-    }
-
-    /// Moves the next PING to `due` (the caller schedules its timer).
-    pub fn reschedule(&mut self, due: Instant) {
-        self.due = due;
-    }
-
-    /// The peer sent PING: answer PONG.
-    pub fn on_ping(&mut self, token: usize, turn: &mut Turn) {
-        self.last_peer_ping = Some(Instant::now());
-        turn.send(token, PONG, "PONG");
-    }
-
-    /// The peer answered our PING: measure the round trip.
-    pub fn on_pong(&mut self, shared: &ConnShared) {
-        self.outstanding = 0;
-        if let Some(sent) = self.sent_at.take() {
-            let rtt = sent.elapsed();
-            self.rtt = Some(rtt);
-            shared.activity.set_rtt(rtt);
-        }
-    }
-
-    /// The ping timer: send a PING (unless the connection proved alive lately), or close
-    /// a connection that left too many unanswered. `last_read` is when input last came.
-    pub fn on_timer(&mut self, token: usize, now: Instant, last_read: Instant, turn: &mut Turn) {
-        if self.due > now {
-            return; // superseded by a later schedule
-        }
-        let interval = turn.settings.opts.ping_interval;
-        let measured = self.rtt.is_some();
-        let active = now.duration_since(last_read) < interval;
-        let pinged = self
-            .last_peer_ping
-            .is_some_and(|t| now.duration_since(t) < interval);
-        if !(measured && (active || pinged)) {
-            if self.outstanding + 1 > turn.settings.opts.ping_max {
-                debug!(
-                    "{}Stale Client Connection - Closing",
-                    turn.outputs[token].shared.prefix()
-                );
-                turn.send_err_and_close(token, "Stale Connection", CloseReason::StaleConnection);
-                return;
-            }
-            self.outstanding += 1;
-            self.sent_at = Some(now);
-            turn.send(token, PING, "PING");
-        }
-        self.due = now + interval;
-        turn.schedule(token, self.due, TimerKind::Ping);
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use slab::Slab;
 
 use super::client::{ClientSession, Greeting};
 use super::conn::{ConnShared, Role};
-use super::handover::{self, ReactorHandle};
+use super::handover::ReactorHandle;
 use super::reactor::WAKER;
 use super::route::{Origin, RouteSession};
 use super::session::{Fed, Session};
@@ -115,7 +115,7 @@ impl TestBed {
 
     /// Takes what a connection was sent so far (handed-over bytes included), as text.
     pub fn take_output(&mut self, token: usize) -> String {
-        handover::absorb(self.turn.output(token));
+        self.turn.output(token).absorb_handover();
         let out = &mut self.turn.outputs[token];
         let text = String::from_utf8_lossy(&out.wbuf[out.wpos..]).into_owned();
         out.wbuf.clear();

@@ -15,7 +15,7 @@ use slab::Slab;
 
 use super::conn::{CloseReason, ConnShared, SubRef, Subscription};
 use super::conn_info::{unix_nanos, Counts};
-use super::handover::Staging;
+use super::handover::{self, Staging};
 use super::settings::Settings;
 use super::stats::Snapshot;
 use super::timer::{Timer, TimerKind, Timers};
@@ -77,6 +77,12 @@ impl Output {
             self.shared.activity.add(&self.counts, now);
             self.counts = Counts::default();
         }
+    }
+
+    /// Moves what other reactors handed over into the write buffer; returns the bytes now
+    /// pending.
+    pub fn absorb_handover(&mut self) -> usize {
+        handover::absorb(&self.shared, &mut self.wbuf, &mut self.wpos)
     }
 
     /// Gives back the memory a burst left behind, once everything is written.
