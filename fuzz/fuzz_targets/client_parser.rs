@@ -5,11 +5,13 @@
 use libfuzzer_sys::fuzz_target;
 use natsd::proto::Parser;
 
+#[path = "pieces.rs"]
+mod pieces;
 #[path = "split_parse.rs"]
 mod split_parse;
 
 fuzz_target!(|data: &[u8]| {
-    let (pieces, input) = split_parse::pieces_and_input(data);
+    let (pieces, input) = pieces::pieces_and_input(data);
     let make = || {
         let mut parser = Parser::new(1024, 4096);
         parser.set_headers(true);

@@ -21,8 +21,8 @@ mod route_info;
 mod session;
 mod settings;
 mod stats;
-#[cfg(test)]
-mod testbed;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod testbed;
 mod timer;
 mod turn;
 mod verifier;

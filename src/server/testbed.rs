@@ -1,5 +1,6 @@
-//! A reactor's context without sockets or threads, for session tests: sessions are fed
-//! plain bytes and their output is read back from the turn, as the reactor would write it.
+//! A reactor's context without sockets or threads, for session tests and the session fuzz
+//! target (feature `fuzzing`): sessions are fed plain bytes and their output is read back
+//! from the turn, as the reactor would write it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,8 +24,10 @@ use crate::options::Options;
 
 /// One reactor's turn and its sessions, by token.
 pub struct TestBed {
-    pub turn: Turn,
+    pub(super) turn: Turn,
     sessions: Slab<Session>,
+    /// Input a session has not consumed yet (a partial operation), by token.
+    held: std::collections::HashMap<usize, Vec<u8>>,
     /// The reactor's poll, which its waker needs (nothing is registered).
     _poll: Poll,
 }
@@ -48,6 +51,7 @@ impl TestBed {
         TestBed {
             turn: Turn::new(0, shared).expect("a turn"),
             sessions: Slab::new(),
+            held: std::collections::HashMap::new(),
             _poll: poll,
         }
     }
@@ -111,6 +115,18 @@ impl TestBed {
     /// Feeds `input` to a session as one read.
     pub fn feed(&mut self, token: usize, input: &str) -> Fed {
         self.sessions[token].process(input.as_bytes(), &mut self.turn)
+    }
+
+    /// Feeds `piece` after what the session left unconsumed, as the reactor does with the
+    /// next read; nothing once the connection is closing or waits for a verdict.
+    pub fn feed_piece(&mut self, token: usize, piece: &[u8]) {
+        let held = self.held.entry(token).or_default();
+        held.extend_from_slice(piece);
+        if self.turn.is_closing(token) {
+            return;
+        }
+        let fed = self.sessions[token].process(held, &mut self.turn);
+        held.drain(..fed.used);
     }
 
     /// Takes what a connection was sent so far (handed-over bytes included), as text.
