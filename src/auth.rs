@@ -52,6 +52,23 @@ pub struct Identity {
 struct Account {
     secret: Option<String>,
     permissions: Option<Arc<UserPermissions>>,
+    /// Its `allowed_connection_types` admit natsd's clients (`STANDARD`).
+    standard: bool,
+}
+
+/// A configured nkey user.
+#[derive(Debug)]
+struct NkeyAccount {
+    permissions: Option<Arc<UserPermissions>>,
+    /// As [`Account::standard`].
+    standard: bool,
+}
+
+/// Whether `allowed_connection_types` admit a plain NATS client, the only kind natsd
+/// serves: when empty (any kind) or naming `STANDARD`, as the reference's
+/// `connectionTypeAllowed`.
+fn admits_standard(types: &std::collections::BTreeSet<String>) -> bool {
+    types.is_empty() || types.contains("STANDARD")
 }
 
 /// The way clients must authenticate.
@@ -62,8 +79,8 @@ enum Mode {
     /// A single user (`--user/--pass`), or the `users` list with its nkey users.
     Users {
         accounts: HashMap<String, Account>,
-        /// Nkey users: public key → permissions.
-        nkeys: HashMap<String, Option<Arc<UserPermissions>>>,
+        /// Nkey users by public key.
+        nkeys: HashMap<String, NkeyAccount>,
         listed: bool,
     },
 }
@@ -206,6 +223,7 @@ impl Authenticator {
             let account = Account {
                 secret: opts.password.clone(),
                 permissions: None,
+                standard: true,
             };
             Mode::Users {
                 accounts: HashMap::from([(user.clone(), account)]),
@@ -219,7 +237,13 @@ impl Authenticator {
             let nkeys = opts
                 .nkeys
                 .iter()
-                .map(|u| (u.nkey.clone(), permissions(&u.permissions)))
+                .map(|u| {
+                    let account = NkeyAccount {
+                        permissions: permissions(&u.permissions),
+                        standard: admits_standard(&u.allowed_connection_types),
+                    };
+                    (u.nkey.clone(), account)
+                })
                 .collect();
             let accounts = opts
                 .users
@@ -228,6 +252,7 @@ impl Authenticator {
                     let account = Account {
                         secret: u.password.clone(),
                         permissions: permissions(&u.permissions),
+                        standard: admits_standard(&u.allowed_connection_types),
                     };
                     (u.username.clone(), account)
                 })
@@ -289,7 +314,7 @@ impl Authenticator {
                     Some(default) if creds.is_empty() => (default.as_str(), true),
                     _ => (creds.user, false),
                 };
-                let Some(account) = accounts.get(user) else {
+                let Some(account) = accounts.get(user).filter(|a| a.standard) else {
                     return Outcome::Done(Err(refused));
                 };
                 let identity = Identity {
@@ -333,11 +358,11 @@ impl Authenticator {
 
 /// An nkey user's CONNECT: a configured key, and its signature of the INFO nonce.
 fn check_nkey(
-    nkeys: &HashMap<String, Option<Arc<UserPermissions>>>,
+    nkeys: &HashMap<String, NkeyAccount>,
     creds: Credentials<'_>,
     mut refused: Refused,
 ) -> Result<Identity, Refused> {
-    let Some(permissions) = nkeys.get(creds.nkey) else {
+    let Some(account) = nkeys.get(creds.nkey).filter(|a| a.standard) else {
         return Err(refused);
     };
     let verdict = match () {
@@ -356,7 +381,7 @@ fn check_nkey(
     match verdict {
         Ok(()) => Ok(Identity {
             user: Some(creds.nkey.to_string()),
-            permissions: permissions.clone(),
+            permissions: account.permissions.clone(),
         }),
         Err(detail) => {
             refused.detail = Some(detail);
@@ -472,6 +497,33 @@ mod tests {
         assert_eq!(guest.user.as_deref(), Some("guest"));
         let refused = decide(&auth, creds("alice", "bad", "")).unwrap_err();
         assert_eq!(refused.to_string(), "authentication error - User \"alice\"");
+    }
+
+    #[test]
+    fn connection_types_must_admit_standard_clients() {
+        let user = |name: &str, types: &[&str]| User {
+            username: name.into(),
+            password: Some("pw".into()),
+            allowed_connection_types: types.iter().map(|t| t.to_string()).collect(),
+            ..User::default()
+        };
+        let auth = Authenticator::new(&AuthOptions {
+            users: vec![
+                user("ws", &["WEBSOCKET"]),
+                user("std", &["STANDARD", "MQTT"]),
+                user("any", &[]),
+                user("guest", &["LEAFNODE"]),
+            ],
+            no_auth_user: Some("guest".into()),
+            ..AuthOptions::default()
+        });
+        assert!(decide(&auth, creds("ws", "pw", "")).is_err());
+        assert!(decide(&auth, creds("std", "pw", "")).is_ok());
+        assert!(decide(&auth, creds("any", "pw", "")).is_ok());
+        assert!(
+            decide(&auth, creds("", "", "")).is_err(),
+            "no_auth_user too"
+        );
     }
 
     #[test]

@@ -91,6 +91,26 @@ fn users_list_and_the_failure_log_names_the_user() {
     });
 }
 
+/// A user whose `allowed_connection_types` leave out `STANDARD` (plain NATS clients, the
+/// only kind natsd serves) is refused, whatever its password; the names are case-blind.
+#[test]
+fn allowed_connection_types_must_admit_standard_clients() {
+    let user = UserSeed::generate();
+    let public = user.public_key();
+    let conf = format!(
+        "authorization {{\n  users = [\n    {{user: ws, password: p, allowed_connection_types: [\"WEBSOCKET\"]}}\n    {{user: std, password: p, allowed_connection_types: [\"standard\", \"mqtt\"]}}\n    {{user: any, password: p}}\n    {{nkey: {public}, allowed_connection_types: \"LEAFNODE\"}}\n  ]\n}}\n"
+    );
+    each_server(Some(&conf), &[], |server| {
+        refused(server, r#"{"user":"ws","pass":"p"}"#);
+        server.wait_for_log("authentication error - Nkey \"\"", 1);
+        accepted(server, r#"{"user":"std","pass":"p"}"#);
+        accepted(server, r#"{"user":"any","pass":"p"}"#);
+        let mut nkey = connect_nkey(server, &public, signed(&user));
+        nkey.expect(VIOLATION);
+        nkey.expect_closed();
+    });
+}
+
 #[test]
 fn no_auth_user_lets_anonymous_clients_in() {
     let conf =
