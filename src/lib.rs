@@ -14,6 +14,7 @@ pub mod cli;
 pub mod conf;
 pub mod config;
 pub mod configure;
+pub mod dn;
 pub mod gofmt;
 pub mod gopath;
 pub mod gostrconv;
@@ -33,6 +34,7 @@ pub mod sublist;
 #[cfg(test)]
 mod test_rng;
 pub mod tls;
+pub mod x509;
 
 pub use options::{Options, RANDOM_PORT};
 pub use server::{Server, ServerHandle};
