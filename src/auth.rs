@@ -1,6 +1,11 @@
-//! Client authentication as nats-server 2.9 does it without nkeys or accounts: a token, a
-//! single user, or a list of users, with secrets in plain text (compared in constant time)
-//! or as bcrypt hashes; `no_auth_user` for clients that give no credentials.
+//! Client authentication as nats-server 2.9 does it without accounts: a token, a single
+//! user, or a list of users and nkey users, with secrets in plain text (compared in constant
+//! time) or as bcrypt hashes; `no_auth_user` for clients that give no credentials.
+//!
+//! With `tls { verify_and_map }`, a listed user is found from the client's TLS certificate
+//! instead of CONNECT's `user`, in the reference's order: the email addresses, DNS names
+//! and URIs of its subjectAltName, then its subject as a DN (`x509`, `dn`), then the
+//! subject's string forms; the mapped user's password, if it has one, must still be sent.
 //!
 //! bcrypt is deliberately slow (a cost-11 check is ~100 ms of CPU), so [`Authenticator::check`]
 //! never runs it: it returns a [`Pending`] check for the server's verifier threads, and
@@ -12,9 +17,12 @@ use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
+use crate::dn::Dn;
+use crate::gofmt::{quote, quote_str};
 use crate::nkeys;
-use crate::options::{is_bcrypt, AuthOptions};
+use crate::options::{is_bcrypt, AuthOptions, User};
 use crate::permissions::UserPermissions;
+use crate::x509;
 
 /// What a client presented in CONNECT, and the nonce its INFO carried.
 #[derive(Debug, Clone, Copy, Default)]
@@ -28,6 +36,40 @@ pub struct Credentials<'a> {
     pub sig: &'a str,
     /// The nonce sent in this client's INFO (empty when none was sent).
     pub nonce: &'a str,
+    /// The certificates of the client's TLS handshake (`None`: not a TLS client), which
+    /// `verify_and_map` maps to a user.
+    pub tls: Option<&'a PeerCertificates>,
+}
+
+/// What a client showed of itself in its TLS handshake, read once when the handshake
+/// completes: how many certificates it sent, and the first (its own) read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCertificates {
+    /// The number of certificates sent (the leaf and any intermediates).
+    pub count: usize,
+    /// The leaf certificate, read; `None` when none was sent.
+    pub leaf: Option<Result<x509::Certificate, x509::Error>>,
+}
+
+impl PeerCertificates {
+    /// Reads a certificate chain (DER, leaf first) as the TLS session received it.
+    pub fn read<C: AsRef<[u8]>>(chain: &[C]) -> PeerCertificates {
+        PeerCertificates {
+            count: chain.len(),
+            leaf: chain
+                .first()
+                .map(|der| x509::Certificate::from_der(der.as_ref())),
+        }
+    }
+}
+
+/// A line for the server log about a client's authentication, which the caller writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// A debug line about the client (the caller prefixes it with the client's name).
+    Debug(String),
+    /// A server warning, without the client's prefix (the reference's `s.Warnf`).
+    Warn(String),
 }
 
 impl Credentials<'_> {
@@ -45,6 +87,9 @@ pub struct Identity {
     pub user: Option<String>,
     /// The user's permissions; `None` = everything allowed.
     pub permissions: Option<Arc<UserPermissions>>,
+    /// The user was found from the client's certificate (`verify_and_map`): the reference
+    /// takes its name as the client's CONNECT user from then on.
+    pub mapped: bool,
 }
 
 /// A configured user: its secret and permissions.
@@ -90,7 +135,17 @@ enum Mode {
 pub struct Authenticator {
     mode: Mode,
     no_auth_user: Option<String>,
+    /// `tls { verify_and_map }`: listed users are found from client certificates.
+    certificate_map: Option<CertificateMap>,
     verified: VerifiedPairs,
+}
+
+/// What `verify_and_map` needs beyond the users by name: the users whose names read as
+/// DNs, parsed once, in configuration order (those whose connection types leave out plain
+/// clients are left out, as the reference skips them).
+#[derive(Debug, Default)]
+struct CertificateMap {
+    dn_users: Vec<(Dn, String)>,
 }
 
 /// bcrypt (hash, password) pairs already verified, remembered by a keyed digest (never the
@@ -217,6 +272,16 @@ impl std::fmt::Display for Refused {
 impl Authenticator {
     /// The authenticator for an `authorization` configuration.
     pub fn new(opts: &AuthOptions) -> Self {
+        Self::build(opts, false)
+    }
+
+    /// The authenticator for an `authorization` configuration with
+    /// `tls { verify_and_map: true }`: listed users are found from client certificates.
+    pub fn mapping_certificates(opts: &AuthOptions) -> Self {
+        Self::build(opts, true)
+    }
+
+    fn build(opts: &AuthOptions, map_certificates: bool) -> Self {
         let mode = if let Some(token) = &opts.token {
             Mode::Token(token.clone())
         } else if let Some(user) = &opts.user {
@@ -265,11 +330,18 @@ impl Authenticator {
         } else {
             Mode::Open
         };
+        let certificate_map = map_certificates.then(|| CertificateMap::new(&opts.users));
         Authenticator {
             mode,
             no_auth_user: opts.no_auth_user.clone(),
+            certificate_map,
             verified: VerifiedPairs::default(),
         }
+    }
+
+    /// Whether client certificates are read at the handshake, to be mapped to users.
+    pub fn maps_certificates(&self) -> bool {
+        self.certificate_map.is_some()
     }
 
     /// Clients must send CONNECT with credentials first (INFO `auth_required`).
@@ -289,6 +361,12 @@ impl Authenticator {
 
     /// Checks a client's credentials, deferring a bcrypt comparison that is not remembered.
     pub fn check(&self, creds: Credentials<'_>) -> Outcome {
+        self.check_noted(creds, &mut Vec::new())
+    }
+
+    /// As [`Self::check`], adding the log lines the reference writes on the way (those of
+    /// the certificate mapping) to `notes`.
+    pub fn check_noted(&self, creds: Credentials<'_>, notes: &mut Vec<Note>) -> Outcome {
         match &self.mode {
             Mode::Open => Outcome::Done(Ok(Identity::default())),
             Mode::Token(token) => self.compare(
@@ -310,6 +388,11 @@ impl Authenticator {
                 if !nkeys.is_empty() && !creds.nkey.is_empty() {
                     return Outcome::Done(check_nkey(nkeys, creds, refused));
                 }
+                if let Some(map) = &self.certificate_map {
+                    if *listed && !accounts.is_empty() {
+                        return self.check_certificate(map, accounts, creds, refused, notes);
+                    }
+                }
                 let (user, anonymous) = match &self.no_auth_user {
                     Some(default) if creds.is_empty() => (default.as_str(), true),
                     _ => (creds.user, false),
@@ -320,6 +403,7 @@ impl Authenticator {
                 let identity = Identity {
                     user: listed.then(|| user.to_string()),
                     permissions: account.permissions.clone(),
+                    mapped: false,
                 };
                 if anonymous {
                     return Outcome::Done(Ok(identity));
@@ -328,6 +412,39 @@ impl Authenticator {
                 self.compare(secret, creds.pass, identity, refused)
             }
         }
+    }
+
+    /// `verify_and_map`: the user of the client's certificate, whatever CONNECT names (the
+    /// reference warns when it names one); its password, if it has one, must match. A
+    /// refusal names the mapped user from then on, as the reference's log does (unless nkey
+    /// users are configured: then it names CONNECT's nkey, as always).
+    fn check_certificate(
+        &self,
+        map: &CertificateMap,
+        accounts: &HashMap<String, Account>,
+        creds: Credentials<'_>,
+        mut refused: Refused,
+        notes: &mut Vec<Note>,
+    ) -> Outcome {
+        let Some((name, account)) = map.user_of(accounts, creds.tls, notes) else {
+            return Outcome::Done(Err(refused));
+        };
+        if let Who::User(user) = &mut refused.who {
+            name.clone_into(user);
+        }
+        if !creds.user.is_empty() {
+            notes.push(Note::Warn(format!(
+                "User {} found in connect proto, but user required from cert",
+                quote_str(creds.user)
+            )));
+        }
+        let identity = Identity {
+            user: Some(name.to_string()),
+            permissions: account.permissions.clone(),
+            mapped: true,
+        };
+        let secret = account.secret.as_deref().unwrap_or("");
+        self.compare(secret, creds.pass, identity, refused)
     }
 
     /// A configured secret against what the client sent: a constant-time comparison, a
@@ -382,11 +499,118 @@ fn check_nkey(
         Ok(()) => Ok(Identity {
             user: Some(creds.nkey.to_string()),
             permissions: account.permissions.clone(),
+            mapped: false,
         }),
         Err(detail) => {
             refused.detail = Some(detail);
             Err(refused)
         }
+    }
+}
+
+impl CertificateMap {
+    fn new(users: &[User]) -> Self {
+        let dn_users = users
+            .iter()
+            .filter(|user| admits_standard(&user.allowed_connection_types))
+            .filter_map(|user| Some((Dn::parse(&user.username)?, user.username.clone())))
+            .collect();
+        CertificateMap { dn_users }
+    }
+
+    /// The user a client certificate maps to, as the reference's `checkClientTLSCertSubject`
+    /// finds it (with its debug lines, in `notes`): the first of the subjectAltName's email
+    /// addresses, DNS names and URIs that is a user's name; else the user whose name is the
+    /// subject as a DN, in order, then in any order; else the subject's string form with
+    /// its domain components, then without. Users whose connection types leave out plain
+    /// clients are never found.
+    fn user_of<'u>(
+        &self,
+        accounts: &'u HashMap<String, Account>,
+        tls: Option<&PeerCertificates>,
+        notes: &mut Vec<Note>,
+    ) -> Option<(&'u str, &'u Account)> {
+        let mut debug = |line: String| notes.push(Note::Debug(line));
+        let Some(tls) = tls else {
+            debug("User required in cert, no TLS connection state".into());
+            return None;
+        };
+        let Some(leaf) = &tls.leaf else {
+            debug("User required in cert, no peer certificates found".into());
+            return None;
+        };
+        if tls.count > 1 {
+            debug("Multiple peer certificates found, selecting first".into());
+        }
+        let cert = match leaf {
+            Ok(cert) => cert,
+            Err(err) => {
+                // Go would have refused the handshake: natsd refuses the user.
+                debug(format!("User required in cert, {err}"));
+                return None;
+            }
+        };
+        if cert.emails.is_empty() && !cert.has_subject() && cert.uris.is_empty() {
+            debug("User required in cert, none found".into());
+            return None;
+        }
+        let lookup = |name: &[u8]| {
+            let name = std::str::from_utf8(name).ok().filter(|n| !n.is_empty())?;
+            let (name, account) = accounts.get_key_value(name)?;
+            account.standard.then_some((name.as_str(), account))
+        };
+        let alt_names = [
+            ("email", &cert.emails),
+            ("SAN", &cert.dns_names),
+            ("URI", &cert.uris),
+        ];
+        for (kind, names) in alt_names {
+            if let Some(found) = names.iter().find_map(|name| lookup(name.as_bytes())) {
+                debug(format!(
+                    "Using {kind} found in cert for auth [{}]",
+                    quote_str(found.0)
+                ));
+                return Some(found);
+            }
+        }
+        let subject = cert.subject_string();
+        if let Some(dn) = Dn::from_subject(cert.subject()) {
+            let exact = self.dn_users.iter().find(|(user, _)| user.equal(&dn));
+            let found = exact
+                .or_else(|| self.dn_users.iter().find(|(user, _)| user.rdns_match(&dn)))
+                .and_then(|(_, name)| lookup(name.as_bytes()));
+            if let Some(found) = found {
+                let name = quote_str(found.0);
+                debug(format!("Using DistinguishedNameMatch for auth [{name}]"));
+                return Some(found);
+            }
+            let subject = quote_str(&subject);
+            debug(format!(
+                "DistinguishedNameMatch could not be used for auth [{subject}]"
+            ));
+        }
+        let domain_components = cert.domain_components();
+        if !domain_components.is_empty() {
+            let with_dcs = [subject.as_bytes(), b",", &domain_components].concat();
+            if let Some(found) = lookup(&with_dcs) {
+                debug(format!(
+                    "Using RDNSequence for auth [{}]",
+                    quote_str(found.0)
+                ));
+                return Some(found);
+            }
+            debug(format!(
+                "RDNSequence could not be used for auth [{}]",
+                quote(&with_dcs)
+            ));
+        }
+        if let Some(found) = lookup(subject.as_bytes()) {
+            let name = quote_str(found.0);
+            debug(format!("Using certificate subject for auth [{name}]"));
+            return Some(found);
+        }
+        debug(format!("User in cert [{}], not found", quote_str(&subject)));
+        None
     }
 }
 
@@ -401,7 +625,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::{Permissions, User};
+    use crate::options::Permissions;
 
     /// `bcrypt` of "T0pS3cr3t" at cost 4 (fast for tests).
     fn hash(password: &str) -> String {
@@ -543,5 +767,299 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
+
+/// `verify_and_map`, with the certificates of `configs/certs` (see `generate.sh`).
+#[cfg(test)]
+mod certificate_tests {
+    use std::path::Path;
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+
+    use super::*;
+    use crate::options::Permissions;
+
+    /// What a TLS client with the test certificate `map-NAME-cert.pem` (or another file)
+    /// presents.
+    fn peer(file: &str) -> PeerCertificates {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("configs/certs")
+            .join(file);
+        let der = CertificateDer::from_pem_file(path).expect("a certificate");
+        PeerCertificates::read(&[der])
+    }
+
+    fn user(name: &str) -> User {
+        User {
+            username: name.into(),
+            permissions: Some(Permissions::default()),
+            ..User::default()
+        }
+    }
+
+    fn mapping(users: Vec<User>) -> Authenticator {
+        Authenticator::mapping_certificates(&AuthOptions {
+            users,
+            ..AuthOptions::default()
+        })
+    }
+
+    /// The verdict for a client with `peer`'s certificates and CONNECT's `user`/`pass`,
+    /// and the log lines of the check.
+    fn check(
+        auth: &Authenticator,
+        peer: Option<&PeerCertificates>,
+        user: &str,
+        pass: &str,
+    ) -> (Result<Identity, Refused>, Vec<Note>) {
+        let creds = Credentials {
+            user,
+            pass,
+            tls: peer,
+            ..Credentials::default()
+        };
+        let mut notes = Vec::new();
+        let verdict = match auth.check_noted(creds, &mut notes) {
+            Outcome::Done(verdict) => verdict,
+            Outcome::Verify(pending) => {
+                let matched = verify_bcrypt(&pending.password, &pending.hash);
+                pending.resolve(matched)
+            }
+        };
+        (verdict, notes)
+    }
+
+    /// The mapped user's name, checking the identity is marked as mapped.
+    fn mapped(verdict: Result<Identity, Refused>) -> String {
+        let identity = verdict.expect("mapped");
+        assert!(identity.mapped);
+        assert!(identity.permissions.is_some(), "the user's permissions");
+        identity.user.expect("a user name")
+    }
+
+    fn debug(line: &str) -> Note {
+        Note::Debug(line.to_string())
+    }
+
+    #[test]
+    fn emails_come_before_dns_names() {
+        let auth = mapping(vec![user("bob.natsd.test"), user("alice@natsd.test")]);
+        let (verdict, notes) = check(&auth, Some(&peer("map-email-cert.pem")), "", "");
+        assert_eq!(mapped(verdict), "alice@natsd.test");
+        assert_eq!(
+            notes,
+            [debug(
+                r#"Using email found in cert for auth ["alice@natsd.test"]"#
+            )]
+        );
+        let (verdict, notes) = check(&auth, Some(&peer("map-dns-cert.pem")), "", "");
+        assert_eq!(mapped(verdict), "bob.natsd.test");
+        assert_eq!(
+            notes,
+            [debug(
+                r#"Using SAN found in cert for auth ["bob.natsd.test"]"#
+            )]
+        );
+        // Without alice, the email certificate's DNS name maps to bob.
+        let auth = mapping(vec![user("bob.natsd.test")]);
+        let (verdict, _) = check(&auth, Some(&peer("map-email-cert.pem")), "", "");
+        assert_eq!(mapped(verdict), "bob.natsd.test");
+    }
+
+    #[test]
+    fn subjects_match_users_named_as_dns_in_order_then_in_any_order() {
+        let carol = peer("map-subject-cert.pem");
+        let both = mapping(vec![
+            user("O=natsd,OU=dev,CN=carol"),
+            user("cn=carol, ou=dev, o=natsd"),
+        ]);
+        let (verdict, notes) = check(&both, Some(&carol), "", "");
+        assert_eq!(
+            mapped(verdict),
+            "cn=carol, ou=dev, o=natsd",
+            "in order first"
+        );
+        assert_eq!(
+            notes,
+            [debug(
+                r#"Using DistinguishedNameMatch for auth ["cn=carol, ou=dev, o=natsd"]"#
+            )]
+        );
+        let reordered = mapping(vec![user("O=natsd,OU=dev,CN=carol")]);
+        let (verdict, _) = check(&reordered, Some(&carol), "", "");
+        assert_eq!(mapped(verdict), "O=natsd,OU=dev,CN=carol");
+    }
+
+    #[test]
+    fn subject_strings_with_and_without_domain_components() {
+        let erin = peer("map-dc-cert.pem");
+        let with_dcs = mapping(vec![user("CN=erin"), user("CN=erin,DC=org,DC=natsd")]);
+        let (verdict, notes) = check(&with_dcs, Some(&erin), "", "");
+        assert_eq!(mapped(verdict), "CN=erin,DC=org,DC=natsd");
+        // UID leaves the subject without a DN: no DistinguishedNameMatch line.
+        assert_eq!(
+            notes,
+            [debug(
+                r#"Using RDNSequence for auth ["CN=erin,DC=org,DC=natsd"]"#
+            )]
+        );
+        let plain = mapping(vec![user("CN=erin")]);
+        let (verdict, notes) = check(&plain, Some(&erin), "", "");
+        assert_eq!(mapped(verdict), "CN=erin");
+        assert_eq!(
+            notes,
+            [
+                debug(r#"RDNSequence could not be used for auth ["CN=erin,DC=org,DC=natsd"]"#),
+                debug(r#"Using certificate subject for auth ["CN=erin"]"#),
+            ]
+        );
+    }
+
+    #[test]
+    fn unmapped_certificates_and_plain_clients_are_refused() {
+        let auth = mapping(vec![user("alice@natsd.test")]);
+        let (verdict, notes) = check(&auth, Some(&peer("map-none-cert.pem")), "", "");
+        let refused = verdict.expect_err("no such user");
+        assert_eq!(refused.to_string(), "authentication error - User \"\"");
+        assert_eq!(
+            notes,
+            [
+                debug(
+                    r#"DistinguishedNameMatch could not be used for auth ["CN=nobody,OU=map,O=natsd test"]"#
+                ),
+                debug(r#"User in cert ["CN=nobody,OU=map,O=natsd test"], not found"#),
+            ]
+        );
+        // CONNECT's user does not stand in for the certificate.
+        let (verdict, notes) = check(&auth, None, "alice@natsd.test", "");
+        let refused = verdict.expect_err("not TLS");
+        assert_eq!(
+            refused.to_string(),
+            "authentication error - User \"alice@natsd.test\""
+        );
+        assert_eq!(
+            notes,
+            [debug("User required in cert, no TLS connection state")]
+        );
+        let nothing = PeerCertificates::read::<&[u8]>(&[]);
+        let (_, notes) = check(&auth, Some(&nothing), "", "");
+        assert_eq!(
+            notes,
+            [debug("User required in cert, no peer certificates found")]
+        );
+        let garbage = PeerCertificates::read(&[b"\x30\x03\x02\x01".as_slice(), b"ca"]);
+        let (verdict, notes) = check(&auth, Some(&garbage), "", "");
+        assert!(verdict.is_err());
+        assert_eq!(
+            notes,
+            [
+                debug("Multiple peer certificates found, selecting first"),
+                debug("User required in cert, malformed certificate: truncated"),
+            ]
+        );
+    }
+
+    #[test]
+    fn connect_user_is_overruled_and_passwords_still_count() {
+        let mut bob = user("bob.natsd.test");
+        bob.password = Some("s3cret".into());
+        let auth = mapping(vec![bob, user("zed")]);
+        let dns = peer("map-dns-cert.pem");
+        let (verdict, notes) = check(&auth, Some(&dns), "zed", "s3cret");
+        assert_eq!(mapped(verdict), "bob.natsd.test");
+        assert_eq!(
+            notes[1],
+            Note::Warn("User \"zed\" found in connect proto, but user required from cert".into())
+        );
+        let (verdict, _) = check(&auth, Some(&dns), "", "wrong");
+        assert_eq!(
+            verdict.expect_err("wrong password").to_string(),
+            "authentication error - User \"bob.natsd.test\""
+        );
+        // A user without a password takes none.
+        let auth = mapping(vec![user("bob.natsd.test")]);
+        assert!(check(&auth, Some(&dns), "", "extra").0.is_err());
+        // bcrypt hashes too.
+        let mut bob = user("bob.natsd.test");
+        bob.password = Some(bcrypt::hash("pw", 4).unwrap());
+        let auth = mapping(vec![bob]);
+        assert!(check(&auth, Some(&dns), "", "pw").0.is_ok());
+        assert!(check(&auth, Some(&dns), "", "nope").0.is_err());
+    }
+
+    #[test]
+    fn users_for_other_connection_types_are_passed_over() {
+        let mut alice = user("alice@natsd.test");
+        alice.allowed_connection_types = ["WEBSOCKET".to_string()].into();
+        let mut carol = user("CN=email,OU=map,O=natsd test");
+        carol.allowed_connection_types = ["MQTT".to_string()].into();
+        let auth = mapping(vec![alice, carol, user("bob.natsd.test")]);
+        let (verdict, _) = check(&auth, Some(&peer("map-email-cert.pem")), "", "");
+        assert_eq!(mapped(verdict), "bob.natsd.test");
+    }
+
+    #[test]
+    fn only_listed_users_are_mapped() {
+        // A token (or a single user) is checked as without the map, as the reference.
+        let token = Authenticator::mapping_certificates(&AuthOptions {
+            token: Some("t".into()),
+            ..AuthOptions::default()
+        });
+        let creds = Credentials {
+            token: "t",
+            ..Credentials::default()
+        };
+        assert!(matches!(token.check(creds), Outcome::Done(Ok(_))));
+        // no_auth_user does not stand in for a certificate.
+        let auth = Authenticator::mapping_certificates(&AuthOptions {
+            users: vec![user("guest")],
+            no_auth_user: Some("guest".into()),
+            ..AuthOptions::default()
+        });
+        let (verdict, _) = check(&auth, Some(&peer("map-none-cert.pem")), "", "");
+        assert!(verdict.is_err());
+        assert!(!Authenticator::new(&AuthOptions::default()).maps_certificates());
+        assert!(auth.maps_certificates());
+    }
+
+    #[test]
+    fn nkey_users_still_sign_in_with_their_keys() {
+        use crate::nkeys::{encode_signature, UserSeed};
+        use crate::options::NkeyUser;
+        let seed = UserSeed::generate();
+        let public = seed.public_key();
+        let auth = Authenticator::mapping_certificates(&AuthOptions {
+            users: vec![user("alice@natsd.test")],
+            nkeys: vec![NkeyUser {
+                nkey: public.clone(),
+                ..NkeyUser::default()
+            }],
+            ..AuthOptions::default()
+        });
+        let sig = encode_signature(&seed.sign(b"nonce"));
+        let none = peer("map-none-cert.pem");
+        let creds = Credentials {
+            nkey: &public,
+            sig: &sig,
+            nonce: "nonce",
+            tls: Some(&none),
+            ..Credentials::default()
+        };
+        let Outcome::Done(Ok(identity)) = auth.check(creds) else {
+            panic!("the nkey signs in");
+        };
+        assert_eq!(identity.user.as_deref(), Some(public.as_str()));
+        assert!(!identity.mapped);
+        let (verdict, _) = check(&auth, Some(&peer("map-email-cert.pem")), "", "");
+        assert_eq!(mapped(verdict), "alice@natsd.test");
+        // With nkey users configured, a refusal names CONNECT's (empty) nkey.
+        let (verdict, _) = check(&auth, Some(&none), "bob", "");
+        let refused = verdict.expect_err("no such user");
+        assert_eq!(refused.to_string(), "authentication error - Nkey \"\"");
+        let (verdict, _) = check(&auth, Some(&peer("map-email-cert.pem")), "", "pw");
+        let refused = verdict.expect_err("alice has no password");
+        assert_eq!(refused.to_string(), "authentication error - Nkey \"\"");
     }
 }

@@ -1,11 +1,14 @@
 //! TLS for clients, against natsd and the reference with the test certificates in
 //! `configs/certs`: a real client (async-nats over rustls) with server-only TLS and with
-//! client certificates, a plain-text client, and a client that never starts the handshake.
+//! client certificates, a plain-text client, a client that never starts the handshake, and
+//! `verify_and_map` (client certificates mapped to users, over a byte-exact TLS wire).
 
 mod common;
 
-use std::io::Read;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Impl, ServerProc, Wire};
@@ -211,5 +214,308 @@ fn allow_non_tls_serves_plain_and_tls_clients_on_one_port() {
             })
             .unwrap_or_else(|e| panic!("{imp}: {e}"));
         plain.expect(b"MSG mixed 1 4\r\nboth\r\n");
+    }
+}
+
+/// A `tls {}` block with `verify_and_map`, and users named by the `map-*` certificates
+/// (configs/certs/generate.sh): alice by email, bob by DNS name, carol by subject DN, erin
+/// by subject string with domain components (and a password).
+fn map_conf() -> String {
+    let tls = tls_conf(true).replace("verify: true", "verify_and_map: true");
+    tls + r#"authorization {
+  users = [
+    {user: "alice@natsd.test", permissions: {publish: "alice.>", subscribe: "alice.>"}}
+    {user: "bob.natsd.test"}
+    {user: "CN=carol,OU=dev,O=natsd", permissions: {publish: "carol.>", subscribe: "carol.>"}}
+    {user: "CN=erin,DC=org,DC=natsd", password: "3rin"}
+  ]
+}
+"#
+}
+
+/// A client's TLS connection, byte-exact: INFO in plain text, then the handshake with the
+/// client certificate `NAME-cert.pem`, then the protocol inside TLS.
+struct TlsWire {
+    stream: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+    buf: Vec<u8>,
+    label: String,
+}
+
+impl TlsWire {
+    fn connect(server: &ServerProc, identity: &str) -> TlsWire {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let mut sock = TcpStream::connect(server.client_addr()).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut info = Vec::new();
+        let mut byte = [0u8];
+        while !info.ends_with(b"\r\n") {
+            sock.read_exact(&mut byte).expect("INFO");
+            info.push(byte[0]);
+        }
+        assert!(info.starts_with(b"INFO "), "{info:?}");
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_file(cert("ca.pem")).unwrap())
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let chain =
+            vec![CertificateDer::from_pem_file(cert(&format!("{identity}-cert.pem"))).unwrap()];
+        let key = PrivateKeyDer::from_pem_file(cert(&format!("{identity}-key.pem"))).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .unwrap();
+        let name = "localhost".try_into().unwrap();
+        let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        TlsWire {
+            stream: rustls::StreamOwned::new(conn, sock),
+            buf: Vec::new(),
+            label: identity.to_string(),
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+        self.stream.flush().unwrap();
+    }
+
+    /// Reads more until `deadline`; false on end of stream.
+    fn fill(&mut self, deadline: Instant) -> bool {
+        let mut chunk = [0u8; 4096];
+        while Instant::now() < deadline {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return true;
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// Reads exactly `expected` (server PINGs aside).
+    fn expect(&mut self, expected: &[u8]) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let n = self.buf.len().min(expected.len());
+            assert_eq!(
+                String::from_utf8_lossy(&self.buf[..n]),
+                String::from_utf8_lossy(&expected[..n]),
+                "[{}]",
+                self.label
+            );
+            if n == expected.len() {
+                self.buf.drain(..n);
+                return;
+            }
+            let open = self.fill(deadline);
+            assert!(
+                open && Instant::now() < deadline,
+                "[{}] closed or timed out; got {:?}",
+                self.label,
+                String::from_utf8_lossy(&self.buf)
+            );
+        }
+    }
+
+    /// Reads until the server closes; panics if it stays open.
+    fn expect_closed(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.fill(deadline) {
+            assert!(Instant::now() < deadline, "[{}] still open", self.label);
+        }
+    }
+}
+
+/// `CONNECT` and a `PING`, expecting `reply` then `PONG` (or an Authorization Violation
+/// and the close, when `reply` is that).
+fn connect_as(server: &ServerProc, identity: &str, connect: &str) -> TlsWire {
+    let mut wire = TlsWire::connect(server, identity);
+    wire.send(format!("CONNECT {connect}\r\nPING\r\n").as_bytes());
+    wire
+}
+
+const PONG: &[u8] = b"PONG\r\n";
+const VIOLATION: &[u8] = b"-ERR 'Authorization Violation'\r\n";
+
+#[test]
+fn verify_and_map_gives_each_certificate_its_user() {
+    for imp in Impl::enabled() {
+        let server = ServerProc::start_with_config(imp, &map_conf(), &["-D", "-m", "-1"]);
+        // An email SAN comes before the DNS name bob has: alice's permissions.
+        let mut alice = connect_as(&server, "map-email", r#"{"verbose":false}"#);
+        alice.expect(PONG);
+        alice.send(
+            b"SUB carol.x 1\r\nSUB alice.> 2\r\nPUB carol.x 1\r\nc\r\nPUB alice.x 1\r\na\r\n",
+        );
+        alice.expect(
+            b"-ERR 'Permissions Violation for Subscription to \"carol.x\"'\r\n\
+              -ERR 'Permissions Violation for Publish to \"carol.x\"'\r\n\
+              MSG alice.x 2 1\r\na\r\n",
+        );
+        server.wait_for_log(
+            r#"Using email found in cert for auth ["alice@natsd.test"]"#,
+            1,
+        );
+        server.wait_for_log(
+            r#"Subscription Violation - User "alice@natsd.test", Subject "carol.x", SID 1"#,
+            1,
+        );
+        // A DNS name only: bob, who may do anything.
+        let mut bob = connect_as(&server, "map-dns", r#"{"verbose":false}"#);
+        bob.expect(PONG);
+        bob.send(b"SUB alice.x 1\r\nPING\r\n");
+        bob.expect(PONG);
+        server.wait_for_log(r#"Using SAN found in cert for auth ["bob.natsd.test"]"#, 1);
+        // A subject only, as a DN: carol.
+        let mut carol = connect_as(&server, "map-subject", r#"{"verbose":false}"#);
+        carol.expect(PONG);
+        carol.send(b"PUB alice.x 1\r\nc\r\nPING\r\n");
+        carol.expect(b"-ERR 'Permissions Violation for Publish to \"alice.x\"'\r\nPONG\r\n");
+        server.wait_for_log(
+            r#"Using DistinguishedNameMatch for auth ["CN=carol,OU=dev,O=natsd"]"#,
+            1,
+        );
+        // The subject with its domain components: erin, who has a password too.
+        let mut erin = connect_as(&server, "map-dc", r#"{"verbose":false,"pass":"3rin"}"#);
+        erin.expect(PONG);
+        server.wait_for_log(
+            r#"Using RDNSequence for auth ["CN=erin,DC=org,DC=natsd"]"#,
+            1,
+        );
+        let mut wrong = connect_as(&server, "map-dc", r#"{"verbose":false,"pass":"nope"}"#);
+        wrong.expect(VIOLATION);
+        wrong.expect_closed();
+        server.wait_for_log(
+            r#"authentication error - User "CN=erin,DC=org,DC=natsd""#,
+            1,
+        );
+        // No user has these names.
+        let mut nobody = connect_as(&server, "map-none", r#"{"verbose":false}"#);
+        nobody.expect(VIOLATION);
+        nobody.expect_closed();
+        server.wait_for_log(
+            r#"User in cert ["CN=nobody,OU=map,O=natsd test"], not found"#,
+            1,
+        );
+        server.wait_for_log(r#"authentication error - User """#, 1);
+        // Monitoring names each client by its mapped user.
+        let monitor = common::url_addr(server.ports()["monitoring"][0].as_str().unwrap());
+        let connz = common::http::get(monitor, "/connz?auth=1").json();
+        let mut users: Vec<_> = connz["connections"]
+            .as_array()
+            .expect("connections")
+            .iter()
+            .map(|c| {
+                c["authorized_user"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        users.sort();
+        assert_eq!(
+            users,
+            [
+                "CN=carol,OU=dev,O=natsd",
+                "CN=erin,DC=org,DC=natsd",
+                "alice@natsd.test",
+                "bob.natsd.test"
+            ],
+            "{imp}: {connz}"
+        );
+        let filtered = common::http::get(monitor, "/connz?user=bob.natsd.test").json();
+        assert_eq!(filtered["num_connections"], 1, "{imp}: {filtered}");
+        drop((alice, bob, carol, erin));
+    }
+}
+
+/// The certificate decides, whatever CONNECT says: its user is warned about and ignored,
+/// and a client without the certificate of a user is refused even with a valid name.
+#[test]
+fn verify_and_map_overrules_the_connect_user() {
+    for imp in Impl::enabled() {
+        let server = ServerProc::start_with_config(imp, &map_conf(), &[]);
+        let mut bob = connect_as(
+            &server,
+            "map-dns",
+            r#"{"verbose":false,"user":"alice@natsd.test"}"#,
+        );
+        bob.expect(PONG);
+        bob.send(b"SUB carol.x 1\r\nPING\r\n");
+        bob.expect(PONG);
+        server.wait_for_log(
+            r#"User "alice@natsd.test" found in connect proto, but user required from cert"#,
+            1,
+        );
+        let mut client = connect_as(
+            &server,
+            "client",
+            r#"{"verbose":false,"user":"bob.natsd.test"}"#,
+        );
+        client.expect(VIOLATION);
+        client.expect_closed();
+        server.wait_for_log(r#"authentication error - User "bob.natsd.test""#, 1);
+    }
+}
+
+#[test]
+fn verify_and_map_with_a_real_client() {
+    for imp in Impl::enabled() {
+        let server = ServerProc::start_with_config(imp, &map_conf(), &[]);
+        runtime()
+            .block_on(round_trip_as(&server, Some("map-dns")))
+            .unwrap_or_else(|e| panic!("{imp}: bob: {e}"));
+        let refused = runtime().block_on(round_trip_as(&server, Some("map-none")));
+        assert!(
+            refused.is_err(),
+            "{imp}: an unmapped certificate was served"
+        );
+    }
+}
+
+/// A reload maps connected clients again, against the new users: a removed user's client
+/// is closed, a changed user's permissions apply (and, as the client's CONNECT user is now
+/// the mapped one, the reference warns that CONNECT names a user). Turning
+/// `verify_and_map` on or off is refused, as the reference refuses it.
+#[test]
+fn verify_and_map_after_a_reload() {
+    for imp in Impl::enabled() {
+        let conf = map_conf();
+        let server = ServerProc::start_with_config(imp, &conf, &[]);
+        let mut alice = connect_as(&server, "map-email", r#"{"verbose":false}"#);
+        alice.expect(PONG);
+        let mut carol = connect_as(&server, "map-subject", r#"{"verbose":false}"#);
+        carol.expect(PONG);
+        let carol_entry = r#"{user: "CN=carol,OU=dev,O=natsd", permissions: {publish: "carol.>", subscribe: "carol.>"}}"#;
+        let reloaded = conf.replace(carol_entry, "").replace(
+            r#"permissions: {publish: "alice.>", subscribe: "alice.>"}"#,
+            r#"permissions: {publish: "open.>", subscribe: "open.>"}"#,
+        );
+        assert!(!reloaded.contains("carol") && reloaded.contains("open.>"));
+        std::fs::write(server.config_path(), &reloaded).unwrap();
+        server.signal(libc::SIGHUP);
+        server.wait_for_log("Reloaded server configuration", 1);
+        carol.expect_closed();
+        alice.send(b"PUB alice.x 1\r\na\r\nPUB open.x 1\r\no\r\nPING\r\n");
+        alice.expect(b"-ERR 'Permissions Violation for Publish to \"alice.x\"'\r\nPONG\r\n");
+        server.wait_for_log(
+            r#"User "alice@natsd.test" found in connect proto, but user required from cert"#,
+            1,
+        );
+        let unmapped = reloaded.replace("verify_and_map", "verify");
+        std::fs::write(server.config_path(), unmapped).unwrap();
+        server.signal(libc::SIGHUP);
+        server.wait_for_log(
+            "config reload not supported for TLSMap: old=true, new=false",
+            1,
+        );
     }
 }

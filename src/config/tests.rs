@@ -940,7 +940,7 @@ allow_non_tls: true
     };
     assert_eq!(opts.tls, Some(want));
     assert!(opts.allow_non_tls);
-    assert_eq!(opts.unsupported_yet(), Some("tls verify_and_map"));
+    assert_eq!(opts.unsupported_yet(), None);
     for (text, timeout) in [("2", 2.0), ("0.5", 0.5), ("\"500ms\"", 0.5)] {
         let opts = options(&format!("tls {{ timeout: {text} }}"));
         assert_eq!(opts.tls.map(|t| t.timeout), Some(timeout), "{text}");

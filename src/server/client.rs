@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use log::{debug, error, trace};
+use log::{debug, error, trace, warn};
+use rustls::pki_types::CertificateDer;
 
 use super::conn::{CloseReason, ConnShared, SubRef, Subscription};
 use super::deliver::{self, LazySizes, Message};
@@ -17,7 +18,7 @@ use super::role::{Liveness, Role};
 use super::settings::Settings;
 use super::timer::TimerKind;
 use super::turn::Turn;
-use crate::auth::{Credentials, Identity, Outcome, Pending, Refused};
+use crate::auth::{Credentials, Identity, Note, Outcome, PeerCertificates, Pending, Refused};
 use crate::logging;
 use crate::permissions::UserPermissions;
 use crate::proto::{Frame, Op, Parser};
@@ -60,6 +61,9 @@ pub struct ClientSession {
     pub_verdicts: HashMap<Box<[u8]>, bool>,
     /// The nonce of this client's INFO, which an nkey user signs (empty when none).
     nonce: String,
+    /// With `verify_and_map`, what the client's TLS handshake showed (read when it
+    /// completed); `None` for a plain-text client.
+    tls_peer: Option<Box<PeerCertificates>>,
     liveness: Liveness,
 }
 
@@ -98,6 +102,7 @@ impl ClientSession {
             perms: None,
             pub_verdicts: HashMap::new(),
             nonce,
+            tls_peer: None,
             liveness: Liveness::new(now + opts.ping_interval),
             shared,
         };
@@ -125,6 +130,15 @@ impl ClientSession {
     /// Over `max_connections` after a reload lowered it.
     pub fn shed(&self, turn: &mut Turn) {
         max_connections_exceeded(&self.shared, turn);
+    }
+
+    /// The TLS handshake completed with these client certificates (leaf first; none
+    /// without `verify`): read them now if they are to be mapped to a user at CONNECT.
+    pub fn tls_established(&mut self, chain: Option<&[CertificateDer<'_>]>, settings: &Settings) {
+        if settings.auth.maps_certificates() {
+            let peer = PeerCertificates::read(chain.unwrap_or_default());
+            self.tls_peer = Some(Box::new(peer));
+        }
     }
 
     fn on_connect(&mut self, json: &[u8], turn: &mut Turn) {
@@ -184,8 +198,17 @@ impl ClientSession {
             nkey: &self.opts.nkey,
             sig: &self.opts.sig,
             nonce: &self.nonce,
+            tls: self.tls_peer.as_deref(),
         };
-        match turn.settings.auth.check(creds) {
+        let mut notes = Vec::new();
+        let outcome = turn.settings.auth.check_noted(creds, &mut notes);
+        for note in notes {
+            match note {
+                Note::Debug(line) => debug!("{}{line}", self.shared.prefix()),
+                Note::Warn(line) => warn!("{line}"),
+            }
+        }
+        match outcome {
             Outcome::Done(verdict) => verdict.map(Some),
             Outcome::Verify(pending) => {
                 let waiter = (turn.reactor, self.token(), self.shared.cid);
@@ -318,8 +341,19 @@ impl ClientSession {
         self.send_ok(turn);
     }
 
-    /// Takes on an authenticated identity: user name and permissions.
+    /// Takes on an authenticated identity: user name and permissions. A user mapped from
+    /// the certificate becomes the connection's CONNECT user, as in the reference (which
+    /// `/connz` shows and filters by).
     fn set_identity(&mut self, identity: Identity) {
+        if let (true, Some(name)) = (identity.mapped, &identity.user) {
+            if self.opts.user != *name {
+                self.opts.user.clone_from(name);
+                self.shared.update_meta(|meta| {
+                    meta.user.clone_from(name);
+                    meta.authorized_user.clone_from(name);
+                });
+            }
+        }
         self.user = identity.user;
         let tracks = identity
             .permissions
@@ -910,6 +944,65 @@ mod tests {
             bed.take_output(c),
             "HMSG _INBOX.1 9 16 16\r\nNATS/1.0 503\r\n\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn verify_and_map_finds_the_user_in_the_certificate() {
+        use crate::options::TlsOptions;
+        use rustls::pki_types::pem::PemObject;
+        let cert = |name: &str| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("configs/certs")
+                .join(name);
+            CertificateDer::from_pem_file(path).expect("a certificate")
+        };
+        let own = SubjectPermission {
+            allow: Some(vec!["carol.>".into()]),
+            deny: None,
+        };
+        let mut opts = Options::default();
+        opts.auth.users = vec![User {
+            username: "CN=carol,OU=dev,O=natsd".into(),
+            permissions: Some(Permissions {
+                publish: Some(own.clone()),
+                subscribe: Some(own),
+                allow_responses: None,
+            }),
+            ..User::default()
+        }];
+        opts.tls = Some(TlsOptions {
+            verify: true,
+            verify_and_map: true,
+            ..TlsOptions::default()
+        });
+        let mut bed = TestBed::new(opts);
+        let carol = bed.tls_client(&[cert("map-subject-cert.pem")]);
+        bed.feed(carol, &format!("{QUIET}SUB secret 1\r\nSUB carol.> 2\r\n"));
+        bed.feed(carol, "PUB secret 1\r\nx\r\nPUB carol.x 1\r\ny\r\n");
+        assert_eq!(
+            bed.take_output(carol),
+            "-ERR 'Permissions Violation for Subscription to \"secret\"'\r\n\
+             -ERR 'Permissions Violation for Publish to \"secret\"'\r\n\
+             MSG carol.x 2 1\r\ny\r\n"
+        );
+        assert_eq!(bed.closing(carol), None);
+        // A certificate of no user, or no certificate at all: refused, whatever CONNECT says.
+        let nobody = bed.tls_client(&[cert("map-none-cert.pem")]);
+        let plain = bed.client();
+        for client in [nobody, plain] {
+            bed.feed(
+                client,
+                "CONNECT {\"user\":\"CN=carol,OU=dev,O=natsd\"}\r\nPING\r\n",
+            );
+            assert_eq!(
+                bed.take_output(client),
+                "-ERR 'Authorization Violation'\r\n"
+            );
+            assert_eq!(
+                bed.closing(client).map(|c| c.reason),
+                Some(CloseReason::AuthenticationFailure)
+            );
+        }
     }
 
     #[test]

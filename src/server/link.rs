@@ -158,21 +158,23 @@ impl Link {
     }
 
     /// Logs the TLS version and cipher suite once the handshake is done (debug), and
-    /// records them for the monitor.
-    pub fn announce_tls(&mut self, shared: &ConnShared) {
+    /// records them for the monitor. Returns true that once.
+    pub fn announce_tls(&mut self, shared: &ConnShared) -> bool {
         if self.tls_announced {
-            return;
+            return false;
         }
-        if let Some((version, cipher)) = self.tls.as_ref().and_then(TlsSession::protocol_and_cipher)
-        {
-            self.tls_announced = true;
-            shared.update_meta(|meta| {
-                meta.tls_version = version;
-                meta.tls_cipher = cipher;
-            });
-            let prefix = shared.prefix();
-            debug!("{prefix}TLS handshake complete");
-            debug!("{prefix}TLS version {version}, cipher suite {cipher}");
-        }
+        let Some((version, cipher)) = self.tls.as_ref().and_then(TlsSession::protocol_and_cipher)
+        else {
+            return false;
+        };
+        self.tls_announced = true;
+        shared.update_meta(|meta| {
+            meta.tls_version = version;
+            meta.tls_cipher = cipher;
+        });
+        let prefix = shared.prefix();
+        debug!("{prefix}TLS handshake complete");
+        debug!("{prefix}TLS version {version}, cipher suite {cipher}");
+        true
     }
 }

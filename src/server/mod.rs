@@ -366,6 +366,15 @@ fn advertised(opts: &Options, bound: SocketAddr) -> io::Result<(String, u16)> {
     }
 }
 
+/// The client authenticator for these options: `authorization`, with client certificates
+/// mapped to users under `tls { verify_and_map }`.
+fn authenticator(opts: &Options) -> Authenticator {
+    match opts.tls.as_ref().is_some_and(|tls| tls.verify_and_map) {
+        true => Authenticator::mapping_certificates(&opts.auth),
+        false => Authenticator::new(&opts.auth),
+    }
+}
+
 /// The rustls configuration for `tls {}`, logging what natsd cannot honour.
 fn tls_config(opts: &Options) -> io::Result<Option<Arc<rustls::ServerConfig>>> {
     let Some(tls) = &opts.tls else {
@@ -456,7 +465,7 @@ impl Settings {
     /// The settings a server starts with: the options, an INFO template with a new server
     /// id, the authenticator and the client TLS configuration.
     pub fn for_options(opts: Options) -> io::Result<Settings> {
-        let auth = Authenticator::new(&opts.auth);
+        let auth = authenticator(&opts);
         Ok(Settings {
             info: info_template(&opts, &auth),
             tls: tls_config(&opts)?,
@@ -603,7 +612,7 @@ impl ServerHandle {
             .collect::<Result<Vec<_>, _>>()?;
         let mut info = current.info.clone();
         info.max_payload = new.max_payload;
-        let auth = Authenticator::new(&new.auth);
+        let auth = authenticator(&new);
         info.auth_required = auth.required();
         let tls = tls_config(&new).map_err(|e| e.to_string())?;
         info.tls_required = tls.is_some() && !new.allow_non_tls;

@@ -521,7 +521,6 @@ impl Reactor {
                     if n < asked && conn.link.tls.is_none() && !conn.link.read_closed {
                         conn.link.readable = false;
                     }
-                    conn.link.announce_tls(conn.session.shared());
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     conn.link.readable = false;
@@ -558,6 +557,8 @@ impl Reactor {
         let result = conn.link.read_input(&mut scratch[held..]);
         if let Ok(n) = result {
             if n > 0 {
+                self.announce_tls(token);
+                let conn = &mut self.conns[token];
                 conn.held.clear();
                 let end = held + n;
                 let used = self.feed(token, &scratch[..end]);
@@ -586,11 +587,30 @@ impl Reactor {
         let n = *result.as_ref().unwrap_or(&0);
         held.truncate(start + n);
         if n > 0 {
+            self.announce_tls(token);
             let used = self.feed(token, &held);
             held.drain(..used);
         }
         self.restore_held(token, held);
         result.map(|n| (n, asked))
+    }
+
+    /// Once the TLS handshake is done (seen when the first plain text arrives, before it is
+    /// processed): logs and records it, and gives a client session the certificates the
+    /// client presented (`verify_and_map` maps them to a user at CONNECT).
+    fn announce_tls(&mut self, token: usize) {
+        let conn = &mut self.conns[token];
+        if !conn.link.announce_tls(conn.session.shared()) {
+            return;
+        }
+        if let Session::Client(client) = &mut conn.session {
+            let chain = conn
+                .link
+                .tls
+                .as_ref()
+                .and_then(TlsSession::peer_certificates);
+            client.tls_established(chain, &self.turn.settings);
+        }
     }
 
     /// Processes input kept from an earlier turn (after a pause or a verdict).

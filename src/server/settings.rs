@@ -218,6 +218,8 @@ fn refuse_fixed(old: &Options, new: &Options) -> Result<(), String> {
         gofmt::duration(new.lame_duck_grace_period),
     )?;
     check("LogSizeLimit", old.log.size_limit, new.log.size_limit)?;
+    let tls_map = |o: &Options| o.tls.as_ref().is_some_and(|tls| tls.verify_and_map);
+    check("TLSMap", tls_map(old), tls_map(new))?;
     check("Reactors", old.reactors, new.reactors)?;
     refuse_cluster_changes(&old.cluster, &new.cluster)
 }
@@ -312,5 +314,17 @@ mod tests {
             ..old.clone()
         };
         assert!(reload_changes(&old, &new).is_ok());
+        let new = Options {
+            tls: Some(crate::options::TlsOptions {
+                verify: true,
+                verify_and_map: true,
+                ..Default::default()
+            }),
+            ..old.clone()
+        };
+        assert_eq!(
+            reload_changes(&old, &new),
+            Err("config reload not supported for TLSMap: old=false, new=true".into())
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mio::{Poll, Waker};
+use rustls::pki_types::CertificateDer;
 use slab::Slab;
 
 use super::client::{ClientSession, Greeting};
@@ -96,6 +97,17 @@ impl TestBed {
     /// A new client (its INFO is not queued: tests read only what follows).
     pub fn client(&mut self) -> usize {
         self.client_with_nonce().0
+    }
+
+    /// A new client whose TLS handshake presented `chain` (leaf first), as the reactor
+    /// reports it when the handshake completes.
+    pub fn tls_client(&mut self, chain: &[CertificateDer<'_>]) -> usize {
+        let token = self.client();
+        let settings = Arc::clone(&self.turn.settings);
+        if let Session::Client(client) = &mut self.sessions[token] {
+            client.tls_established(Some(chain), &settings);
+        }
+        token
     }
 
     /// A new route that the peer dialled; its hello (our INFO) is discarded.
