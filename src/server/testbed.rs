@@ -11,7 +11,7 @@ use rustls::pki_types::CertificateDer;
 use slab::Slab;
 
 use super::client::{ClientSession, Greeting};
-use super::conn::{ConnShared, Role};
+use super::conn::{CloseReason, ConnShared, Role};
 use super::handover::ReactorHandle;
 use super::reactor::WAKER;
 use super::route::{Origin, RouteSession};
@@ -164,6 +164,20 @@ impl TestBed {
         match &mut self.sessions[token] {
             Session::Client(client) => client.on_verdict(digest, matched, &mut self.turn),
             Session::Route(_) => false,
+        }
+    }
+}
+
+/// Tears every session down as the reactor does at shutdown, so that what a session holds
+/// (subscriptions pointing back at it, its place in the registries) is let go: a leak
+/// checker then sees what teardown really leaves behind.
+impl Drop for TestBed {
+    fn drop(&mut self) {
+        let tokens: Vec<usize> = self.sessions.iter().map(|(token, _)| token).collect();
+        for token in tokens {
+            let session = self.sessions.remove(token);
+            self.turn.outputs.remove(token);
+            session.closed(CloseReason::ServerShutdown, &mut self.turn);
         }
     }
 }
