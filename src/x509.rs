@@ -112,6 +112,9 @@ pub struct Certificate {
     pub dns_names: Vec<String>,
     /// subjectAltName uniformResourceIdentifier entries, in order, as written.
     pub uris: Vec<String>,
+    /// The subjectPublicKeyInfo element, whole (tag and length included), as Go's
+    /// `RawSubjectPublicKeyInfo`.
+    pub public_key_info: Vec<u8>,
 }
 
 impl Certificate {
@@ -135,9 +138,10 @@ impl Certificate {
         tbs.expect(SEQUENCE)?; // issuer
         tbs.expect(SEQUENCE)?; // validity
         let subject = read_name(tbs.expect(SEQUENCE)?)?;
-        tbs.expect(SEQUENCE)?; // subjectPublicKeyInfo
+        let public_key_info = tbs.whole(SEQUENCE)?.to_vec();
         let mut certificate = Certificate {
             subject,
+            public_key_info,
             ..Certificate::default()
         };
         if version >= 1 {
@@ -471,6 +475,13 @@ impl<'a> Der<'a> {
             (found, contents) if found == tag => Ok(contents),
             _ => Err(Error("unexpected element")),
         }
+    }
+
+    /// The next element, which must have `tag`: all of it, tag and length included.
+    fn whole(&mut self, tag: u8) -> Result<&'a [u8], Error> {
+        let start = self.rest;
+        self.expect(tag)?;
+        Ok(&start[..start.len() - self.rest.len()])
     }
 
     /// The next element's contents if it has `tag`; nothing read otherwise.

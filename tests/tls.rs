@@ -519,3 +519,50 @@ fn verify_and_map_after_a_reload() {
         );
     }
 }
+
+/// `/connz?auth=1` lists a client's certificates (`tls_peer_certs`: subject, SHA-256 of the
+/// public key info and of the certificate), the same on both servers.
+#[test]
+fn connz_shows_the_client_certificates() {
+    let mut seen = Vec::new();
+    for imp in Impl::enabled() {
+        let server = ServerProc::start_with_config(imp, &tls_conf(true), &["-m", "-1"]);
+        let monitor = common::url_addr(server.ports()["monitoring"][0].as_str().unwrap());
+        let certs = runtime().block_on(async {
+            let client = async_nats::ConnectOptions::new()
+                .add_root_certificates(cert("ca.pem"))
+                .add_client_certificate(cert("client-cert.pem"), cert("client-key.pem"))
+                .require_tls(true)
+                .connect(format!("tls://{}", server.client_addr()))
+                .await
+                .unwrap_or_else(|e| panic!("{imp}: {e}"));
+            client.flush().await.unwrap();
+            let connz = common::http::get(monitor, "/connz?auth=1").json();
+            let without_auth = common::http::get(monitor, "/connz").json();
+            assert!(
+                without_auth["connections"][0]
+                    .get("tls_peer_certs")
+                    .is_none(),
+                "{imp}: shown without auth=1: {without_auth}"
+            );
+            let certs = connz["connections"][0]["tls_peer_certs"].clone();
+            drop(client);
+            certs
+        });
+        let leaf = &certs[0];
+        assert!(
+            leaf["subject"].as_str().is_some_and(|s| s.contains("CN=")),
+            "{imp}: {certs}"
+        );
+        for hash in ["spki_sha256", "cert_sha256"] {
+            assert_eq!(
+                leaf[hash].as_str().map(str::len),
+                Some(64),
+                "{imp}: {certs}"
+            );
+        }
+        seen.push(certs);
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 1, "natsd and the reference differ: {seen:?}");
+}

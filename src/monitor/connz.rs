@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::params::{BadParam, ConnState, Query, SubsOption};
 use super::subsz::{sub_lists, SubDetail};
 use super::timefmt::{rfc3339_nano, rtt, uptime};
-use crate::server::{ConnInfo, ServerView};
+use crate::server::{ConnInfo, ServerView, TlsPeerCert};
 
 /// Connections listed when `limit` is absent or not positive.
 const DEFAULT_LIMIT: i64 = 1024;
@@ -64,12 +64,25 @@ struct ConnJson {
     tls_version: &'static str,
     #[serde(skip_serializing_if = "str::is_empty")]
     tls_cipher_suite: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tls_peer_certs: Vec<PeerCertJson>,
     #[serde(skip_serializing_if = "str::is_empty")]
     authorized_user: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list_detail: Option<Vec<SubDetail>>,
+}
+
+/// A client certificate in `/connz?auth=1` (the reference's `TLSPeerCert`).
+#[derive(Serialize)]
+struct PeerCertJson {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    subject: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    spki_sha256: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    cert_sha256: String,
 }
 
 /// How `/connz` orders connections before paging.
@@ -279,6 +292,16 @@ fn select(view: &dyn ServerView, q: &ConnzQuery, with_subs: bool) -> (Vec<Arc<Co
     }
 }
 
+impl PeerCertJson {
+    fn of(cert: &TlsPeerCert) -> PeerCertJson {
+        PeerCertJson {
+            subject: cert.subject.clone(),
+            spki_sha256: cert.spki_sha256.clone(),
+            cert_sha256: cert.cert_sha256.clone(),
+        }
+    }
+}
+
 impl ConnJson {
     fn of(c: &ConnInfo, now: SystemTime, subs: SubsOption, auth: bool) -> ConnJson {
         let end = end_of(c, now);
@@ -308,6 +331,10 @@ impl ConnJson {
             version: c.meta.version.clone(),
             tls_version: c.meta.tls_version,
             tls_cipher_suite: c.meta.tls_cipher,
+            tls_peer_certs: match auth {
+                true => c.meta.tls_peer_certs.iter().map(PeerCertJson::of).collect(),
+                false => Vec::new(),
+            },
             authorized_user: match auth {
                 true => c.meta.authorized_user.clone(),
                 false => String::new(),

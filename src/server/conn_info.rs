@@ -91,6 +91,43 @@ pub struct ConnMeta {
     pub authorized_user: String,
     pub tls_version: &'static str,
     pub tls_cipher: &'static str,
+    /// The certificates the client presented, leaf first (`/connz?auth=1`).
+    pub tls_peer_certs: Vec<TlsPeerCert>,
+}
+
+/// A client certificate as `/connz?auth=1` shows it (the reference's `TLSPeerCert`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPeerCert {
+    /// The subject, as Go prints a distinguished name.
+    pub subject: String,
+    /// SHA-256 of the subjectPublicKeyInfo, hex.
+    pub spki_sha256: String,
+    /// SHA-256 of the whole certificate, hex.
+    pub cert_sha256: String,
+}
+
+impl TlsPeerCert {
+    /// The summary of one DER certificate (a certificate natsd cannot read keeps only its
+    /// hash).
+    pub fn of(der: &[u8]) -> TlsPeerCert {
+        let read = crate::x509::Certificate::from_der(der).ok();
+        TlsPeerCert {
+            subject: read
+                .as_ref()
+                .map(|c| c.subject_string())
+                .unwrap_or_default(),
+            spki_sha256: read
+                .as_ref()
+                .map(|c| sha256_hex(&c.public_key_info))
+                .unwrap_or_default(),
+            cert_sha256: sha256_hex(der),
+        }
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A connection's subscriptions by sid. The owner reactor changes it on SUB/UNSUB; a

@@ -48,7 +48,7 @@ use crate::sublist::SharedSublist;
 pub use cluster::RouteMeta;
 use conn::{ConnShared, SubRef};
 use conn_info::ClosedRing;
-pub use conn_info::{ConnInfo, SubInfo};
+pub use conn_info::{ConnInfo, SubInfo, TlsPeerCert};
 use handover::{LameDuckStep, ReactorHandle};
 use info::Info;
 pub use info::COMPATIBLE_VERSION;

@@ -23,6 +23,7 @@ use slab::Slab;
 
 use super::client::{ClientSession, Greeting};
 use super::conn::{CloseReason, ConnShared, Role};
+use super::conn_info::TlsPeerCert;
 use super::handover::{self, LameDuckStep};
 use super::link::Link;
 use super::route::{self, Origin, RouteSession};
@@ -603,12 +604,18 @@ impl Reactor {
         if !conn.link.announce_tls(conn.session.shared()) {
             return;
         }
+        let chain = conn
+            .link
+            .tls
+            .as_ref()
+            .and_then(TlsSession::peer_certificates);
+        if let Some(chain) = chain.filter(|c| !c.is_empty()) {
+            let certs = chain.iter().map(|c| TlsPeerCert::of(c)).collect();
+            conn.session
+                .shared()
+                .update_meta(|meta| meta.tls_peer_certs = certs);
+        }
         if let Session::Client(client) = &mut conn.session {
-            let chain = conn
-                .link
-                .tls
-                .as_ref()
-                .and_then(TlsSession::peer_certificates);
             client.tls_established(chain, &self.turn.settings);
         }
     }
