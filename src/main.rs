@@ -4,7 +4,7 @@ use std::process::exit;
 
 use natsd::cli::{self, Command};
 use natsd::configure::{self, lines};
-use natsd::{logging, process, signal_cmd};
+use natsd::{logging, process, signal_cmd, Server};
 
 fn main() {
     let args: Vec<String> = std::env::args_os()
@@ -44,7 +44,11 @@ fn main() {
     let signals = process::trap_signals()
         .unwrap_or_else(|err| logging::fatal(format_args!("Unable to trap signals: {err}")));
     process::raise_fd_limit();
-    let daemon = process::start(opts).unwrap_or_else(|err| logging::fatal(format_args!("{err}")));
+    // As the reference: bad options end the process with `natsd: <error>` before the banner;
+    // failures once it starts (a port in use) are logged as fatal.
+    let starting = Server::prepare(opts).unwrap_or_else(|err| fail(&err.to_string()));
+    let daemon =
+        process::start(starting).unwrap_or_else(|err| logging::fatal(format_args!("{err}")));
     exit(process::run_until_stopped(signals, daemon, &invocation));
 }
 

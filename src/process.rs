@@ -13,8 +13,7 @@ use crate::cli::Invocation;
 use crate::configure::{self, lines};
 use crate::logging;
 use crate::monitor::{Monitor, MonitorListener};
-use crate::options::Options;
-use crate::server::{Server, ServerHandle};
+use crate::server::{ServerHandle, Starting};
 
 /// The running daemon: the server and, when configured, its monitoring endpoint.
 pub struct Daemon {
@@ -22,11 +21,12 @@ pub struct Daemon {
     monitor: Option<Monitor>,
 }
 
-/// Starts the server and its monitor in the reference's order: banner and pid file, the
-/// monitoring port (its errors are fatal before any client port is bound), the client and
-/// route listeners and the ports file, then monitoring serves from the server's view.
-pub fn start(opts: Options) -> io::Result<Daemon> {
-    let starting = Server::prepare(opts)?;
+/// Starts a checked server ([`crate::server::Server::prepare`]) and its monitor in the
+/// reference's order: banner and pid file, the monitoring port (its errors are fatal before
+/// any client port is bound), the client and route listeners and the ports file, then
+/// monitoring serves from the server's view.
+pub fn start(starting: Starting) -> io::Result<Daemon> {
+    starting.announce()?;
     let listener = MonitorListener::bind(starting.options())?;
     let monitor_addr = match &listener {
         Some(l) => Some((l.scheme(), l.local_addr()?)),

@@ -309,3 +309,31 @@ fn leaf_certs_chain_to_the_ca_with_localhost_sans() {
         }
     }
 }
+
+/// Options the reference refuses when it creates the server (past `-t`) end the process
+/// with `<prog>: <error>` on stderr and status 1, before any banner is logged.
+#[test]
+fn options_refused_at_start_print_the_program_and_the_error() {
+    let dir = common::fresh_temp_dir();
+    let file = dir.join("no-users.conf");
+    let nkey = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
+    fs::write(
+        &file,
+        format!("authorization {{ users: [ {{nkey: {nkey}}} ] }}\nno_auth_user: {nkey}\n"),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let mut programs = vec![(Path::new(env!("CARGO_BIN_EXE_natsd")), "natsd")];
+    if common::reference_available() {
+        programs.push((Path::new(common::REFERENCE_EXE), "nats-server"));
+    }
+    for (program, prog) in programs {
+        let got = run(program, &["-c", file, "-p", "-1"]);
+        assert_eq!(got.code, Some(1), "{prog}: {}", got.stderr);
+        assert_eq!(
+            got.stderr,
+            format!("{prog}: no_auth_user: \"{nkey}\" present, but users are not defined\n"),
+        );
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}

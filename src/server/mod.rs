@@ -71,9 +71,9 @@ pub fn version_line() -> String {
 /// Entry point: starts a server from [`Options`].
 pub struct Server;
 
-/// A server whose options are checked, banner logged and pid file written, before it
-/// binds its listeners ([`Server::prepare`], then [`Starting::listen`]). Between the two,
-/// the caller may bind the monitoring port, as the reference does at this point.
+/// A server whose options are checked, before it logs its banner and writes its pid file
+/// ([`Starting::announce`]) and binds its listeners ([`Starting::listen`]). Between the
+/// last two, the caller may bind the monitoring port, as the reference does at this point.
 pub struct Starting {
     settings: Settings,
 }
@@ -444,20 +444,21 @@ fn log_banner(info: &Info, opts: &Options) {
 }
 
 impl Server {
-    /// Starts a server without monitoring: [`Server::prepare`], then [`Starting::listen`].
+    /// Starts a server without monitoring: [`Server::prepare`], [`Starting::announce`],
+    /// then [`Starting::listen`].
     pub fn start(opts: Options) -> io::Result<ServerHandle> {
-        Server::prepare(opts)?.listen(None)
+        let starting = Server::prepare(opts)?;
+        starting.announce()?;
+        starting.listen(None)
     }
 
-    /// Checks the options, logs the banner and writes the pid file.
+    /// Checks the options and builds the settings to start with (the reference's
+    /// `NewServer`: its errors end the process before anything is logged).
     pub fn prepare(opts: Options) -> io::Result<Starting> {
         opts.validate().map_err(io::Error::other)?;
-        let settings = Settings::for_options(opts)?;
-        log_banner(&settings.info, &settings.opts);
-        if let Some(path) = &settings.opts.pid_file {
-            files::write_pid_file(path)?;
-        }
-        Ok(Starting { settings })
+        Ok(Starting {
+            settings: Settings::for_options(opts)?,
+        })
     }
 }
 
@@ -480,6 +481,16 @@ impl Starting {
     /// The options the server starts with.
     pub fn options(&self) -> &Options {
         &self.settings.opts
+    }
+
+    /// Logs the banner and writes the pid file (the first steps of the reference's
+    /// `Start`).
+    pub fn announce(&self) -> io::Result<()> {
+        log_banner(&self.settings.info, &self.settings.opts);
+        if let Some(path) = &self.settings.opts.pid_file {
+            files::write_pid_file(path)?;
+        }
+        Ok(())
     }
 
     /// Binds the client (and route) listeners, writes the ports file (listing `monitor`,
