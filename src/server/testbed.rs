@@ -19,9 +19,12 @@ use super::session::{Fed, Session};
 use super::settings::Settings;
 use super::timer::TimerKind;
 use super::turn::{Closing, Turn};
-use super::{new_cluster, ServerShared};
+use super::{new_cluster, LiveView, ServerShared};
 use crate::auth::verify_bcrypt;
 use crate::options::Options;
+
+/// The client listen address the bed's server says it has (nothing is bound).
+const CLIENT_ADDR: &str = "127.0.0.1:4222";
 
 /// One reactor's turn and its sessions, by token.
 pub struct TestBed {
@@ -39,7 +42,7 @@ impl TestBed {
         let poll = Poll::new().expect("a poll");
         let waker = Waker::new(poll.registry(), WAKER).expect("a waker");
         let settings = Settings::for_options(opts).expect("settings");
-        let addr: SocketAddr = "127.0.0.1:4222".parse().expect("an address");
+        let addr: SocketAddr = CLIENT_ADDR.parse().expect("an address");
         let cluster = (settings.opts.cluster.port != 0).then(|| {
             let cluster = new_cluster(&settings.opts, &settings.info, addr, addr);
             Arc::new(cluster.expect("a cluster"))
@@ -154,6 +157,37 @@ impl TestBed {
     /// How a connection is closing, if it is.
     pub fn closing(&self, token: usize) -> Option<Closing> {
         self.turn.outputs[token].closing()
+    }
+
+    /// Ends the turn as the reactor does before it writes: the server's message counters,
+    /// each connection's activity and the match cache's statistics take what the turn
+    /// counted, so that the monitor sees them.
+    pub fn publish_counts(&mut self) {
+        let turn = &mut self.turn;
+        turn.shared.stats.add(&turn.counts);
+        turn.counts = Default::default();
+        turn.shared.reactors[turn.reactor].publish_cache_stats(turn.cache.stats());
+        for (_, out) in turn.outputs.iter_mut() {
+            out.publish_counts();
+        }
+    }
+
+    /// The monitor's view of the bed's server (its connections, subscriptions, routes and
+    /// counters), as `ServerHandle::view` gives it for a running server.
+    pub fn view(&self) -> LiveView {
+        LiveView::new(
+            self.turn.shared.clone(),
+            CLIENT_ADDR.parse().expect("an address"),
+        )
+    }
+
+    /// The peer closes the connection: the session is torn down as the reactor does when
+    /// a read returns end of file (a client is then listed among the closed ones).
+    pub fn hang_up(&mut self, token: usize) {
+        let session = self.sessions.remove(token);
+        self.turn.outputs.remove(token);
+        self.held.remove(&token);
+        session.closed(CloseReason::ClientClosed, &mut self.turn);
     }
 
     /// Runs the bcrypt check a client waits for, as the verifier pool would, and hands
