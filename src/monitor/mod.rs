@@ -170,12 +170,7 @@ impl Monitor {
         };
         let server = server.map_err(|e| fail(&e))?;
         let server = Arc::new(server);
-        let mut handler = Handler {
-            view,
-            base: normalize_base_path(base_path.as_deref().unwrap_or("")),
-            req_stats: BTreeMap::new(),
-            cpu: CpuSampler::new(),
-        };
+        let mut handler = Handler::new(view, base_path.as_deref().unwrap_or(""));
         let serving = server.clone();
         let thread = std::thread::Builder::new()
             .name("monitor".into())
@@ -270,6 +265,32 @@ impl From<BadParam> for Reply {
     }
 }
 
+/// The monitor's request handling without its HTTP server, for the fuzz target in `fuzz/`
+/// (feature `fuzzing`): a request target in, the [`Answer`] the monitor thread would frame
+/// out, with no socket and no thread. Requests are counted as the monitor counts them.
+#[cfg(feature = "fuzzing")]
+pub struct Endpoints(Handler);
+
+#[cfg(feature = "fuzzing")]
+impl Endpoints {
+    /// Endpoints reading `view`, below `base_path` as the `http_base_path` option gives it
+    /// (`None`: the one in `view`'s settings).
+    pub fn new(view: Box<dyn ServerView>, base_path: Option<&str>) -> Endpoints {
+        let configured = view.settings().opts.http_base_path.clone();
+        let base_path = base_path
+            .or(configured.as_deref())
+            .unwrap_or("")
+            .to_string();
+        Endpoints(Handler::new(view, &base_path))
+    }
+
+    /// The answer to a request target: the path, then `?` and the query, as in the request
+    /// line (`/connz?subs=1`).
+    pub fn answer(&mut self, target: &str) -> Answer {
+        self.0.respond(target)
+    }
+}
+
 /// The monitor thread's state: the server view, the request counts and the CPU sampler.
 struct Handler {
     view: Box<dyn ServerView>,
@@ -280,18 +301,33 @@ struct Handler {
 }
 
 impl Handler {
+    /// A handler reading `view`, serving below `base_path` (as configured: cleaned here).
+    fn new(view: Box<dyn ServerView>, base_path: &str) -> Handler {
+        Handler {
+            view,
+            base: normalize_base_path(base_path),
+            req_stats: BTreeMap::new(),
+            cpu: CpuSampler::new(),
+        }
+    }
+
     fn serve(&mut self, request: Request) {
-        let url = request.url().to_string();
-        let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+        let answer = self.respond(request.url());
+        if let Err(e) = request.respond(answer.into_response()) {
+            error!("monitoring: error writing a response: {e}");
+        }
+    }
+
+    /// The answer to a request target (the path, then `?` and the query, as in the
+    /// request line), counted in `http_req_stats` as the endpoint counts it.
+    fn respond(&mut self, target: &str) -> Answer {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let query = Query::parse(query);
         let reply = match self.endpoint(path) {
             Some(endpoint) => self.answer(endpoint, &query),
             None => Reply::NotFound,
         };
-        let response = frame(reply, query.get("callback"));
-        if let Err(e) = request.respond(response) {
-            error!("monitoring: error writing a response: {e}");
-        }
+        Answer::of(reply, query.get("callback"))
     }
 
     /// The endpoint `path` names under the base path.
@@ -430,28 +466,49 @@ fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
 }
 
-/// The HTTP response for a reply, as the reference frames it.
-fn frame(reply: Reply, callback: &str) -> Response<io::Cursor<Vec<u8>>> {
-    const TEXT: &str = "text/plain; charset=utf-8";
-    let (status, content_type, body) = match reply {
-        Reply::Json(body) if !callback.is_empty() => {
-            (200, "application/javascript", format!("{callback}({body})"))
+/// A reply as the reference frames it, before it is an HTTP response: status, content
+/// type and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Answer {
+    /// The status, content type and body of `reply`; JSON is wrapped in `callback(…)`
+    /// (JSONP) when the request named a callback.
+    fn of(reply: Reply, callback: &str) -> Answer {
+        const TEXT: &str = "text/plain; charset=utf-8";
+        let (status, content_type, body) = match reply {
+            Reply::Json(body) if !callback.is_empty() => {
+                (200, "application/javascript", format!("{callback}({body})"))
+            }
+            Reply::Json(body) => (200, "application/json", body),
+            Reply::Html(body) => (200, "text/html; charset=utf-8", body),
+            Reply::Metrics(body) => (200, "text/plain; version=0.0.4; charset=utf-8", body),
+            Reply::BadRequest(text) => (400, TEXT, text),
+            Reply::Unavailable(body) => (503, TEXT, body),
+            Reply::NotFound => (404, TEXT, "404 page not found\n".to_string()),
+        };
+        Answer {
+            status,
+            content_type,
+            body,
         }
-        Reply::Json(body) => (200, "application/json", body),
-        Reply::Html(body) => (200, "text/html; charset=utf-8", body),
-        Reply::Metrics(body) => (200, "text/plain; version=0.0.4; charset=utf-8", body),
-        Reply::BadRequest(text) => (400, TEXT, text),
-        Reply::Unavailable(body) => (503, TEXT, body),
-        Reply::NotFound => {
-            return Response::from_string("404 page not found\n")
-                .with_status_code(StatusCode(404))
-                .with_header(header("Content-Type", TEXT))
-                .with_header(header("X-Content-Type-Options", "nosniff"));
+    }
+
+    /// The HTTP response (a 404 also says `X-Content-Type-Options: nosniff`, as Go's
+    /// `http.NotFound` does).
+    fn into_response(self) -> Response<io::Cursor<Vec<u8>>> {
+        let response = Response::from_string(self.body)
+            .with_status_code(StatusCode(self.status))
+            .with_header(header("Content-Type", self.content_type));
+        match self.status {
+            404 => response.with_header(header("X-Content-Type-Options", "nosniff")),
+            _ => response,
         }
-    };
-    Response::from_string(body)
-        .with_status_code(StatusCode(status))
-        .with_header(header("Content-Type", content_type))
+    }
 }
 
 #[cfg(test)]
@@ -557,6 +614,64 @@ mod tests {
         assert_eq!(varz["in_msgs"], 7);
         assert_eq!(varz["server_name"], "fake");
         assert_eq!(varz["server_id"], up.settings.info.server_id.as_str());
+    }
+
+    #[test]
+    fn answers_are_a_function_of_the_request_target() {
+        use crate::server::testbed::TestBed;
+        let mut bed = TestBed::new(Options::default());
+        let subscriber = bed.client();
+        bed.feed(subscriber, "CONNECT {\"verbose\":false}\r\nSUB foo 1\r\n");
+        let publisher = bed.client();
+        bed.feed(
+            publisher,
+            "CONNECT {\"verbose\":false}\r\nPUB foo 2\r\nhi\r\n",
+        );
+        bed.publish_counts();
+        bed.hang_up(publisher);
+        let mut handler = Handler::new(Box::new(bed.view()), "/mon/");
+        let json = |answer: &Answer| -> serde_json::Value {
+            serde_json::from_str(&answer.body).expect("JSON")
+        };
+
+        let open = handler.respond("/mon/connz?subs=1");
+        assert_eq!((open.status, open.content_type), (200, "application/json"));
+        let open = json(&open);
+        assert_eq!(open["num_connections"], 1);
+        assert_eq!(open["connections"][0]["subscriptions_list"][0], "foo");
+        assert_eq!(open["connections"][0]["out_msgs"], 1);
+        let closed = json(&handler.respond("/mon/connz?state=closed&sort=reason"));
+        assert_eq!(closed["connections"][0]["reason"], "Client Closed");
+        assert_eq!(closed["connections"][0]["in_msgs"], 1);
+
+        let jsonp = handler.respond("/mon/subsz?subs=1&callback=cb");
+        assert_eq!(jsonp.content_type, "application/javascript");
+        assert!(jsonp.body.starts_with("cb({\n") && jsonp.body.ends_with("})"));
+        let bad = handler.respond("/mon/connz?sort=nope&callback=cb");
+        assert_eq!(
+            (bad.status, bad.body.as_str()),
+            (400, "invalid sorting option: nope")
+        );
+        let undecoded = handler.respond("/mon/connz?limit=x");
+        assert_eq!(
+            (undecoded.status, undecoded.body.as_str()),
+            (
+                400,
+                "Error decoding int for 'limit': strconv.Atoi: parsing \"x\": invalid syntax"
+            )
+        );
+        for missing in ["/connz", "/mon/", "/mon/connz/"] {
+            let answer = handler.respond(missing);
+            assert_eq!(
+                (answer.status, answer.body.as_str()),
+                (404, "404 page not found\n"),
+                "{missing}"
+            );
+        }
+        let varz = json(&handler.respond("/mon/varz"));
+        // As the reference: counted once the parameters decoded (a bad sort key too).
+        assert_eq!(varz["http_req_stats"]["/connz"], 3);
+        assert_eq!(varz["http_req_stats"]["/subsz"], 1);
     }
 
     #[test]
