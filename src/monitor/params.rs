@@ -135,9 +135,9 @@ fn unescape(text: &str) -> Option<String> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                // Two hex digits exactly, as Go's `unhex` (from_str_radix would take `+f`).
+                let hex = |at: usize| char::from(*bytes.get(at)?).to_digit(16);
+                out.push((hex(i + 1)? * 16 + hex(i + 2)?) as u8);
                 i += 2;
             }
             b => out.push(b),
@@ -160,6 +160,17 @@ mod tests {
         assert_eq!(q.get("semi"), "");
         assert_eq!(q.get("empty"), "");
         assert_eq!(q.get("missing"), "");
+    }
+
+    #[test]
+    fn an_escape_is_two_hex_digits() {
+        // Go drops these pairs (`url.QueryUnescape` fails): the parameter is absent.
+        let q = Query::parse("limit=%+5&subs=%+1&sort=%-1&cb=%2&ok=%4a%4B");
+        assert_eq!(q.get("limit"), "");
+        assert_eq!(q.get("subs"), "");
+        assert_eq!(q.get("sort"), "");
+        assert_eq!(q.get("cb"), "");
+        assert_eq!(q.get("ok"), "JK");
     }
 
     #[test]
