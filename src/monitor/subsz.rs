@@ -133,7 +133,10 @@ pub fn subsz(view: &dyn ServerView, query: &Query) -> Result<Subsz, BadParam> {
         n => n,
     };
     let test = query.get("test");
-    if !test.is_empty() && !subject::is_valid_literal_subject(test.as_bytes()) {
+    // The reference's `IsValidLiteralSubject`: no empty token and no wildcard token, but,
+    // unlike a PUB subject, spaces and control characters allowed.
+    let literal = |t: &[u8]| !subject::has_empty_token(t) && subject::is_literal(t);
+    if !test.is_empty() && !literal(test.as_bytes()) {
         return Err(BadParam(format!(
             "invalid test subject, must be valid publish subject: {test}"
         )));
@@ -168,4 +171,50 @@ pub fn subsz(view: &dyn ServerView, query: &Query) -> Result<Subsz, BadParam> {
         limit,
         subscriptions_list: page,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Options;
+    use crate::server::testbed::TestBed;
+
+    fn listed(subsz: Subsz) -> Vec<String> {
+        match subsz {
+            Subsz::Stats(_) => Vec::new(),
+            Subsz::List(list) => list
+                .subscriptions_list
+                .into_iter()
+                .map(|s| s.subject)
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_test_subject_may_hold_spaces_as_in_the_reference() {
+        let mut bed = TestBed::new(Options::default());
+        let client = bed.client();
+        bed.feed(
+            client,
+            "CONNECT {\"verbose\":false}\r\nSUB > 1\r\nSUB a.* 2\r\n",
+        );
+        let view = bed.view();
+        let test = |query: &str| subsz(&view, &Query::parse(query)).map(listed);
+        // 2.9.10 answers these (its literal-subject check looks at wildcards only).
+        assert_eq!(test("subs=1&test=a+b.c"), Ok(vec![">".to_string()]));
+        assert_eq!(
+            test("subs=1&test=a.%09%00"),
+            Ok(vec![">".to_string(), "a.*".to_string()])
+        );
+        for bad in ["a.*", ">", "a..b", ".a", "a."] {
+            let query = format!("subs=1&test={bad}");
+            assert_eq!(
+                test(&query),
+                Err(BadParam(format!(
+                    "invalid test subject, must be valid publish subject: {bad}"
+                ))),
+                "{bad}"
+            );
+        }
+    }
 }
