@@ -25,7 +25,8 @@
 //!   first), else to the environment variable `NAME`, whose value is parsed as
 //!   a config value. `$2a$...` (bcrypt) is a plain string.
 //! * `include path` inserts the top-level keys of another file, resolved
-//!   relative to the including file.
+//!   relative to the including file (read through [`Files`]: the file
+//!   system, or files in memory with [`parse_file_from`]).
 //!
 //! Deliberate differences from 2.9.10 (see also `config.md`): a key with no
 //! value at the end of input is rejected as in v2.9.25; environment variable
@@ -36,6 +37,7 @@
 
 mod chars;
 mod error;
+mod files;
 mod lexer;
 mod parser;
 mod scalar;
@@ -47,6 +49,7 @@ mod tests;
 use std::path::Path;
 
 pub use error::ConfError;
+pub use files::{FileSystem, Files, MemoryFiles};
 pub use parser::{MAX_DOCUMENTS, MAX_NESTING};
 pub use value::{Datetime, Entry, Kind, Map, Pos, Value};
 
@@ -56,11 +59,17 @@ pub use value::{Datetime, Entry, Kind, Map, Pos, Value};
 /// reference does with the `-c` argument); includes are resolved against its
 /// directory. A missing file gives `open <path>: no such file or directory`.
 pub fn parse_file(path: &Path) -> Result<Map, ConfError> {
-    parser::parse_file_in(path, parser::Scope::main(path))
+    parse_file_from(path, &FileSystem)
+}
+
+/// [`parse_file`] with the file and its includes read from `files` (the
+/// file system or files in memory).
+pub fn parse_file_from(path: &Path, files: &dyn Files) -> Result<Map, ConfError> {
+    parser::parse_file_in(path, parser::Scope::main(path), files)
 }
 
 /// Parses configuration text as if it had been read from `origin`, which is
 /// used in positions and messages and to resolve includes.
 pub fn parse_str(text: &str, origin: &Path) -> Result<Map, ConfError> {
-    parser::parse_document(text.as_bytes(), parser::Scope::main(origin))
+    parser::parse_document(text.as_bytes(), parser::Scope::main(origin), &FileSystem)
 }

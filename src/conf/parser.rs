@@ -7,13 +7,13 @@
 //! a key whose value is dropped (an integer with an unknown size suffix)
 //! stays on the stack, so `x { a = 1kbb }` stores the map under `a`.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::gopath;
 
-use super::error::{go_path_error, ConfError, FileOp};
+use super::error::ConfError;
+use super::files::Files;
 use super::lexer::{Item, ItemKind, Lexer};
 use super::scalar;
 use super::value::{Entry, Kind, Map, Pos, Value};
@@ -85,30 +85,31 @@ impl Scope {
     }
 }
 
-/// Reads and parses the file at `path` (used for the main file and for
-/// includes), reporting read errors in Go's words.
-pub(crate) fn parse_file_in(path: &Path, scope: Scope) -> Result<Map, ConfError> {
-    let data = read_file(path).map_err(|message| match scope.mode {
+/// Reads (from `files`) and parses the file at `path` (used for the main
+/// file and for includes), reporting read errors in Go's words.
+pub(crate) fn parse_file_in(
+    path: &Path,
+    scope: Scope,
+    files: &dyn Files,
+) -> Result<Map, ConfError> {
+    let data = files.read(path).map_err(|message| match scope.mode {
         Mode::Checks => ConfError::new(message),
         Mode::Plain => ConfError::new(format!("error opening config file: {message}")),
     })?;
-    parse_document(&data, scope)
+    parse_document(&data, scope, files)
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, String> {
-    let mut file =
-        std::fs::File::open(path).map_err(|err| go_path_error(FileOp::Open, path, &err))?;
-    let mut data = Vec::new();
-    file.read_to_end(&mut data)
-        .map_err(|err| go_path_error(FileOp::Read, path, &err))?;
-    Ok(data)
-}
-
-/// Parses one document (file contents or `pk=<env value>`).
-pub(crate) fn parse_document(text: &[u8], scope: Scope) -> Result<Map, ConfError> {
+/// Parses one document (file contents or `pk=<env value>`); its includes
+/// are read from `files`.
+pub(crate) fn parse_document(
+    text: &[u8],
+    scope: Scope,
+    files: &dyn Files,
+) -> Result<Map, ConfError> {
     Parser {
         lexer: Lexer::new(text),
         scope,
+        files,
         root: Map::new(),
         open: Vec::new(),
         keys: Vec::new(),
@@ -132,6 +133,8 @@ struct PendingKey {
 struct Parser<'a> {
     lexer: Lexer<'a>,
     scope: Scope,
+    /// Where includes are read.
+    files: &'a dyn Files,
     root: Map,
     open: Vec<Open>,
     keys: Vec<PendingKey>,
@@ -327,7 +330,8 @@ impl Parser<'_> {
             base_depth: self.depth(),
         };
         let text = format!("{ENV_KEY}={raw}");
-        let parsed = parse_document(text.as_bytes(), scope).map_err(|err| err.to_string())?;
+        let parsed =
+            parse_document(text.as_bytes(), scope, self.files).map_err(|err| err.to_string())?;
         let Some(entry) = parsed.into_iter().find(|entry| entry.key == ENV_KEY) else {
             return Ok(None);
         };
@@ -357,8 +361,8 @@ impl Parser<'_> {
             self.scope.documents + 1,
             self.depth(),
         );
-        let included =
-            parse_file_in(Path::new(&path), scope).map_err(|err| wrap(err.to_string()))?;
+        let included = parse_file_in(Path::new(&path), scope, self.files)
+            .map_err(|err| wrap(err.to_string()))?;
         for entry in included {
             self.keys.push(PendingKey {
                 name: entry.key,

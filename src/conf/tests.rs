@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use crate::test_rng::Rng;
 
-use super::{parse_file, parse_str, ConfError, Kind, Map, Pos, Value, MAX_DOCUMENTS, MAX_NESTING};
+use super::{
+    parse_file, parse_file_from, parse_str, ConfError, Kind, Map, MemoryFiles, Pos, Value,
+    MAX_DOCUMENTS, MAX_NESTING,
+};
 
 // ----- helpers ----------------------------------------------------------------
 
@@ -836,6 +839,33 @@ fn include_of_missing_file_or_directory() {
             "error parsing include file 'sub', read {}: is a directory",
             dir.0.join("sub").display()
         )
+    );
+}
+
+#[test]
+fn includes_read_from_memory_files() {
+    // The same names and messages as on disk: paths are joined to the includer's directory.
+    let mut files = MemoryFiles::new();
+    files.insert("etc/main.conf", "port: 1\ninclude sub/s.conf\nbaz = $S\n");
+    files.insert("etc/sub/s.conf", "S = 5\ninclude ../missing.conf\n");
+    assert_eq!(
+        parse_file_from(Path::new("etc/main.conf"), &files)
+            .expect_err("fails")
+            .to_string(),
+        "error parsing include file 'sub/s.conf', error parsing include file \
+         '../missing.conf', open etc/missing.conf: no such file or directory"
+    );
+    files.insert("etc/missing.conf", "\n  bar: 2\n");
+    let map = parse_file_from(Path::new("etc/main.conf"), &files).expect("parses");
+    assert_eq!(get(&map, "baz"), &Kind::Int(5));
+    let bar = map.get("bar").expect("bar");
+    assert_eq!(bar.pos.file.as_ref(), Path::new("etc/missing.conf"));
+    assert_eq!(at(bar), (2, 3));
+    assert_eq!(
+        parse_file_from(Path::new("nope.conf"), &files)
+            .expect_err("fails")
+            .to_string(),
+        "open nope.conf: no such file or directory"
     );
 }
 
