@@ -87,8 +87,14 @@ impl Report {
 /// "x"`, `Parse error on line 3: '…'`, …), the file named as `path` is written. Sets
 /// `opts.config_file`. When the report has errors, `opts` may be partly updated: discard it.
 pub fn apply_file(path: &Path, opts: &mut Options) -> Report {
+    apply_file_from(path, &conf::FileSystem, opts)
+}
+
+/// [`apply_file`] with the file and its includes read from `files` (the file system or
+/// files in memory, see [`conf::Files`]).
+pub fn apply_file_from(path: &Path, files: &dyn conf::Files, opts: &mut Options) -> Report {
     opts.config_file = Some(path.to_path_buf());
-    match conf::parse_file(path) {
+    match conf::parse_file_from(path, files) {
         Ok(map) => apply_map(&map, opts),
         Err(err) => Report {
             warnings: Vec::new(),
