@@ -402,20 +402,18 @@ impl Options {
 
     /// How long a client has to complete the TLS handshake (`tls { timeout }`, default 2 s).
     pub fn tls_timeout(&self) -> Duration {
-        match &self.tls {
-            Some(tls) if tls.timeout > 0.0 => Duration::from_secs_f64(tls.timeout),
-            _ => Duration::from_secs(2),
-        }
+        let secs = self.tls.as_ref().map_or(0.0, |tls| tls.timeout);
+        seconds_or(secs, Duration::from_secs(2))
     }
 
     /// How long a client has to authenticate: `authorization { timeout }`, else 2 s (the
     /// TLS timeout + 1 s with TLS), as the reference.
     pub fn auth_timeout(&self) -> Duration {
         if self.auth.timeout > 0.0 {
-            return Duration::from_secs_f64(self.auth.timeout);
+            return seconds_or(self.auth.timeout, Duration::ZERO);
         }
         match &self.tls {
-            Some(tls) if tls.timeout > 0.0 => Duration::from_secs_f64(tls.timeout + 1.0),
+            Some(tls) if tls.timeout > 0.0 => seconds_or(tls.timeout + 1.0, Duration::ZERO),
             Some(_) => Duration::from_secs(3),
             None => Duration::from_secs(2),
         }
@@ -460,9 +458,59 @@ pub fn is_bcrypt(secret: &str) -> bool {
         && b[6] == b'$'
 }
 
+/// The longest Go `time.Duration` (2⁶³−1 ns, about 292 years).
+const GO_MAX_DURATION: Duration = Duration::from_nanos(i64::MAX as u64);
+
+/// A timeout in seconds from the configuration (`timeout: 0.5`) as a [`Duration`]: `default`
+/// unless positive, and at most Go's longest duration. (Rust's conversion panics on the
+/// seconds a file may give, `timeout: 100000000000000000000.0`; the reference's
+/// `time.Duration(secs * float64(time.Second))` overflows into a negative duration.)
+pub fn seconds_or(secs: f64, default: Duration) -> Duration {
+    if secs > 0.0 {
+        Duration::try_from_secs_f64(secs).map_or(GO_MAX_DURATION, |d| d.min(GO_MAX_DURATION))
+    } else {
+        default
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_from_huge_seconds_are_capped() {
+        // Found with the `config` fuzz target: `authorization { timeout: 1e20 }` panicked in
+        // auth_timeout() (and so when a client connected).
+        let mut files = crate::conf::MemoryFiles::new();
+        files.insert(
+            "t.conf",
+            "authorization { timeout: 100000000000000000000000.0 }\n",
+        );
+        let mut opts = Options::default();
+        let path = std::path::Path::new("t.conf");
+        let report = crate::config::apply_file_from(path, &files, &mut opts);
+        assert_eq!(report, crate::config::Report::default());
+        assert_eq!(opts.auth.timeout, 1e23);
+        assert_eq!(opts.auth_timeout(), GO_MAX_DURATION);
+        assert_eq!(seconds_or(1e300, Duration::ZERO), GO_MAX_DURATION);
+        assert_eq!(seconds_or(f64::INFINITY, Duration::ZERO), GO_MAX_DURATION);
+        assert_eq!(
+            seconds_or(f64::NAN, Duration::from_secs(2)),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            seconds_or(-1.0, Duration::from_secs(2)),
+            Duration::from_secs(2)
+        );
+        assert_eq!(seconds_or(0.5, Duration::ZERO), Duration::from_millis(500));
+        opts.tls = Some(TlsOptions {
+            timeout: f64::MAX,
+            ..TlsOptions::default()
+        });
+        assert_eq!(opts.tls_timeout(), GO_MAX_DURATION);
+        opts.auth.timeout = 0.0;
+        assert_eq!(opts.auth_timeout(), GO_MAX_DURATION);
+    }
 
     #[test]
     fn bcrypt_prefix() {

@@ -110,8 +110,8 @@ pub fn tls_session(
         .cluster
         .tls
         .as_ref()
-        .map_or(2.0, |t| t.timeout);
-    let timeout = Duration::from_secs_f64(if timeout > 0.0 { timeout } else { 2.0 });
+        .map_or(0.0, |t| t.timeout);
+    let timeout = crate::options::seconds_or(timeout, Duration::from_secs(2));
     Some((session, timeout))
 }
 
@@ -131,10 +131,10 @@ impl RouteSession {
         let phase = match origin {
             Origin::Accepted => {
                 if cluster_opts.username.is_some() {
-                    let timeout = match cluster_opts.auth_timeout {
-                        t if t > 0.0 => Duration::from_secs_f64(t),
-                        _ => Duration::from_secs(2),
-                    };
+                    let timeout = crate::options::seconds_or(
+                        cluster_opts.auth_timeout,
+                        Duration::from_secs(2),
+                    );
                     turn.schedule(token, now + timeout, TimerKind::AuthTimeout);
                 }
                 Phase::AwaitingConnect
