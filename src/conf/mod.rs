@@ -65,11 +65,13 @@ pub fn parse_file(path: &Path) -> Result<Map, ConfError> {
 /// [`parse_file`] with the file and its includes read from `files` (the
 /// file system or files in memory).
 pub fn parse_file_from(path: &Path, files: &dyn Files) -> Result<Map, ConfError> {
-    parser::parse_file_in(path, parser::Scope::main(path), files)
+    let shared = parser::Shared::new(files);
+    parser::parse_file_in(path, parser::Scope::main(path), &shared)
 }
 
 /// Parses configuration text as if it had been read from `origin`, which is
 /// used in positions and messages and to resolve includes.
 pub fn parse_str(text: &str, origin: &Path) -> Result<Map, ConfError> {
-    parser::parse_document(text.as_bytes(), parser::Scope::main(origin), &FileSystem)
+    let shared = parser::Shared::new(&FileSystem);
+    parser::parse_document(text.as_bytes(), parser::Scope::main(origin), &shared)
 }

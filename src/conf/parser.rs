@@ -7,6 +7,7 @@
 //! a key whose value is dropped (an integer with an unknown size suffix)
 //! stays on the stack, so `x { a = 1kbb }` stores the map under `a`.
 
+use std::cell::Cell;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -29,8 +30,10 @@ pub const MAX_NESTING: usize = 256;
 pub const MAX_DOCUMENTS: usize = 32;
 
 /// Maximum number of values copied by `$variable` references in one
-/// document. The reference shares values between references; copies could
-/// otherwise grow exponentially (`b = [$a, $a]`, `c = [$b, $b]`, ...).
+/// configuration (the file, its includes and environment values together).
+/// The reference shares values between references; copies could otherwise
+/// grow exponentially (`b = [$a, $a]`, `c = [$b, $b]`, ...), or by the
+/// limit times [`MAX_DOCUMENTS`] with a limit per document.
 const MAX_COPIED_VALUES: usize = 1_000_000;
 
 /// The key the reference stores an environment variable's value under while
@@ -85,35 +88,47 @@ impl Scope {
     }
 }
 
-/// Reads (from `files`) and parses the file at `path` (used for the main
-/// file and for includes), reporting read errors in Go's words.
-pub(crate) fn parse_file_in(
-    path: &Path,
-    scope: Scope,
-    files: &dyn Files,
-) -> Result<Map, ConfError> {
-    let data = files.read(path).map_err(|message| match scope.mode {
-        Mode::Checks => ConfError::new(message),
-        Mode::Plain => ConfError::new(format!("error opening config file: {message}")),
-    })?;
-    parse_document(&data, scope, files)
+/// What all the documents of one configuration (the file, its includes and
+/// environment values) share.
+pub(crate) struct Shared<'a> {
+    /// Where the file and its includes are read.
+    files: &'a dyn Files,
+    /// Values copied so far by `$variable` references.
+    copied_values: Cell<usize>,
 }
 
-/// Parses one document (file contents or `pk=<env value>`); its includes
-/// are read from `files`.
-pub(crate) fn parse_document(
-    text: &[u8],
-    scope: Scope,
-    files: &dyn Files,
-) -> Result<Map, ConfError> {
+impl<'a> Shared<'a> {
+    /// The start of a configuration read from `files`.
+    pub(crate) fn new(files: &'a dyn Files) -> Self {
+        Shared {
+            files,
+            copied_values: Cell::new(0),
+        }
+    }
+}
+
+/// Reads and parses the file at `path` (used for the main file and for
+/// includes), reporting read errors in Go's words.
+pub(crate) fn parse_file_in(path: &Path, scope: Scope, shared: &Shared) -> Result<Map, ConfError> {
+    let data = shared
+        .files
+        .read(path)
+        .map_err(|message| match scope.mode {
+            Mode::Checks => ConfError::new(message),
+            Mode::Plain => ConfError::new(format!("error opening config file: {message}")),
+        })?;
+    parse_document(&data, scope, shared)
+}
+
+/// Parses one document (file contents or `pk=<env value>`).
+pub(crate) fn parse_document(text: &[u8], scope: Scope, shared: &Shared) -> Result<Map, ConfError> {
     Parser {
         lexer: Lexer::new(text),
         scope,
-        files,
+        shared,
         root: Map::new(),
         open: Vec::new(),
         keys: Vec::new(),
-        copied_values: 0,
     }
     .run()
 }
@@ -133,13 +148,10 @@ struct PendingKey {
 struct Parser<'a> {
     lexer: Lexer<'a>,
     scope: Scope,
-    /// Where includes are read.
-    files: &'a dyn Files,
+    shared: &'a Shared<'a>,
     root: Map,
     open: Vec<Open>,
     keys: Vec<PendingKey>,
-    /// Values copied so far by references to keys of this document.
-    copied_values: usize,
 }
 
 impl Parser<'_> {
@@ -285,7 +297,8 @@ impl Parser<'_> {
             return Ok(Some(Kind::String(format!("${name}"))));
         }
         let depth_here = self.depth();
-        let budget = MAX_COPIED_VALUES.saturating_sub(self.copied_values);
+        let copied = &self.shared.copied_values;
+        let budget = MAX_COPIED_VALUES.saturating_sub(copied.get());
         let enclosing = self.open.iter_mut().rev().filter_map(|open| match open {
             Open::Map(map) => Some(map),
             Open::Array(_) => None,
@@ -297,7 +310,7 @@ impl Parser<'_> {
         match found {
             Some(copy) => {
                 let (kind, values) = copy?;
-                self.copied_values += values;
+                copied.set(copied.get() + values);
                 Ok(Some(kind))
             }
             None => self.lookup_env(name, at),
@@ -331,7 +344,7 @@ impl Parser<'_> {
         };
         let text = format!("{ENV_KEY}={raw}");
         let parsed =
-            parse_document(text.as_bytes(), scope, self.files).map_err(|err| err.to_string())?;
+            parse_document(text.as_bytes(), scope, self.shared).map_err(|err| err.to_string())?;
         let Some(entry) = parsed.into_iter().find(|entry| entry.key == ENV_KEY) else {
             return Ok(None);
         };
@@ -361,7 +374,7 @@ impl Parser<'_> {
             self.scope.documents + 1,
             self.depth(),
         );
-        let included = parse_file_in(Path::new(&path), scope, self.files)
+        let included = parse_file_in(Path::new(&path), scope, self.shared)
             .map_err(|err| wrap(err.to_string()))?;
         for entry in included {
             self.keys.push(PendingKey {
