@@ -3,7 +3,9 @@
 //! (errors are fine).
 //!
 //! The input is up to three files separated by 0xFF bytes: `main.conf`, then `a.conf` and
-//! `b.conf`, which `include a.conf` (or `./b.conf`, `x/../a.conf`, ...) finds.
+//! `b.conf`, which `include a.conf` (or `./b.conf`, `x/../a.conf`, ...) finds. Option names
+//! and tokens are in a dictionary:
+//!   cargo +nightly fuzz run config -- -dict=config.dict
 #![no_main]
 
 use std::path::Path;
