@@ -154,10 +154,133 @@ pub struct Options {
     pub no_sublist_cache: bool,
     /// `server_tags`: lower-cased, without duplicates or empty tags.
     pub server_tags: Vec<String>,
-    /// `system_account`/`system` (natsd has no accounts; kept for monitoring).
+    /// `system_account`/`system`: the account named as the system account.
     pub system_account: Option<String>,
     /// `no_system_account`/`no_system`/`no_sys_acc`.
     pub no_system_account: bool,
+    /// `accounts {}` (map or array form), in file order. Their users are in `auth`, each
+    /// with its `account`.
+    pub accounts: Vec<AccountOptions>,
+    /// Top-level `mappings {}`/`maps {}`: the mappings of the global account `$G`.
+    pub mappings: Vec<MappingOptions>,
+}
+
+/// One account of the `accounts {}` block (static configuration mode).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountOptions {
+    /// The account name (case-sensitive; never `$G`).
+    pub name: String,
+    /// `exports`, in file order (a subject exported twice: the last one only).
+    pub exports: Vec<ExportOptions>,
+    /// `imports`, in file order.
+    pub imports: Vec<ImportOptions>,
+    /// `mappings {}`/`maps {}` of the account.
+    pub mappings: Vec<MappingOptions>,
+    /// `limits {}`.
+    pub limits: AccountLimits,
+}
+
+/// One element of an account's `exports`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportOptions {
+    /// `stream`/`service`: the exported subject (wildcards allowed).
+    pub subject: String,
+    /// A stream, or a service with its response settings.
+    pub kind: ExportKind,
+    /// `accounts: [...]`: the accounts allowed to import; empty = public.
+    pub accounts: Vec<String>,
+}
+
+/// What an export offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    /// `stream`: messages published in the exporter, delivered to the importers.
+    Stream,
+    /// `service`: requests from importers, answered in the exporter.
+    Service {
+        /// `response_type`/`response`.
+        response: ResponseType,
+        /// `response_threshold` (and aliases): how long a response mapping lives (2 min).
+        threshold: Duration,
+    },
+}
+
+/// How many responses a service request may get (`response_type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResponseType {
+    /// `singleton`/`single`: one response.
+    #[default]
+    Singleton,
+    /// `stream`: any number, until the threshold passes.
+    Streamed,
+    /// `chunked`/`chunk`: any number, until an empty one or the threshold.
+    Chunked,
+}
+
+/// One element of an account's `imports`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportOptions {
+    /// `stream`/`service` `{ account }`: the exporting account.
+    pub account: String,
+    /// `stream`/`service` `{ subject }`: the subject on the exporter's side.
+    pub subject: String,
+    /// The subject on the importer's side: `to`, or `<prefix>.<subject>` for a stream import
+    /// with `prefix`, else `subject`. May use the import subject's wildcards (`*`, `$N`).
+    pub local: String,
+    /// A stream or a service import.
+    pub kind: ImportKind,
+}
+
+/// The kind of an import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    /// A stream import.
+    Stream,
+    /// A service import; `share`: responders get the requester's details in
+    /// `Nats-Request-Info`.
+    Service { share: bool },
+}
+
+/// One entry of a `mappings {}` block: a source subject and its destinations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MappingOptions {
+    /// The source subject (wildcards allowed).
+    pub source: String,
+    /// The destinations as written (a plain string value is one destination of weight
+    /// 100). Weights are per destination, not cumulative.
+    pub destinations: Vec<MappingDestination>,
+}
+
+/// One destination of a mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MappingDestination {
+    /// `destination`/`dest`: the subject template (`$N`, `{{wildcard(N)}}`).
+    pub subject: String,
+    /// `weight`: 0–100 percent.
+    pub weight: u8,
+    /// `cluster`: applies only in the cluster of this name.
+    pub cluster: Option<String>,
+}
+
+/// `limits {}` of an account; -1 = unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountLimits {
+    /// `max_connections`/`max_conn`: client connections bound to the account.
+    pub max_connections: i64,
+    /// `max_subscriptions`/`max_subs`: subscriptions per connection of the account.
+    pub max_subscriptions: i64,
+    /// `max_payload`/`max_pay`: payload per message of the account's connections.
+    pub max_payload: i64,
+}
+
+impl Default for AccountLimits {
+    fn default() -> Self {
+        AccountLimits {
+            max_connections: -1,
+            max_subscriptions: -1,
+            max_payload: -1,
+        }
+    }
 }
 
 /// Client authentication: one of a single user, a token, or a list of users (the reference
@@ -196,6 +319,8 @@ pub struct User {
     /// `allowed_connection_types`/`connection_types`/`clients`, upper-cased (`STANDARD`,
     /// `WEBSOCKET`, `LEAFNODE`, `LEAFNODE_WS`, `MQTT`, `MQTT_WS`); empty = any.
     pub allowed_connection_types: BTreeSet<String>,
+    /// The account the user is bound to (`None` = `$G`).
+    pub account: Option<String>,
 }
 
 /// One entry of `users` that authenticates with an nkey (a public user key, `U...`).
@@ -207,6 +332,8 @@ pub struct NkeyUser {
     pub permissions: Option<Permissions>,
     /// As for [`User::allowed_connection_types`].
     pub allowed_connection_types: BTreeSet<String>,
+    /// As for [`User::account`].
+    pub account: Option<String>,
 }
 
 /// What a user may publish and subscribe to.
@@ -364,6 +491,8 @@ impl Default for Options {
             server_tags: Vec::new(),
             system_account: None,
             no_system_account: false,
+            accounts: Vec::new(),
+            mappings: Vec::new(),
         }
     }
 }

@@ -182,6 +182,7 @@ fn parse_user(out: &mut Collector, item: &Value, map: &Map) -> Result<UserEntry,
             password: non_empty(&password),
             permissions,
             allowed_connection_types: types,
+            account: None,
         }));
     }
     if !crate::nkeys::is_valid_public_user_key(&nkey) {
@@ -194,6 +195,7 @@ fn parse_user(out: &mut Collector, item: &Value, map: &Map) -> Result<UserEntry,
         nkey,
         permissions,
         allowed_connection_types: types,
+        account: None,
     }))
 }
 

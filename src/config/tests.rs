@@ -830,6 +830,7 @@ authorization {
                 password: Some("$2a$11$abc".into()),
                 permissions: Some(defaults.clone()),
                 allowed_connection_types: names(&["MQTT", "STANDARD"]),
+                account: None,
             },
             User {
                 username: "c".into(),
@@ -873,6 +874,7 @@ authorization {
             nkey: NKEY.into(),
             permissions: Some(defaults.clone()),
             allowed_connection_types: names(&["WEBSOCKET"]),
+            account: None,
         }],
         default_permissions: Some(defaults),
         ..AuthOptions::default()
