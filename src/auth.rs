@@ -1,6 +1,7 @@
-//! Client authentication as nats-server 2.9 does it without accounts: a token, a single
-//! user, or a list of users and nkey users, with secrets in plain text (compared in constant
-//! time) or as bcrypt hashes; `no_auth_user` for clients that give no credentials.
+//! Client authentication as nats-server 2.9 does it in static configuration: a token, a
+//! single user, or a list of users and nkey users (each bound to an account), with secrets
+//! in plain text (compared in constant time) or as bcrypt hashes; `no_auth_user` for
+//! clients that give no credentials.
 //!
 //! With `tls { verify_and_map }`, a listed user is found from the client's TLS certificate
 //! instead of CONNECT's `user`, in the reference's order: the email addresses, DNS names
@@ -87,6 +88,8 @@ pub struct Identity {
     pub user: Option<String>,
     /// The user's permissions; `None` = everything allowed.
     pub permissions: Option<Arc<UserPermissions>>,
+    /// The user's account (`None`: `$G`).
+    pub account: Option<Arc<str>>,
     /// The user was found from the client's certificate (`verify_and_map`): the reference
     /// takes its name as the client's CONNECT user from then on.
     pub mapped: bool,
@@ -94,18 +97,22 @@ pub struct Identity {
 
 /// A configured user: its secret and permissions.
 #[derive(Debug)]
-struct Account {
+struct UserEntry {
     secret: Option<String>,
     permissions: Option<Arc<UserPermissions>>,
+    /// The account the user is bound to (`None`: `$G`).
+    account: Option<Arc<str>>,
     /// Its `allowed_connection_types` admit natsd's clients (`STANDARD`).
     standard: bool,
 }
 
 /// A configured nkey user.
 #[derive(Debug)]
-struct NkeyAccount {
+struct NkeyEntry {
     permissions: Option<Arc<UserPermissions>>,
-    /// As [`Account::standard`].
+    /// As [`UserEntry::account`].
+    account: Option<Arc<str>>,
+    /// As [`UserEntry::standard`].
     standard: bool,
 }
 
@@ -123,9 +130,9 @@ enum Mode {
     Token(String),
     /// A single user (`--user/--pass`), or the `users` list with its nkey users.
     Users {
-        accounts: HashMap<String, Account>,
+        users: HashMap<String, UserEntry>,
         /// Nkey users by public key.
-        nkeys: HashMap<String, NkeyAccount>,
+        nkeys: HashMap<String, NkeyEntry>,
         listed: bool,
     },
 }
@@ -285,13 +292,14 @@ impl Authenticator {
         let mode = if let Some(token) = &opts.token {
             Mode::Token(token.clone())
         } else if let Some(user) = &opts.user {
-            let account = Account {
+            let entry = UserEntry {
                 secret: opts.password.clone(),
                 permissions: None,
+                account: None,
                 standard: true,
             };
             Mode::Users {
-                accounts: HashMap::from([(user.clone(), account)]),
+                users: HashMap::from([(user.clone(), entry)]),
                 nkeys: HashMap::new(),
                 listed: false,
             }
@@ -303,27 +311,29 @@ impl Authenticator {
                 .nkeys
                 .iter()
                 .map(|u| {
-                    let account = NkeyAccount {
+                    let entry = NkeyEntry {
                         permissions: permissions(&u.permissions),
+                        account: u.account.as_deref().map(Into::into),
                         standard: admits_standard(&u.allowed_connection_types),
                     };
-                    (u.nkey.clone(), account)
+                    (u.nkey.clone(), entry)
                 })
                 .collect();
-            let accounts = opts
+            let users = opts
                 .users
                 .iter()
                 .map(|u| {
-                    let account = Account {
+                    let entry = UserEntry {
                         secret: u.password.clone(),
                         permissions: permissions(&u.permissions),
+                        account: u.account.as_deref().map(Into::into),
                         standard: admits_standard(&u.allowed_connection_types),
                     };
-                    (u.username.clone(), account)
+                    (u.username.clone(), entry)
                 })
                 .collect();
             Mode::Users {
-                accounts,
+                users,
                 nkeys,
                 listed: true,
             }
@@ -376,7 +386,7 @@ impl Authenticator {
                 Refused::new(Who::Unnamed),
             ),
             Mode::Users {
-                accounts,
+                users,
                 nkeys,
                 listed,
             } => {
@@ -389,26 +399,27 @@ impl Authenticator {
                     return Outcome::Done(check_nkey(nkeys, creds, refused));
                 }
                 if let Some(map) = &self.certificate_map {
-                    if *listed && !accounts.is_empty() {
-                        return self.check_certificate(map, accounts, creds, refused, notes);
+                    if *listed && !users.is_empty() {
+                        return self.check_certificate(map, users, creds, refused, notes);
                     }
                 }
                 let (user, anonymous) = match &self.no_auth_user {
                     Some(default) if creds.is_empty() => (default.as_str(), true),
                     _ => (creds.user, false),
                 };
-                let Some(account) = accounts.get(user).filter(|a| a.standard) else {
+                let Some(entry) = users.get(user).filter(|a| a.standard) else {
                     return Outcome::Done(Err(refused));
                 };
                 let identity = Identity {
                     user: listed.then(|| user.to_string()),
-                    permissions: account.permissions.clone(),
+                    permissions: entry.permissions.clone(),
+                    account: entry.account.clone(),
                     mapped: false,
                 };
                 if anonymous {
                     return Outcome::Done(Ok(identity));
                 }
-                let secret = account.secret.as_deref().unwrap_or("");
+                let secret = entry.secret.as_deref().unwrap_or("");
                 self.compare(secret, creds.pass, identity, refused)
             }
         }
@@ -421,12 +432,12 @@ impl Authenticator {
     fn check_certificate(
         &self,
         map: &CertificateMap,
-        accounts: &HashMap<String, Account>,
+        users: &HashMap<String, UserEntry>,
         creds: Credentials<'_>,
         mut refused: Refused,
         notes: &mut Vec<Note>,
     ) -> Outcome {
-        let Some((name, account)) = map.user_of(accounts, creds.tls, notes) else {
+        let Some((name, entry)) = map.user_of(users, creds.tls, notes) else {
             return Outcome::Done(Err(refused));
         };
         if let Who::User(user) = &mut refused.who {
@@ -440,10 +451,11 @@ impl Authenticator {
         }
         let identity = Identity {
             user: Some(name.to_string()),
-            permissions: account.permissions.clone(),
+            permissions: entry.permissions.clone(),
+            account: entry.account.clone(),
             mapped: true,
         };
-        let secret = account.secret.as_deref().unwrap_or("");
+        let secret = entry.secret.as_deref().unwrap_or("");
         self.compare(secret, creds.pass, identity, refused)
     }
 
@@ -475,11 +487,11 @@ impl Authenticator {
 
 /// An nkey user's CONNECT: a configured key, and its signature of the INFO nonce.
 fn check_nkey(
-    nkeys: &HashMap<String, NkeyAccount>,
+    nkeys: &HashMap<String, NkeyEntry>,
     creds: Credentials<'_>,
     mut refused: Refused,
 ) -> Result<Identity, Refused> {
-    let Some(account) = nkeys.get(creds.nkey).filter(|a| a.standard) else {
+    let Some(entry) = nkeys.get(creds.nkey).filter(|a| a.standard) else {
         return Err(refused);
     };
     let verdict = match () {
@@ -498,7 +510,8 @@ fn check_nkey(
     match verdict {
         Ok(()) => Ok(Identity {
             user: Some(creds.nkey.to_string()),
-            permissions: account.permissions.clone(),
+            permissions: entry.permissions.clone(),
+            account: entry.account.clone(),
             mapped: false,
         }),
         Err(detail) => {
@@ -526,10 +539,10 @@ impl CertificateMap {
     /// clients are never found.
     fn user_of<'u>(
         &self,
-        accounts: &'u HashMap<String, Account>,
+        users: &'u HashMap<String, UserEntry>,
         tls: Option<&PeerCertificates>,
         notes: &mut Vec<Note>,
-    ) -> Option<(&'u str, &'u Account)> {
+    ) -> Option<(&'u str, &'u UserEntry)> {
         let mut debug = |line: String| notes.push(Note::Debug(line));
         let Some(tls) = tls else {
             debug("User required in cert, no TLS connection state".into());
@@ -556,8 +569,8 @@ impl CertificateMap {
         }
         let lookup = |name: &[u8]| {
             let name = std::str::from_utf8(name).ok().filter(|n| !n.is_empty())?;
-            let (name, account) = accounts.get_key_value(name)?;
-            account.standard.then_some((name.as_str(), account))
+            let (name, entry) = users.get_key_value(name)?;
+            entry.standard.then_some((name.as_str(), entry))
         };
         let alt_names = [
             ("email", &cert.emails),

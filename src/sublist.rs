@@ -486,6 +486,15 @@ pub struct SublistTotals {
     pub removes: u64,
 }
 
+impl SublistTotals {
+    /// Adds another sublist's totals to these.
+    pub fn add(&mut self, other: &SublistTotals) {
+        self.count += other.count;
+        self.inserts += other.inserts;
+        self.removes += other.removes;
+    }
+}
+
 /// The sublist as the server shares it: an `RwLock`ed [`Sublist`] plus an atomic generation
 /// number (bumped on every change) and a bounded log of the subject patterns changed at each
 /// generation, so that [`MatchCache`]s can invalidate precisely without locking on a hit.
@@ -636,6 +645,17 @@ pub struct CacheStats {
     pub max_fanout: usize,
     /// Sum of the cached results' fanouts.
     pub fanout_sum: usize,
+}
+
+impl CacheStats {
+    /// Adds another cache's statistics to these.
+    pub fn add(&mut self, other: &CacheStats) {
+        self.entries += other.entries;
+        self.hits += other.hits;
+        self.misses += other.misses;
+        self.max_fanout = self.max_fanout.max(other.max_fanout);
+        self.fanout_sum += other.fanout_sum;
+    }
 }
 
 impl<T: Clone + PartialEq> MatchCache<T> {

@@ -599,6 +599,10 @@ mod tests {
         fn is_ready(&self) -> bool {
             self.ready
         }
+
+        fn system_account(&self) -> Option<String> {
+            None
+        }
     }
 
     #[test]

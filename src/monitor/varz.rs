@@ -209,6 +209,6 @@ pub fn varz(view: &dyn ServerView, cpu: f64, http_req_stats: BTreeMap<String, u6
         http_req_stats,
         config_load_time: rfc3339_nano(settings.loaded_at),
         tags: opts.server_tags.clone(),
-        system_account: opts.system_account.clone().unwrap_or_default(),
+        system_account: view.system_account().unwrap_or_default(),
     }
 }

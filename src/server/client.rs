@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use log::{debug, error, trace, warn};
 use rustls::pki_types::CertificateDer;
 
+use super::account::Account;
 use super::conn::{CloseReason, ConnShared, SubRef, Subscription};
 use super::deliver::{self, LazySizes, Message};
 use super::info::{ClientOpts, Info};
@@ -50,6 +51,12 @@ enum Phase {
 /// A client connection's protocol state.
 pub struct ClientSession {
     shared: Arc<ConnShared>,
+    /// The account the client is bound to (`$G` until CONNECT binds it).
+    account: Arc<Account>,
+    /// CONNECT bound the client to `account` (and counted it there).
+    bound: bool,
+    /// The account lowered `max_payload`: the client's next PING gets an updated INFO.
+    info_after_pong: bool,
     parser: Parser,
     opts: ClientOpts,
     phase: Phase,
@@ -104,6 +111,9 @@ impl ClientSession {
             nonce,
             tls_peer: None,
             liveness: Liveness::new(now + opts.ping_interval),
+            account: turn.shared.accounts.global().clone(),
+            bound: false,
+            info_after_pong: false,
             shared,
         };
         turn.counts.total_connections += 1;
@@ -276,6 +286,14 @@ impl ClientSession {
     /// New permissions for a connected client: subscriptions they no longer allow are
     /// removed, each with the reference's `-ERR`.
     fn apply_identity(&mut self, identity: Identity, turn: &mut Turn) {
+        let moved = match &identity.account {
+            Some(name) => **name != *self.account.name,
+            None => !self.account.is_global(),
+        };
+        if moved {
+            self.revoke(turn);
+            return;
+        }
         self.set_identity(identity);
         let Some(perms) = self.perms.clone() else {
             return;
@@ -291,8 +309,8 @@ impl ClientSession {
             revoked
         };
         for sub in revoked {
-            if turn
-                .shared
+            if sub
+                .account
                 .sublist
                 .remove(&sub.subject, sub.queue.as_deref(), &sub)
             {
@@ -309,11 +327,15 @@ impl ClientSession {
 
     /// The checks of CONNECT after authentication, then `+OK`.
     fn finish_connect(&mut self, identity: Identity, turn: &mut Turn) {
+        let account = identity.account.clone();
         self.set_identity(identity);
         self.phase = Phase::Established;
         let token = self.token();
         if !self.opts.account.is_empty() || self.opts.new_account {
             self.auth_violation(Some("authentication error".to_string()), turn);
+            return;
+        }
+        if !self.bind(account.as_deref(), turn) {
             return;
         }
         if !(0..=1).contains(&self.opts.protocol) {
@@ -339,6 +361,95 @@ impl ClientSession {
             return;
         }
         self.send_ok(turn);
+    }
+
+    /// Binds the client to its user's account (`None`: `$G`), within the account's
+    /// `max_connections`; false when the client was closed instead.
+    fn bind(&mut self, name: Option<&str>, turn: &mut Turn) -> bool {
+        let accounts = &turn.shared.accounts;
+        let account = match name {
+            None => accounts.global().clone(),
+            Some(name) => match accounts.get(name.as_bytes()) {
+                Some(account) => account,
+                None => {
+                    self.revoke(turn);
+                    return false;
+                }
+            },
+        };
+        let clients = account.clients.fetch_add(1, Ordering::Relaxed) + 1;
+        let limit = account.limits().max_connections;
+        self.shared.update_meta(|meta| {
+            meta.account = (!account.is_global()).then(|| account.name.clone());
+        });
+        self.account = account;
+        self.bound = true;
+        if limit >= 0 && clients as i64 > limit {
+            error!(
+                "{}maximum account active connections exceeded",
+                self.shared.prefix()
+            );
+            turn.send_err_and_close(
+                self.token(),
+                "maximum account active connections exceeded",
+                CloseReason::MaxAccountConnectionsExceeded,
+            );
+            return false;
+        }
+        if self.max_subscriptions(turn) == Some(0) {
+            self.subscriptions_exceeded(turn);
+            turn.close(self.token(), CloseReason::MaxSubscriptionsExceeded, false);
+            return false;
+        }
+        let opts = &turn.settings.opts;
+        self.set_limits(opts.max_control_line, opts.max_payload);
+        self.info_after_pong =
+            self.opts.protocol >= 1 && self.max_payload(opts.max_payload) < opts.max_payload;
+        true
+    }
+
+    /// The server's limits, lowered by the account's `max_payload`.
+    pub fn set_limits(&mut self, max_control_line: usize, max_payload: usize) {
+        let max_payload = self.max_payload(max_payload);
+        self.parser.set_limits(max_control_line, max_payload);
+    }
+
+    /// The server's `max_payload`, lowered by the account's.
+    fn max_payload(&self, server: usize) -> usize {
+        match usize::try_from(self.account.limits().max_payload) {
+            Ok(account) => account.min(server),
+            Err(_) => server,
+        }
+    }
+
+    /// Subscriptions a connection may have: the server's `max_subscriptions` (0 =
+    /// unlimited) lowered by the account's (-1 = unlimited); `None` = unlimited.
+    fn max_subscriptions(&self, turn: &Turn) -> Option<usize> {
+        let server = Some(turn.settings.opts.max_subscriptions).filter(|&n| n > 0);
+        let account = usize::try_from(self.account.limits().max_subscriptions).ok();
+        match (server, account) {
+            (Some(s), Some(a)) => Some(s.min(a)),
+            (limit, None) | (None, limit) => limit,
+        }
+    }
+
+    /// Logs and answers a SUB over the subscription limit.
+    fn subscriptions_exceeded(&self, turn: &mut Turn) {
+        error!("{}maximum subscriptions exceeded", self.shared.prefix());
+        turn.send_err(self.token(), "maximum subscriptions exceeded");
+    }
+
+    /// The client's first PING after CONNECT, when its account lowered `max_payload`: an
+    /// INFO with the payload limit that applies to it follows the PONG.
+    fn send_updated_info(&mut self, turn: &mut Turn) {
+        self.info_after_pong = false;
+        let template = turn.shared.client_info(&turn.settings);
+        let info = Info {
+            max_payload: self.max_payload(template.max_payload),
+            ..template
+        };
+        let line = info.line_for(self.shared.cid, self.shared.addr.ip().to_string());
+        turn.output(self.token()).wbuf.extend_from_slice(&line);
     }
 
     /// Takes on an authenticated identity: user name and permissions. A user mapped from
@@ -428,11 +539,11 @@ impl ClientSession {
         }
         let existing = self.shared.subs.get(sid).is_some_and(|s| !s.is_exhausted());
         if !existing {
-            let at_limit =
-                opts.max_subscriptions > 0 && self.shared.subs.live() >= opts.max_subscriptions;
+            let at_limit = self
+                .max_subscriptions(turn)
+                .is_some_and(|limit| self.shared.subs.live() >= limit);
             if at_limit {
-                error!("{}maximum subscriptions exceeded", self.shared.prefix());
-                turn.send_err(token, "maximum subscriptions exceeded");
+                self.subscriptions_exceeded(turn);
                 return;
             }
             if !subject::is_valid_subject(subject) {
@@ -441,6 +552,7 @@ impl ClientSession {
             }
             let sub = SubRef(Arc::new(Subscription {
                 conn: self.shared.clone(),
+                account: self.account.clone(),
                 subject: subject.into(),
                 queue: queue.map(Into::into),
                 sid: sid.into(),
@@ -449,7 +561,7 @@ impl ClientSession {
                 delivered: AtomicU64::new(0),
                 weight: AtomicU64::new(1),
             }));
-            turn.shared.sublist.insert(subject, queue, sub.clone());
+            self.account.sublist.insert(subject, queue, sub.clone());
             self.shared.subs.lock().insert(sid.into(), sub.clone());
             turn.outputs[token].counts.touched = true;
             turn.interest_changed(&sub, true);
@@ -468,8 +580,8 @@ impl ClientSession {
                 _ => {
                     let removed = self.shared.subs.lock().remove(sid);
                     if let Some(sub) = removed {
-                        if turn
-                            .shared
+                        if sub
+                            .account
                             .sublist
                             .remove(&sub.subject, sub.queue.as_deref(), &sub)
                         {
@@ -538,7 +650,14 @@ impl ClientSession {
             data,
             sizes,
         };
-        let delivered = deliver::deliver(turn, &self.shared, self.opts.echo, &msg, None);
+        let delivered = deliver::deliver(
+            turn,
+            &self.account,
+            &self.shared,
+            self.opts.echo,
+            &msg,
+            None,
+        );
         if let Some(reply) = reply.filter(|_| delivered == 0 && self.opts.no_responders) {
             self.send_no_responders(reply, turn);
         }
@@ -632,7 +751,12 @@ impl Role for ClientSession {
                 sid,
             } => self.on_sub(subject, queue, sid, turn),
             Op::Unsub { sid, max } => self.on_unsub(sid, max, turn),
-            Op::Ping => self.liveness.on_ping(self.shared.token, turn),
+            Op::Ping => {
+                self.liveness.on_ping(self.shared.token, turn);
+                if self.info_after_pong {
+                    self.send_updated_info(turn);
+                }
+            }
             Op::Pong => self.liveness.on_pong(&self.shared),
             Op::Err(text) => {
                 error!(
@@ -690,14 +814,17 @@ impl Role for ClientSession {
         info.closed = Some((SystemTime::now(), reason.to_string()));
         turn.shared.closed.push(info);
         let subs: Vec<_> = shared.subs.lock().drain().map(|(_, sub)| sub).collect();
-        let removed = turn
-            .shared
+        let removed = self
+            .account
             .sublist
             .remove_batch(subs.iter().map(|s| (&*s.subject, s.queue.as_deref(), s)));
         for (sub, _) in subs.iter().zip(removed).filter(|(_, removed)| *removed) {
             turn.interest_changed(sub, false);
         }
         turn.shared.clients().remove(&shared.cid);
+        if self.bound {
+            self.account.clients.fetch_sub(1, Ordering::Relaxed);
+        }
         let prefix = shared.prefix();
         debug!("{prefix}Client connection closed: {reason}");
         if logging::trace_enabled() {

@@ -20,9 +20,6 @@ use crate::permissions::UserPermissions;
 use crate::route_url::RouteUrl;
 use crate::tls::RouteTls;
 
-/// The global account, the only one natsd has.
-pub const GLOBAL_ACCOUNT: &[u8] = b"$G";
-
 /// A registered route, as the cluster sees it.
 pub struct RouteEntry {
     pub shared: Arc<ConnShared>,
@@ -55,8 +52,9 @@ pub struct ClusterState {
     pub dynamic: bool,
     /// Registered routes by connection id.
     pub routes: BTreeMap<u64, RouteEntry>,
-    /// Local interest: `subject` or `subject queue` → number of local subscriptions.
-    interest: HashMap<Vec<u8>, u32>,
+    /// Local interest by account: `subject` or `subject queue` → number of local
+    /// subscriptions.
+    interest: HashMap<Box<str>, HashMap<Vec<u8>, u32>>,
     /// Addresses that turned out to be this server (never dialled again).
     pub self_addrs: HashSet<SocketAddr>,
 }
@@ -200,6 +198,7 @@ impl Cluster {
     pub fn local_interest(
         &self,
         server: &ServerShared,
+        account: &str,
         subject: &[u8],
         queue: Option<&[u8]>,
         added: bool,
@@ -209,7 +208,13 @@ impl Cluster {
         }
         let mut state = self.lock();
         let key = interest_key(subject, queue);
-        let count = state.interest.entry(key.clone()).or_insert(0);
+        if !state.interest.contains_key(account) {
+            state.interest.insert(account.into(), HashMap::new());
+        }
+        let Some(interest) = state.interest.get_mut(account) else {
+            return;
+        };
+        let count = interest.entry(key.clone()).or_insert(0);
         let before = *count;
         *count = if added {
             before + 1
@@ -218,12 +223,13 @@ impl Cluster {
         };
         let after = *count;
         if after == 0 {
-            state.interest.remove(&key);
+            interest.remove(&key);
         }
+        let account = account.as_bytes();
         let line = match (queue, before, after) {
             (_, b, a) if b == a => return,
-            (None, 0, _) | (Some(_), _, 1..) => interest_line(subject, queue, after),
-            (_, _, 0) => removal_line(subject, queue),
+            (None, 0, _) | (Some(_), _, 1..) => interest_line(account, subject, queue, after),
+            (_, _, 0) => removal_line(account, subject, queue),
             _ => return,
         };
         for route in state.routes.values() {
@@ -246,9 +252,12 @@ impl Cluster {
             return Err(());
         }
         let mut dump = Vec::new();
-        for (key, count) in &state.interest {
-            let (subject, queue) = split_key(key);
-            dump.extend_from_slice(&interest_line(subject, queue, *count));
+        for (account, interest) in &state.interest {
+            for (key, count) in interest {
+                let (subject, queue) = split_key(key);
+                let line = interest_line(account.as_bytes(), subject, queue, *count);
+                dump.extend_from_slice(&line);
+            }
         }
         let others = state.routes.values().map(|r| r.shared.clone()).collect();
         state.routes.insert(
@@ -331,9 +340,11 @@ fn split_key(key: &[u8]) -> (&[u8], Option<&[u8]>) {
     }
 }
 
-/// `RS+ $G subject\r\n` or `RS+ $G subject queue weight\r\n`.
-fn interest_line(subject: &[u8], queue: Option<&[u8]>, weight: u32) -> Vec<u8> {
-    let mut line = b"RS+ $G ".to_vec();
+/// `RS+ <account> subject\r\n` or `RS+ <account> subject queue weight\r\n`.
+fn interest_line(account: &[u8], subject: &[u8], queue: Option<&[u8]>, weight: u32) -> Vec<u8> {
+    let mut line = b"RS+ ".to_vec();
+    line.extend_from_slice(account);
+    line.push(b' ');
     line.extend_from_slice(subject);
     if let Some(queue) = queue {
         line.push(b' ');
@@ -344,9 +355,11 @@ fn interest_line(subject: &[u8], queue: Option<&[u8]>, weight: u32) -> Vec<u8> {
     line
 }
 
-/// `RS- $G subject [queue]\r\n`.
-fn removal_line(subject: &[u8], queue: Option<&[u8]>) -> Vec<u8> {
-    let mut line = b"RS- $G ".to_vec();
+/// `RS- <account> subject [queue]\r\n`.
+fn removal_line(account: &[u8], subject: &[u8], queue: Option<&[u8]>) -> Vec<u8> {
+    let mut line = b"RS- ".to_vec();
+    line.extend_from_slice(account);
+    line.push(b' ');
     line.extend_from_slice(&interest_key(subject, queue));
     line.extend_from_slice(b"\r\n");
     line
@@ -358,9 +371,12 @@ mod tests {
 
     #[test]
     fn interest_lines() {
-        assert_eq!(interest_line(b"foo", None, 1), b"RS+ $G foo\r\n");
-        assert_eq!(interest_line(b"foo", Some(b"q"), 3), b"RS+ $G foo q 3\r\n");
-        assert_eq!(removal_line(b"foo", Some(b"q")), b"RS- $G foo q\r\n");
+        assert_eq!(interest_line(b"$G", b"foo", None, 1), b"RS+ $G foo\r\n");
+        assert_eq!(
+            interest_line(b"A", b"foo", Some(b"q"), 3),
+            b"RS+ A foo q 3\r\n"
+        );
+        assert_eq!(removal_line(b"B", b"foo", Some(b"q")), b"RS- B foo q\r\n");
         assert_eq!(split_key(b"foo q"), (&b"foo"[..], Some(&b"q"[..])));
         assert_eq!(split_key(b"foo"), (&b"foo"[..], None));
     }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
+use super::account::Account;
 use super::conn_info::{unix_nanos, Activity, ConnMeta, SubTable};
 use crate::options::ResponsePermission;
 
@@ -27,6 +28,8 @@ pub enum CloseReason {
     AuthenticationTimeout,
     TlsHandshakeFailure,
     MaxConnectionsExceeded,
+    MaxAccountConnectionsExceeded,
+    MaxSubscriptionsExceeded,
     MaxPayloadExceeded,
     MaxControlLineExceeded,
     SlowConsumerPendingBytes,
@@ -55,6 +58,8 @@ impl fmt::Display for CloseReason {
             CloseReason::AuthenticationTimeout => "Authentication Timeout",
             CloseReason::TlsHandshakeFailure => "TLS Handshake Failure",
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
+            CloseReason::MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
+            CloseReason::MaxSubscriptionsExceeded => "Maximum Subscriptions Exceeded",
             CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
             CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
             CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
@@ -251,6 +256,8 @@ type TrackedReply = (Instant, u64);
 /// One subscription, as stored in the sublist.
 pub struct Subscription {
     pub conn: Arc<ConnShared>,
+    /// The account whose sublist holds this subscription.
+    pub account: Arc<Account>,
     pub subject: Box<[u8]>,
     pub queue: Option<Box<[u8]>>,
     pub sid: Box<[u8]>,

@@ -89,6 +89,8 @@ pub struct ConnMeta {
     pub user: String,
     /// CONNECT `user`, else the token (the reference's `authorized_user`).
     pub authorized_user: String,
+    /// The account the client is bound to, unless it is `$G`.
+    pub account: Option<Arc<str>>,
     pub tls_version: &'static str,
     pub tls_cipher: &'static str,
     /// The certificates the client presented, leaf first (`/connz?auth=1`).

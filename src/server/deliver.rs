@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use log::trace;
 
+use super::account::Account;
 use super::conn::{ConnShared, Role, SubRef};
 use super::turn::Turn;
 use crate::logging;
@@ -155,21 +156,25 @@ impl<'a> Message<'a> {
 }
 
 impl Message<'_> {
-    /// Appends `RMSG $G <subject> [+ reply queues | | queues | reply] <size>` and the
-    /// message for a route (`HMSG` with sizes when it takes headers; headers stripped when
-    /// it does not).
-    fn frame_routed_into(&self, out: &mut Vec<u8>, queues: &[&[u8]], headers_ok: bool) {
+    /// Appends `RMSG <account> <subject> [+ reply queues | | queues | reply] <size>` and
+    /// the message for a route (`HMSG` with sizes when it takes headers; headers stripped
+    /// when it does not).
+    fn frame_routed_into(
+        &self,
+        out: &mut Vec<u8>,
+        account: &[u8],
+        queues: &[&[u8]],
+        headers_ok: bool,
+    ) {
         let body = match self.header_len {
             Some(h) if !headers_ok => &self.data[h..],
             _ => self.data,
         };
         let with_headers = headers_ok && self.header_len.is_some();
-        out.reserve(64 + self.subject.len() + body.len());
-        out.extend_from_slice(if with_headers {
-            b"HMSG $G "
-        } else {
-            b"RMSG $G "
-        });
+        out.reserve(64 + account.len() + self.subject.len() + body.len());
+        out.extend_from_slice(if with_headers { b"HMSG " } else { b"RMSG " });
+        out.extend_from_slice(account);
+        out.push(b' ');
         out.extend_from_slice(self.subject);
         out.push(b' ');
         match (self.reply, queues.is_empty()) {
@@ -211,12 +216,13 @@ impl Message<'_> {
 #[inline]
 pub fn deliver(
     turn: &mut Turn,
+    account: &Account,
     publisher: &ConnShared,
     echo: bool,
     msg: &Message<'_>,
     routed_queues: Option<&[u8]>,
 ) -> usize {
-    let matched = turn.cache.lookup(&turn.shared.sublist, msg.subject);
+    let matched = turn.caches.lookup(account, msg.subject);
     let echo = echo || routed_queues.is_some();
     let own_cid = publisher.cid;
     let mut delivered = 0;
@@ -283,7 +289,7 @@ pub fn deliver(
         }
     }
     for (route, queues) in routes.0 {
-        forward(turn, own_cid, &route, &queues, msg);
+        forward(turn, own_cid, &account.name, &route, &queues, msg);
         delivered += 1;
     }
     delivered
@@ -293,6 +299,7 @@ pub fn deliver(
 fn forward(
     turn: &mut Turn,
     publisher: u64,
+    account: &str,
     route: &Arc<ConnShared>,
     queues: &[&[u8]],
     msg: &Message<'_>,
@@ -302,7 +309,7 @@ fn forward(
     }
     let headers_ok = route.headers.load(Ordering::Relaxed);
     append_to(turn, publisher, route, msg.data.len(), |out| {
-        msg.frame_routed_into(out, queues, headers_ok);
+        msg.frame_routed_into(out, account.as_bytes(), queues, headers_ok);
     });
 }
 
@@ -378,8 +385,8 @@ fn deliver_to(turn: &mut Turn, publisher: u64, sub: &SubRef, msg: &Message<'_>) 
 
 /// Removes a subscription that reached its auto-unsubscribe limit.
 fn auto_unsubscribed(turn: &Turn, sub: &SubRef) {
-    if turn
-        .shared
+    if sub
+        .account
         .sublist
         .remove(&sub.subject, sub.queue.as_deref(), sub)
     {

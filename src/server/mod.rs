@@ -4,6 +4,7 @@
 //! pool of reactor threads (`reactor`), each owning a `mio::Poll` and a slab of
 //! connections. Reactor 0 also owns the listener and deals accepted sockets round-robin.
 
+mod account;
 mod client;
 mod cluster;
 mod conn;
@@ -44,9 +45,8 @@ use mio::{Poll, Waker};
 use crate::auth::Authenticator;
 use crate::hostport::{join_host_port, parse_host_port};
 use crate::options::{Options, DEFAULT_PORT, RANDOM_PORT};
-use crate::sublist::SharedSublist;
 pub use cluster::RouteMeta;
-use conn::{ConnShared, SubRef};
+use conn::ConnShared;
 use conn_info::ClosedRing;
 pub use conn_info::{ConnInfo, SubInfo, TlsPeerCert};
 use handover::{LameDuckStep, ReactorHandle};
@@ -76,6 +76,7 @@ pub struct Server;
 /// last two, the caller may bind the monitoring port, as the reference does at this point.
 pub struct Starting {
     settings: Settings,
+    accounts: account::Accounts,
 }
 
 /// A running server: its bound address and the way to stop it.
@@ -93,7 +94,7 @@ pub struct ServerHandle {
 struct ServerShared {
     settings: SharedSettings,
     verifier: verifier::VerifierQueue,
-    sublist: SharedSublist<SubRef>,
+    accounts: account::Accounts,
     reactors: Vec<ReactorHandle>,
     next_cid: AtomicU64,
     /// The connected clients by id (their count is the connection count).
@@ -119,6 +120,7 @@ impl ServerShared {
     /// The shared state of a server starting with `settings`, reached through `reactors`.
     fn new(
         settings: Settings,
+        accounts: account::Accounts,
         reactors: Vec<ReactorHandle>,
         cluster: Option<Arc<cluster::Cluster>>,
     ) -> ServerShared {
@@ -126,7 +128,7 @@ impl ServerShared {
             started: settings.loaded_at,
             settings: SharedSettings::new(settings),
             verifier: verifier::VerifierQueue::default(),
-            sublist: SharedSublist::new(),
+            accounts,
             reactors,
             next_cid: AtomicU64::new(1),
             clients: Mutex::new(BTreeMap::new()),
@@ -456,8 +458,10 @@ impl Server {
     /// `NewServer`: its errors end the process before anything is logged).
     pub fn prepare(opts: Options) -> io::Result<Starting> {
         opts.validate().map_err(io::Error::other)?;
+        let accounts = account::Accounts::new(&opts).map_err(io::Error::other)?;
         Ok(Starting {
             settings: Settings::for_options(opts)?,
+            accounts,
         })
     }
 }
@@ -553,7 +557,12 @@ impl Starting {
             .as_ref()
             .and_then(|dir| files::write_ports_file(dir, opts, listening));
         (settings.info.host, settings.info.port) = (host, port);
-        let shared = Arc::new(ServerShared::new(settings, reactors, cluster));
+        let shared = Arc::new(ServerShared::new(
+            settings,
+            self.accounts,
+            reactors,
+            cluster,
+        ));
         let mut listener = Some(Listeners {
             clients: listener,
             routes: route_listener,

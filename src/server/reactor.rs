@@ -764,7 +764,7 @@ impl Reactor {
             turn.shared.stats.add(&turn.counts);
             turn.counts = Snapshot::default();
         }
-        let cache = turn.cache.stats();
+        let cache = turn.caches.stats();
         if cache != self.published_cache {
             self.published_cache = cache;
             turn.shared.reactors[self.id].publish_cache_stats(cache);

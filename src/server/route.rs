@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use log::{debug, error, info};
 
-use super::cluster::{Cluster, RouteMeta, GLOBAL_ACCOUNT};
+use super::account::Account;
+use super::cluster::{Cluster, RouteMeta};
 use super::conn::{CloseReason, ConnShared, SubRef, Subscription};
 use super::deliver::{self, LazySizes, Message};
 use super::dialer::{DialJob, RETRY_DELAY};
@@ -67,6 +68,8 @@ pub struct RouteSession {
     /// (one adopts the other's): dial again at once rather than after the retry delay.
     quick_redial: bool,
     liveness: Liveness,
+    /// The account of the last routed message (most routes carry one account's traffic).
+    last_account: Option<Arc<Account>>,
 }
 
 /// What we say first on a new route: CONNECT when we dialled, then our INFO.
@@ -150,6 +153,7 @@ impl RouteSession {
             phase,
             remote_id: None,
             quick_redial: false,
+            last_account: None,
             liveness: Liveness::new(now + FIRST_ROUTE_PING),
         }
     }
@@ -376,14 +380,14 @@ impl RouteSession {
         turn: &mut Turn,
     ) {
         let prefix = self.shared.prefix();
-        if account != GLOBAL_ACCOUNT {
-            debug!(
+        let Some(account) = turn.shared.accounts.get(account) else {
+            error!(
                 "{prefix}Unknown account {:?} for remote subject {:?}",
                 String::from_utf8_lossy(account),
                 String::from_utf8_lossy(subject)
             );
             return;
-        }
+        };
         if !self.cluster.can_export(subject) {
             debug!(
                 "{prefix}Can not export {:?}, ignoring remote subscription request",
@@ -391,7 +395,7 @@ impl RouteSession {
             );
             return;
         }
-        let key = remote_key(account, subject, queue);
+        let key = remote_key(account.name.as_bytes(), subject, queue);
         let weight = u64::try_from(weight.max(1)).unwrap_or(1);
         if let Some(existing) = self.shared.subs.get(&key) {
             existing.weight.store(weight, Ordering::Relaxed);
@@ -399,6 +403,7 @@ impl RouteSession {
         }
         let sub = SubRef(Arc::new(Subscription {
             conn: self.shared.clone(),
+            account: account.clone(),
             subject: subject.into(),
             queue: queue.map(Into::into),
             sid: key.clone(),
@@ -407,16 +412,36 @@ impl RouteSession {
             delivered: AtomicU64::new(0),
             weight: AtomicU64::new(weight),
         }));
-        turn.shared.sublist.insert(subject, queue, sub.clone());
+        account.sublist.insert(subject, queue, sub.clone());
         self.shared.subs.lock().insert(key, sub);
     }
 
     /// RS-: the remote interest is gone.
-    fn on_unsub(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>, turn: &Turn) {
+    fn on_unsub(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>) {
         let key = remote_key(account, subject, queue);
         let removed = self.shared.subs.lock().remove(&key);
-        if let Some(sub) = removed {
-            turn.shared.sublist.remove(subject, queue, &sub);
+        match removed {
+            Some(sub) => {
+                sub.account.sublist.remove(subject, queue, &sub);
+            }
+            None => debug!(
+                "{}Unknown account {:?} for subject {:?}",
+                self.shared.prefix(),
+                String::from_utf8_lossy(account),
+                String::from_utf8_lossy(subject)
+            ),
+        }
+    }
+
+    /// The account a routed message names, if this server has it.
+    fn routed_account(&mut self, name: &[u8], turn: &Turn) -> Option<Arc<Account>> {
+        match &self.last_account {
+            Some(last) if last.name.as_bytes() == name => Some(last.clone()),
+            _ => {
+                let account = turn.shared.accounts.get(name)?;
+                self.last_account = Some(account.clone());
+                Some(account)
+            }
         }
     }
 
@@ -425,7 +450,7 @@ impl RouteSession {
         let Some(routed) = RoutedArgs::parse(args, header_len.is_some()) else {
             return;
         };
-        if routed.account != GLOBAL_ACCOUNT {
+        let Some(account) = self.routed_account(routed.account, turn) else {
             debug!(
                 "{}Unknown account {:?} for routed message on subject: {:?}",
                 self.shared.prefix(),
@@ -433,7 +458,7 @@ impl RouteSession {
                 String::from_utf8_lossy(routed.subject)
             );
             return;
-        }
+        };
         let counts = &mut turn.outputs[self.token()].counts;
         counts.in_msgs += 1;
         counts.in_bytes += data.len() as u64;
@@ -446,7 +471,14 @@ impl RouteSession {
             data,
             sizes: LazySizes::of(args, header_len.is_some()),
         };
-        deliver::deliver(turn, &self.shared, true, &msg, Some(routed.queues));
+        deliver::deliver(
+            turn,
+            &account,
+            &self.shared,
+            true,
+            &msg,
+            Some(routed.queues),
+        );
     }
 }
 
@@ -492,7 +524,7 @@ impl Role for RouteSession {
                 account,
                 subject,
                 queue,
-            } => self.on_unsub(account, subject, queue, turn),
+            } => self.on_unsub(account, subject, queue),
             Op::RouteMsg {
                 header_len,
                 message,
@@ -536,9 +568,12 @@ impl Role for RouteSession {
         let shared = &self.shared;
         debug!("{}Router connection closed: {reason}", shared.prefix());
         let subs: Vec<SubRef> = shared.subs.lock().drain().map(|(_, s)| s).collect();
-        turn.shared
-            .sublist
-            .remove_batch(subs.iter().map(|s| (&*s.subject, s.queue.as_deref(), s)));
+        for account in turn.shared.accounts.all() {
+            let own = subs.iter().filter(|s| Arc::ptr_eq(&s.account, &account));
+            account
+                .sublist
+                .remove_batch(own.map(|s| (&*s.subject, s.queue.as_deref(), s)));
+        }
         let cluster = &self.cluster;
         if cluster.unregister(shared.cid) {
             turn.shared.client_urls_changed();
@@ -642,6 +677,53 @@ mod tests {
             bed.closing(late).map(|c| c.reason),
             Some(CloseReason::AuthenticationTimeout)
         );
+    }
+
+    #[test]
+    fn routes_carry_each_account_apart() {
+        let mut opts = clustered();
+        opts.accounts = ["A", "B"]
+            .iter()
+            .map(|name| crate::options::AccountOptions {
+                name: name.to_string(),
+                ..Default::default()
+            })
+            .collect();
+        opts.auth.users = ["A", "B"]
+            .iter()
+            .map(|name| crate::options::User {
+                username: name.to_lowercase(),
+                password: Some("p".into()),
+                account: Some(name.to_string()),
+                ..Default::default()
+            })
+            .collect();
+        let mut bed = TestBed::new(opts);
+        let route = registered_route(&mut bed, "PEER");
+        let connect = |bed: &mut TestBed, user: &str| {
+            let client = bed.client();
+            let line =
+                format!("CONNECT {{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"p\"}}\r\n");
+            bed.feed(client, &line);
+            bed.take_output(client);
+            client
+        };
+        let (a, b) = (connect(&mut bed, "a"), connect(&mut bed, "b"));
+        bed.feed(a, "SUB foo 1\r\n");
+        bed.feed(b, "SUB foo q 1\r\n");
+        assert_eq!(bed.take_output(route), "RS+ A foo\r\nRS+ B foo q 1\r\n");
+        bed.feed(route, "RMSG B foo | q 2\r\nhi\r\nRMSG A foo 2\r\nho\r\n");
+        assert_eq!(bed.take_output(b), "MSG foo 1 2\r\nhi\r\n");
+        assert_eq!(bed.take_output(a), "MSG foo 1 2\r\nho\r\n");
+        // Remote interest in one account draws only that account's messages; an unknown
+        // account is ignored and the route stays.
+        bed.feed(route, "RS+ B bar\r\nRS+ Z bar\r\nRMSG Z foo 2\r\nhi\r\n");
+        bed.feed(a, "PUB bar 1\r\na\r\n");
+        bed.feed(b, "PUB bar 1\r\nb\r\n");
+        assert_eq!(bed.take_output(route), "RMSG B bar 1\r\nb\r\n");
+        assert_eq!(bed.closing(route), None);
+        bed.feed(a, "UNSUB 1\r\n");
+        assert_eq!(bed.take_output(route), "RS- A foo\r\n");
     }
 
     #[test]

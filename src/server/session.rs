@@ -96,7 +96,10 @@ impl Session {
 
     /// New limits after a reload (routes have none: their parser ignores them).
     pub fn set_limits(&mut self, max_control_line: usize, max_payload: usize) {
-        each_role!(self, role => role.parser().set_limits(max_control_line, max_payload));
+        match self {
+            Session::Client(client) => client.set_limits(max_control_line, max_payload),
+            Session::Route(route) => route.parser().set_limits(max_control_line, max_payload),
+        }
     }
 
     /// A role's timer fired.

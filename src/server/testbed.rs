@@ -10,6 +10,7 @@ use mio::{Poll, Waker};
 use rustls::pki_types::CertificateDer;
 use slab::Slab;
 
+use super::account::Accounts;
 use super::client::{ClientSession, Greeting};
 use super::conn::{CloseReason, ConnShared, Role};
 use super::handover::ReactorHandle;
@@ -47,8 +48,10 @@ impl TestBed {
             let cluster = new_cluster(&settings.opts, &settings.info, addr, addr);
             Arc::new(cluster.expect("a cluster"))
         });
+        let accounts = Accounts::new(&settings.opts).expect("accounts");
         let shared = Arc::new(ServerShared::new(
             settings,
+            accounts,
             vec![ReactorHandle::new(waker)],
             cluster,
         ));
@@ -166,7 +169,7 @@ impl TestBed {
         let turn = &mut self.turn;
         turn.shared.stats.add(&turn.counts);
         turn.counts = Default::default();
-        turn.shared.reactors[turn.reactor].publish_cache_stats(turn.cache.stats());
+        turn.shared.reactors[turn.reactor].publish_cache_stats(turn.caches.stats());
         for (_, out) in turn.outputs.iter_mut() {
             out.publish_counts();
         }

@@ -13,7 +13,8 @@ use std::time::{Instant, SystemTime};
 use log::{log_enabled, trace, warn, Level};
 use slab::Slab;
 
-use super::conn::{CloseReason, ConnShared, SubRef, Subscription};
+use super::account::AccountCaches;
+use super::conn::{CloseReason, ConnShared, Subscription};
 use super::conn_info::{unix_nanos, Counts};
 use super::handover::{self, Staging};
 use super::settings::Settings;
@@ -21,7 +22,6 @@ use super::stats::Snapshot;
 use super::timer::{Timer, TimerKind, Timers};
 use super::ServerShared;
 use crate::logging;
-use crate::sublist::MatchCache;
 
 /// Entries of the per-reactor match cache.
 const CACHE_ENTRIES: usize = 4096;
@@ -109,7 +109,7 @@ pub struct Turn {
     closing: Vec<usize>,
     /// Output for connections on other reactors.
     pub staging: Staging,
-    pub cache: MatchCache<SubRef>,
+    pub caches: AccountCaches,
     /// Messages, bytes and slow consumers of this turn, for the server's stats.
     pub counts: Snapshot,
     pub timers: Timers,
@@ -132,7 +132,7 @@ impl Turn {
             dirty: Vec::new(),
             closing: Vec::new(),
             staging: Staging::default(),
-            cache: MatchCache::new(CACHE_ENTRIES),
+            caches: AccountCaches::new(CACHE_ENTRIES),
             counts: Snapshot::default(),
             timers: Timers::default(),
             rng: u64::from_le_bytes(seed) | 1,
@@ -254,7 +254,13 @@ impl Turn {
     /// Tells the cluster that a local subscription came or went.
     pub fn interest_changed(&self, sub: &Subscription, added: bool) {
         if let Some(cluster) = &self.shared.cluster {
-            cluster.local_interest(&self.shared, &sub.subject, sub.queue.as_deref(), added);
+            cluster.local_interest(
+                &self.shared,
+                &sub.account.name,
+                &sub.subject,
+                sub.queue.as_deref(),
+                added,
+            );
         }
     }
 

@@ -91,6 +91,9 @@ pub trait ServerView: Send + Sync {
 
     /// Whether the server is accepting clients (not in lame duck mode, not shutting down).
     fn is_ready(&self) -> bool;
+
+    /// The system account's name, unless there is none (`no_system_account`).
+    fn system_account(&self) -> Option<String>;
 }
 
 impl LiveView {
@@ -188,17 +191,17 @@ impl ServerView for LiveView {
     fn subscription_stats(&self) -> SubscriptionStats {
         let mut caches = CacheStats::default();
         for reactor in &self.shared.reactors {
-            let cache = reactor.cache_stats();
-            caches.entries += cache.entries;
-            caches.hits += cache.hits;
-            caches.misses += cache.misses;
-            caches.max_fanout = caches.max_fanout.max(cache.max_fanout);
-            caches.fanout_sum += cache.fanout_sum;
+            caches.add(&reactor.cache_stats());
         }
-        SubscriptionStats {
-            totals: self.shared.sublist.totals(),
-            caches,
+        let mut totals = SublistTotals::default();
+        for account in self.shared.accounts.all() {
+            totals.add(&account.sublist.totals());
         }
+        SubscriptionStats { totals, caches }
+    }
+
+    fn system_account(&self) -> Option<String> {
+        self.shared.accounts.system_name().map(str::to_string)
     }
 
     fn is_ready(&self) -> bool {

@@ -1,0 +1,346 @@
+//! Accounts: isolated subject spaces. Every connection is bound to one account and its
+//! subscriptions live in that account's sublist; a message is matched only in the
+//! account it is published in (plus what the account's imports add).
+//!
+//! `$G`, the global account, always exists: clients without an account of their own are
+//! bound to it. The system account (`$SYS`, or the one `system_account` names) is a plain
+//! account here. The registry is shared by all reactors; each reactor keeps its own match
+//! cache per account ([`AccountCaches`]).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use super::conn::SubRef;
+use crate::options::{AccountLimits, Options};
+use crate::sublist::{CacheStats, MatchCache, MatchResult, SharedSublist};
+
+/// The global account's name.
+pub const GLOBAL: &str = "$G";
+/// The implicit system account's name.
+pub const SYSTEM: &str = "$SYS";
+
+/// One account: its name, its subscriptions and what the configuration says of it.
+pub struct Account {
+    pub name: Arc<str>,
+    /// A small number unique to this account for the server's life (indexes the
+    /// per-reactor caches).
+    pub index: usize,
+    pub sublist: SharedSublist<SubRef>,
+    /// Local client connections bound to the account.
+    pub clients: AtomicUsize,
+    /// The configured limits (`-1` unlimited), replaced on reload.
+    limits: RwLock<AccountLimits>,
+}
+
+impl Account {
+    fn new(name: &str, index: usize) -> Account {
+        Account {
+            name: name.into(),
+            index,
+            sublist: SharedSublist::new(),
+            clients: AtomicUsize::new(0),
+            limits: RwLock::new(AccountLimits::default()),
+        }
+    }
+
+    /// The account's limits in force.
+    pub fn limits(&self) -> AccountLimits {
+        *self.limits.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether this is `$G`.
+    pub fn is_global(&self) -> bool {
+        self.index == 0
+    }
+}
+
+/// All accounts of the server.
+pub struct Accounts {
+    global: Arc<Account>,
+    by_name: RwLock<HashMap<Arc<str>, Arc<Account>>>,
+    next_index: AtomicUsize,
+    /// The system account's name, unless `no_system_account`.
+    system: Option<Arc<str>>,
+}
+
+impl Accounts {
+    /// The accounts `opts` configure, with `$G` and the system account. `Err`: the system
+    /// account `system_account` names is not configured (a start-time error).
+    pub fn new(opts: &Options) -> Result<Accounts, String> {
+        let global = Arc::new(Account::new(GLOBAL, 0));
+        let accounts = Accounts {
+            by_name: RwLock::new(HashMap::from([(global.name.clone(), global.clone())])),
+            global,
+            next_index: AtomicUsize::new(1),
+            system: system_account(opts)?,
+        };
+        accounts.configure(opts);
+        Ok(accounts)
+    }
+
+    /// Adds the accounts `opts` name that are missing and sets every account's limits.
+    /// Accounts no longer configured stay until their last connection closes (a reload
+    /// closes those connections).
+    pub fn configure(&self, opts: &Options) {
+        let mut by_name = self.by_name.write().unwrap_or_else(|e| e.into_inner());
+        let mut add = |name: &str, limits: AccountLimits| {
+            let account = by_name
+                .entry(name.into())
+                .or_insert_with(|| {
+                    let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+                    Arc::new(Account::new(name, index))
+                })
+                .clone();
+            *account.limits.write().unwrap_or_else(|e| e.into_inner()) = limits;
+        };
+        for account in &opts.accounts {
+            add(&account.name, account.limits);
+        }
+        if let Some(system) = &self.system {
+            if !opts.accounts.iter().any(|a| *a.name == **system) {
+                add(system, AccountLimits::default());
+            }
+        }
+    }
+
+    /// `$G`.
+    pub fn global(&self) -> &Arc<Account> {
+        &self.global
+    }
+
+    /// The account called `name`, if any.
+    pub fn get(&self, name: &[u8]) -> Option<Arc<Account>> {
+        let name = std::str::from_utf8(name).ok()?;
+        if name == GLOBAL {
+            return Some(self.global.clone());
+        }
+        let by_name = self.by_name.read().unwrap_or_else(|e| e.into_inner());
+        by_name.get(name).cloned()
+    }
+
+    /// Every account, in no particular order.
+    pub fn all(&self) -> Vec<Arc<Account>> {
+        let by_name = self.by_name.read().unwrap_or_else(|e| e.into_inner());
+        by_name.values().cloned().collect()
+    }
+
+    /// The system account's name, unless there is none.
+    pub fn system_name(&self) -> Option<&str> {
+        self.system.as_deref()
+    }
+}
+
+/// The system account's name: the one `system_account` names (it must be configured),
+/// else `$SYS`, unless `no_system_account`.
+fn system_account(opts: &Options) -> Result<Option<Arc<str>>, String> {
+    match &opts.system_account {
+        Some(name) if opts.accounts.iter().any(|a| a.name == *name) => {
+            Ok(Some(name.as_str().into()))
+        }
+        Some(name) if name == SYSTEM => Ok(Some(SYSTEM.into())),
+        Some(_) => Err("error resolving system account: account missing".to_string()),
+        None if opts.no_system_account => Ok(None),
+        None => Ok(Some(SYSTEM.into())),
+    }
+}
+
+/// A reactor's match caches, one per account it has seen a message in.
+pub struct AccountCaches {
+    caches: Vec<MatchCache<SubRef>>,
+    entries: usize,
+}
+
+impl AccountCaches {
+    /// Caches of at most `entries` subjects each.
+    pub fn new(entries: usize) -> AccountCaches {
+        AccountCaches {
+            caches: vec![MatchCache::new(entries)],
+            entries,
+        }
+    }
+
+    /// The subscriptions of `account` matching `subject`.
+    #[inline]
+    pub fn lookup(&mut self, account: &Account, subject: &[u8]) -> Arc<MatchResult<SubRef>> {
+        if account.index >= self.caches.len() {
+            let entries = self.entries;
+            self.caches
+                .resize_with(account.index + 1, || MatchCache::new(entries));
+        }
+        self.caches[account.index].lookup(&account.sublist, subject)
+    }
+
+    /// The statistics of all caches together.
+    pub fn stats(&self) -> CacheStats {
+        let mut total = CacheStats::default();
+        for cache in &self.caches {
+            total.add(&cache.stats());
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::conn::CloseReason;
+    use super::super::testbed::TestBed;
+    use super::*;
+    use crate::options::{AccountOptions, User};
+
+    /// Accounts A and B with users `a` and `b`, and user `g` in `$G`; A's limits.
+    fn two_accounts(limits: AccountLimits) -> Options {
+        let user = |name: &str, account: Option<&str>| User {
+            username: name.into(),
+            password: Some(name.into()),
+            account: account.map(Into::into),
+            ..User::default()
+        };
+        let mut opts = with_accounts(&["A", "B"]);
+        opts.accounts[0].limits = limits;
+        opts.auth.users = vec![user("a", Some("A")), user("b", Some("B")), user("g", None)];
+        opts
+    }
+
+    fn connect(bed: &mut TestBed, user: &str) -> usize {
+        let c = bed.client();
+        bed.take_output(c);
+        let connect = format!(
+            "CONNECT {{\"user\":\"{user}\",\"pass\":\"{user}\",\"verbose\":false,\"protocol\":1}}\r\n"
+        );
+        bed.feed(c, &connect);
+        c
+    }
+
+    #[test]
+    fn each_account_sees_only_its_own_messages() {
+        let mut bed = TestBed::new(two_accounts(AccountLimits::default()));
+        let clients: Vec<usize> = ["a", "b", "g"]
+            .iter()
+            .map(|u| connect(&mut bed, u))
+            .collect();
+        for &c in &clients {
+            bed.feed(c, "SUB foo 1\r\n");
+        }
+        for (c, payload) in clients.iter().zip(["from-a", "from-b", "from-g"]) {
+            bed.feed(*c, &format!("PUB foo 6\r\n{payload}\r\n"));
+        }
+        for (c, payload) in clients.iter().zip(["from-a", "from-b", "from-g"]) {
+            assert_eq!(bed.take_output(*c), format!("MSG foo 1 6\r\n{payload}\r\n"));
+        }
+    }
+
+    #[test]
+    fn account_limits() {
+        let limits = AccountLimits {
+            max_connections: 1,
+            max_subscriptions: 1,
+            max_payload: 4,
+        };
+        let mut bed = TestBed::new(two_accounts(limits));
+        let first = connect(&mut bed, "a");
+        bed.feed(first, "SUB x 1\r\nSUB y 2\r\n");
+        assert_eq!(
+            bed.take_output(first),
+            "-ERR 'maximum subscriptions exceeded'\r\n"
+        );
+        bed.feed(first, "PING\r\n");
+        let info = bed.take_output(first);
+        assert!(info.starts_with("PONG\r\nINFO {"), "{info}");
+        assert!(info.contains("\"max_payload\":4,"), "{info}");
+        bed.feed(first, "PING\r\n");
+        assert_eq!(bed.take_output(first), "PONG\r\n");
+        bed.feed(first, "PUB x 5\r\nhello\r\n");
+        assert_eq!(
+            bed.take_output(first),
+            "-ERR 'Maximum Payload Violation'\r\n"
+        );
+        let second = connect(&mut bed, "a");
+        assert_eq!(
+            bed.take_output(second),
+            "-ERR 'maximum account active connections exceeded'\r\n"
+        );
+        assert_eq!(
+            bed.closing(second).map(|c| c.reason),
+            Some(CloseReason::MaxAccountConnectionsExceeded)
+        );
+        // Other accounts are not limited.
+        let b = connect(&mut bed, "b");
+        bed.feed(b, "SUB x 1\r\nSUB y 2\r\nPUB x 5\r\nhello\r\n");
+        assert_eq!(bed.take_output(b), "MSG x 1 5\r\nhello\r\n");
+    }
+
+    #[test]
+    fn no_subscriptions_allowed_closes_at_connect() {
+        let limits = AccountLimits {
+            max_subscriptions: 0,
+            ..AccountLimits::default()
+        };
+        let mut bed = TestBed::new(two_accounts(limits));
+        let a = connect(&mut bed, "a");
+        assert_eq!(
+            bed.take_output(a),
+            "-ERR 'maximum subscriptions exceeded'\r\n"
+        );
+        assert_eq!(
+            bed.closing(a).map(|c| c.reason),
+            Some(CloseReason::MaxSubscriptionsExceeded)
+        );
+    }
+
+    fn with_accounts(names: &[&str]) -> Options {
+        Options {
+            accounts: names
+                .iter()
+                .map(|n| AccountOptions {
+                    name: n.to_string(),
+                    ..AccountOptions::default()
+                })
+                .collect(),
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn global_and_system_accounts_always_exist() {
+        let accounts = Accounts::new(&with_accounts(&["A"])).unwrap();
+        let names: Vec<_> = {
+            let mut n: Vec<_> = accounts.all().iter().map(|a| a.name.to_string()).collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names, ["$G", "$SYS", "A"]);
+        assert!(accounts.get(b"$G").unwrap().is_global());
+        assert!(accounts.get(b"a").is_none());
+        assert_eq!(accounts.system_name(), Some("$SYS"));
+    }
+
+    #[test]
+    fn system_account_must_be_configured() {
+        let mut opts = with_accounts(&["SYS"]);
+        opts.system_account = Some("SYS".into());
+        let accounts = Accounts::new(&opts).unwrap();
+        assert_eq!(accounts.system_name(), Some("SYS"));
+        assert!(accounts.get(b"$SYS").is_none());
+        opts.system_account = Some("NOPE".into());
+        let err = Accounts::new(&opts).err().unwrap();
+        assert_eq!(err, "error resolving system account: account missing");
+        let opts = Options {
+            no_system_account: true,
+            ..Options::default()
+        };
+        let accounts = Accounts::new(&opts).unwrap();
+        assert_eq!(accounts.all().len(), 1);
+        assert_eq!(accounts.system_name(), None);
+    }
+
+    #[test]
+    fn reconfiguring_keeps_accounts_and_their_indexes() {
+        let accounts = Accounts::new(&with_accounts(&["A"])).unwrap();
+        let a = accounts.get(b"A").unwrap();
+        accounts.configure(&with_accounts(&["A", "B"]));
+        assert!(Arc::ptr_eq(&a, &accounts.get(b"A").unwrap()));
+        let b = accounts.get(b"B").unwrap();
+        assert_ne!(a.index, b.index);
+    }
+}
