@@ -632,8 +632,6 @@ fn key_sets_and_types_match_the_reference() {
     if !common::reference_available() {
         return;
     }
-    // Deliberately absent in natsd: the reference's system account (natsd has none).
-    let natsd_lacks = [".system_account"];
     // `cpu` is integral (`0`) or not depending on load: compare as a number.
     let number = |t: &'static str| if t == "float" { "integer" } else { t };
     let shapes = |imp: Impl| {
@@ -659,11 +657,7 @@ fn key_sets_and_types_match_the_reference() {
     let reference = shapes(Impl::Reference);
     for ((path, ours), (_, theirs)) in natsd.iter().zip(reference.iter()) {
         let ours: BTreeMap<_, _> = ours.iter().map(|(k, t)| (k.clone(), number(t))).collect();
-        let theirs: BTreeMap<_, _> = theirs
-            .iter()
-            .filter(|(k, _)| !natsd_lacks.contains(&k.as_str()))
-            .map(|(k, t)| (k.clone(), number(t)))
-            .collect();
+        let theirs: BTreeMap<_, _> = theirs.iter().map(|(k, t)| (k.clone(), number(t))).collect();
         assert_eq!(ours, theirs, "{path}: key paths and types");
     }
 }

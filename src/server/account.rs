@@ -10,8 +10,10 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 use super::conn::SubRef;
+use super::conn_info::Activity;
 use crate::options::{AccountLimits, Options};
 use crate::sublist::{CacheStats, MatchCache, MatchResult, SharedSublist};
 
@@ -29,8 +31,12 @@ pub struct Account {
     pub sublist: SharedSublist<SubRef>,
     /// Local client connections bound to the account.
     pub clients: AtomicUsize,
+    /// Messages and bytes the account's clients published (`in`) and received (`out`).
+    pub activity: Activity,
     /// The configured limits (`-1` unlimited), replaced on reload.
     limits: RwLock<AccountLimits>,
+    /// When the account was last (re)configured (`/accountz` `update_time`).
+    updated: RwLock<SystemTime>,
 }
 
 impl Account {
@@ -40,8 +46,15 @@ impl Account {
             index,
             sublist: SharedSublist::new(),
             clients: AtomicUsize::new(0),
+            activity: Activity::default(),
             limits: RwLock::new(AccountLimits::default()),
+            updated: RwLock::new(SystemTime::now()),
         }
+    }
+
+    /// When the account was last (re)configured.
+    pub fn updated(&self) -> SystemTime {
+        *self.updated.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The account's limits in force.
@@ -93,6 +106,7 @@ impl Accounts {
                 })
                 .clone();
             *account.limits.write().unwrap_or_else(|e| e.into_inner()) = limits;
+            *account.updated.write().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
         };
         for account in &opts.accounts {
             add(&account.name, account.limits);

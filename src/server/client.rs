@@ -379,9 +379,7 @@ impl ClientSession {
         };
         let clients = account.clients.fetch_add(1, Ordering::Relaxed) + 1;
         let limit = account.limits().max_connections;
-        self.shared.update_meta(|meta| {
-            meta.account = (!account.is_global()).then(|| account.name.clone());
-        });
+        let _ = self.shared.account.set(account.clone());
         self.account = account;
         self.bound = true;
         if limit >= 0 && clients as i64 > limit {

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime};
 
 use super::account::Account;
-use super::conn_info::{unix_nanos, Activity, ConnMeta, SubTable};
+use super::conn_info::{unix_nanos, Activity, ConnMeta, Counts, SubTable};
 use crate::options::ResponsePermission;
 
 /// Why a connection was closed, with the reference's wording (logs and, later, `/connz`).
@@ -129,6 +129,9 @@ pub struct ConnShared {
     pub start: SystemTime,
     /// Counters, last activity and RTT, for the monitor.
     pub activity: Activity,
+    /// The account a client is bound to, once CONNECT bound it; its counters add up the
+    /// counters of its clients.
+    pub account: OnceLock<Arc<Account>>,
     /// CONNECT details and TLS parameters, for the monitor.
     pub meta: Mutex<ConnMeta>,
     /// The subscriptions by sid.
@@ -175,6 +178,7 @@ impl ConnShared {
             addr,
             start,
             activity,
+            account: OnceLock::new(),
             meta: Mutex::new(ConnMeta::default()),
             subs: SubTable::default(),
             role,
@@ -182,6 +186,15 @@ impl ConnShared {
             direct: AtomicBool::new(false),
             write_lock: Mutex::new(()),
             async_info: AtomicBool::new(false),
+        }
+    }
+
+    /// Adds a batch of counts to the connection's activity (and its account's); `now`
+    /// becomes the last activity.
+    pub fn add_activity(&self, counts: &Counts, now: u64) {
+        self.activity.add(counts, now);
+        if let Some(account) = self.account.get() {
+            account.activity.add(counts, now);
         }
     }
 

@@ -89,8 +89,6 @@ pub struct ConnMeta {
     pub user: String,
     /// CONNECT `user`, else the token (the reference's `authorized_user`).
     pub authorized_user: String,
-    /// The account the client is bound to, unless it is `$G`.
-    pub account: Option<Arc<str>>,
     pub tls_version: &'static str,
     pub tls_cipher: &'static str,
     /// The certificates the client presented, leaf first (`/connz?auth=1`).
@@ -184,12 +182,15 @@ pub struct SubInfo {
     /// Auto-unsubscribe limit (0: none).
     pub max: u64,
     pub cid: u64,
+    /// The account whose sublist holds it.
+    pub account: Arc<str>,
 }
 
 impl SubInfo {
     pub fn of(sub: &SubRef) -> SubInfo {
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         SubInfo {
+            account: sub.account.name.clone(),
             subject: text(&sub.subject),
             queue: sub.queue.as_deref().map(text),
             sid: text(&sub.sid),
@@ -217,6 +218,8 @@ pub struct ConnInfo {
     pub in_bytes: u64,
     pub out_bytes: u64,
     pub subscriptions: usize,
+    /// The account the client is bound to (`None` before CONNECT bound it).
+    pub account: Option<Arc<str>>,
     pub meta: ConnMeta,
     /// The subscriptions, when asked for (always kept for closed connections).
     pub subs: Vec<SubInfo>,
@@ -249,6 +252,7 @@ impl ConnShared {
             } else {
                 self.subs.live()
             },
+            account: self.account.get().map(|a| a.name.clone()),
             meta: self.meta.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             subs,
         }
@@ -294,6 +298,7 @@ mod tests {
             in_bytes: 0,
             out_bytes: 0,
             subscriptions: 0,
+            account: None,
             meta: ConnMeta::default(),
             subs: Vec::new(),
         }

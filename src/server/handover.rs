@@ -226,7 +226,7 @@ impl Staging {
                 recycle(spare, bytes);
                 continue;
             }
-            target.activity.add(&counts, now);
+            target.add_activity(&counts, now);
             let handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
             let mut bytes = bytes;
             if bytes.len() <= DIRECT_WRITE_MAX

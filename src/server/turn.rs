@@ -74,7 +74,7 @@ impl Output {
     pub fn publish_counts(&mut self) {
         if !self.counts.is_empty() {
             let now = unix_nanos(SystemTime::now());
-            self.shared.activity.add(&self.counts, now);
+            self.shared.add_activity(&self.counts, now);
             self.counts = Counts::default();
         }
     }
