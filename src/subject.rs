@@ -88,6 +88,60 @@ pub fn matches(pattern: &[u8], subject: &[u8]) -> bool {
     subj.next().is_none()
 }
 
+/// Whether every subject `subject` matches is also matched by `test` (both may have
+/// wildcards): `foo.*` is a subset of `>`, `*.*` and `foo.*`, not of `foo.bar`. The
+/// reference's `subjectIsSubsetMatch`, quirk included: a `test` token that merely starts
+/// with `*` counts as `*`.
+pub fn is_subset_match(subject: &[u8], test: &[u8]) -> bool {
+    let (subject, test): (Vec<&[u8]>, Vec<&[u8]>) =
+        (tokens(subject).collect(), tokens(test).collect());
+    for (i, &t2) in test.iter().enumerate() {
+        let Some(&t1) = subject.get(i) else {
+            return false;
+        };
+        if t2.is_empty() {
+            return false;
+        }
+        if t2 == FWC {
+            return true;
+        }
+        if t1.is_empty() || t1 == FWC || (t1 == PWC && t2 != PWC) {
+            return false;
+        }
+        if t1 != PWC && t2[0] != PWC[0] && t1 != t2 {
+            return false;
+        }
+    }
+    subject.len() == test.len()
+}
+
+/// Whether some literal subject matches both `a` and `b` (the reference's
+/// `SubjectsCollide`, which looks only at the first byte of each token when either has a
+/// wildcard).
+pub fn subjects_collide(a: &[u8], b: &[u8]) -> bool {
+    if a == b {
+        return true;
+    }
+    let (ta, tb): (Vec<&[u8]>, Vec<&[u8]>) = (tokens(a).collect(), tokens(b).collect());
+    let has = |ts: &[&[u8]], wc: &[u8]| ts.iter().any(|&t| t == wc);
+    let (fwc_a, fwc_b) = (has(&ta, FWC), has(&tb, FWC));
+    let (literal_a, literal_b) = (!fwc_a && !has(&ta, PWC), !fwc_b && !has(&tb, PWC));
+    match (literal_a, literal_b) {
+        (true, true) => return false,
+        (true, false) => return is_subset_match(a, b),
+        (false, true) => return is_subset_match(b, a),
+        (false, false) => {}
+    }
+    if (ta.len() < tb.len() && !fwc_a) || (tb.len() < ta.len() && !fwc_b) {
+        return false;
+    }
+    let can_match = |t1: &[u8], t2: &[u8]| match (t1.first(), t2.first()) {
+        (Some(&c1), Some(&c2)) => [c1, c2].iter().any(|c| [PWC[0], FWC[0]].contains(c)) || t1 == t2,
+        _ => false,
+    };
+    ta.iter().zip(&tb).all(|(t1, t2)| can_match(t1, t2))
+}
+
 /// Number of tokens in `s` (0 for an empty subject).
 pub fn token_count(s: &[u8]) -> usize {
     if s.is_empty() {
@@ -242,6 +296,55 @@ mod tests {
         assert!(!matches(b"foo.*", b"foo."));
         assert!(!matches(b"*.foo", b".foo"));
         assert!(!matches(b"foo..bar", b"foo..bar"));
+    }
+
+    #[test]
+    fn subset_matches() {
+        // The reference's TestIsSubsetMatch.
+        for (subject, test, result) in [
+            ("foo.*", ">", true),
+            ("foo.*", "*.*", true),
+            ("foo.*", "foo.*", true),
+            ("foo.*", "foo.bar", false),
+            ("foo.>", ">", true),
+            ("foo.>", "*.>", true),
+            ("foo.>", "foo.>", true),
+            ("foo.>", "foo.bar", false),
+            ("foo..bar", "foo.*", false),
+            ("foo.*", "foo..bar", false),
+            // And a few more.
+            ("foo.bar", "foo.bar", true),
+            ("foo.bar", "foo.*", true),
+            ("foo.bar", "foo", false),
+            ("foo", "foo.bar", false),
+            ("foo.bar.baz", "foo.>", true),
+            ("foo", "foo.>", false),
+            ("foo.bar", "foo.*x", true),
+        ] {
+            assert_eq!(
+                is_subset_match(subject.as_bytes(), test.as_bytes()),
+                result,
+                "{subject} in {test}"
+            );
+        }
+    }
+
+    #[test]
+    fn colliding_subjects() {
+        // The reference's TestSublistSubjectCollide.
+        assert!(!subjects_collide(b"foo.*", b"foo.*.bar.>"));
+        assert!(!subjects_collide(b"foo.*.bar.>", b"foo.*"));
+        assert!(subjects_collide(b"foo.*", b"foo.foo"));
+        assert!(subjects_collide(b"foo.*", b"*.foo"));
+        assert!(subjects_collide(b"foo.bar.>", b"*.bar.foo"));
+        // And a few more.
+        assert!(subjects_collide(b"q", b"q"));
+        assert!(!subjects_collide(b"q", b"r"));
+        assert!(subjects_collide(b"foo.bar", b"foo.>"));
+        assert!(subjects_collide(b">", b"foo.bar"));
+        assert!(!subjects_collide(b"foo.*", b"bar.*"));
+        assert!(subjects_collide(b"a.>", b"*.b.c"));
+        assert!(!subjects_collide(b"a.*", b"*.b.c"));
     }
 
     #[test]
