@@ -13,7 +13,7 @@ pub fn quote(bytes: &[u8]) -> String {
         chunk
             .valid()
             .chars()
-            .for_each(|c| push_escaped(&mut out, c));
+            .for_each(|c| push_escaped(&mut out, c, '"'));
         for byte in chunk.invalid() {
             let _ = write!(out, "\\x{byte:02x}");
         }
@@ -22,11 +22,25 @@ pub fn quote(bytes: &[u8]) -> String {
     out
 }
 
-/// Appends one character as `strconv.Quote` writes it.
-fn push_escaped(out: &mut String, c: char) {
+/// Go's `%q` of an integer: the character with that code, single-quoted as
+/// `strconv.QuoteRune` writes it (`'A'`, `'\x05'`); `'�'` for a value that is not one.
+pub fn quote_rune(code: i64) -> String {
+    let c = u32::try_from(code)
+        .ok()
+        .and_then(char::from_u32)
+        .unwrap_or(char::REPLACEMENT_CHARACTER);
+    let mut out = String::from("'");
+    push_escaped(&mut out, c, '\'');
+    out.push('\'');
+    out
+}
+
+/// Appends one character as `strconv.Quote` (`quote` = `"`) or `strconv.QuoteRune`
+/// (`quote` = `'`) writes it.
+fn push_escaped(out: &mut String, c: char, quote: char) {
     let code = u32::from(c);
     let _ = match c {
-        '"' | '\\' => write!(out, "\\{c}"),
+        _ if c == quote || c == '\\' => write!(out, "\\{c}"),
         _ if is_go_printable(c) => write!(out, "{c}"),
         '\x07' => write!(out, "\\a"),
         '\x08' => write!(out, "\\b"),
@@ -215,6 +229,18 @@ mod tests {
             quote("\u{e0001}\u{10fffd}".as_bytes()),
             r#""\U000e0001\U0010fffd""#
         );
+    }
+
+    #[test]
+    fn quotes_runes_like_go() {
+        assert_eq!(quote_rune(65), "'A'");
+        assert_eq!(quote_rune(5), r"'\x05'");
+        assert_eq!(quote_rune(39), r"'\''");
+        assert_eq!(quote_rune(34), "'\"'");
+        assert_eq!(quote_rune(0xe9), "'é'");
+        assert_eq!(quote_rune(-1), "'\u{fffd}'");
+        assert_eq!(quote_rune(0xd800), "'\u{fffd}'");
+        assert_eq!(quote_rune(0x11_0000), "'\u{fffd}'");
     }
 
     #[test]
