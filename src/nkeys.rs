@@ -2,6 +2,7 @@
 //! public key `U…` is base32 (RFC 4648, no padding) of the prefix byte 20 << 3, the 32
 //! Ed25519 public key bytes and a little-endian CRC-16/XMODEM of both; a seed `SU…` is the
 //! same with two prefix bytes (seed 18 << 3 and user 20 << 3 packed) and the 32 seed bytes.
+//! Account keys (`A…`, prefix byte 0) are only validated.
 //! Plus what nkey authentication needs around them: the INFO `nonce`, the CONNECT `sig`
 //! encodings (base64 by hand) and Ed25519 signing and verification (ring).
 //!
@@ -11,6 +12,9 @@ use ring::signature::{self, Ed25519KeyPair, KeyPair};
 
 /// The prefix byte of a user key (`'U'` once encoded): 20 << 3.
 const PREFIX_USER: u8 = 20 << 3;
+
+/// The prefix byte of an account key (`'A'` once encoded): 0 << 3.
+const PREFIX_ACCOUNT: u8 = 0;
 
 /// The prefix byte of a seed (`'S'` once encoded): 18 << 3.
 const PREFIX_SEED: u8 = 18 << 3;
@@ -30,6 +34,12 @@ const NONCE_RAW_LEN: usize = 11;
 /// and not the length, so a key this accepts may still fail [`decode_public_user_key`].
 pub fn is_valid_public_user_key(key: &str) -> bool {
     decode_checked(key.as_bytes()).is_some_and(|data| data[0] & PREFIX_MASK == PREFIX_USER)
+}
+
+/// Whether `key` is a valid public account nkey ("A…"), checked as
+/// [`is_valid_public_user_key`] (Go's `nkeys.IsValidPublicAccountKey`).
+pub fn is_valid_public_account_key(key: &str) -> bool {
+    decode_checked(key.as_bytes()).is_some_and(|data| data[0] & PREFIX_MASK == PREFIX_ACCOUNT)
 }
 
 /// The 32 Ed25519 public key bytes of a valid public user nkey.
@@ -337,6 +347,22 @@ mod tests {
             text.push('=');
         }
         text
+    }
+
+    #[test]
+    fn account_keys() {
+        // Accepted by nats-server 2.9.10 as an account `nkey` (✓ref).
+        let account = "AAAQEAYEAUDAOCAJBIFQYDIOB4IBCEQTCQKRMFYYDENBWHA5DYPSAXJQ";
+        assert!(is_valid_public_account_key(account));
+        assert!(!is_valid_public_user_key(account));
+        assert!(!is_valid_public_account_key(USER));
+        assert!(!is_valid_public_account_key("ABAD"));
+        let mut raw = vec![PREFIX_ACCOUNT | 0b111];
+        raw.extend([7; 32]);
+        assert!(
+            is_valid_public_account_key(&encode_raw(&raw)),
+            "only the kind bits of the prefix byte count, as in Go"
+        );
     }
 
     #[test]
