@@ -2,7 +2,7 @@
 //!
 //! The binary (`src/main.rs`) is a thin shell: it turns the command line into
 //! [`Options`] (`cli`), sets up logging (`logging`) and runs [`Server::start`].
-//! `proto`, `subject` and `sublist` are leaves with no I/O; `server` puts them to work;
+//! `proto`, `subject`, `sublist` and `transform` are leaves with no I/O; `server` puts them to work;
 //! `monitor` serves HTTP monitoring from a read-only view of the server.
 //!
 //! A configuration file goes through three modules: `conf` (the language: text → value tree),
@@ -34,6 +34,7 @@ pub mod sublist;
 #[cfg(test)]
 mod test_rng;
 pub mod tls;
+pub mod transform;
 pub mod x509;
 
 pub use options::{Options, RANDOM_PORT};
