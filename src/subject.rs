@@ -123,7 +123,7 @@ pub fn subjects_collide(a: &[u8], b: &[u8]) -> bool {
         return true;
     }
     let (ta, tb): (Vec<&[u8]>, Vec<&[u8]>) = (tokens(a).collect(), tokens(b).collect());
-    let has = |ts: &[&[u8]], wc: &[u8]| ts.iter().any(|&t| t == wc);
+    let has = |ts: &[&[u8]], wc: &[u8]| ts.contains(&wc);
     let (fwc_a, fwc_b) = (has(&ta, FWC), has(&tb, FWC));
     let (literal_a, literal_b) = (!fwc_a && !has(&ta, PWC), !fwc_b && !has(&tb, PWC));
     match (literal_a, literal_b) {
