@@ -8,14 +8,17 @@
 //! cache per account ([`AccountCaches`]).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use super::conn::SubRef;
 use super::conn_info::Activity;
-use crate::options::{AccountLimits, Options};
+use super::imports::Imports;
+use super::service::Responses;
+use crate::options::{AccountLimits, MappingOptions, Options};
 use crate::sublist::{CacheStats, MatchCache, MatchResult, SharedSublist};
+use crate::transform::WeightedMapping;
 
 /// The global account's name.
 pub const GLOBAL: &str = "$G";
@@ -37,6 +40,17 @@ pub struct Account {
     limits: RwLock<AccountLimits>,
     /// When the account was last (re)configured (`/accountz` `update_time`).
     updated: RwLock<SystemTime>,
+    /// What the account imports, replaced whole on reload.
+    imports: RwLock<Arc<Imports>>,
+    /// `imports` has stream imports / service imports (tested on every SUB / PUB).
+    stream_imports: AtomicBool,
+    service_imports: AtomicBool,
+    /// Subject mappings applied to what the account's clients publish.
+    mappings: RwLock<Arc<[WeightedMapping]>>,
+    /// `mappings` is not empty (tested on every PUB).
+    has_mappings: AtomicBool,
+    /// Responses to requests that came in through service imports of this account.
+    pub responses: Responses,
 }
 
 impl Account {
@@ -49,7 +63,74 @@ impl Account {
             activity: Activity::default(),
             limits: RwLock::new(AccountLimits::default()),
             updated: RwLock::new(SystemTime::now()),
+            imports: RwLock::default(),
+            stream_imports: AtomicBool::new(false),
+            service_imports: AtomicBool::new(false),
+            mappings: RwLock::new(Arc::new([])),
+            has_mappings: AtomicBool::new(false),
+            responses: Responses::default(),
         }
+    }
+
+    /// What the account imports.
+    pub fn imports(&self) -> Arc<Imports> {
+        self.imports
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether the account imports any stream.
+    #[inline]
+    pub fn has_stream_imports(&self) -> bool {
+        self.stream_imports.load(Ordering::Relaxed)
+    }
+
+    /// Whether the account imports any service.
+    #[inline]
+    pub fn has_service_imports(&self) -> bool {
+        self.service_imports.load(Ordering::Relaxed)
+    }
+
+    /// Whether the account maps subjects.
+    #[inline]
+    pub fn has_mappings(&self) -> bool {
+        self.has_mappings.load(Ordering::Relaxed)
+    }
+
+    /// What a publication on `subject` becomes under the account's mappings; `roll` is a
+    /// random number in 0..100 for weighted destinations, `cluster` the server's cluster.
+    pub fn map_subject(&self, subject: &[u8], roll: u8, cluster: Option<&str>) -> Mapped {
+        let mappings = self
+            .mappings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(mapping) = mappings.iter().find(|m| m.matches(subject)) else {
+            return Mapped::Unchanged;
+        };
+        match mapping.select(roll, cluster).and_then(|t| t.apply(subject)) {
+            Some(to) => Mapped::To(to),
+            None => Mapped::Dropped,
+        }
+    }
+
+    fn set_mappings(&self, configured: &[MappingOptions]) {
+        let mappings: Arc<[WeightedMapping]> = configured
+            .iter()
+            .filter_map(|m| WeightedMapping::new(&m.source, &m.destinations).ok())
+            .collect();
+        self.has_mappings
+            .store(!mappings.is_empty(), Ordering::Relaxed);
+        *self.mappings.write().unwrap_or_else(|e| e.into_inner()) = mappings;
+    }
+
+    fn set_imports(&self, imports: Imports) {
+        self.stream_imports
+            .store(!imports.streams.is_empty(), Ordering::Relaxed);
+        self.service_imports
+            .store(!imports.services.is_empty(), Ordering::Relaxed);
+        *self.imports.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(imports);
     }
 
     /// When the account was last (re)configured.
@@ -66,6 +147,17 @@ impl Account {
     pub fn is_global(&self) -> bool {
         self.index == 0
     }
+}
+
+/// What a mapping does to a published subject.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Mapped {
+    /// No mapping applies.
+    Unchanged,
+    /// Published on this subject instead.
+    To(Vec<u8>),
+    /// The weights left this message without a destination: it goes nowhere.
+    Dropped,
 }
 
 /// All accounts of the server.
@@ -116,6 +208,14 @@ impl Accounts {
                 add(system, AccountLimits::default());
             }
         }
+        drop(by_name);
+        self.global.set_mappings(&opts.mappings);
+        for configured in &opts.accounts {
+            if let Some(account) = self.get(configured.name.as_bytes()) {
+                account.set_imports(Imports::build(configured, opts, self));
+                account.set_mappings(&configured.mappings);
+            }
+        }
     }
 
     /// `$G`.
@@ -142,6 +242,16 @@ impl Accounts {
     /// The system account's name, unless there is none.
     pub fn system_name(&self) -> Option<&str> {
         self.system.as_deref()
+    }
+}
+
+impl Drop for Accounts {
+    /// Imports hold their exporters: let go of them, so that accounts importing from each
+    /// other are freed.
+    fn drop(&mut self) {
+        for account in self.all() {
+            account.set_imports(Imports::default());
+        }
     }
 }
 
@@ -216,9 +326,9 @@ mod tests {
         opts
     }
 
+    /// A client sending CONNECT as `user` (what it answers is left to read).
     fn connect(bed: &mut TestBed, user: &str) -> usize {
         let c = bed.client();
-        bed.take_output(c);
         let connect = format!(
             "CONNECT {{\"user\":\"{user}\",\"pass\":\"{user}\",\"verbose\":false,\"protocol\":1}}\r\n"
         );
@@ -242,6 +352,41 @@ mod tests {
         for (c, payload) in clients.iter().zip(["from-a", "from-b", "from-g"]) {
             assert_eq!(bed.take_output(*c), format!("MSG foo 1 6\r\n{payload}\r\n"));
         }
+    }
+
+    #[test]
+    fn mappings_rename_what_clients_publish_before_permissions() {
+        use crate::options::{MappingDestination, Permissions, SubjectPermission};
+        let mut opts = two_accounts(AccountLimits::default());
+        opts.accounts[0].mappings = vec![MappingOptions {
+            source: "m.in".into(),
+            destinations: vec![MappingDestination {
+                subject: "m.out".into(),
+                weight: 100,
+                cluster: None,
+            }],
+        }];
+        opts.auth.users[1].account = Some("A".into());
+        opts.auth.users[1].permissions = Some(Permissions {
+            publish: Some(SubjectPermission {
+                allow: Some(vec!["m.in".into()]),
+                deny: None,
+            }),
+            ..Permissions::default()
+        });
+        let mut bed = TestBed::new(opts);
+        let (a, b) = (bed.user_client("a"), bed.user_client("b"));
+        bed.feed(a, "SUB m.in 1\r\nSUB m.out 2\r\nPUB m.in 2\r\nhi\r\n");
+        assert_eq!(bed.take_output(a), "MSG m.out 2 2\r\nhi\r\n");
+        bed.feed(b, "PUB m.in 2\r\nhi\r\n");
+        assert_eq!(
+            bed.take_output(b),
+            "-ERR 'Permissions Violation for Publish to \"m.out\"'\r\n"
+        );
+        // `$G` is not mapped.
+        let g = bed.user_client("g");
+        bed.feed(g, "SUB m.in 1\r\nPUB m.in 2\r\nhi\r\n");
+        assert_eq!(bed.take_output(g), "MSG m.in 1 2\r\nhi\r\n");
     }
 
     #[test]

@@ -5,17 +5,19 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use log::{debug, error, trace, warn};
 use rustls::pki_types::CertificateDer;
 
-use super::account::Account;
+use super::account::{Account, Mapped};
 use super::conn::{CloseReason, ConnShared, SubRef, Subscription};
 use super::deliver::{self, LazySizes, Message};
+use super::imports;
 use super::info::{ClientOpts, Info};
 use super::role::{Liveness, Role};
+use super::service;
 use super::settings::Settings;
 use super::timer::TimerKind;
 use super::turn::Turn;
@@ -135,6 +137,18 @@ impl ClientSession {
 
     fn token(&self) -> usize {
         self.shared.token
+    }
+
+    /// The account's stream imports changed (a reload): the subscriptions' shadows are
+    /// made again.
+    pub fn reimport(&self, turn: &Turn) {
+        let subs: Vec<SubRef> = self.shared.subs.lock().values().cloned().collect();
+        for sub in &subs {
+            imports::remove_shadows(turn, sub);
+            if self.account.has_stream_imports() {
+                imports::add_shadows(turn, &self.account, sub);
+            }
+        }
     }
 
     /// Over `max_connections` after a reload lowered it.
@@ -316,6 +330,7 @@ impl ClientSession {
             {
                 turn.interest_changed(&sub, false);
             }
+            imports::remove_shadows(turn, &sub);
             let text = format!(
                 "Permissions Violation for Subscription to {:?} (sid {:?})",
                 String::from_utf8_lossy(&sub.subject),
@@ -558,11 +573,16 @@ impl ClientSession {
                 deny: self.perms.as_ref().and_then(|p| p.delivery_filter(subject)),
                 delivered: AtomicU64::new(0),
                 weight: AtomicU64::new(1),
+                import: None,
+                shadows: Mutex::default(),
             }));
             self.account.sublist.insert(subject, queue, sub.clone());
             self.shared.subs.lock().insert(sid.into(), sub.clone());
             turn.outputs[token].counts.touched = true;
             turn.interest_changed(&sub, true);
+            if self.account.has_stream_imports() {
+                imports::add_shadows(turn, &self.account, &sub);
+            }
         }
         self.send_ok(turn);
     }
@@ -585,6 +605,7 @@ impl ClientSession {
                         {
                             turn.interest_changed(&sub, false);
                         }
+                        imports::remove_shadows(turn, &sub);
                         if logging::trace_enabled() {
                             let sid = String::from_utf8_lossy(sid);
                             trace!("{}<-> [DELSUB {sid}]", self.shared.prefix());
@@ -618,6 +639,18 @@ impl ClientSession {
         if self.opts.pedantic && !subject::is_valid_literal_subject(subject) {
             turn.send_err(token, "Invalid Publish Subject");
         }
+        let mapped;
+        let subject = match self.account.has_mappings() {
+            false => subject,
+            true => match self.map_subject(subject, turn) {
+                Mapped::Unchanged => subject,
+                Mapped::To(to) => {
+                    mapped = to;
+                    &mapped
+                }
+                Mapped::Dropped => return,
+            },
+        };
         if has_prefix(subject, b"_GR_.") || !self.may_publish(subject) {
             error!(
                 "{}Publish Violation - {}, Subject {:?}",
@@ -647,6 +680,7 @@ impl ClientSession {
             header_len,
             data,
             sizes,
+            via_service: false,
         };
         let delivered = deliver::deliver(
             turn,
@@ -656,9 +690,28 @@ impl ClientSession {
             &msg,
             None,
         );
-        if let Some(reply) = reply.filter(|_| delivered == 0 && self.opts.no_responders) {
+        let imported = self.account.has_service_imports()
+            && service::request(turn, &self.account, &self.shared, &msg);
+        let answerable = delivered > 0 || imported;
+        if let Some(reply) = reply.filter(|_| !answerable && self.opts.no_responders) {
             self.send_no_responders(reply, turn);
         }
+    }
+
+    /// The account's mapping of a published subject (traced as the reference does).
+    fn map_subject(&self, subject: &[u8], turn: &mut Turn) -> Mapped {
+        let roll = (turn.random() % 100) as u8;
+        let cluster = turn.settings.opts.cluster.name.as_deref();
+        let mapped = self.account.map_subject(subject, roll, cluster);
+        if let (Mapped::To(to), true) = (&mapped, logging::trace_enabled()) {
+            trace!(
+                "{}<<- [MAPPING {} -> {}]",
+                self.shared.prefix(),
+                String::from_utf8_lossy(subject),
+                String::from_utf8_lossy(to)
+            );
+        }
+        mapped
     }
 
     /// Whether the user may publish to `subject`: its publish permissions (cached), else a
@@ -818,6 +871,9 @@ impl Role for ClientSession {
             .remove_batch(subs.iter().map(|s| (&*s.subject, s.queue.as_deref(), s)));
         for (sub, _) in subs.iter().zip(removed).filter(|(_, removed)| *removed) {
             turn.interest_changed(sub, false);
+        }
+        for sub in &subs {
+            imports::remove_shadows(turn, sub);
         }
         turn.shared.clients().remove(&shared.cid);
         if self.bound {

@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime};
 
 use super::account::Account;
 use super::conn_info::{unix_nanos, Activity, ConnMeta, Counts, SubTable};
+use super::imports::StreamImport;
 use crate::options::ResponsePermission;
 
 /// Why a connection was closed, with the reference's wording (logs and, later, `/connz`).
@@ -283,6 +284,10 @@ pub struct Subscription {
     /// Queue members this entry stands for: 1 locally, the remote server's count for a
     /// route's queue interest (RS+ weight).
     pub weight: AtomicU64,
+    /// For a shadow (in an exporter's sublist): the stream import it delivers through.
+    pub import: Option<Arc<StreamImport>>,
+    /// For a client's subscription: its shadows in the exporters it imports from.
+    pub shadows: Mutex<Vec<SubRef>>,
 }
 
 impl Subscription {

@@ -14,6 +14,8 @@ use log::trace;
 
 use super::account::Account;
 use super::conn::{ConnShared, Role, SubRef};
+use super::imports::{self, StreamImport};
+use super::service;
 use super::turn::Turn;
 use crate::logging;
 use crate::subject;
@@ -38,6 +40,9 @@ pub struct Message<'a> {
     /// The size field(s) as the publisher wrote them (`<size>` or `<hdr> <total>`): the
     /// reference echoes them verbatim, leading zeros included.
     pub sizes: LazySizes<'a>,
+    /// It reached this account through a service import: stream importers of the account
+    /// do not get it.
+    pub via_service: bool,
 }
 
 /// The size fields, taken from the control line the first time a target needs them: a
@@ -56,6 +61,22 @@ impl<'a> LazySizes<'a> {
             with_header,
             fields: OnceCell::new(),
         }
+    }
+
+    /// The size fields of a message with headers, made by the server.
+    pub fn with(header: &'a [u8], total: &'a [u8]) -> Self {
+        Self::known(SizeFields {
+            header: Some(header),
+            total,
+        })
+    }
+
+    /// The same size fields, for a message made from this one (found now).
+    pub fn copied<'b>(&self) -> LazySizes<'b>
+    where
+        'a: 'b,
+    {
+        LazySizes::known(self.get())
     }
 
     /// Size fields known already.
@@ -110,6 +131,7 @@ impl<'a> Message<'a> {
                 header: Some(NO_RESPONDERS_SIZE),
                 total: NO_RESPONDERS_SIZE,
             }),
+            via_service: false,
         }
     }
 
@@ -222,6 +244,9 @@ pub fn deliver(
     msg: &Message<'_>,
     routed_queues: Option<&[u8]>,
 ) -> usize {
+    if account.responses.active() && msg.subject.starts_with(b"_R_.") {
+        service::respond(turn, account, publisher, msg);
+    }
     let matched = turn.caches.lookup(account, msg.subject);
     let echo = echo || routed_queues.is_some();
     let own_cid = publisher.cid;
@@ -362,6 +387,9 @@ fn deliver_to(turn: &mut Turn, publisher: u64, sub: &SubRef, msg: &Message<'_>) 
             return false;
         }
     }
+    if let Some(import) = &sub.import {
+        return !msg.via_service && deliver_imported(turn, publisher, sub, import, msg);
+    }
     let Some(last) = sub.claim_delivery() else {
         return false;
     };
@@ -383,6 +411,40 @@ fn deliver_to(turn: &mut Turn, publisher: u64, sub: &SubRef, msg: &Message<'_>) 
     true
 }
 
+/// Delivers through a shadow subscription: with the importer's subject.
+fn deliver_imported(
+    turn: &mut Turn,
+    publisher: u64,
+    sub: &SubRef,
+    import: &StreamImport,
+    msg: &Message<'_>,
+) -> bool {
+    let subject = import.local_subject(msg.subject);
+    let local = Message {
+        subject: &subject,
+        reply: msg.reply,
+        header_len: msg.header_len,
+        data: msg.data,
+        sizes: msg.sizes.copied(),
+        via_service: false,
+    };
+    let Some(last) = sub.claim_delivery() else {
+        return false;
+    };
+    let target = &sub.conn;
+    let headers_ok = target.headers.load(Ordering::Relaxed);
+    if logging::trace_enabled() {
+        trace_out(target, sub, &local, headers_ok);
+    }
+    append_to(turn, publisher, target, local.data.len(), |out| {
+        local.frame_into(out, &sub.sid, headers_ok);
+    });
+    if last {
+        auto_unsubscribed(turn, sub);
+    }
+    true
+}
+
 /// Removes a subscription that reached its auto-unsubscribe limit.
 fn auto_unsubscribed(turn: &Turn, sub: &SubRef) {
     if sub
@@ -392,6 +454,7 @@ fn auto_unsubscribed(turn: &Turn, sub: &SubRef) {
     {
         turn.interest_changed(sub, false);
     }
+    imports::remove_shadows(turn, sub);
     sub.conn.subs.remove_if(sub);
 }
 
@@ -449,6 +512,7 @@ mod tests {
             header_len: None,
             data: b"hello",
             sizes: LazySizes::of(b"foo 5", false),
+            via_service: false,
         };
         assert_eq!(framed(&plain, true), b"MSG foo 7 5\r\nhello\r\n");
         let with_reply = Message {
@@ -462,6 +526,7 @@ mod tests {
             header_len: Some(12),
             data: b"NATS/1.0\r\n\r\nhi",
             sizes: LazySizes::of(b"foo rep 12\t 14 ", true),
+            via_service: false,
         };
         assert_eq!(
             framed(&headers, true),
@@ -478,6 +543,7 @@ mod tests {
             header_len: None,
             data: b"ab",
             sizes: LazySizes::of(b"foo 0002", false),
+            via_service: false,
         };
         assert_eq!(framed(&msg, true), b"MSG foo 7 0002\r\nab\r\n");
         assert_eq!(split_last_token(b" a  bc \t"), (&b" a  "[..], &b"bc"[..]));

@@ -13,12 +13,14 @@ mod deliver;
 mod dialer;
 mod files;
 mod handover;
+mod imports;
 mod info;
 mod link;
 mod reactor;
 mod role;
 mod route;
 mod route_info;
+mod service;
 mod session;
 mod settings;
 mod stats;
@@ -654,6 +656,7 @@ impl ServerHandle {
                 .and_then(|dir| files::write_ports_file(dir, &new, self.listening));
         }
         let max_connections = new.max_connections;
+        self.shared.accounts.configure(&new);
         self.shared.settings.replace(Settings {
             auth,
             tls,

@@ -166,6 +166,13 @@ impl Reactor {
                 .set_limits(opts.max_control_line, opts.max_payload);
         }
         self.shed_oldest();
+        if old.opts.accounts != self.turn.settings.opts.accounts {
+            for (_, conn) in self.conns.iter_mut() {
+                if let Session::Client(client) = &conn.session {
+                    client.reimport(&self.turn);
+                }
+            }
+        }
         if old.opts.auth != self.turn.settings.opts.auth {
             for (token, conn) in self.conns.iter_mut() {
                 if let Session::Client(client) = &mut conn.session {

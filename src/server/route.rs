@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use log::{debug, error, info};
@@ -411,6 +411,8 @@ impl RouteSession {
             deny: None,
             delivered: AtomicU64::new(0),
             weight: AtomicU64::new(weight),
+            import: None,
+            shadows: Mutex::default(),
         }));
         account.sublist.insert(subject, queue, sub.clone());
         self.shared.subs.lock().insert(key, sub);
@@ -470,6 +472,7 @@ impl RouteSession {
             header_len: header_len.filter(|&h| h > 0),
             data,
             sizes: LazySizes::of(args, header_len.is_some()),
+            via_service: false,
         };
         deliver::deliver(
             turn,

@@ -118,6 +118,10 @@ pub fn reload_changes(old: &Options, new: &Options) -> Result<Vec<String>, Strin
     );
     changed(oa.users != na.users, "Reloaded: authorization users".into());
     changed(
+        old.accounts != new.accounts || old.mappings != new.mappings,
+        "Reloaded: accounts".into(),
+    );
+    changed(
         o.max_traced_msg_len != n.max_traced_msg_len,
         format!("Reloaded: max_traced_msg_len = {}", n.max_traced_msg_len),
     );
@@ -204,6 +208,8 @@ fn refuse_fixed(old: &Options, new: &Options) -> Result<(), String> {
     check("NoHeaderSupport", !old.headers, !new.headers)?;
     let no_auth_user = |o: &Options| o.auth.no_auth_user.clone().unwrap_or_default();
     check("NoAuthUser", no_auth_user(old), no_auth_user(new))?;
+    let system = |o: &Options| o.system_account.clone().unwrap_or_default();
+    check("SystemAccount", system(old), system(new))?;
     check("MaxSubs", old.max_subscriptions, new.max_subscriptions)?;
     check("MaxSubTokens", old.max_sub_tokens, new.max_sub_tokens)?;
     check("MaxPending", old.max_pending, new.max_pending)?;

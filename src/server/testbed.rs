@@ -105,6 +105,19 @@ impl TestBed {
         self.client_with_nonce().0
     }
 
+    /// A client connected as `user` with password `user` (headers on, protocol 1, not
+    /// verbose); what CONNECT answered is discarded.
+    pub fn user_client(&mut self, user: &str) -> usize {
+        let client = self.client();
+        let connect = format!(
+            "CONNECT {{\"user\":\"{user}\",\"pass\":\"{user}\",\"verbose\":false,\
+             \"protocol\":1,\"headers\":true}}\r\n"
+        );
+        self.feed(client, &connect);
+        self.take_output(client);
+        client
+    }
+
     /// A new client whose TLS handshake presented `chain` (leaf first), as the reactor
     /// reports it when the handshake completes.
     pub fn tls_client(&mut self, chain: &[CertificateDer<'_>]) -> usize {
