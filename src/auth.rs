@@ -145,6 +145,9 @@ pub struct Authenticator {
     /// `tls { verify_and_map }`: listed users are found from client certificates.
     certificate_map: Option<CertificateMap>,
     verified: VerifiedPairs,
+    /// `no_auth_user` is the user the server invented for `$G` (see
+    /// [`Authenticator::with_invented_guest`]): INFO still says credentials are required.
+    invented_guest: bool,
 }
 
 /// What `verify_and_map` needs beyond the users by name: the users whose names read as
@@ -346,7 +349,16 @@ impl Authenticator {
             no_auth_user: opts.no_auth_user.clone(),
             certificate_map,
             verified: VerifiedPairs::default(),
+            invented_guest: false,
         }
+    }
+
+    /// The reference's quirk when the only configured account is the system account:
+    /// anonymous clients are admitted into `$G` as the invented `no_auth_user` of the
+    /// options, although INFO says `auth_required` (and CONNECT must come first).
+    pub fn with_invented_guest(mut self) -> Self {
+        self.invented_guest = true;
+        self
     }
 
     /// Whether client certificates are read at the handshake, to be mapped to users.
@@ -356,7 +368,7 @@ impl Authenticator {
 
     /// Clients must send CONNECT with credentials first (INFO `auth_required`).
     pub fn required(&self) -> bool {
-        !matches!(self.mode, Mode::Open) && self.no_auth_user.is_none()
+        (!matches!(self.mode, Mode::Open) && self.no_auth_user.is_none()) || self.invented_guest
     }
 
     /// Clients get a nonce in INFO to sign (nkey users are configured).

@@ -9,14 +9,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use super::conn::SubRef;
 use super::conn_info::Activity;
 use super::imports::Imports;
 use super::service::Responses;
-use crate::options::{AccountLimits, MappingOptions, Options};
+use crate::options::{AccountLimits, MappingOptions, Options, User};
 use crate::sublist::{CacheStats, MatchCache, MatchResult, SharedSublist};
 use crate::transform::WeightedMapping;
 
@@ -269,6 +269,38 @@ fn system_account(opts: &Options) -> Result<Option<Arc<str>>, String> {
     }
 }
 
+/// The reference's quirk (`configureAccounts`): when the system account is named and is
+/// the only configured account, and there is no `no_auth_user`, a `$G` user
+/// `nats-XXXXXXXX` (8 random base-62 characters; its password the last 7) is invented as
+/// the no-auth user. The same name for the life of the process.
+pub fn invented_guest(opts: &Options) -> Option<User> {
+    static NAME: OnceLock<String> = OnceLock::new();
+    let only_system = match (&opts.system_account, opts.accounts.as_slice()) {
+        (Some(system), [only]) => only.name == *system,
+        _ => false,
+    };
+    if !only_system || opts.auth.no_auth_user.is_some() {
+        return None;
+    }
+    let name = NAME.get_or_init(|| {
+        const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let mut seed = [0u8; 8];
+        let _ = getrandom::getrandom(&mut seed);
+        let mut n = u64::from_le_bytes(seed);
+        let chars = (0..8).map(|_| {
+            let c = DIGITS[(n % 62) as usize] as char;
+            n /= 62;
+            c
+        });
+        format!("nats-{}", chars.collect::<String>())
+    });
+    Some(User {
+        username: name.clone(),
+        password: Some(name[6..].to_string()),
+        ..User::default()
+    })
+}
+
 /// A reactor's match caches, one per account it has seen a message in.
 pub struct AccountCaches {
     caches: Vec<MatchCache<SubRef>>,
@@ -387,6 +419,41 @@ mod tests {
         let g = bed.user_client("g");
         bed.feed(g, "SUB m.in 1\r\nPUB m.in 2\r\nhi\r\n");
         assert_eq!(bed.take_output(g), "MSG m.in 1 2\r\nhi\r\n");
+    }
+
+    #[test]
+    fn a_system_account_alone_invents_a_guest_for_anonymous_clients() {
+        let mut opts = with_accounts(&["SYS"]);
+        opts.system_account = Some("SYS".into());
+        opts.auth.users = vec![User {
+            username: "sys".into(),
+            password: Some("sys".into()),
+            account: Some("SYS".into()),
+            ..User::default()
+        }];
+        let guest = invented_guest(&opts).unwrap();
+        assert!(guest.username.starts_with("nats-") && guest.username.len() == 13);
+        assert_eq!(
+            invented_guest(&opts),
+            Some(guest.clone()),
+            "one name per process"
+        );
+        let mut bed = TestBed::new(opts.clone());
+        let anonymous = bed.client();
+        bed.feed(
+            anonymous,
+            "CONNECT {\"verbose\":false}\r\nSUB x 1\r\nPUB x 1\r\nx\r\n",
+        );
+        assert_eq!(bed.take_output(anonymous), "MSG x 1 1\r\nx\r\n");
+        let early = bed.client();
+        bed.feed(early, "PING\r\n");
+        assert_eq!(bed.take_output(early), "-ERR 'Authorization Violation'\r\n");
+        // One more account, and anonymous clients are refused.
+        opts.accounts.push(AccountOptions {
+            name: "A".into(),
+            ..AccountOptions::default()
+        });
+        assert_eq!(invented_guest(&opts), None);
     }
 
     #[test]

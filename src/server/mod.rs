@@ -373,9 +373,23 @@ fn advertised(opts: &Options, bound: SocketAddr) -> io::Result<(String, u16)> {
 /// The client authenticator for these options: `authorization`, with client certificates
 /// mapped to users under `tls { verify_and_map }`.
 fn authenticator(opts: &Options) -> Authenticator {
-    match opts.tls.as_ref().is_some_and(|tls| tls.verify_and_map) {
-        true => Authenticator::mapping_certificates(&opts.auth),
-        false => Authenticator::new(&opts.auth),
+    let guest = account::invented_guest(opts);
+    let auth = match &guest {
+        None => std::borrow::Cow::Borrowed(&opts.auth),
+        Some(user) => {
+            let mut auth = opts.auth.clone();
+            auth.no_auth_user = Some(user.username.clone());
+            auth.users.push(user.clone());
+            std::borrow::Cow::Owned(auth)
+        }
+    };
+    let authenticator = match opts.tls.as_ref().is_some_and(|tls| tls.verify_and_map) {
+        true => Authenticator::mapping_certificates(&auth),
+        false => Authenticator::new(&auth),
+    };
+    match guest {
+        Some(_) => authenticator.with_invented_guest(),
+        None => authenticator,
     }
 }
 
