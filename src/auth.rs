@@ -371,6 +371,16 @@ impl Authenticator {
         (!matches!(self.mode, Mode::Open) && self.no_auth_user.is_none()) || self.invented_guest
     }
 
+    /// Whether a user (or nkey) of this name is configured.
+    pub fn has_user(&self, name: &str) -> bool {
+        match &self.mode {
+            Mode::Users { users, nkeys, .. } => {
+                users.contains_key(name) || nkeys.contains_key(name)
+            }
+            Mode::Open | Mode::Token(_) => false,
+        }
+    }
+
     /// Clients get a nonce in INFO to sign (nkey users are configured).
     pub fn needs_nonce(&self) -> bool {
         matches!(&self.mode, Mode::Users { nkeys, .. } if !nkeys.is_empty())

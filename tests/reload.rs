@@ -352,6 +352,20 @@ fn reloaded_users_and_permissions_apply_to_connected_clients() {
     }
 }
 
+#[test]
+fn a_changed_password_refuses_its_connected_clients() {
+    let before = "authorization {\n  users = [\n    {user: alice, password: a}\n  ]\n}\n";
+    let after = "authorization {\n  users = [\n    {user: alice, password: new}\n  ]\n}\n";
+    for imp in implementations() {
+        let server = ServerProc::start_with_config(imp, before, &[]);
+        let mut alice = login(&server, "alice", "a");
+        reload(&server, after, 1);
+        alice.expect(b"-ERR 'Authorization Violation'\r\n");
+        alice.expect_closed();
+        login(&server, "alice", "new");
+    }
+}
+
 /// A reload lowering `max_connections` closes clients until the limit holds: the reference
 /// picks them at random (map order), natsd the oldest; either way exactly the excess goes,
 /// each with `-ERR 'maximum connections exceeded'`.

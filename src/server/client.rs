@@ -271,7 +271,7 @@ impl ClientSession {
             }
             (Err(_), true) => {
                 self.phase = Phase::Established;
-                self.revoke(turn);
+                self.refuse_after_reload(turn);
             }
         }
         true
@@ -287,12 +287,24 @@ impl ClientSession {
         match self.authenticate(turn) {
             Ok(Some(identity)) => self.apply_identity(identity, turn),
             Ok(None) => {}
-            Err(_) => self.revoke(turn),
+            Err(_) => self.refuse_after_reload(turn),
         }
     }
 
-    /// A connected client whose credentials a reload removed: closed without an `-ERR`,
+    /// Credentials a reload no longer accepts: `-ERR 'Authorization Violation'` and close
+    /// when the user is still configured (a new password), a silent close when it is gone,
     /// as the reference does.
+    fn refuse_after_reload(&mut self, turn: &mut Turn) {
+        let user = self.user.as_deref().unwrap_or_default();
+        if !user.is_empty() && turn.settings.auth.has_user(user) {
+            self.auth_violation(None, turn);
+        } else {
+            self.revoke(turn);
+        }
+    }
+
+    /// A connected client whose user a reload removed or moved to another account: closed
+    /// without an `-ERR`, as the reference does.
     fn revoke(&mut self, turn: &mut Turn) {
         turn.close(self.token(), CloseReason::AuthenticationFailure, false);
     }
