@@ -572,10 +572,22 @@ impl Role for RouteSession {
         debug!("{}Router connection closed: {reason}", shared.prefix());
         let subs: Vec<SubRef> = shared.subs.lock().drain().map(|(_, s)| s).collect();
         for account in turn.shared.accounts.all() {
-            let own = subs.iter().filter(|s| Arc::ptr_eq(&s.account, &account));
+            let own: Vec<&SubRef> = subs
+                .iter()
+                .filter(|s| Arc::ptr_eq(&s.account, &account))
+                .collect();
+            if own.is_empty() {
+                continue;
+            }
+            debug!(
+                "{}Removing {} subscriptions for account {:?}",
+                shared.prefix(),
+                own.len(),
+                &*account.name
+            );
             account
                 .sublist
-                .remove_batch(own.map(|s| (&*s.subject, s.queue.as_deref(), s)));
+                .remove_batch(own.iter().map(|s| (&*s.subject, s.queue.as_deref(), *s)));
         }
         let cluster = &self.cluster;
         if cluster.unregister(shared.cid) {
