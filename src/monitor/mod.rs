@@ -514,7 +514,9 @@ impl Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::{ConnInfo, RouteView, Settings, StatsSnapshot, SubInfo, SubscriptionStats};
+    use crate::server::{
+        AccountSnapshot, ConnInfo, RouteView, Settings, StatsSnapshot, SubInfo, SubscriptionStats,
+    };
     use std::time::SystemTime;
 
     /// A server that exists only in the test: the monitor sees what it is told.
@@ -602,6 +604,17 @@ mod tests {
 
         fn system_account(&self) -> Option<String> {
             None
+        }
+
+        fn accounts(&self) -> Vec<AccountSnapshot> {
+            vec![AccountSnapshot {
+                name: "$G".into(),
+                updated: SystemTime::UNIX_EPOCH,
+                clients: self.clients,
+                subscriptions: Default::default(),
+                received: Default::default(),
+                sent: Default::default(),
+            }]
         }
     }
 

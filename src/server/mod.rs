@@ -59,7 +59,7 @@ pub use settings::Settings;
 use settings::SharedSettings;
 pub use stats::Snapshot as StatsSnapshot;
 use stats::Stats;
-pub use view::{LiveView, RouteView, ServerView, SubscriptionStats};
+pub use view::{AccountSnapshot, LiveView, RouteView, ServerView, SubscriptionStats, Traffic};
 
 /// natsd's own version line: `natsd v0.1.0 (nats-server 2.9.10 compatible)`.
 pub fn version_line() -> String {

@@ -3,10 +3,11 @@
 //! stops a reactor: counters are atomics, the registries are copied out under short locks.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::account::Account;
 use super::cluster::RouteMeta;
 use super::conn_info::{ConnInfo, SubInfo};
 use super::settings::Settings;
@@ -35,6 +36,51 @@ pub struct RouteView {
 pub struct SubscriptionStats {
     pub totals: SublistTotals,
     pub caches: CacheStats,
+}
+
+/// Messages and their payload bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub msgs: u64,
+    pub bytes: u64,
+}
+
+/// An account as the monitor sees it (`/accountz`, `/accstatz`, the `acc` filters of
+/// `/connz` and `/subsz`). What the configuration says of it is in the settings.
+#[derive(Debug, Clone)]
+pub struct AccountSnapshot {
+    pub name: Arc<str>,
+    /// When it was last (re)configured.
+    pub updated: SystemTime,
+    /// Local client connections bound to it.
+    pub clients: usize,
+    /// Its sublist's totals (client, route and internal subscriptions).
+    pub subscriptions: SublistTotals,
+    /// What its clients published.
+    pub received: Traffic,
+    /// What was delivered to its clients.
+    pub sent: Traffic,
+}
+
+impl AccountSnapshot {
+    fn of(account: &Account) -> AccountSnapshot {
+        let activity = &account.activity;
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        AccountSnapshot {
+            name: account.name.clone(),
+            updated: account.updated(),
+            clients: account.clients.load(Ordering::Relaxed),
+            subscriptions: account.sublist.totals(),
+            received: Traffic {
+                msgs: load(&activity.in_msgs),
+                bytes: load(&activity.in_bytes),
+            },
+            sent: Traffic {
+                msgs: load(&activity.out_msgs),
+                bytes: load(&activity.out_bytes),
+            },
+        }
+    }
 }
 
 /// What the monitor may read of a running server: settings in force, counters,
@@ -94,6 +140,9 @@ pub trait ServerView: Send + Sync {
 
     /// The system account's name, unless there is none (`no_system_account`).
     fn system_account(&self) -> Option<String>;
+
+    /// Every account, in the order they were created (`$G` first).
+    fn accounts(&self) -> Vec<AccountSnapshot>;
 }
 
 impl LiveView {
@@ -202,6 +251,12 @@ impl ServerView for LiveView {
 
     fn system_account(&self) -> Option<String> {
         self.shared.accounts.system_name().map(str::to_string)
+    }
+
+    fn accounts(&self) -> Vec<AccountSnapshot> {
+        let mut accounts = self.shared.accounts.all();
+        accounts.sort_by_key(|a| a.index);
+        accounts.iter().map(|a| AccountSnapshot::of(a)).collect()
     }
 
     fn is_ready(&self) -> bool {
