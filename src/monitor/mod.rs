@@ -1,9 +1,11 @@
 //! HTTP(S) monitoring: one blocking tiny_http thread serving `/`, `/varz`, `/connz`,
-//! `/routez`, `/subsz`, `/healthz` as nats-server 2.9 does, plus Prometheus `/metrics`.
+//! `/accountz`, `/accstatz`, `/routez`, `/subsz`, `/healthz` as nats-server 2.9 does, plus
+//! Prometheus `/metrics`.
 //!
 //! The monitor reads the server only through [`ServerView`]: atomic counters and short
 //! copies of the connection registry, so a request never stops a reactor.
 
+mod accounts;
 mod connz;
 mod https;
 mod json;
@@ -209,6 +211,8 @@ enum Endpoint {
     Root,
     Varz,
     Connz,
+    Accountz,
+    Accstatz,
     Routez,
     Subsz,
     Healthz,
@@ -222,6 +226,8 @@ impl Endpoint {
             "/" => Endpoint::Root,
             "/varz" => Endpoint::Varz,
             "/connz" => Endpoint::Connz,
+            "/accountz" => Endpoint::Accountz,
+            "/accstatz" => Endpoint::Accstatz,
             "/routez" => Endpoint::Routez,
             "/subsz" | "/subscriptionsz" => Endpoint::Subsz,
             "/healthz" => Endpoint::Healthz,
@@ -236,6 +242,8 @@ impl Endpoint {
             Endpoint::Root => "/",
             Endpoint::Varz => "/varz",
             Endpoint::Connz => "/connz",
+            Endpoint::Accountz => "/accountz",
+            Endpoint::Accstatz => "/accstatz",
             Endpoint::Routez => "/routez",
             Endpoint::Subsz => "/subsz",
             Endpoint::Healthz => "/healthz",
@@ -366,6 +374,14 @@ impl Handler {
                     indented(connz::connz(&*self.view, &decoded))
                 }
             },
+            Endpoint::Accountz => {
+                self.count(endpoint);
+                indented(accounts::accountz(&*self.view, query))
+            }
+            Endpoint::Accstatz => {
+                self.count(endpoint);
+                indented(accounts::accstatz(&*self.view, query))
+            }
             Endpoint::Routez => match routez::routez(&*self.view, query) {
                 Err(bad) => bad.into(),
                 Ok(routez) => {
@@ -689,6 +705,39 @@ mod tests {
         // As the reference: counted once the parameters decoded (a bad sort key too).
         assert_eq!(varz["http_req_stats"]["/connz"], 3);
         assert_eq!(varz["http_req_stats"]["/subsz"], 1);
+    }
+
+    #[test]
+    fn account_endpoints_are_served_and_counted() {
+        let bed = accounts::fixture::busy();
+        let mut handler = Handler::new(Box::new(bed.view()), "");
+        for (target, text) in [
+            ("/accountz?acc=NOPE&callback=cb", "Account NOPE does not exist"),
+            (
+                "/accstatz?unused=maybe",
+                "Error decoding boolean for 'unused': strconv.ParseBool: parsing \"maybe\": invalid syntax",
+            ),
+        ] {
+            let answer = handler.respond(target);
+            assert_eq!(
+                (answer.status, answer.content_type, answer.body.as_str()),
+                (400, "text/plain; charset=utf-8", text)
+            );
+        }
+        let list = handler.respond("/accountz?callback=cb");
+        assert_eq!(list.content_type, "application/javascript");
+        assert!(
+            list.body.starts_with("cb({\n  \"server_id\": \""),
+            "{}",
+            list.body
+        );
+        let statz = handler.respond("/accstatz");
+        assert!(statz.body.contains("\"acc\": \"A\""), "{}", statz.body);
+        let varz: serde_json::Value =
+            serde_json::from_str(&handler.respond("/varz").body).expect("JSON");
+        // As the reference: counted before the parameters are read.
+        assert_eq!(varz["http_req_stats"]["/accountz"], 2);
+        assert_eq!(varz["http_req_stats"]["/accstatz"], 2);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::params::{BadParam, Query, SubsOption};
 use super::timefmt::rfc3339_nano;
-use crate::server::{ServerView, SubInfo};
+use crate::server::{AccountSnapshot, ServerView, SubInfo, SubscriptionStats};
 use crate::subject;
 
 /// Subscriptions listed when `limit` is absent or not positive.
@@ -85,8 +85,8 @@ pub struct SublistStats {
 }
 
 impl SublistStats {
-    fn of(view: &dyn ServerView) -> SublistStats {
-        let stats = view.subscription_stats();
+    /// The statistics of all accounts' sublists and the reactors' match caches.
+    fn of(stats: SubscriptionStats) -> SublistStats {
         let (totals, caches) = (stats.totals, stats.caches);
         let matches = caches.hits + caches.misses;
         let ratio = |part: f64, whole: f64| if whole > 0.0 { part / whole } else { 0.0 };
@@ -100,6 +100,15 @@ impl SublistStats {
             max_fanout: caches.max_fanout as u64,
             avg_fanout: ratio(caches.fanout_sum as f64, caches.entries as f64),
         }
+    }
+
+    /// The statistics of one account's sublist. The reactors keep match-cache statistics
+    /// for all accounts together, so the cache figures of an account are zero.
+    pub fn of_account(account: &AccountSnapshot) -> SublistStats {
+        SublistStats::of(SubscriptionStats {
+            totals: account.subscriptions,
+            caches: Default::default(),
+        })
     }
 }
 
@@ -145,7 +154,7 @@ pub fn subsz(view: &dyn ServerView, query: &Query) -> Result<Subsz, BadParam> {
     if !account.is_empty() && account != GLOBAL_ACCOUNT {
         return Ok(Subsz::Stats(SublistStats::default()));
     }
-    let stats = SublistStats::of(view);
+    let stats = SublistStats::of(view.subscription_stats());
     if !with_list {
         return Ok(Subsz::Stats(stats));
     }
