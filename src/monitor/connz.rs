@@ -8,15 +8,14 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use super::accounts::{find_account, GLOBAL_ACCOUNT};
 use super::params::{BadParam, ConnState, Query, SubsOption};
 use super::subsz::{sub_lists, SubDetail};
 use super::timefmt::{rfc3339_nano, rtt, uptime};
-use crate::server::{ConnInfo, ServerView, TlsPeerCert};
+use crate::server::{AccountSnapshot, ConnInfo, ServerView, TlsPeerCert};
 
 /// Connections listed when `limit` is absent or not positive.
 const DEFAULT_LIMIT: i64 = 1024;
-/// The one account natsd has.
-const GLOBAL_ACCOUNT: &str = "$G";
 
 /// The `/connz` document.
 #[derive(Serialize)]
@@ -68,6 +67,8 @@ struct ConnJson {
     tls_peer_certs: Vec<PeerCertJson>,
     #[serde(skip_serializing_if = "str::is_empty")]
     authorized_user: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -211,20 +212,26 @@ pub fn connz(view: &dyn ServerView, q: &ConnzQuery) -> Result<Connz, BadParam> {
     }
     let now = SystemTime::now();
     let server_id = view.settings().info.server_id.clone();
-    if !q.account.is_empty() && q.account != GLOBAL_ACCOUNT {
-        // An account natsd does not have: the reference's half-filled answer.
-        return Ok(Connz {
-            server_id: String::new(),
-            now: rfc3339_nano(now),
-            num_connections: 0,
-            total: 0,
-            offset,
-            limit,
-            connections: None,
-        });
-    }
+    let account = match q.account.as_str() {
+        "" => None,
+        name => match find_account(view, name) {
+            Some(account) => Some(account),
+            // An unknown account: the reference's half-filled answer.
+            None => {
+                return Ok(Connz {
+                    server_id: String::new(),
+                    now: rfc3339_nano(now),
+                    num_connections: 0,
+                    total: 0,
+                    offset,
+                    limit,
+                    connections: None,
+                })
+            }
+        },
+    };
     let with_subs = q.subs != SubsOption::None;
-    let (mut conns, total) = select(view, q, with_subs);
+    let (mut conns, total) = select(view, q, with_subs, account.as_ref());
     conns.retain(|c| (q.user.is_empty() || c.meta.user == q.user) && q.mqtt_client.is_empty());
     sort.sort(&mut conns, now);
     let len = conns.len() as i64;
@@ -244,14 +251,24 @@ pub fn connz(view: &dyn ServerView, q: &ConnzQuery) -> Result<Connz, BadParam> {
     })
 }
 
-/// The connections of the requested state (or the one `cid`), and `total` as the
-/// reference counts it: before the cid and user filters.
-fn select(view: &dyn ServerView, q: &ConnzQuery, with_subs: bool) -> (Vec<Arc<ConnInfo>>, usize) {
+/// The connections of the requested state (or the one `cid`) bound to `account` when
+/// given, and `total` as the reference counts it: before the cid and user filters.
+///
+/// As in the reference, an open connection asked for by cid is found whatever its account.
+fn select(
+    view: &dyn ServerView,
+    q: &ConnzQuery,
+    with_subs: bool,
+    account: Option<&AccountSnapshot>,
+) -> (Vec<Arc<ConnInfo>>, usize) {
+    let in_account = |c: &ConnInfo| account.is_none_or(|a| c.account.as_ref() == Some(&a.name));
+    let open_total = || account.map_or_else(|| view.client_count(), |a| a.clients);
     let open = || -> Vec<Arc<ConnInfo>> {
         match q.cid {
             0 => view
                 .open_clients(with_subs)
                 .into_iter()
+                .filter(|c| in_account(c))
                 .map(Arc::new)
                 .collect(),
             cid => view
@@ -261,31 +278,28 @@ fn select(view: &dyn ServerView, q: &ConnzQuery, with_subs: bool) -> (Vec<Arc<Co
                 .collect(),
         }
     };
-    let closed = || -> Vec<Arc<ConnInfo>> {
+    // The closed connections (of the account) before the cid filter counts them.
+    let closed = || -> (Vec<Arc<ConnInfo>>, usize) {
         let mut closed = view.closed_clients();
+        closed.retain(|c| in_account(c));
+        let total = closed.len();
         if q.cid > 0 {
             closed.retain(|c| c.cid == q.cid);
             closed.truncate(1);
         }
-        closed
+        (closed, total)
     };
     match q.state {
-        ConnState::Open => {
-            let total = view.client_count();
-            (open(), total)
-        }
-        ConnState::Closed => {
-            let total = view.closed_clients().len();
-            (closed(), total)
-        }
+        ConnState::Open => (open(), open_total()),
+        ConnState::Closed => closed(),
         ConnState::Any if q.cid > 0 => {
-            let total = view.client_count() + view.closed_clients().len();
-            (closed(), total)
+            let (closed, closed_total) = closed();
+            (closed, open_total() + closed_total)
         }
         ConnState::Any => {
             let mut all = open();
-            let closed = closed();
-            let total = all.len() + closed.len();
+            let (closed, closed_total) = closed();
+            let total = all.len() + closed_total;
             all.extend(closed);
             (all, total)
         }
@@ -339,6 +353,11 @@ impl ConnJson {
                 true => c.meta.authorized_user.clone(),
                 false => String::new(),
             },
+            account: c
+                .account
+                .as_deref()
+                .filter(|name| auth && *name != GLOBAL_ACCOUNT)
+                .map(str::to_string),
             subscriptions_list: list,
             subscriptions_list_detail: detail,
         }
@@ -347,7 +366,94 @@ impl ConnJson {
 
 #[cfg(test)]
 mod tests {
+    use super::super::accounts::fixture::busy;
+    use super::super::json::to_indented;
     use super::*;
+
+    /// `/connz` as JSON text and as a value.
+    fn get(view: &dyn ServerView, query: &str) -> (String, serde_json::Value) {
+        let q = ConnzQuery::decode(&Query::parse(query)).expect("decoded");
+        let text = to_indented(&connz(view, &q).expect("a connz"));
+        let value = serde_json::from_str(&text).expect("JSON");
+        (text, value)
+    }
+
+    fn cids(doc: &serde_json::Value) -> Vec<u64> {
+        let conns = doc["connections"].as_array().expect("connections");
+        conns.iter().map(|c| c["cid"].as_u64().unwrap()).collect()
+    }
+
+    #[test]
+    fn acc_keeps_the_clients_of_one_account() {
+        let bed = busy();
+        let view = bed.view();
+        let cid_of = |user: &str| -> Vec<u64> {
+            let conns = view.open_clients(false);
+            let of_user = conns.iter().filter(|c| c.meta.user == user);
+            of_user.map(|c| c.cid).collect()
+        };
+        let (text, a) = get(&view, "acc=A&auth=1");
+        assert_eq!(cids(&a), cid_of("a"));
+        assert_eq!((&a["total"], &a["num_connections"]), (&2.into(), &2.into()));
+        assert!(
+            text.contains("\"authorized_user\": \"a\",\n      \"account\": \"A\"\n    }"),
+            "{text}"
+        );
+        let (_, global) = get(&view, "acc=$G&auth=1");
+        assert_eq!(cids(&global), cid_of("g"));
+        assert!(
+            global["connections"][0].get("account").is_none(),
+            "never $G"
+        );
+        let (text, _) = get(&view, "acc=B");
+        assert!(!text.contains("\"account\""), "only with auth: {text}");
+        let (_, all) = get(&view, "auth=1");
+        let accounts: Vec<&str> = all["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["account"].as_str().unwrap_or("-"))
+            .collect();
+        assert_eq!(accounts, ["A", "B", "-", "A"]);
+        // As 2.9.10: no filter on the user, counted before it.
+        let (_, none) = get(&view, "acc=A&user=g");
+        assert_eq!((&none["total"], cids(&none)), (&2.into(), vec![]));
+        // As 2.9.10: an open connection asked for by cid is found in any account.
+        let g = cid_of("g")[0];
+        let (_, quirk) = get(&view, &format!("acc=A&cid={g}"));
+        assert_eq!((&quirk["total"], cids(&quirk)), (&2.into(), vec![g]));
+    }
+
+    #[test]
+    fn closed_connections_keep_their_account() {
+        let bed = busy();
+        let view = bed.view();
+        let (text, c) = get(&view, "acc=C&state=closed&auth=1&subs=detail");
+        assert_eq!(c["total"], 1);
+        let closed = &c["connections"][0];
+        assert_eq!(closed["account"], "C");
+        assert_eq!(closed["subscriptions_list_detail"][0]["account"], "C");
+        assert!(text.contains("\"authorized_user\": \"c\",\n      \"account\": \"C\",\n"));
+        let (_, any) = get(&view, "acc=C&state=any");
+        assert_eq!((&any["total"], cids(&any)), (&1.into(), cids(&c)));
+        let (_, other) = get(&view, "acc=A&state=closed");
+        assert_eq!((&other["total"], cids(&other)), (&0.into(), vec![]));
+        let (_, any_a) = get(&view, "acc=A&state=any");
+        assert_eq!(any_a["total"], 2);
+    }
+
+    #[test]
+    fn an_unknown_account_gets_the_half_filled_answer() {
+        let bed = busy();
+        let (text, _) = get(&bed.view(), "acc=NOPE&limit=5&offset=2");
+        let (head, tail) = text.split_once("\n  \"now\": ").unwrap();
+        assert_eq!(head, "{\n  \"server_id\": \"\",");
+        let tail = tail.split_once('\n').unwrap().1;
+        assert_eq!(
+            tail,
+            "  \"num_connections\": 0,\n  \"total\": 0,\n  \"offset\": 2,\n  \"limit\": 5,\n  \"connections\": null\n}"
+        );
+    }
 
     #[test]
     fn sort_keys_as_the_reference_names_them() {

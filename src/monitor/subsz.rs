@@ -1,10 +1,11 @@
 //! `/subsz` (and its alias `/subscriptionsz`): sublist and match-cache statistics, with the
-//! list of client subscriptions on request, filtered by a `test` subject.
+//! list of client subscriptions on request, filtered by a `test` subject and an account.
 
 use std::time::SystemTime;
 
 use serde::Serialize;
 
+use super::accounts::find_account;
 use super::params::{BadParam, Query, SubsOption};
 use super::timefmt::rfc3339_nano;
 use crate::server::{AccountSnapshot, ServerView, SubInfo, SubscriptionStats};
@@ -12,14 +13,12 @@ use crate::subject;
 
 /// Subscriptions listed when `limit` is absent or not positive.
 const DEFAULT_LIMIT: i64 = 1024;
-/// The one account natsd has.
-const GLOBAL_ACCOUNT: &str = "$G";
 
 /// One subscription in `/subsz`, `/connz?subs=detail` and closed connections.
 #[derive(Serialize)]
 pub struct SubDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
-    account: Option<&'static str>,
+    account: Option<String>,
     subject: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     qgroup: Option<String>,
@@ -38,7 +37,7 @@ impl SubDetail {
     /// A subscription's detail; the account is named where the reference names it.
     pub fn of(sub: &SubInfo, with_account: bool) -> SubDetail {
         SubDetail {
-            account: with_account.then_some(GLOBAL_ACCOUNT),
+            account: with_account.then(|| sub.account.to_string()),
             subject: sub.subject.clone(),
             qgroup: sub.queue.clone(),
             sid: sub.sid.clone(),
@@ -150,18 +149,22 @@ pub fn subsz(view: &dyn ServerView, query: &Query) -> Result<Subsz, BadParam> {
             "invalid test subject, must be valid publish subject: {test}"
         )));
     }
-    let account = query.get("acc");
-    if !account.is_empty() && account != GLOBAL_ACCOUNT {
-        return Ok(Subsz::Stats(SublistStats::default()));
-    }
-    let stats = SublistStats::of(view.subscription_stats());
+    let (stats, account) = match query.get("acc") {
+        "" => (SublistStats::of(view.subscription_stats()), None),
+        name => match find_account(view, name) {
+            Some(account) => (SublistStats::of_account(&account), Some(account.name)),
+            // An unknown account has nothing: all-zero statistics.
+            None => return Ok(Subsz::Stats(SublistStats::default())),
+        },
+    };
     if !with_list {
         return Ok(Subsz::Stats(stats));
     }
     let mut subs = view.subscriptions();
-    if !test.is_empty() {
-        subs.retain(|s| subject::matches(s.subject.as_bytes(), test.as_bytes()));
-    }
+    subs.retain(|s| {
+        account.as_ref().is_none_or(|a| s.account == *a)
+            && (test.is_empty() || subject::matches(s.subject.as_bytes(), test.as_bytes()))
+    });
     let len = subs.len() as i64;
     let (from, to) = (offset.min(len), offset.saturating_add(limit).min(len));
     let page: Vec<SubDetail> = subs[from as usize..to as usize]
@@ -197,6 +200,51 @@ mod tests {
                 .map(|s| s.subject)
                 .collect(),
         }
+    }
+
+    fn stats_and_list(query: &str) -> (String, Vec<(String, String)>) {
+        let bed = super::super::accounts::fixture::busy();
+        let subsz = subsz(&bed.view(), &Query::parse(query)).expect("a subsz");
+        let text = super::super::json::to_indented(&subsz);
+        let list = match subsz {
+            Subsz::Stats(_) => Vec::new(),
+            Subsz::List(list) => list
+                .subscriptions_list
+                .into_iter()
+                .map(|s| (s.account.unwrap_or_default(), s.subject))
+                .collect(),
+        };
+        (text, list)
+    }
+
+    #[test]
+    fn acc_keeps_one_accounts_table() {
+        let (text, list) = stats_and_list("acc=B&subs=1");
+        let pairs = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(a, s)| (a.to_string(), s.to_string()))
+                .collect()
+        };
+        assert_eq!(list, pairs(&[("B", "foo"), ("B", "fromA.>"), ("B", "q.x")]));
+        assert!(
+            text.contains(
+                "\n  \"num_subscriptions\": 3,\n  \"num_cache\": 0,\n  \"num_inserts\": 3,\n"
+            ),
+            "{text}"
+        );
+        let (_, list) = stats_and_list("acc=$G&subs=1");
+        assert_eq!(list, pairs(&[("$G", "foo")]));
+        let (_, list) = stats_and_list("subs=1&test=foo");
+        let mut list = list;
+        list.sort();
+        assert_eq!(list, pairs(&[("$G", "foo"), ("A", "foo"), ("B", "foo")]));
+        let (text, list) = stats_and_list("acc=NOPE&subs=1");
+        assert!(list.is_empty());
+        assert_eq!(
+            text,
+            "{\n  \"num_subscriptions\": 0,\n  \"num_cache\": 0,\n  \"num_inserts\": 0,\n  \"num_removes\": 0,\n  \"num_matches\": 0,\n  \"cache_hit_rate\": 0,\n  \"max_fanout\": 0,\n  \"avg_fanout\": 0\n}"
+        );
     }
 
     #[test]
