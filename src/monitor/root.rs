@@ -1,17 +1,15 @@
-//! The `/` index page: a small HTML page linking every endpoint, as the reference serves it
-//! (the same ten links, relative to the base path).
+//! The `/` index page: a small HTML page linking the endpoints, relative to the base path.
+//! The reference's page also links `/jsz`, `/leafz` and `/gatewayz`, which natsd does not
+//! serve; those links are left out.
 
 /// The endpoints the index links to, with their labels, in the reference's order.
-const LINKS: [(&str, &str); 10] = [
+const LINKS: [(&str, &str); 7] = [
     ("varz", "General"),
-    ("jsz", "JetStream"),
     ("connz", "Connections"),
     ("accountz", "Accounts"),
     ("accstatz", "Account Stats"),
     ("subsz", "Subscriptions"),
     ("routez", "Routes"),
-    ("leafz", "LeafNodes"),
-    ("gatewayz", "Gateways"),
     ("healthz", "Health Probe"),
 ];
 
@@ -58,6 +56,17 @@ mod tests {
         assert!(plain.contains("<a href=./healthz class=last>Health Probe</a>"));
         let based = page("/foo", "2.9.10");
         assert!(based.contains("<a href=./foo/connz>Connections</a>"));
-        assert_eq!(based.matches("<a href=./foo/").count(), 10);
+        assert_eq!(based.matches("<a href=./foo/").count(), LINKS.len());
+    }
+
+    #[test]
+    fn links_only_to_served_endpoints() {
+        for (path, _) in LINKS {
+            assert!(
+                super::super::Endpoint::named(&format!("/{path}")).is_some(),
+                "{path}"
+            );
+        }
+        assert!(!page("", "2.9.10").contains("jsz"));
     }
 }
