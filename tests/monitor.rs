@@ -746,6 +746,15 @@ fn metrics_parse_and_match_varz_and_connz() {
     );
     let start = value("gnatsd_varz_start");
     assert!(start > 1.7e12, "start as epoch milliseconds: {start}");
+    let global = scrape
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "gnatsd_accstatz_current_connections"
+                && s.labels.get("account") == Some("$G")
+        })
+        .unwrap_or_else(|| panic!("no $G connections in\n{}", answer.body));
+    assert_eq!(global.value, prometheus_parse::Value::Gauge(4.0));
 }
 
 fn cert(name: &str) -> PathBuf {

@@ -1,7 +1,7 @@
 //! Prometheus `/metrics` exposition built from natsd's own monitoring documents.
 //!
 //! The output reproduces what prometheus-nats-exporter (`collector` package)
-//! exports for a server scraped with `-varz -connz -routez -subz -healthz`
+//! exports for a server scraped with `-varz -connz -routez -subz -healthz -accstatz`
 //! and `-use_internal_server_id`, so existing dashboards keep working:
 //!
 //! * `/varz`, `/routez` and `/subsz` are flattened: every number reachable
@@ -12,8 +12,12 @@
 //!   milliseconds, other strings an info gauge `{value="…"} 1`.
 //! * `/connz` gives fixed gauges plus counters summed over the connections.
 //! * `/healthz` gives `status` (0 when ok) and `status_value{value=…}` (1 when ok).
+//! * `/accstatz?unused=1` gives one gauge per account for each of its counts, labelled
+//!   `account` and `account_id` (the name) and `account_name` (the exporter reads 2.10's
+//!   `name`, which 2.9 has not: empty). `subscriptions` is 0 for the same reason: the
+//!   exporter reads 2.10's `num_subscriptions`.
 //!
-//! Every sample carries the label `server_id`.
+//! Every sample carries the label `server_id`; labels are written in name order.
 
 use serde_json::{Map, Number, Value};
 use std::collections::BTreeMap;
@@ -32,6 +36,8 @@ pub struct Sources<'a> {
     pub subsz: &'a Value,
     /// The `/healthz` document: `{"status":"ok"}` or `{"status":"error",…}`.
     pub healthz: &'a Value,
+    /// The `/accstatz?unused=1` document.
+    pub accstatz: &'a Value,
 }
 
 /// The exporter's namespace, kept as `gnatsd` for backward compatibility.
@@ -69,12 +75,16 @@ enum Kind {
     Counter,
 }
 
-/// One metric family and its single sample for this server.
+/// One metric family and its samples for this server.
 struct Family {
     help: String,
     kind: Kind,
-    /// The extra `value` label of an info gauge.
-    info: Option<String>,
+    samples: Vec<Sample>,
+}
+
+/// One sample: its labels besides `server_id`, and its value.
+struct Sample {
+    labels: Vec<(&'static str, String)>,
     value: String,
 }
 
@@ -95,23 +105,25 @@ pub fn render(src: &Sources) -> String {
     }
     connz(&mut families, src.connz);
     healthz(&mut families, src.healthz);
+    accstatz(&mut families, src.accstatz);
 
-    let id = escape(src.server_id);
     let mut out = String::new();
     for (name, f) in &families {
         let kind = match f.kind {
             Kind::Gauge => "gauge",
             Kind::Counter => "counter",
         };
-        let info = f
-            .info
-            .as_deref()
-            .map(|v| format!(",value=\"{}\"", escape(v)))
-            .unwrap_or_default();
-        out += &format!(
-            "# HELP {name} {}\n# TYPE {name} {kind}\n{name}{{server_id=\"{id}\"{info}}} {}\n",
-            f.help, f.value
-        );
+        out += &format!("# HELP {name} {}\n# TYPE {name} {kind}\n", f.help);
+        for sample in &f.samples {
+            let mut labels: Vec<(&str, &str)> = vec![("server_id", src.server_id)];
+            labels.extend(sample.labels.iter().map(|(k, v)| (*k, v.as_str())));
+            labels.sort_unstable();
+            let labels: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                .collect();
+            out += &format!("{name}{{{}}} {}\n", labels.join(","), sample.value);
+        }
     }
     out
 }
@@ -130,8 +142,12 @@ fn add(
         .or_insert_with(|| Family {
             help: name.to_owned(),
             kind,
-            info: info.map(str::to_owned),
-            value,
+            samples: vec![Sample {
+                labels: info
+                    .map(|v| vec![("value", v.to_owned())])
+                    .unwrap_or_default(),
+                value,
+            }],
         });
 }
 
@@ -217,10 +233,65 @@ fn healthz(families: &mut Families, doc: &Value) {
         Family {
             help: "status".to_owned(),
             kind: Kind::Gauge,
-            info: Some(status.to_owned()),
-            value: value(ok),
+            samples: vec![Sample {
+                labels: vec![("value", status.to_owned())],
+                value: value(ok),
+            }],
         },
     );
+}
+
+/// The exporter's per-account gauges, by name, and where `/accstatz` has each value.
+const ACCOUNT_GAUGES: [(&str, &[&str]); 9] = [
+    ("current_connections", &["conns"]),
+    ("total_connections", &["total_conns"]),
+    ("subscriptions", &["num_subscriptions"]),
+    ("leaf_nodes", &["leafnodes"]),
+    ("sent_messages", &["sent", "msgs"]),
+    ("sent_bytes", &["sent", "bytes"]),
+    ("received_messages", &["received", "msgs"]),
+    ("received_bytes", &["received", "bytes"]),
+    ("slow_consumers", &["slow_consumers"]),
+];
+
+/// Exports each account of `/accstatz` (absent values are 0, as the exporter decodes them).
+fn accstatz(families: &mut Families, doc: &Value) {
+    let mut accounts: Vec<&Value> = doc
+        .get("account_statz")
+        .and_then(Value::as_array)
+        .map_or(Vec::new(), |a| a.iter().collect());
+    let text = |account: &Value, key: &str| {
+        let text = account.get(key).and_then(Value::as_str);
+        text.unwrap_or_default().to_owned()
+    };
+    accounts.sort_by_key(|a| text(a, "acc"));
+    if accounts.is_empty() {
+        return;
+    }
+    for (name, path) in ACCOUNT_GAUGES {
+        let samples = accounts
+            .iter()
+            .map(|a| {
+                let value = path.iter().try_fold(*a, |v, key| v.get(key));
+                Sample {
+                    labels: vec![
+                        ("account", text(a, "acc")),
+                        ("account_id", text(a, "acc")),
+                        ("account_name", text(a, "name")),
+                    ],
+                    value: float(value.and_then(Value::as_f64).unwrap_or(0.0)),
+                }
+            })
+            .collect();
+        families.insert(
+            format!("{SYSTEM}_accstatz_{name}"),
+            Family {
+                help: name.to_owned(),
+                kind: Kind::Gauge,
+                samples,
+            },
+        );
+    }
 }
 
 /// The exporter's name cleanup: `/` becomes `_`, runs of `_` collapse, no `_` at the ends.
@@ -376,6 +447,16 @@ mod tests {
             "connections":[conn(4, 0, 0, 4, 0, 17, 3), conn(5, 12, 6, 1, 230, 9, 2)]})
     }
 
+    fn accstatz() -> Value {
+        let account = |name: &str, conns: u64, sent: u64, received: u64| {
+            json!({"acc":name,"conns":conns,"leafnodes":0,"total_conns":conns,
+                "sent":{"msgs":sent,"bytes":sent * 10},
+                "received":{"msgs":received,"bytes":received * 10},"slow_consumers":0})
+        };
+        json!({"server_id":"NAUU","now":"2026-11-25T16:16:33Z",
+            "account_statz":[account("B", 1, 0, 4), account("$G", 0, 2, 0), account("A", 2, 7, 3)]})
+    }
+
     fn render_with(server_id: &str, varz: &Value, healthz: &Value) -> String {
         render(&Sources {
             server_id,
@@ -384,17 +465,18 @@ mod tests {
             routez: &routez(),
             subsz: &subsz(),
             healthz,
+            accstatz: &accstatz(),
         })
     }
 
     /// Checks the text strictly (the parser below is lenient) and parses it.
     fn parse(text: &str) -> Scrape {
-        let lines: Vec<&str> = text.lines().collect();
         assert!(text.ends_with('\n'));
-        assert_eq!(lines.len() % 3, 0, "{text}");
+        let mut lines = text.lines().peekable();
         let mut names = Vec::new();
-        for family in lines.chunks(3) {
-            let name = family[0]
+        let mut samples = 0;
+        while let Some(help) = lines.next() {
+            let name = help
                 .strip_prefix("# HELP ")
                 .unwrap()
                 .split(' ')
@@ -404,17 +486,26 @@ mod tests {
                 name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
                 "{name}"
             );
-            let kind = family[1].strip_prefix(&format!("# TYPE {name} ")).unwrap();
+            let kind = lines.next().unwrap();
+            let kind = kind.strip_prefix(&format!("# TYPE {name} ")).unwrap();
             assert!(kind == "gauge" || kind == "counter", "{kind}");
-            let sample = family[2]
-                .strip_prefix(&format!("{name}{{server_id=\""))
-                .unwrap();
-            let (labels, value) = sample.rsplit_once("} ").unwrap();
-            assert!(value.parse::<f64>().is_ok() || value == "+Inf", "{value}");
-            assert_eq!(
-                labels.matches('"').count() - labels.matches("\\\"").count(),
-                1 + 2 * usize::from(labels.contains("\",value=\""))
-            );
+            let first = samples;
+            while let Some(sample) = lines.next_if(|l| !l.starts_with('#')) {
+                let sample = sample.strip_prefix(&format!("{name}{{")).unwrap();
+                let (labels, value) = sample.rsplit_once("} ").unwrap();
+                assert!(value.parse::<f64>().is_ok() || value == "+Inf", "{value}");
+                let unescaped = labels.replace(r"\\", "").replace(r#"\""#, "");
+                let names: Vec<&str> = unescaped
+                    .split('"')
+                    .step_by(2)
+                    .filter(|k| !k.is_empty())
+                    .map(|k| k.trim_start_matches(',').trim_end_matches('='))
+                    .collect();
+                assert!(names.windows(2).all(|w| w[0] < w[1]), "{labels}");
+                assert!(names.contains(&"server_id"), "{labels}");
+                samples += 1;
+            }
+            assert!(samples > first, "{name} has no sample");
             names.push(name);
         }
         assert!(
@@ -422,7 +513,7 @@ mod tests {
             "not sorted or repeated"
         );
         let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
-        assert_eq!(scrape.samples.len(), names.len());
+        assert_eq!(scrape.samples.len(), samples);
         scrape
     }
 
@@ -599,6 +690,7 @@ mod tests {
             routez: &json!({}),
             subsz: &json!({}),
             healthz: &json!({}),
+            accstatz: &json!({}),
         });
         assert!(parse(&empty)
             .samples
@@ -657,6 +749,48 @@ mod tests {
                 .get("value"),
             Some("error")
         );
+    }
+
+    #[test]
+    fn accstatz_gives_a_gauge_per_account() {
+        let text = render_with("X", &varz(), &json!({"status":"ok"}));
+        let scrape = parse(&text);
+        let of = |name: &str, account: &str| -> f64 {
+            let found: Vec<&Sample> = scrape
+                .samples
+                .iter()
+                .filter(|s| s.metric == name && s.labels.get("account") == Some(account))
+                .collect();
+            assert_eq!(found.len(), 1, "{name} {account}");
+            assert_eq!(found[0].labels.get("account_id"), Some(account));
+            match found[0].value {
+                Parsed::Gauge(v) => v,
+                ref other => panic!("{name} is {other:?}"),
+            }
+        };
+        assert_eq!(of("gnatsd_accstatz_current_connections", "A"), 2.0);
+        assert_eq!(of("gnatsd_accstatz_total_connections", "B"), 1.0);
+        assert_eq!(of("gnatsd_accstatz_sent_messages", "A"), 7.0);
+        assert_eq!(of("gnatsd_accstatz_sent_bytes", "$G"), 20.0);
+        assert_eq!(of("gnatsd_accstatz_received_messages", "B"), 4.0);
+        assert_eq!(of("gnatsd_accstatz_received_bytes", "A"), 30.0);
+        assert_eq!(of("gnatsd_accstatz_subscriptions", "A"), 0.0);
+        assert_eq!(of("gnatsd_accstatz_leaf_nodes", "A"), 0.0);
+        assert_eq!(of("gnatsd_accstatz_slow_consumers", "A"), 0.0);
+        assert_eq!(
+            scrape.docs["gnatsd_accstatz_current_connections"],
+            "current_connections"
+        );
+        // As client_golang writes them: labels by name, samples by label values.
+        assert!(text.contains(concat!(
+            "# TYPE gnatsd_accstatz_current_connections gauge\n",
+            "gnatsd_accstatz_current_connections",
+            "{account=\"$G\",account_id=\"$G\",account_name=\"\",server_id=\"X\"} 0\n",
+            "gnatsd_accstatz_current_connections",
+            "{account=\"A\",account_id=\"A\",account_name=\"\",server_id=\"X\"} 2\n",
+            "gnatsd_accstatz_current_connections",
+            "{account=\"B\",account_id=\"B\",account_name=\"\",server_id=\"X\"} 1\n",
+        )));
     }
 
     #[test]

@@ -415,8 +415,9 @@ impl Handler {
         varz::varz(&*self.view, cpu, self.req_stats.clone())
     }
 
-    /// The Prometheus exposition of `/varz`, `/connz`, `/routez`, `/subsz` and `/healthz`,
-    /// each fetched with the exporter's parameters (so `/connz` sums its default page).
+    /// The Prometheus exposition of `/varz`, `/connz`, `/routez`, `/subsz`, `/healthz` and
+    /// `/accstatz`, each fetched with the exporter's parameters (so `/connz` sums its
+    /// default page).
     fn metrics(&mut self) -> String {
         let varz = value(&self.varz());
         let defaults = Query::parse("");
@@ -431,6 +432,9 @@ impl Handler {
             .map(|s| value(&s))
             .unwrap_or_default();
         let healthz = value(&health(&*self.view));
+        let accstatz = accounts::accstatz(&*self.view, &Query::parse("unused=1"))
+            .map(|a| value(&a))
+            .unwrap_or_default();
         let server_id = self.view.settings().info.server_id.clone();
         metrics::render(&metrics::Sources {
             server_id: &server_id,
@@ -439,6 +443,7 @@ impl Handler {
             routez: &routez,
             subsz: &subsz,
             healthz: &healthz,
+            accstatz: &accstatz,
         })
     }
 }
@@ -733,6 +738,10 @@ mod tests {
         );
         let statz = handler.respond("/accstatz");
         assert!(statz.body.contains("\"acc\": \"A\""), "{}", statz.body);
+        let metrics = handler.respond("/metrics").body;
+        assert!(metrics.contains(
+            "\ngnatsd_accstatz_current_connections{account=\"A\",account_id=\"A\",account_name=\"\","
+        ));
         let varz: serde_json::Value =
             serde_json::from_str(&handler.respond("/varz").body).expect("JSON");
         // As the reference: counted before the parameters are read.
