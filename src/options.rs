@@ -161,7 +161,8 @@ pub struct Options {
     /// `accounts {}` (map or array form), in file order. Their users are in `auth`, each
     /// with its `account`.
     pub accounts: Vec<AccountOptions>,
-    /// Top-level `mappings {}`/`maps {}`: the mappings of the global account `$G`.
+    /// Top-level `mappings {}`/`maps {}`: the mappings of the global account `$G`, in file
+    /// order (a source given in both blocks: the later one, in the earlier one's place).
     pub mappings: Vec<MappingOptions>,
 }
 
@@ -170,7 +171,9 @@ pub struct Options {
 pub struct AccountOptions {
     /// The account name (case-sensitive; never `$G`).
     pub name: String,
-    /// `exports`, in file order (a subject exported twice: the last one only).
+    /// `exports`, in file order. A subject exported twice as the same kind is one entry, as
+    /// the reference merges them: the approved accounts of both (public only if both are),
+    /// for a service the last non-singleton response type and the last threshold.
     pub exports: Vec<ExportOptions>,
     /// `imports`, in file order.
     pub imports: Vec<ImportOptions>,
@@ -178,6 +181,8 @@ pub struct AccountOptions {
     pub mappings: Vec<MappingOptions>,
     /// `limits {}`.
     pub limits: AccountLimits,
+    /// `nkey`: the account's public nkey (`A…`), validated only; natsd does not use it.
+    pub nkey: Option<String>,
 }
 
 /// One element of an account's `exports`.
@@ -224,8 +229,10 @@ pub struct ImportOptions {
     pub account: String,
     /// `stream`/`service` `{ subject }`: the subject on the exporter's side.
     pub subject: String,
-    /// The subject on the importer's side: `to`, or `<prefix>.<subject>` for a stream import
-    /// with `prefix`, else `subject`. May use the import subject's wildcards (`*`, `$N`).
+    /// The subject on the importer's side: `<prefix>.<subject>` for a stream import with
+    /// `prefix` (which wins over `to`), else `to`, else `subject`. May use the import
+    /// subject's wildcards (`*`, `$N`): `transform::ImportMapping::new(subject, local)`
+    /// maps between the two sides.
     pub local: String,
     /// A stream or a service import.
     pub kind: ImportKind,
@@ -247,11 +254,12 @@ pub struct MappingOptions {
     /// The source subject (wildcards allowed).
     pub source: String,
     /// The destinations as written (a plain string value is one destination of weight
-    /// 100). Weights are per destination, not cumulative.
+    /// 100). Weights are per destination, not cumulative; they are valid for
+    /// `transform::WeightedMapping::new(source, destinations)`.
     pub destinations: Vec<MappingDestination>,
 }
 
-/// One destination of a mapping.
+/// One destination of a mapping (also how `/accountz` lists them, weights cumulative).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MappingDestination {
     /// `destination`/`dest`: the subject template (`$N`, `{{wildcard(N)}}`).
@@ -555,6 +563,10 @@ impl Options {
     pub fn unsupported_yet(&self) -> Option<&'static str> {
         if self.prof_port != 0 {
             Some("profiling (prof_port)")
+        } else if !self.accounts.is_empty() {
+            Some("accounts")
+        } else if !self.mappings.is_empty() {
+            Some("subject mappings (mappings)")
         } else {
             None
         }
@@ -722,5 +734,14 @@ mod tests {
         assert_eq!(opts.unsupported_yet(), None, "verify_and_map is supported");
         opts.prof_port = 6060;
         assert_eq!(opts.unsupported_yet(), Some("profiling (prof_port)"));
+        opts.prof_port = 0;
+        opts.accounts.push(AccountOptions::default());
+        assert_eq!(opts.unsupported_yet(), Some("accounts"));
+        opts.accounts.clear();
+        opts.mappings.push(MappingOptions {
+            source: "a".into(),
+            destinations: Vec::new(),
+        });
+        assert_eq!(opts.unsupported_yet(), Some("subject mappings (mappings)"));
     }
 }
