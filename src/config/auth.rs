@@ -64,15 +64,23 @@ pub(super) fn parse(out: &mut Collector, value: &Value) -> Result<Authorization,
         }
     }
     if let Some(defaults) = &auth.default_permissions {
-        let users = auth.users.iter_mut().flatten();
-        for permissions in users.map(|u| &mut u.permissions) {
-            permissions.get_or_insert_with(|| defaults.clone());
-        }
-        for permissions in auth.nkeys.iter_mut().map(|u| &mut u.permissions) {
-            permissions.get_or_insert_with(|| defaults.clone());
-        }
+        let users = auth.users.as_deref_mut().unwrap_or_default();
+        apply_default_permissions(defaults, users, &mut auth.nkeys);
     }
     Ok(auth)
+}
+
+/// Gives `defaults` to the users that have no permissions of their own
+/// (`applyDefaultPermissions`).
+pub(super) fn apply_default_permissions(
+    defaults: &Permissions,
+    users: &mut [User],
+    nkeys: &mut [NkeyUser],
+) {
+    let users = users.iter_mut().map(|u| &mut u.permissions);
+    for permissions in users.chain(nkeys.iter_mut().map(|u| &mut u.permissions)) {
+        permissions.get_or_insert_with(|| defaults.clone());
+    }
 }
 
 /// The top-level `authorization` key: the block and the checks between its settings,
@@ -119,7 +127,10 @@ pub(super) fn apply_top_level(out: &mut Collector, entry: &Entry, opts: &mut Opt
 /// `users = [ {user, password, permissions, allowed_connection_types}, {nkey, ...} ]`.
 /// `None` when the reference drops the whole list: not an array, an entry without a user,
 /// a bad nkey, or a wrong value type.
-fn parse_users(out: &mut Collector, value: &Value) -> Option<(Vec<User>, Vec<NkeyUser>)> {
+pub(super) fn parse_users(
+    out: &mut Collector,
+    value: &Value,
+) -> Option<(Vec<User>, Vec<NkeyUser>)> {
     let Kind::Array(items) = &value.kind else {
         let got = get::go_text(&value.kind);
         out.error(value.error(format!("Expected users field to be an array, got {got}")));

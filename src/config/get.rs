@@ -53,6 +53,16 @@ pub(super) fn map(value: &Value) -> Result<&Map, ConfError> {
     }
 }
 
+/// A value as Go's `%q` prints the reference's parsed value: a string quoted, an integer as
+/// a quoted character (`'\x05'`), anything else `%!q(<type>=<value>)`.
+pub(super) fn go_quote(kind: &Kind) -> String {
+    match kind {
+        Kind::String(text) => gofmt::quote_str(text),
+        Kind::Int(n) => gofmt::quote_rune(*n),
+        other => format!("%!q({}={})", other.type_name(), go_text(other)),
+    }
+}
+
 /// A value as Go's `%v` prints the reference's parsed value, for messages such as
 /// `Expected users field to be an array, got x`. (Inside arrays and maps the reference
 /// prints the addresses of its token wrappers; natsd prints the values instead.)

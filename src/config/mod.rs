@@ -21,12 +21,13 @@
 //! (`ping_interval`, `write_deadline`: the default).
 //!
 //! Blocks of nats-server features natsd will never have (JetStream, leaf nodes, gateways,
-//! accounts, MQTT, websocket, operators and resolvers, mappings, OCSP) are errors
-//! `natsd does not support <key>` (`jetstream: false` / `"disabled"` is accepted).
-//! `authorization`, `tls` and `cluster` are read completely into their option types, with
-//! every check that needs no file (certificates are loaded by the TLS setup);
+//! MQTT, websocket, operators and resolvers, OCSP) are errors `natsd does not support <key>`
+//! (`jetstream: false` / `"disabled"` is accepted). `authorization`, `tls`, `cluster`,
+//! `accounts` and `mappings` are read completely into their option types, with every check
+//! that needs no file (certificates are loaded by the TLS setup);
 //! [`Options::unsupported_yet`] tells the server which of them it cannot honour yet.
 
+mod accounts;
 mod auth;
 mod cluster;
 mod duration;
@@ -40,7 +41,7 @@ mod tests;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::conf::{self, ConfError, Entry, Kind, Map, Value};
+use crate::conf::{self, ConfError, Entry, Kind, Map, Pos, Value};
 use crate::gofmt;
 use crate::options::{
     Options, DEFAULT_CONNECT_ERROR_REPORTS, DEFAULT_HOST, DEFAULT_MAX_CONTROL_LINE,
@@ -120,13 +121,18 @@ fn apply_map(map: &Map, opts: &mut Options) -> Report {
             out.error(err);
         }
     }
+    accounts::check_auth_conflicts(&mut out, opts);
     out.report
 }
 
-/// Collects warnings and errors as the reference reports them.
+/// Collects warnings and errors as the reference reports them, and what is checked once
+/// all keys are read.
 #[derive(Default)]
 struct Collector {
     report: Report,
+    /// The `users` keys of accounts that have users, in file order: they conflict with a
+    /// single `authorization` user or token, which may come before or after `accounts`.
+    account_users: Vec<Pos>,
 }
 
 impl Collector {
@@ -261,11 +267,13 @@ static TOP_LEVEL: &[Key<Options>] = &[
     key(&["no_system_account", "no_system", "no_sys_acc"],
                                         Apply::Bool(|o, b| o.no_system_account = b)),
     key(&["jetstream"],                 Apply::With(jetstream)),
+    key(&["accounts"],                  Apply::With(accounts::apply)),
+    key(&["mappings", "maps"],          Apply::With(accounts::apply_mappings)),
     key(&["store_dir", "storedir", "default_js_domain", "leafnodes", "leaf", "gateway",
-          "accounts", "mqtt", "websocket", "ws", "operator", "operators", "roots", "root",
+          "mqtt", "websocket", "ws", "operator", "operators", "roots", "root",
           "root_operators", "root_operator", "resolver", "account_resolver",
           "accounts_resolver", "resolver_tls", "resolver_preload", "resolver_pinned_accounts",
-          "trusted", "trusted_keys", "mappings", "maps", "ocsp"],
+          "trusted", "trusted_keys", "ocsp"],
                                         Apply::Unsupported),
 ];
 
@@ -499,9 +507,9 @@ fn server_tags(out: &mut Collector, entry: &Entry, opts: &mut Options) -> Step {
     Ok(())
 }
 
-/// `jetstream`: natsd has none, but a file that turns it off explicitly (`false`,
-/// `"disabled"`) asks for nothing natsd lacks.
-fn jetstream(out: &mut Collector, entry: &Entry, _: &mut Options) -> Step {
+/// `jetstream` (at the top level or in an account): natsd has none, but a file that turns
+/// it off explicitly (`false`, `"disabled"`) asks for nothing natsd lacks.
+fn jetstream<T>(out: &mut Collector, entry: &Entry, _: &mut T) -> Step {
     let disabled = match &entry.value.kind {
         Kind::Bool(on) => !on,
         Kind::String(text) => matches!(text.to_lowercase().as_str(), "disabled" | "disable"),
