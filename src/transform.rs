@@ -213,7 +213,9 @@ impl Transform {
                     in_range(token, &[index])?;
                     // An index below 1 takes the first token, as the reference's map
                     // lookup does.
-                    let slot = usize::try_from(index - 1).ok().and_then(|at| stars.get(at));
+                    let slot = usize::try_from(index)
+                        .ok()
+                        .and_then(|n| stars.get(n.checked_sub(1)?));
                     parts.push(Part::Token(slot.copied().unwrap_or(0)));
                 }
                 Placeholder::Function(indexes) => {
@@ -816,6 +818,13 @@ mod tests {
             apply(&t, "a.1").as_deref(),
             Some("b.a"),
             "index 0: the first token"
+        );
+        let t = transform("a.*", "b.$-9223372036854775808");
+        assert_eq!(apply(&t, "a.1").as_deref(), Some("b.a"));
+        // ✓ref: not an index, so a literal token, and a wildcard left unused.
+        assert_eq!(
+            error("a.*", "b.$99999999999999999999"),
+            "invalid mapping destination: not using all of the token wildcard(s) in b.$99999999999999999999"
         );
         let t = transform("a.*", "b.$x.$1");
         assert_eq!(apply(&t, "a.1").as_deref(), Some("b.$x.1"));
