@@ -561,15 +561,7 @@ impl Options {
     /// without authentication, in plain text, unclustered or unmonitored. (`no_auth_user`
     /// alone is left to [`Options::validate`], which refuses it in the reference's words.)
     pub fn unsupported_yet(&self) -> Option<&'static str> {
-        if self.prof_port != 0 {
-            Some("profiling (prof_port)")
-        } else if !self.accounts.is_empty() {
-            Some("accounts")
-        } else if !self.mappings.is_empty() {
-            Some("subject mappings (mappings)")
-        } else {
-            None
-        }
+        (self.prof_port != 0).then_some("profiling (prof_port)")
     }
 
     /// Whether a password is configured in plain text (not a bcrypt hash): the server then
@@ -736,12 +728,6 @@ mod tests {
         assert_eq!(opts.unsupported_yet(), Some("profiling (prof_port)"));
         opts.prof_port = 0;
         opts.accounts.push(AccountOptions::default());
-        assert_eq!(opts.unsupported_yet(), Some("accounts"));
-        opts.accounts.clear();
-        opts.mappings.push(MappingOptions {
-            source: "a".into(),
-            destinations: Vec::new(),
-        });
-        assert_eq!(opts.unsupported_yet(), Some("subject mappings (mappings)"));
+        assert_eq!(opts.unsupported_yet(), None, "accounts are supported");
     }
 }

@@ -1183,10 +1183,9 @@ accounts {
 authorization { users = [ {user: g, password: g} ] }
 "#;
 
-// BLACK-BOX WITH AN `accounts` BLOCK: ignored until the config parser accepts `accounts`
-// (run with `cargo test --test monitor -- --ignored accounts_block`).
+/// `/accountz`, `/accstatz`, `/connz` and `/subsz` with an `accounts` block, on natsd and
+/// on the reference.
 #[test]
-#[ignore = "the config parser does not accept `accounts` yet"]
 fn accounts_block_in_every_endpoint() {
     for imp in Impl::enabled() {
         let m = Monitored::with_config(imp, ACCOUNTS_CONF);
