@@ -1,6 +1,7 @@
 //! Accounts, black-box, on natsd and on nats-server alike: isolation on one subject,
 //! stream imports (prefix and `to`), a service import's request and single reply,
-//! `no_auth_user` into an account (nats.py's `no_auth_user.conf`), a mapping with
+//! `no_auth_user` into an account (nats.py's `no_auth_user.conf`), nkey users in an
+//! account, a mapping with
 //! permissions, the reference's `-t` errors for broken account configurations, and
 //! clusters (natsd alone and mixed with nats-server) carrying each account's messages and
 //! imports across the route.
@@ -12,6 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{free_port, wait_until, Impl, ServerProc, Wire};
+use natsd::nkeys::{encode_signature, UserSeed};
 
 /// A exports streams and services, B imports them, C stands alone with a mapping, `g`
 /// lives in `$G` (the spec's example configuration, without `no_auth_user`).
@@ -373,4 +375,31 @@ fn mixed_clusters_carry_each_account_and_its_imports() {
     }
     imports_across_the_route(Impl::Reference, Impl::Natsd);
     imports_across_the_route(Impl::Natsd, Impl::Reference);
+}
+
+#[test]
+fn nkey_users_live_in_their_account() {
+    let seed = UserSeed::generate();
+    let public = seed.public_key();
+    let conf = format!(
+        "accounts {{\n  A {{ users = [ {{nkey: {public}}} ] }}\n  B {{ users = [ {{user: b, password: b}} ] }}\n}}\n"
+    );
+    each_server(&conf, |_, server| {
+        let addr = server.client_addr();
+        let mut nkey = Wire::connect(addr).answer_pings();
+        let info = nkey.read_info();
+        let nonce = info["nonce"].as_str().expect("a nonce");
+        let sig = encode_signature(&seed.sign(nonce.as_bytes()));
+        let connect = format!(
+            "CONNECT {{\"verbose\":false,\"nkey\":\"{public}\",\"sig\":\"{sig}\"}}\r\nSUB x 1\r\nPING\r\n"
+        );
+        nkey.send(connect.as_bytes());
+        nkey.expect(b"PONG\r\n");
+        let mut b = login(addr, "b");
+        b.send(b"SUB x 1\r\nPUB x 1\r\nb\r\n");
+        b.expect(b"MSG x 1 1\r\nb\r\n");
+        nkey.send(b"PUB x 1\r\na\r\n");
+        nkey.expect(b"MSG x 1 1\r\na\r\n");
+        sync(&mut b);
+    });
 }
