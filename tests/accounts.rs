@@ -1,10 +1,9 @@
 //! Accounts, black-box, on natsd and on nats-server alike: isolation on one subject,
 //! stream imports (prefix and `to`), a service import's request and single reply,
 //! `no_auth_user` into an account (nats.py's `no_auth_user.conf`), nkey users in an
-//! account, a mapping with
-//! permissions, the reference's `-t` errors for broken account configurations, and
-//! clusters (natsd alone and mixed with nats-server) carrying each account's messages and
-//! imports across the route.
+//! account, a mapping with permissions, the reference's `-t` errors for broken account
+//! configurations, and clusters (natsd alone and mixed with nats-server) carrying each
+//! account's messages and imports across the route.
 
 mod common;
 
