@@ -410,7 +410,6 @@ fn example_configuration() {
         ..AccountOptions::default()
     };
     assert_eq!(opts.accounts, [a, b, c]);
-    assert_eq!(opts.unsupported_yet(), Some("accounts"));
     assert!(opts.has_plaintext_passwords(), "account users count");
     assert_eq!(
         opts.validate(),
@@ -576,9 +575,6 @@ accounts { A { maps { "a": [ {dest: b, weight: 0, cluster: ""} ] } } }
         ]
     );
     assert_eq!(opts.accounts[0].mappings, [mapping("a", &[("b", 0, None)])]);
-    assert_eq!(opts.unsupported_yet(), Some("accounts"));
-    let opts = options("mappings { a: b }");
-    assert_eq!(opts.unsupported_yet(), Some("subject mappings (mappings)"));
 }
 
 #[test]
