@@ -184,8 +184,10 @@ pub fn push_u64(buf: &mut Vec<u8>, mut n: u64) {
 
 impl Conn {
     /// Connects to `url` (`nats://host:port`, `tls://…` or `host:port`), sends `CONNECT`
-    /// and waits for the `PONG` that confirms the server accepted it.
-    pub fn connect(url: &str) -> io::Result<Conn> {
+    /// (signing in as `login`, user name and password, when given) and waits for the
+    /// `PONG` that confirms the server accepted it; a refused login is the server's
+    /// `-ERR`, as an error.
+    pub fn connect(url: &str, login: Option<(&str, &str)>) -> io::Result<Conn> {
         let (tls, addr) = match url.split_once("://") {
             Some(("tls", addr)) => (true, addr),
             Some((_, addr)) => (false, addr),
@@ -210,7 +212,19 @@ impl Conn {
             end: 0,
             wbuf: Vec::with_capacity(2 * WRITE_CHUNK),
         };
-        conn.wbuf.extend_from_slice(CONNECT);
+        match login {
+            None => conn.wbuf.extend_from_slice(CONNECT),
+            Some((user, pass)) => {
+                let options = serde_json::json!({
+                    "verbose": false,
+                    "pedantic": false,
+                    "user": user,
+                    "pass": pass,
+                });
+                conn.wbuf
+                    .extend_from_slice(format!("CONNECT {options}\r\n").as_bytes());
+            }
+        }
         conn.flush()?;
         Ok(conn)
     }

@@ -112,7 +112,7 @@ fn once(
     let args: Vec<&str> = server_args.iter().map(String::as_str).collect();
     let mut servers = match spec.kind {
         Kind::Route => Server::start_pair(binary, &args)?,
-        _ => vec![Server::start(binary, &args)?],
+        _ => vec![Server::start(binary, &args, None)?],
     };
     let target = Target {
         urls: servers.iter().map(|s| s.url().to_string()).collect(),

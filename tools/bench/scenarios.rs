@@ -259,7 +259,7 @@ fn share(count: Option<u64>, clients: usize, i: usize) -> Option<u64> {
 }
 
 fn connect(url: &str, who: &str) -> Res<Conn> {
-    Conn::connect(url).map_err(|e| format!("{who}: connecting to {url}: {e}"))
+    Conn::connect(url, None).map_err(|e| format!("{who}: connecting to {url}: {e}"))
 }
 
 fn io_err(who: &str) -> impl Fn(std::io::Error) -> String + '_ {
