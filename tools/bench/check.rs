@@ -9,6 +9,11 @@
 //!   once and in per-publisher order (pubsub, fanout, route, subs, reqrep);
 //! * [`finish_group`] for the members of a queue group, where each member sees
 //!   an in-order subset and the union must hold every message exactly once.
+//!
+//! A checker expects publishers `0..n`, or (see [`Checker::first_publisher`]) a
+//! range of ids further on: the accounts scenario gives each account's
+//! publishers ids of their own, so that a message delivered into another
+//! account is a violation, not just one message too many.
 
 use std::fmt;
 
@@ -160,6 +165,8 @@ struct Track {
 pub struct Checker {
     who: String,
     size: usize,
+    /// The id of the publisher of `tracks[0]`.
+    first: u16,
     tracks: Vec<Track>,
     received: u64,
     violations: Vec<Violation>,
@@ -173,11 +180,19 @@ impl Checker {
         Checker {
             who: who.into(),
             size,
+            first: 0,
             tracks: (0..publishers).map(|_| Track::default()).collect(),
             received: 0,
             violations: Vec::new(),
             total: 0,
         }
+    }
+
+    /// The same checker expecting publishers `first..first + publishers`
+    /// instead: messages of any other publisher are violations.
+    pub fn first_publisher(mut self, first: u16) -> Checker {
+        self.first = first;
+        self
     }
 
     /// Messages recorded so far.
@@ -209,8 +224,16 @@ impl Checker {
                 what: "no stamp".into(),
             });
         };
-        let Some(track) = self.tracks.get_mut(usize::from(publisher)) else {
-            let what = format!("publisher {publisher} seq {seq} (no such publisher)");
+        let index = publisher.checked_sub(self.first).map(usize::from);
+        let Some(track) = index.and_then(|i| self.tracks.get_mut(i)) else {
+            let what = match self.tracks.len() {
+                0 => format!("publisher {publisher} seq {seq} (no publisher expected)"),
+                n => format!(
+                    "publisher {publisher} seq {seq} (not one of publishers {}..={})",
+                    self.first,
+                    usize::from(self.first) + n - 1
+                ),
+            };
             return self.violation(Violation::Unexpected { what });
         };
         if seq > MAX_SEQ {
@@ -246,10 +269,21 @@ impl Checker {
         })
     }
 
+    /// Each expected publisher's id, index in `tracks`, and how many messages
+    /// it sent (`sent[id]`; none beyond the end of `sent`).
+    fn expected(&self, sent: &[u64]) -> Vec<(u16, usize, u64)> {
+        (0..self.tracks.len())
+            .map(|i| {
+                let id = usize::from(self.first) + i;
+                (id as u16, i, sent.get(id).copied().unwrap_or(0))
+            })
+            .collect()
+    }
+
     /// Flags sequences at or beyond what each publisher sent.
     fn check_beyond(&mut self, sent: &[u64]) {
-        for (publisher, &n) in sent.iter().enumerate() {
-            match self.tracks.get(publisher).and_then(|t| t.last) {
+        for (publisher, i, n) in self.expected(sent) {
+            match self.tracks[i].last {
                 Some(last) if last >= n => {
                     let what = format!("publisher {publisher} seq {last} (only {n} sent)");
                     self.violation(Violation::Unexpected { what });
@@ -259,16 +293,17 @@ impl Checker {
         }
     }
 
-    /// Finishes a subscriber that must have seen every message exactly once
-    /// in order; `sent[p]` is how many messages publisher `p` sent.
+    /// Finishes a subscriber that must have seen every message of its
+    /// publishers exactly once in order; `sent[p]` is how many messages
+    /// publisher `p` sent (indexed by id, whatever the checker's first id).
     pub fn finish(mut self, sent: &[u64]) -> Result<(), Failure> {
         self.check_beyond(sent);
-        for (publisher, &n) in sent.iter().enumerate() {
-            let missing = missing_runs(n, |seq| self.tracks[publisher].seen.contains(seq));
+        for (publisher, i, n) in self.expected(sent) {
+            let missing = missing_runs(n, |seq| self.tracks[i].seen.contains(seq));
             for (seq, count) in missing {
                 self.total += count - 1;
                 self.violation(Violation::Missing {
-                    publisher: publisher as u16,
+                    publisher,
                     seq,
                     count,
                 });
@@ -292,7 +327,8 @@ fn missing_runs(n: u64, seen: impl Fn(u64) -> bool) -> Vec<(u64, u64)> {
 
 /// Finishes the members of a queue group: each member must have seen its
 /// share in order, and together they must have seen every message exactly
-/// once. `who` names the group in the failure.
+/// once. `who` names the group in the failure. The members expect
+/// publishers from 0 on (a queue group lies within one subject space).
 pub fn finish_group(who: &str, members: Vec<Checker>, sent: &[u64]) -> Result<(), Failure> {
     let mut group = Checker::new(who, sent.len(), 0);
     for mut member in members {
@@ -424,6 +460,36 @@ mod tests {
             .violations
             .iter()
             .all(|v| matches!(v, Violation::Unexpected { .. })));
+    }
+
+    /// A checker of publishers 2..=3 (another account's being 0..=1) takes a
+    /// message of publisher 1 for a violation even when its own are complete.
+    #[test]
+    fn messages_of_other_publishers_fail() {
+        let mut c = Checker::new("A1 subscriber 0", 2, SIZE).first_publisher(2);
+        for (p, s) in [(2, 0), (3, 0), (1, 0), (2, 1), (3, 1)] {
+            c.record(&payload(p, s));
+        }
+        let err = c.finish(&[1, 1, 2, 2]).unwrap_err();
+        assert_eq!(err.total, 1);
+        assert_eq!(
+            err.violations,
+            [Violation::Unexpected {
+                what: "publisher 1 seq 0 (not one of publishers 2..=3)".into()
+            }]
+        );
+        // Its own publishers' losses name their ids.
+        let mut c = Checker::new("A1 subscriber 0", 2, SIZE).first_publisher(2);
+        c.record(&payload(2, 0));
+        let err = c.finish(&[0, 0, 1, 1]).unwrap_err();
+        assert_eq!(
+            err.violations,
+            [Violation::Missing {
+                publisher: 3,
+                seq: 0,
+                count: 1
+            }]
+        );
     }
 
     #[test]

@@ -102,7 +102,8 @@ pub fn run(opts: &Options, json_out: bool) -> Result<bool, String> {
     Ok(ok)
 }
 
-/// One scenario against a fresh server (for `route`: a fresh two-server cluster).
+/// One scenario against a fresh server (for `route`: a fresh two-server
+/// cluster), with the configuration file the scenario needs (accounts).
 fn once(
     spec: &Spec,
     binary: &Path,
@@ -112,7 +113,11 @@ fn once(
     let args: Vec<&str> = server_args.iter().map(String::as_str).collect();
     let mut servers = match spec.kind {
         Kind::Route => Server::start_pair(binary, &args)?,
-        _ => vec![Server::start(binary, &args, None)?],
+        _ => vec![Server::start(
+            binary,
+            &args,
+            spec.server_config().as_deref(),
+        )?],
     };
     let target = Target {
         urls: servers.iter().map(|s| s.url().to_string()).collect(),

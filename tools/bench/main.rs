@@ -32,7 +32,7 @@ USAGE:
       subs:subjects=10000 route:size=16; route runs on a two-server cluster)
 
 SCENARIO is NAME[:key=value,...], keys being the options below without
-dashes (size, count, duration, pubs, subs, conns, subjects):
+dashes (size, count, duration, pubs, subs, conns, subjects, accounts):
   pub      publishers only
   pubsub   publishers -> subscribers on one subject (default 1 -> 1)
   fanout   1 publisher -> N subscribers (default 8)
@@ -41,6 +41,12 @@ dashes (size, count, duration, pubs, subs, conns, subjects):
   conns    N idle connections; server memory per connection (needs the pid)
   subs     insert N subscriptions, publish to matching and non-matching subjects
   route    publish on the first --url, subscribe on the second
+  accounts N accounts (default 4), the same subject in each: per account
+           publishers -> subscribers (default 1 -> 1), each subscriber
+           checked to get its own account's messages only. The server needs
+           accounts A0..A{N-1}, each with user aK password aK (K = 0..N-1):
+           `accounts { A0 { users = [{user: a0, password: a0}] } ... }`;
+           compare starts both servers with that configuration file
 
 OPTIONS:
   --url URL         server URL (default nats://127.0.0.1:4222; twice for route)
@@ -53,6 +59,7 @@ OPTIONS:
   --subs N          subscribers (queue members for queue)
   --conns N         connections for conns (default 10000)
   --subjects N      subscriptions for subs (default 10000)
+  --accounts N      accounts for accounts (default 4)
   --tls DIR         clients use TLS (nats:// URLs become tls://), trusting
                     DIR/ca.pem; with compare, both servers get --tls with
                     DIR/server-cert.pem and DIR/server-key.pem
@@ -91,6 +98,7 @@ fn real_main() -> Result<bool, String> {
         ("--subs", "subs"),
         ("--conns", "conns"),
         ("--subjects", "subjects"),
+        ("--accounts", "accounts"),
     ] {
         if let Some(value) = args.opt_value_from_str::<_, String>(flag).map_err(err)? {
             defaults.set(key, &value)?;

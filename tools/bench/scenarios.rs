@@ -36,10 +36,12 @@ pub enum Kind {
     Conns,
     Subs,
     Route,
+    /// pubsub in each of several accounts, all on the same subject.
+    Accounts,
 }
 
 impl Kind {
-    pub const ALL: [(&'static str, Kind); 8] = [
+    pub const ALL: [(&'static str, Kind); 9] = [
         ("pub", Kind::Pub),
         ("pubsub", Kind::PubSub),
         ("fanout", Kind::Fanout),
@@ -48,6 +50,7 @@ impl Kind {
         ("conns", Kind::Conns),
         ("subs", Kind::Subs),
         ("route", Kind::Route),
+        ("accounts", Kind::Accounts),
     ];
 
     /// Default (publishers, subscribers).
@@ -75,6 +78,9 @@ pub struct Params {
     pub conns: usize,
     /// Distinct subscriptions inserted by `subs`.
     pub subjects: usize,
+    /// Accounts of `accounts`, each with `pubs` publishers and `subs`
+    /// subscribers of its own.
+    pub accounts: usize,
 }
 
 impl Default for Params {
@@ -87,6 +93,7 @@ impl Default for Params {
             subs: None,
             conns: 10_000,
             subjects: 10_000,
+            accounts: 4,
         }
     }
 }
@@ -116,6 +123,7 @@ impl Params {
             "subs" => self.subs = Some(value.parse().map_err(bad)?),
             "conns" => self.conns = value.parse().map_err(bad)?,
             "subjects" => self.subjects = value.parse().map_err(bad)?,
+            "accounts" => self.accounts = value.parse().map_err(bad)?,
             _ => return Err(format!("unknown scenario option {key:?}")),
         }
         Ok(())
@@ -154,12 +162,24 @@ impl Spec {
         let (pubs, subs) = kind.default_clients();
         params.pubs.get_or_insert(pubs);
         params.subs.get_or_insert(subs);
-        if params.pubs() == 0 || params.pubs() > usize::from(u16::MAX / 2) {
-            return Err(format!("{text}: publishers must be 1..{}", u16::MAX / 2));
+        if params.accounts == 0 {
+            return Err(format!("{text}: accounts must be at least 1"));
+        }
+        // Publisher ids are unique over all accounts.
+        let accounts = if kind == Kind::Accounts {
+            params.accounts
+        } else {
+            1
+        };
+        let max = usize::from(u16::MAX / 2);
+        if params.pubs() == 0 || params.pubs().saturating_mul(accounts) > max {
+            return Err(format!(
+                "{text}: publishers must be 1..{max} (over all accounts)"
+            ));
         }
         let needs_subs = matches!(
             kind,
-            Kind::PubSub | Kind::Fanout | Kind::Queue | Kind::Route
+            Kind::PubSub | Kind::Fanout | Kind::Queue | Kind::Route | Kind::Accounts
         );
         if (needs_subs && params.subs() == 0) || params.conns == 0 || params.subjects == 0 {
             return Err(format!(
@@ -172,6 +192,48 @@ impl Spec {
             params,
         })
     }
+
+    /// The accounts clients sign in to: `A0`, `A1`, ... for the accounts
+    /// scenario, none (anonymous clients) for the others.
+    pub fn accounts(&self) -> Vec<Account> {
+        if self.kind != Kind::Accounts {
+            return Vec::new();
+        }
+        (0..self.params.accounts)
+            .map(|k| Account {
+                name: format!("A{k}"),
+                user: format!("a{k}"),
+                password: format!("a{k}"),
+            })
+            .collect()
+    }
+
+    /// The configuration file the server needs for this scenario, if any:
+    /// for accounts, one account per [`Spec::accounts`] with its user.
+    pub fn server_config(&self) -> Option<String> {
+        let accounts = self.accounts();
+        if accounts.is_empty() {
+            return None;
+        }
+        let mut conf = format!("# natsd-bench {}\naccounts {{\n", self.label);
+        for a in &accounts {
+            conf.push_str(&format!(
+                "  {} {{ users = [{{user: {}, password: {}}}] }}\n",
+                a.name, a.user, a.password
+            ));
+        }
+        conf.push_str("}\n");
+        Some(conf)
+    }
+}
+
+/// An account of the accounts scenario: an isolated subject space, and the
+/// one user (with a plain-text password) whose clients sign in to it.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub name: String,
+    pub user: String,
+    pub password: String,
 }
 
 /// Where a scenario runs: server URLs, and the servers' pids when known.
@@ -231,6 +293,7 @@ fn run_scenario(spec: &Spec, target: &Target) -> Res<Report> {
             },
             _ => (url, url),
         };
+    let accounts = spec.accounts();
     let flow = |queue| Flow {
         label: &spec.label,
         size: p.size,
@@ -238,11 +301,12 @@ fn run_scenario(spec: &Spec, target: &Target) -> Res<Report> {
         duration: p.duration,
         queue,
         idle: IDLE,
+        accounts: &accounts,
     };
     let pubs = p.pubs();
     match spec.kind {
         Kind::Pub => stream(&flow(false), pub_url, sub_url, &subject, pubs, 0),
-        Kind::PubSub | Kind::Fanout | Kind::Route => {
+        Kind::PubSub | Kind::Fanout | Kind::Route | Kind::Accounts => {
             stream(&flow(false), pub_url, sub_url, &subject, pubs, p.subs())
         }
         Kind::Queue => stream(&flow(true), pub_url, sub_url, &subject, pubs, p.subs()),
@@ -259,7 +323,12 @@ fn share(count: Option<u64>, clients: usize, i: usize) -> Option<u64> {
 }
 
 fn connect(url: &str, who: &str) -> Res<Conn> {
-    Conn::connect(url, None).map_err(|e| format!("{who}: connecting to {url}: {e}"))
+    connect_as(url, who, None)
+}
+
+/// [`connect`], signing in as (user, password) when given.
+fn connect_as(url: &str, who: &str, login: Option<(&str, &str)>) -> Res<Conn> {
+    Conn::connect(url, login).map_err(|e| format!("{who}: connecting to {url}: {e}"))
 }
 
 fn io_err(who: &str) -> impl Fn(std::io::Error) -> String + '_ {
@@ -276,6 +345,32 @@ struct Flow<'a> {
     queue: bool,
     /// How long subscribers wait for missing messages once publishing is over.
     idle: Duration,
+    /// The accounts clients sign in to, each an isolated subject space with
+    /// publishers and subscribers of its own (as many in each); empty: one
+    /// space of anonymous clients.
+    accounts: &'a [Account],
+}
+
+impl Flow<'_> {
+    /// Subject spaces: one per account, or the one of anonymous clients.
+    fn spaces(&self) -> usize {
+        self.accounts.len().max(1)
+    }
+
+    /// Names client `i` of a `role` in a subject space, e.g. `pubsub
+    /// subscriber 0` or `accounts A2 publisher 0`.
+    fn who(&self, role: &str, space: usize, i: usize) -> String {
+        match self.accounts.get(space) {
+            Some(account) => format!("{} {} {role} {i}", self.label, account.name),
+            None => format!("{} {role} {i}", self.label),
+        }
+    }
+
+    /// The (user, password) of a subject space's clients.
+    fn login(&self, space: usize) -> Option<(&str, &str)> {
+        let account = self.accounts.get(space)?;
+        Some((&account.user, &account.password))
+    }
 }
 
 /// Which subjects a publisher cycles through: `prefix` alone, or
@@ -288,15 +383,23 @@ struct Subjects {
 
 /// State shared by the threads of a run.
 struct Shared {
-    /// Set once every publisher has flushed; `total` is final then.
+    /// Set once every publisher has flushed; the totals are final then.
     done: AtomicBool,
-    total: AtomicU64,
+    /// Per subject space (see [`Flow::accounts`]).
+    spaces: Vec<Space>,
     /// Set when any thread failed, so the others stop early.
     failed: AtomicBool,
-    /// Messages received by all members of a queue group together.
-    group: AtomicU64,
     /// When publishers stop, unless they have a count to send.
     deadline: Instant,
+}
+
+/// The counts of one subject space.
+#[derive(Default)]
+struct Space {
+    /// Messages its publishers sent.
+    total: AtomicU64,
+    /// Messages received by all members of its queue group together.
+    group: AtomicU64,
 }
 
 /// What a publish/deliver run produced, before its checks are finished.
@@ -311,7 +414,9 @@ struct Outcome {
 
 /// Publishers `0..pubs` (ids from `first_id`) publish on `pub_conns` while
 /// `sub_conns` receive; returns once every subscriber has everything or has
-/// waited `flow.idle` for it.
+/// waited `flow.idle` for it. Both lists hold the clients of each subject
+/// space in turn, as many in each; a subscriber expects the messages of its
+/// space's publishers (by index) and flags any other.
 fn drive(
     flow: &Flow,
     subjects: &Subjects,
@@ -320,12 +425,13 @@ fn drive(
     sub_conns: Vec<Conn>,
 ) -> Res<Outcome> {
     let pubs = pub_conns.len();
+    let spaces = flow.spaces();
+    let (space_pubs, space_subs) = (pubs / spaces, sub_conns.len() / spaces);
     let start = Instant::now();
     let shared = Shared {
         done: AtomicBool::new(false),
-        total: AtomicU64::new(0),
+        spaces: (0..spaces).map(|_| Space::default()).collect(),
         failed: AtomicBool::new(false),
-        group: AtomicU64::new(0),
         deadline: start + flow.duration,
     };
     thread::scope(|s| {
@@ -334,9 +440,11 @@ fn drive(
             .enumerate()
             .map(|(i, conn)| {
                 let shared = &shared;
-                let checker =
-                    Checker::new(format!("{} subscriber {i}", flow.label), pubs, flow.size);
-                s.spawn(move || receive(conn, checker, flow, shared))
+                let space = i / space_subs;
+                let who = flow.who("subscriber", space, i % space_subs);
+                let checker = Checker::new(who, space_pubs, flow.size)
+                    .first_publisher((space * space_pubs) as u16);
+                s.spawn(move || receive(conn, checker, flow, shared, &shared.spaces[space]))
             })
             .collect();
         let publishers: Vec<_> = pub_conns
@@ -345,7 +453,7 @@ fn drive(
             .map(|(i, conn)| {
                 let (shared, subjects) = (&shared, subjects.clone());
                 let id = first_id + i as u16;
-                let who = format!("{} publisher {i}", flow.label);
+                let who = flow.who("publisher", i / space_pubs, i % space_pubs);
                 s.spawn(move || {
                     publish(
                         conn,
@@ -374,7 +482,10 @@ fn drive(
                 }
             }
         }
-        shared.total.store(sent.iter().sum(), Relaxed);
+        for (k, space) in shared.spaces.iter().enumerate() {
+            let own = &sent[k * space_pubs..(k + 1) * space_pubs];
+            space.total.store(own.iter().sum(), Relaxed);
+        }
         shared.done.store(true, Relaxed);
         let mut checkers = Vec::new();
         let mut conns = Vec::new();
@@ -469,13 +580,15 @@ fn publish(
 }
 
 /// A subscriber: records every delivery until it (or its queue group) has
-/// all that was sent, then drains what the server still holds for it.
-/// Returns the connection, the checker and the time of the last delivery.
+/// all that was sent in its subject `space`, then drains what the server
+/// still holds for it. Returns the connection, the checker and the time of
+/// the last delivery.
 fn receive(
     mut conn: Conn,
     mut checker: Checker,
     flow: &Flow,
     shared: &Shared,
+    space: &Space,
 ) -> Res<(Conn, Checker, Instant)> {
     let fail = |e: std::io::Error, checker: &Checker| {
         shared.failed.store(true, Relaxed);
@@ -492,13 +605,13 @@ fn receive(
     // queue group); `counted` is what this member has added to the group.
     let mut counted = 0;
     let mut complete = |checker: &Checker| {
-        let total = shared.total.load(Relaxed);
+        let total = space.total.load(Relaxed);
         if !flow.queue {
             return checker.received() >= total;
         }
         let delta = checker.received() - counted;
         counted = checker.received();
-        shared.group.fetch_add(delta, Relaxed) + delta >= total
+        space.group.fetch_add(delta, Relaxed) + delta >= total
     };
     loop {
         match conn.next_event() {
@@ -563,8 +676,9 @@ fn finish_checks(flow: &Flow, checkers: Vec<Checker>, sent: &[u64]) -> Res<()> {
     }
 }
 
-/// pub, pubsub, fanout, queue and route: `pubs` publishers on `pub_url` send
-/// to `subject`, `subs` subscribers on `sub_url` receive it.
+/// pub, pubsub, fanout, queue, route and accounts: `pubs` publishers on
+/// `pub_url` send to `subject`, `subs` subscribers on `sub_url` receive it;
+/// with accounts, that many in each account, on the same subject.
 fn stream(
     flow: &Flow,
     pub_url: &str,
@@ -574,21 +688,27 @@ fn stream(
     subs: usize,
 ) -> Res<Report> {
     let mut sub_conns = Vec::new();
-    for i in 0..subs {
-        let who = format!("{} subscriber {i}", flow.label);
-        let mut conn = connect(sub_url, &who)?;
-        let queue = flow.queue.then_some("q");
-        conn.subscribe(subject, queue, 1)
-            .and_then(|_| conn.flush())
-            .map_err(io_err(&who))?;
-        sub_conns.push(conn);
+    for space in 0..flow.spaces() {
+        for i in 0..subs {
+            let who = flow.who("subscriber", space, i);
+            let mut conn = connect_as(sub_url, &who, flow.login(space))?;
+            let queue = flow.queue.then_some("q");
+            conn.subscribe(subject, queue, 1)
+                .and_then(|_| conn.flush())
+                .map_err(io_err(&who))?;
+            sub_conns.push(conn);
+        }
     }
     if pub_url != sub_url {
         await_route(flow.label, pub_url, &mut sub_conns, subject)?;
     }
-    let pub_conns = (0..pubs)
-        .map(|i| connect(pub_url, &format!("{} publisher {i}", flow.label)))
-        .collect::<Res<Vec<_>>>()?;
+    let mut pub_conns = Vec::new();
+    for space in 0..flow.spaces() {
+        for i in 0..pubs {
+            let who = flow.who("publisher", space, i);
+            pub_conns.push(connect_as(pub_url, &who, flow.login(space))?);
+        }
+    }
     let subjects = Subjects {
         prefix: subject.to_string(),
         cycle: None,
@@ -1006,11 +1126,25 @@ mod tests {
     use std::net::{TcpListener, TcpStream};
     use std::sync::{Arc, Mutex};
 
-    type Subscribers = Arc<Mutex<Vec<(String, String, TcpStream)>>>;
+    /// Subscriptions: the subscriber's user (its account), subject, sid, and
+    /// its connection.
+    type Subscribers = Arc<Mutex<Vec<(String, String, String, TcpStream)>>>;
 
-    /// A broken "server": it relays each PUB to the subscribers of its exact
-    /// subject, except message number `drop`, which it loses.
-    fn broken_server(drop: usize) -> String {
+    /// What a fake server gets wrong, counting messages in the order it
+    /// relays them.
+    #[derive(Clone, Copy)]
+    enum Fault {
+        None,
+        /// Loses message number n.
+        Drop(u64),
+        /// Also delivers message number n to the subscribers of its subject in
+        /// every other account.
+        Leak(u64),
+    }
+
+    /// A fake "server": it relays each PUB to the subscribers of its exact
+    /// subject in the publisher's account (its user name), apart from `fault`.
+    fn fake_server(fault: Fault) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("nats://{}", listener.local_addr().unwrap());
         let subs = Subscribers::default();
@@ -1018,7 +1152,7 @@ mod tests {
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let (subs, relayed) = (subs.clone(), relayed.clone());
-                thread::spawn(move || serve(stream, &subs, &relayed, drop as u64));
+                thread::spawn(move || serve(stream, &subs, &relayed, fault));
             }
         });
         url
@@ -1028,29 +1162,42 @@ mod tests {
         mut out: TcpStream,
         subs: &Subscribers,
         relayed: &AtomicU64,
-        drop: u64,
+        fault: Fault,
     ) -> std::io::Result<()> {
         let mut input = BufReader::new(out.try_clone()?);
         out.write_all(b"INFO {}\r\n")?;
+        let mut user = String::new();
         let mut line = String::new();
         while input.read_line(&mut line)? > 0 {
+            if let Some(options) = line.strip_prefix("CONNECT ") {
+                let options: serde_json::Value = serde_json::from_str(options).unwrap();
+                user = options["user"].as_str().unwrap_or_default().into();
+            }
             match line.split_whitespace().collect::<Vec<_>>()[..] {
                 ["PING"] => out.write_all(b"PONG\r\n")?,
-                ["SUB", subject, sid] => {
-                    subs.lock()
-                        .unwrap()
-                        .push((subject.into(), sid.into(), out.try_clone()?))
-                }
+                ["SUB", subject, sid] => subs.lock().unwrap().push((
+                    user.clone(),
+                    subject.into(),
+                    sid.into(),
+                    out.try_clone()?,
+                )),
                 ["PUB", subject, size] => {
                     let mut payload = vec![0; size.parse::<usize>().unwrap() + 2];
                     input.read_exact(&mut payload)?;
-                    if relayed.fetch_add(1, Relaxed) != drop {
-                        for (_, sid, sub) in
-                            subs.lock().unwrap().iter_mut().filter(|s| s.0 == subject)
-                        {
-                            sub.write_all(format!("MSG {subject} {sid} {size}\r\n").as_bytes())?;
-                            sub.write_all(&payload)?;
-                        }
+                    let n = relayed.fetch_add(1, Relaxed);
+                    let to = |account: &str| match fault {
+                        Fault::Drop(d) if d == n => false,
+                        Fault::Leak(l) if l == n => true,
+                        _ => account == user,
+                    };
+                    for (_, _, sid, sub) in subs
+                        .lock()
+                        .unwrap()
+                        .iter_mut()
+                        .filter(|s| s.1 == subject && to(&s.0))
+                    {
+                        sub.write_all(format!("MSG {subject} {sid} {size}\r\n").as_bytes())?;
+                        sub.write_all(&payload)?;
                     }
                 }
                 _ => {}
@@ -1069,20 +1216,70 @@ mod tests {
             duration: Duration::ZERO,
             queue: false,
             idle,
+            accounts: &[],
         }
     }
 
     #[test]
     fn a_server_that_drops_a_message_is_caught() {
-        let url = broken_server(usize::MAX);
+        let url = fake_server(Fault::None);
         stream(&flow("pubsub"), &url, &url, "t", 1, 2).expect("a faithful relay passes");
 
-        let url = broken_server(7);
+        let url = fake_server(Fault::Drop(7));
         let err = stream(&flow("pubsub"), &url, &url, "t", 1, 1).unwrap_err();
         assert!(
             err.contains("pubsub subscriber 0") && err.contains("publisher 0 seq 7: lost"),
             "{err}"
         );
+    }
+
+    /// Each account's subscribers get exactly their account's messages: one
+    /// message delivered into other accounts as well (the same subject in
+    /// each) fails the run at those accounts' subscribers, though every
+    /// subscriber has all of its own.
+    #[test]
+    fn a_server_that_leaks_a_message_across_accounts_is_caught() {
+        let spec = Spec::parse("accounts:accounts=3", &Params::default()).unwrap();
+        let accounts = spec.accounts();
+        let flow = Flow {
+            accounts: &accounts,
+            count: Some(60),
+            ..flow("accounts")
+        };
+        let url = fake_server(Fault::None);
+        stream(&flow, &url, &url, "t", 2, 2).expect("a relay that keeps accounts apart passes");
+
+        let url = fake_server(Fault::Leak(7));
+        let err = stream(&flow, &url, &url, "t", 1, 1).unwrap_err();
+        let leaked: Vec<&str> = err.lines().collect();
+        assert_eq!(leaked.len(), 2, "{err}");
+        for line in leaked {
+            assert!(
+                line.starts_with("accounts A")
+                    && line.contains(
+                        " subscriber 0: 1 delivery violation(s): unexpected message: publisher "
+                    )
+                    && line.contains("(not one of publishers "),
+                "{err}"
+            );
+        }
+    }
+
+    /// The accounts scenario's server configuration: one account per
+    /// account, each with its user, as nats-server reads it.
+    #[test]
+    fn accounts_config() {
+        let spec = Spec::parse("accounts:accounts=2", &Params::default()).unwrap();
+        assert_eq!(
+            spec.server_config().unwrap(),
+            "# natsd-bench accounts:accounts=2\naccounts {\n  \
+             A0 { users = [{user: a0, password: a0}] }\n  \
+             A1 { users = [{user: a1, password: a1}] }\n}\n"
+        );
+        let pubsub = Spec::parse("pubsub", &Params::default()).unwrap();
+        assert!(pubsub.server_config().is_none() && pubsub.accounts().is_empty());
+        assert!(Spec::parse("accounts:accounts=0", &Params::default()).is_err());
+        assert!(Spec::parse("accounts:accounts=2000,pubs=20", &Params::default()).is_err());
     }
 
     /// The checks hold over TLS too: a `tls://` URL (natsd with the test certificates, in
