@@ -35,7 +35,7 @@ pub struct Accountz {
 }
 
 /// One account in `/accountz?acc=NAME` (the reference's `AccountInfo` without its JWT
-/// fields, which static configuration never fills, and without `responses`).
+/// fields, which static configuration never fills).
 #[derive(Serialize)]
 struct AccountInfo {
     account_name: String,
@@ -55,6 +55,23 @@ struct AccountInfo {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     imports: Vec<ImportJson>,
     sublist_stats: SublistStats,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    responses: BTreeMap<String, ResponseJson>,
+}
+
+/// A request through a service export waiting for its response, by its `_R_.` reply:
+/// the requester's account and original reply (the reference's internal import, whose
+/// type it prints as the number 2).
+#[derive(Serialize)]
+struct ResponseJson {
+    subject: String,
+    account: String,
+    to: String,
+    #[serde(rename = "type")]
+    kind: u8,
+    invalid: bool,
+    share: bool,
+    tracking: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -138,6 +155,22 @@ pub fn accountz(view: &dyn ServerView, query: &Query) -> Result<Accountz, BadPar
                 exports: configured.map_or_else(Vec::new, exports),
                 imports: configured.map_or_else(Vec::new, imports),
                 sublist_stats: SublistStats::of_account(&account),
+                responses: account
+                    .responses
+                    .iter()
+                    .map(|r| {
+                        let json = ResponseJson {
+                            subject: r.subject.clone(),
+                            account: r.requester.clone(),
+                            to: r.reply.clone(),
+                            kind: 2,
+                            invalid: false,
+                            share: false,
+                            tracking: false,
+                        };
+                        (r.subject.clone(), json)
+                    })
+                    .collect(),
             });
         }
     }
@@ -731,6 +764,28 @@ mod tests {
   }
 }"#;
         assert_eq!(detail(&bed.view(), "B"), expected);
+    }
+
+    /// A streamed request stays pending in the exporter, as the reference lists it.
+    #[test]
+    fn pending_responses_of_an_exporter() {
+        let mut bed = busy();
+        super::fixture::client(
+            &mut bed,
+            "b",
+            "SUB _INBOX.r 9\r\nPUB echo _INBOX.r 1\r\nq\r\n",
+        );
+        let text = detail(&bed.view(), "A");
+        let start = text.find("\"responses\"").expect("responses");
+        let reply = text[start..].split('"').nth(3).unwrap().to_string();
+        assert!(reply.starts_with("_R_.") && reply.len() == 17, "{text}");
+        let expected = format!(
+            "\"responses\": {{\n    \"{reply}\": {{\n      \"subject\": \"{reply}\",\n      \
+             \"account\": \"B\",\n      \"to\": \"_INBOX.r\",\n      \"type\": 2,\n      \
+             \"invalid\": false,\n      \"share\": false,\n      \"tracking\": false\n    }}\n  }}\n}}"
+        );
+        assert_eq!(&text[start..], expected);
+        assert!(!detail(&bed.view(), "B").contains("responses"));
     }
 
     #[test]

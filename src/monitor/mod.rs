@@ -635,6 +635,7 @@ mod tests {
                 subscriptions: Default::default(),
                 received: Default::default(),
                 sent: Default::default(),
+                responses: Vec::new(),
             }]
         }
     }

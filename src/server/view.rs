@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use super::account::Account;
 use super::cluster::RouteMeta;
 use super::conn_info::{ConnInfo, SubInfo};
+use super::service::PendingResponse;
 use super::settings::Settings;
 use super::stats::Snapshot;
 use super::ServerShared;
@@ -60,6 +61,8 @@ pub struct AccountSnapshot {
     pub received: Traffic,
     /// What was delivered to its clients.
     pub sent: Traffic,
+    /// Requests through its service exports still waiting for responses.
+    pub responses: Vec<PendingResponse>,
 }
 
 impl AccountSnapshot {
@@ -70,6 +73,7 @@ impl AccountSnapshot {
             name: account.name.clone(),
             updated: account.updated(),
             clients: account.clients.load(Ordering::Relaxed),
+            responses: account.responses.list(),
             subscriptions: account.sublist.totals(),
             received: Traffic {
                 msgs: load(&activity.in_msgs),
