@@ -2,6 +2,7 @@
 //! (per-account connection and message counts), as nats-server 2.9.10 serves them for
 //! accounts from the configuration file.
 
+use crate::transform::WeightedMapping;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -177,55 +178,19 @@ pub fn accountz(view: &dyn ServerView, query: &Query) -> Result<Accountz, BadPar
     Ok(doc)
 }
 
-/// A mapping's destinations as the reference keeps them: the ones without a cluster, then
-/// each cluster's; within each list the source itself is added with the remaining weight
-/// (unless the weights make 100 or the source is a destination), the list is ordered by
-/// weight and the weights are summed up.
+/// A mapping's destinations as the reference keeps them (see
+/// [`WeightedMapping::cumulative_weights`]).
 fn destinations(mapping: &MappingOptions) -> Vec<MapDest> {
-    let source_listed = mapping
-        .destinations
-        .iter()
-        .any(|d| d.subject == mapping.source);
-    let mut lists: BTreeMap<Option<&str>, Vec<(String, u32)>> = BTreeMap::new();
-    lists.insert(None, Vec::new());
-    for d in &mapping.destinations {
-        let list = lists.entry(d.cluster.as_deref()).or_default();
-        list.push((d.subject.clone(), u32::from(d.weight)));
-    }
-    let mut out = Vec::new();
-    for (cluster, mut list) in lists {
-        let total: u32 = list.iter().map(|(_, w)| w).sum();
-        if total != 100 && !source_listed {
-            list.push((positional(&mapping.source), 100u32.saturating_sub(total)));
-        }
-        list.sort_by_key(|(_, weight)| *weight);
-        let mut sum = 0;
-        for (subject, weight) in list {
-            sum += weight;
-            out.push(MapDest {
-                subject,
-                weight: sum,
-                cluster: cluster.map(str::to_string),
-            });
-        }
-    }
-    out
-}
-
-/// A source subject as a destination that keeps it: each `*` becomes `$1`, `$2`, ….
-fn positional(source: &str) -> String {
-    let mut n = 0;
-    let tokens: Vec<String> = source
-        .split('.')
-        .map(|token| match token {
-            "*" => {
-                n += 1;
-                format!("${n}")
-            }
-            _ => token.to_string(),
+    let Ok(weighted) = WeightedMapping::new(&mapping.source, &mapping.destinations) else {
+        return Vec::new();
+    };
+    (weighted.cumulative_weights().into_iter())
+        .map(|d| MapDest {
+            subject: d.subject,
+            weight: u32::from(d.weight),
+            cluster: d.cluster,
         })
-        .collect();
-    tokens.join(".")
+        .collect()
 }
 
 /// The exports: services first, then streams, each in configuration order.
@@ -852,11 +817,12 @@ mod tests {
         );
         // Only cluster destinations: the source takes all of the others.
         assert_eq!(
-            destinations(&mapping("a.*.*.>", &[("b", 100, Some("c1"))])),
-            [dest("a.$1.$2.>", 100, None), dest("b", 100, Some("c1"))]
+            destinations(&mapping("a.*.*.>", &[("b.$2.$1.>", 100, Some("c1"))])),
+            [
+                dest("a.$1.$2.>", 100, None),
+                dest("b.$2.$1.>", 100, Some("c1"))
+            ]
         );
-        assert_eq!(positional("*"), "$1");
-        assert_eq!(positional("a.b"), "a.b");
     }
 
     #[test]
