@@ -47,8 +47,11 @@ pub struct Account {
     service_imports: AtomicBool,
     /// Subject mappings applied to what the account's clients publish.
     mappings: RwLock<Arc<[WeightedMapping]>>,
-    /// `mappings` is not empty (tested on every PUB).
+    /// `mappings` is not empty.
     has_mappings: AtomicBool,
+    /// Mappings or service imports: publications take the slower path (tested on every
+    /// PUB, alone).
+    alters_publications: AtomicBool,
     /// Responses to requests that came in through service imports of this account.
     pub responses: Responses,
 }
@@ -68,6 +71,7 @@ impl Account {
             service_imports: AtomicBool::new(false),
             mappings: RwLock::new(Arc::new([])),
             has_mappings: AtomicBool::new(false),
+            alters_publications: AtomicBool::new(false),
             responses: Responses::default(),
         }
     }
@@ -90,6 +94,12 @@ impl Account {
     #[inline]
     pub fn has_service_imports(&self) -> bool {
         self.service_imports.load(Ordering::Relaxed)
+    }
+
+    /// Whether publications in the account may be mapped or taken by service imports.
+    #[inline]
+    pub fn alters_publications(&self) -> bool {
+        self.alters_publications.load(Ordering::Relaxed)
     }
 
     /// Whether the account maps subjects.
@@ -123,6 +133,12 @@ impl Account {
         self.has_mappings
             .store(!mappings.is_empty(), Ordering::Relaxed);
         *self.mappings.write().unwrap_or_else(|e| e.into_inner()) = mappings;
+        self.update_alters_publications();
+    }
+
+    fn update_alters_publications(&self) {
+        let alters = self.has_mappings() || self.has_service_imports();
+        self.alters_publications.store(alters, Ordering::Relaxed);
     }
 
     fn set_imports(&self, imports: Imports) {
@@ -131,6 +147,7 @@ impl Account {
         self.service_imports
             .store(!imports.services.is_empty(), Ordering::Relaxed);
         *self.imports.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(imports);
+        self.update_alters_publications();
     }
 
     /// When the account was last (re)configured.
@@ -301,9 +318,11 @@ pub fn invented_guest(opts: &Options) -> Option<User> {
     })
 }
 
-/// A reactor's match caches, one per account it has seen a message in.
+/// A reactor's match caches, one per account it has seen a message in (`$G`'s apart, so
+/// that a server without accounts looks it up as directly as before accounts existed).
 pub struct AccountCaches {
-    caches: Vec<MatchCache<SubRef>>,
+    global: MatchCache<SubRef>,
+    others: Vec<MatchCache<SubRef>>,
     entries: usize,
 }
 
@@ -311,7 +330,8 @@ impl AccountCaches {
     /// Caches of at most `entries` subjects each.
     pub fn new(entries: usize) -> AccountCaches {
         AccountCaches {
-            caches: vec![MatchCache::new(entries)],
+            global: MatchCache::new(entries),
+            others: Vec::new(),
             entries,
         }
     }
@@ -319,18 +339,26 @@ impl AccountCaches {
     /// The subscriptions of `account` matching `subject`.
     #[inline]
     pub fn lookup(&mut self, account: &Account, subject: &[u8]) -> Arc<MatchResult<SubRef>> {
-        if account.index >= self.caches.len() {
-            let entries = self.entries;
-            self.caches
-                .resize_with(account.index + 1, || MatchCache::new(entries));
+        if account.is_global() {
+            return self.global.lookup(&account.sublist, subject);
         }
-        self.caches[account.index].lookup(&account.sublist, subject)
+        self.other(account).lookup(&account.sublist, subject)
+    }
+
+    /// The cache of an account other than `$G`, made on first use.
+    fn other(&mut self, account: &Account) -> &mut MatchCache<SubRef> {
+        if account.index > self.others.len() {
+            let entries = self.entries;
+            self.others
+                .resize_with(account.index, || MatchCache::new(entries));
+        }
+        &mut self.others[account.index - 1]
     }
 
     /// The statistics of all caches together.
     pub fn stats(&self) -> CacheStats {
-        let mut total = CacheStats::default();
-        for cache in &self.caches {
+        let mut total = self.global.stats();
+        for cache in &self.others {
             total.add(&cache.stats());
         }
         total

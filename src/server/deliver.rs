@@ -411,7 +411,9 @@ fn deliver_to(turn: &mut Turn, publisher: u64, sub: &SubRef, msg: &Message<'_>) 
     true
 }
 
-/// Delivers through a shadow subscription: with the importer's subject.
+/// Delivers through a shadow subscription: with the importer's subject. Kept out of
+/// `deliver_to`, which accounts without stream imports never leave.
+#[inline(never)]
 fn deliver_imported(
     turn: &mut Turn,
     publisher: u64,

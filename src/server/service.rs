@@ -170,6 +170,8 @@ fn random_token(turn: &mut Turn) -> impl Iterator<Item = u8> {
 /// A client of `importer` published `msg`: when it matches one of the account's service
 /// imports, delivers it as a request in the exporter (and on through the exporter's own
 /// imports). Returns whether an import took it (the requester then gets no 503).
+#[cold]
+#[inline(never)]
 pub fn request(
     turn: &mut Turn,
     importer: &Arc<Account>,
@@ -250,6 +252,8 @@ fn forward_request(
 
 /// A message published (or routed) in `exporter` on one of its `_R_.` reply subjects:
 /// delivered to the requester's original reply in the requester's account.
+#[cold]
+#[inline(never)]
 pub fn respond(turn: &mut Turn, exporter: &Account, publisher: &ConnShared, msg: &Message<'_>) {
     let empty = payload(msg).is_empty();
     let Some((requester, reply)) = exporter.responses.take(msg.subject, empty) else {
