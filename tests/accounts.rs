@@ -402,3 +402,54 @@ fn nkey_users_live_in_their_account() {
         sync(&mut b);
     });
 }
+
+/// Rewrites the server's configuration and sends SIGHUP; waits for the `nth` outcome.
+fn reload(server: &ServerProc, conf: &str, nth: usize) {
+    std::fs::write(server.config_path(), conf).unwrap();
+    server.signal(libc::SIGHUP);
+    wait_until(
+        Duration::from_secs(5),
+        || {
+            let log = server.log();
+            log.matches("Reloaded server configuration").count()
+                + log.matches("Failed to reload server configuration").count()
+                >= nth
+        },
+        || format!("no reload outcome:\n{}", server.log()),
+    );
+}
+
+#[test]
+fn reload_rebuilds_accounts_users_and_imports() {
+    let before = "accounts {\n  A {\n    users = [ {user: a, password: a}, {user: m, password: m} ]\n    \
+                  exports = [ {stream: \"ev.>\"} ]\n  }\n  B { users = [ {user: b, password: b} ] }\n}\n";
+    let after = "accounts {\n  A {\n    users = [ {user: a, password: a} ]\n    \
+                 exports = [ {stream: \"ev.>\"} ]\n  }\n  B {\n    users = [ {user: b, password: b}, {user: m, password: m} ]\n    \
+                 imports = [ {stream: {account: A, subject: \"ev.>\"}, prefix: fromA} ]\n  }\n  \
+                 C { users = [ {user: c, password: c} ] }\n}\n";
+    each_server(before, |_, server| {
+        let addr = server.client_addr();
+        let (mut a, mut b, mut moved) = (login(addr, "a"), login(addr, "b"), login(addr, "m"));
+        b.send(b"SUB fromA.ev.> 1\r\n");
+        sync(&mut b);
+        reload(server, after, 1);
+        // The user that moved to B is closed without an -ERR; it comes back into B.
+        moved.expect_closed();
+        let mut moved = login(addr, "m");
+        moved.send(b"SUB fromA.ev.> 1\r\n");
+        sync(&mut moved);
+        // B's subscription made before the reload gets the new import; C exists.
+        a.send(b"PUB ev.1 1\r\nx\r\n");
+        sync(&mut a);
+        b.expect(b"MSG fromA.ev.1 1 1\r\nx\r\n");
+        moved.expect(b"MSG fromA.ev.1 1 1\r\nx\r\n");
+        login(addr, "c");
+        // The system account cannot change on a running server.
+        let with_system = format!("{after}system_account: C\n");
+        reload(server, &with_system, 2);
+        server.wait_for_log(
+            "config reload not supported for SystemAccount: old=, new=C",
+            1,
+        );
+    });
+}
