@@ -484,6 +484,33 @@ mod tests {
         assert_eq!(invented_guest(&opts), None);
     }
 
+    /// Found by fuzzing (a leak): a client that sends CONNECT again as a user of another
+    /// account moves there, and its earlier subscriptions stay where they were made, as in
+    /// the reference; closing removes each from its own account.
+    #[test]
+    fn a_second_connect_moves_the_client_and_leaves_its_subscriptions() {
+        use super::super::ServerView;
+        let mut bed = TestBed::new(two_accounts(AccountLimits::default()));
+        let x = connect(&mut bed, "a");
+        bed.feed(x, "SUB x 1\r\n");
+        bed.feed(
+            x,
+            "CONNECT {\"user\":\"b\",\"pass\":\"b\",\"verbose\":false}\r\nSUB y 2\r\n",
+        );
+        let (a, b) = (bed.user_client("a"), bed.user_client("b"));
+        bed.feed(a, "PUB x 1\r\na\r\nPUB y 1\r\nb\r\n");
+        bed.feed(b, "PUB x 1\r\nc\r\nPUB y 1\r\nd\r\n");
+        assert_eq!(bed.take_output(x), "MSG x 1 1\r\na\r\nMSG y 2 1\r\nd\r\n");
+        let accounts = &bed.view().accounts();
+        let clients = |name: &str| accounts.iter().find(|a| &*a.name == name).unwrap().clients;
+        assert_eq!((clients("A"), clients("B")), (1, 2));
+        bed.hang_up(x);
+        let accounts = bed.view().accounts();
+        for account in &accounts {
+            assert_eq!(account.subscriptions.count, 0, "{}", account.name);
+        }
+    }
+
     #[test]
     fn account_limits() {
         let limits = AccountLimits {

@@ -145,8 +145,8 @@ impl ClientSession {
         let subs: Vec<SubRef> = self.shared.subs.lock().values().cloned().collect();
         for sub in &subs {
             imports::remove_shadows(turn, sub);
-            if self.account.has_stream_imports() {
-                imports::add_shadows(turn, &self.account, sub);
+            if sub.account.has_stream_imports() {
+                imports::add_shadows(turn, &sub.account, sub);
             }
         }
     }
@@ -391,7 +391,9 @@ impl ClientSession {
     }
 
     /// Binds the client to its user's account (`None`: `$G`), within the account's
-    /// `max_connections`; false when the client was closed instead.
+    /// `max_connections`; false when the client was closed instead. A client that sends
+    /// CONNECT again as a user of another account moves there, as in the reference; the
+    /// subscriptions it made stay in the account they were made in.
     fn bind(&mut self, name: Option<&str>, turn: &mut Turn) -> bool {
         let accounts = &turn.shared.accounts;
         let account = match name {
@@ -404,9 +406,12 @@ impl ClientSession {
                 }
             },
         };
+        if self.bound {
+            self.account.clients.fetch_sub(1, Ordering::Relaxed);
+        }
         let clients = account.clients.fetch_add(1, Ordering::Relaxed) + 1;
         let limit = account.limits().max_connections;
-        let _ = self.shared.account.set(account.clone());
+        self.shared.set_account(&account);
         self.account = account;
         self.bound = true;
         if limit >= 0 && clients as i64 > limit {
@@ -909,12 +914,26 @@ impl Role for ClientSession {
         info.closed = Some((SystemTime::now(), reason.to_string()));
         turn.shared.closed.push(info);
         let subs: Vec<_> = shared.subs.lock().drain().map(|(_, sub)| sub).collect();
+        // Subscriptions live in the account they were made in (see `bind`): nearly always
+        // the client's, removed in one batch.
+        let (own, moved): (Vec<&SubRef>, Vec<&SubRef>) = subs
+            .iter()
+            .partition(|s| Arc::ptr_eq(&s.account, &self.account));
         let removed = self
             .account
             .sublist
-            .remove_batch(subs.iter().map(|s| (&*s.subject, s.queue.as_deref(), s)));
-        for (sub, _) in subs.iter().zip(removed).filter(|(_, removed)| *removed) {
+            .remove_batch(own.iter().map(|s| (&*s.subject, s.queue.as_deref(), *s)));
+        for (sub, _) in own.iter().zip(removed).filter(|(_, removed)| *removed) {
             turn.interest_changed(sub, false);
+        }
+        for sub in moved {
+            if sub
+                .account
+                .sublist
+                .remove(&sub.subject, sub.queue.as_deref(), sub)
+            {
+                turn.interest_changed(sub, false);
+            }
         }
         for sub in &subs {
             imports::remove_shadows(turn, sub);

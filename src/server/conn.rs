@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use super::account::Account;
@@ -131,8 +131,8 @@ pub struct ConnShared {
     /// Counters, last activity and RTT, for the monitor.
     pub activity: Activity,
     /// The account a client is bound to, once CONNECT bound it; its counters add up the
-    /// counters of its clients.
-    pub account: OnceLock<Arc<Account>>,
+    /// counters of its clients. Read once per batch, written at CONNECT.
+    account: Mutex<Option<Arc<Account>>>,
     /// CONNECT details and TLS parameters, for the monitor.
     pub meta: Mutex<ConnMeta>,
     /// The subscriptions by sid.
@@ -179,7 +179,7 @@ impl ConnShared {
             addr,
             start,
             activity,
-            account: OnceLock::new(),
+            account: Mutex::new(None),
             meta: Mutex::new(ConnMeta::default()),
             subs: SubTable::default(),
             role,
@@ -194,9 +194,22 @@ impl ConnShared {
     /// becomes the last activity.
     pub fn add_activity(&self, counts: &Counts, now: u64) {
         self.activity.add(counts, now);
-        if let Some(account) = self.account.get() {
+        if let Some(account) = &*self.account.lock().unwrap_or_else(|e| e.into_inner()) {
             account.activity.add(counts, now);
         }
+    }
+
+    /// The account the client is bound to, if any.
+    pub fn account(&self) -> Option<Arc<Account>> {
+        self.account
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Binds the client to `account` (at CONNECT).
+    pub fn set_account(&self, account: &Arc<Account>) {
+        *self.account.lock().unwrap_or_else(|e| e.into_inner()) = Some(account.clone());
     }
 
     /// Sets the CONNECT or TLS details the monitor shows.

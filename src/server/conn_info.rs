@@ -252,7 +252,7 @@ impl ConnShared {
             } else {
                 self.subs.live()
             },
-            account: self.account.get().map(|a| a.name.clone()),
+            account: self.account().map(|a| a.name.clone()),
             meta: self.meta.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             subs,
         }
