@@ -453,3 +453,22 @@ fn reload_rebuilds_accounts_users_and_imports() {
         );
     });
 }
+
+#[test]
+fn connz_names_the_no_auth_user_and_its_account() {
+    for imp in Impl::enabled() {
+        let server = ServerProc::start_with_config(imp, NO_AUTH_USER, &["-m", "-1"]);
+        let mut anon = Wire::connect(server.client_addr());
+        anon.read_info();
+        anon.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+        anon.expect(b"PONG\r\n");
+        let monitor = common::url_addr(server.ports()["monitoring"][0].as_str().unwrap());
+        let connz = common::http::get(monitor, "/connz?auth=1").json();
+        let conn = &connz["connections"][0];
+        assert_eq!(
+            (conn["authorized_user"].as_str(), conn["account"].as_str()),
+            (Some("foo"), Some("a")),
+            "{imp}: {connz}"
+        );
+    }
+}

@@ -495,6 +495,14 @@ impl ClientSession {
                 });
             }
         }
+        let anonymous = [&self.opts.user, &self.opts.auth_token, &self.opts.nkey]
+            .iter()
+            .all(|s| s.is_empty());
+        if let (true, Some(name)) = (anonymous, &identity.user) {
+            // `no_auth_user` stood in: `/connz?auth=1` names it, as the reference does.
+            self.shared
+                .update_meta(|meta| meta.authorized_user.clone_from(name));
+        }
         self.user = identity.user;
         let tracks = identity
             .permissions
