@@ -599,6 +599,11 @@ impl<T: Clone + PartialEq> SharedSublist<T> {
         self.read().list.count()
     }
 
+    /// Whether any subscription matches publish subject `subject` (not cached).
+    pub fn matches_any(&self, subject: &[u8]) -> bool {
+        !self.read().list.match_subject(subject).is_empty()
+    }
+
     /// Stored subscriptions, insertions and removals.
     pub fn totals(&self) -> SublistTotals {
         let shared = self.read();

@@ -343,6 +343,7 @@ impl ClientSession {
                 turn.interest_changed(&sub, false);
             }
             imports::remove_shadows(turn, &sub);
+            service::subscription_gone(&sub.account);
             let text = format!(
                 "Permissions Violation for Subscription to {:?} (sid {:?})",
                 String::from_utf8_lossy(&sub.subject),
@@ -631,6 +632,7 @@ impl ClientSession {
                             turn.interest_changed(&sub, false);
                         }
                         imports::remove_shadows(turn, &sub);
+                        service::subscription_gone(&sub.account);
                         if logging::trace_enabled() {
                             let sid = String::from_utf8_lossy(sid);
                             trace!("{}<-> [DELSUB {sid}]", self.shared.prefix());
@@ -946,6 +948,7 @@ impl Role for ClientSession {
         for sub in &subs {
             imports::remove_shadows(turn, sub);
         }
+        service::subscription_gone(&self.account);
         turn.shared.clients().remove(&shared.cid);
         if self.bound {
             self.account.clients.fetch_sub(1, Ordering::Relaxed);

@@ -457,6 +457,7 @@ fn auto_unsubscribed(turn: &Turn, sub: &SubRef) {
         turn.interest_changed(sub, false);
     }
     imports::remove_shadows(turn, sub);
+    service::subscription_gone(&sub.account);
     sub.conn.subs.remove_if(sub);
 }
 

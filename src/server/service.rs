@@ -123,6 +123,16 @@ impl Responses {
         subject
     }
 
+    /// Forgets the requests of `requester` whose reply subject no subscription of the
+    /// requester's account matches any more.
+    fn forget_unreachable(&self, requester: &Account) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.retain(|_, p| {
+            p.requester.index != requester.index || requester.sublist.matches_any(&p.reply)
+        });
+        self.active.store(!pending.is_empty(), Ordering::Relaxed);
+    }
+
     /// Forgets a request nobody received.
     fn forget(&self, subject: &[u8]) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -248,6 +258,24 @@ fn forward_request(
         forward_request(turn, exporter, publisher, &request, chain);
     }
     true
+}
+
+/// A subscription of `importer` went: the requests it made through service imports whose
+/// replies nobody in it can receive any more are forgotten (as the reference does when
+/// the requester loses interest), rather than waiting for the response threshold.
+pub fn subscription_gone(importer: &Account) {
+    if !importer.has_service_imports() {
+        return;
+    }
+    let imports = importer.imports();
+    for (i, import) in imports.services.iter().enumerate() {
+        let seen = imports.services[..i]
+            .iter()
+            .any(|earlier| earlier.exports_from(&import.exporter));
+        if !seen && import.exporter.responses.active() {
+            import.exporter.responses.forget_unreachable(importer);
+        }
+    }
 }
 
 /// A message published (or routed) in `exporter` on one of its `_R_.` reply subjects:
@@ -486,6 +514,30 @@ mod tests {
             bed.take_output(b),
             "MSG _INBOX.1 20 2\r\nc1\r\nMSG _INBOX.1 20 2\r\nc2\r\nMSG _INBOX.1 20 0\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn a_requester_that_stops_listening_frees_its_pending_responses() {
+        use super::super::ServerView;
+        let mut bed = TestBed::new(service(ResponseType::Streamed));
+        let (a, b) = (bed.user_client("a"), bed.user_client("b"));
+        bed.feed(a, "SUB svc.echo 10\r\n");
+        bed.feed(
+            b,
+            "SUB _INBOX.> 20\r\nSUB _INBOX.1 21\r\nPUB echo _INBOX.1 1\r\nq\r\n",
+        );
+        let pending = |bed: &TestBed| {
+            let accounts = bed.view().accounts();
+            let a = accounts.iter().find(|a| &*a.name == "A").unwrap();
+            a.responses.len()
+        };
+        assert_eq!(pending(&bed), 1);
+        // Another subscription still matches the reply: the request stays.
+        bed.feed(b, "UNSUB 21\r\n");
+        assert_eq!(pending(&bed), 1);
+        bed.feed(b, "UNSUB 20\r\n");
+        assert_eq!(pending(&bed), 0);
+        bed.take_output(a);
     }
 
     #[test]
