@@ -289,7 +289,7 @@ pub fn respond(turn: &mut Turn, exporter: &Account, publisher: &ConnShared, msg:
     };
     let response = Message {
         subject: &reply,
-        reply: None,
+        reply: msg.reply,
         header_len: msg.header_len,
         data: msg.data,
         sizes: msg.sizes.copied(),
