@@ -202,27 +202,34 @@ fn jsonp(body: &str) -> Value {
     json_object(&inner[at + 1..])
 }
 
-/// Strict Prometheus text as the monitor writes it: families of HELP, TYPE and one sample
-/// carrying `server_id`.
+/// Strict Prometheus text as the monitor writes it: families of HELP, TYPE and one or more
+/// samples (one per account for the `accstatz` gauges), each carrying `server_id`.
 fn prometheus(text: &str) {
     assert!(text.ends_with('\n'));
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len() % 3, 0, "{text}");
-    for family in lines.chunks(3) {
-        let name = family[0]
+    let mut lines = text.lines().peekable();
+    while let Some(help) = lines.next() {
+        let name = help
             .strip_prefix("# HELP ")
             .and_then(|rest| rest.split(' ').next())
-            .unwrap_or_else(|| panic!("HELP: {family:?}"));
+            .unwrap_or_else(|| panic!("HELP: {help:?}"));
         assert!(
             !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
             "{name:?}"
         );
-        let kind = family[1].strip_prefix(&format!("# TYPE {name} "));
-        assert!(matches!(kind, Some("gauge" | "counter")), "{family:?}");
-        let sample = family[2]
-            .strip_prefix(&format!("{name}{{server_id=\""))
-            .unwrap_or_else(|| panic!("sample: {family:?}"));
-        let (_, value) = sample.rsplit_once("} ").expect("a value");
-        assert!(value.parse::<f64>().is_ok(), "{family:?}");
+        let kind = lines
+            .next()
+            .and_then(|line| line.strip_prefix(&format!("# TYPE {name} ")));
+        assert!(matches!(kind, Some("gauge" | "counter")), "{name}: {kind:?}");
+        let mut samples = 0;
+        while let Some(sample) = lines.next_if(|line| !line.starts_with('#')) {
+            let labels = sample
+                .strip_prefix(&format!("{name}{{"))
+                .unwrap_or_else(|| panic!("sample: {sample:?}"));
+            let (labels, value) = labels.rsplit_once("} ").expect("a value");
+            assert!(labels.contains("server_id=\""), "{sample:?}");
+            assert!(value.parse::<f64>().is_ok(), "{sample:?}");
+            samples += 1;
+        }
+        assert!(samples > 0, "{name}: no sample");
     }
 }
