@@ -90,10 +90,7 @@ fn options() -> Options {
         },
         AccountOptions {
             name: "B".into(),
-            exports: vec![
-                export("ev.>", ExportKind::Stream),
-                export("svc.*", service),
-            ],
+            exports: vec![export("ev.>", ExportKind::Stream), export("svc.*", service)],
             ..AccountOptions::default()
         },
     ];

@@ -219,7 +219,10 @@ fn prometheus(text: &str) {
         let kind = lines
             .next()
             .and_then(|line| line.strip_prefix(&format!("# TYPE {name} ")));
-        assert!(matches!(kind, Some("gauge" | "counter")), "{name}: {kind:?}");
+        assert!(
+            matches!(kind, Some("gauge" | "counter")),
+            "{name}: {kind:?}"
+        );
         let mut samples = 0;
         while let Some(sample) = lines.next_if(|line| !line.starts_with('#')) {
             let labels = sample

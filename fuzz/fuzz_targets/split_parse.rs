@@ -30,7 +30,8 @@ pub fn parse_in_pieces(make: impl Fn() -> Parser, input: &[u8], pieces: &[usize]
             match parser.parse(&held[pos..]) {
                 Ok(Parsed::Frame(frame)) => {
                     pos += frame.consumed;
-                    seen.frames.push((format!("{:?}", frame.op), frame.consumed));
+                    seen.frames
+                        .push((format!("{:?}", frame.op), frame.consumed));
                 }
                 Ok(Parsed::Incomplete { .. }) => break,
                 Err(err) => {
