@@ -706,3 +706,38 @@ fn a_broken_route_peer_is_closed_and_hurts_no_one() {
         );
     }
 }
+
+/// Rolling restarts, as a client library's failover tests do them: a client that read its
+/// INFO before a server joined and sent CONNECT after gets the new URLs with the PONG to its
+/// first PING; a server that stops sends its clients no INFO without its peers.
+#[test]
+fn clients_keep_the_cluster_urls_through_joins_and_stops() {
+    for imp in Impl::enabled() {
+        let ports = [free_port(), free_port()];
+        let seed = Node::start(imp, ports[0], ports[0], &[]);
+        let mut early = Wire::connect(seed.server.client_addr());
+        early.read_info();
+        let second = Node::start(imp, ports[1], ports[0], &[]);
+        wait_for_mesh(&[&seed, &second], 1, Duration::from_secs(5));
+        // The async INFO of the join went to CONNECTed clients only.
+        early.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
+        early.expect(b"PONG\r\n");
+        let addr = |n: &Node| n.server.client_addr().to_string();
+        let mut two = vec![addr(&seed), addr(&second)];
+        two.sort();
+        assert_eq!(
+            urls_of(&next_info(&mut early)),
+            two,
+            "{imp}: INFO after PONG"
+        );
+        early.send(b"PING\r\n");
+        early.expect(b"PONG\r\n");
+        // Stopping the seed: its clients see the connection close, no INFO before it.
+        let mut watcher = Wire::connect(seed.server.client_addr());
+        watcher.read_info();
+        watcher.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
+        watcher.expect(b"PONG\r\n");
+        seed.server.signal(libc::SIGTERM);
+        watcher.expect_closed();
+    }
+}

@@ -13,6 +13,7 @@ use rustls::pki_types::CertificateDer;
 
 use super::account::{Account, Mapped};
 use super::conn::{CloseReason, ConnShared, SubRef, Subscription};
+use super::conn_info;
 use super::deliver::{self, LazySizes, Message};
 use super::imports;
 use super::info::{ClientOpts, Info};
@@ -57,8 +58,8 @@ pub struct ClientSession {
     account: Arc<Account>,
     /// CONNECT bound the client to `account` (and counted it there).
     bound: bool,
-    /// The account lowered `max_payload`: the client's next PING gets an updated INFO.
-    info_after_pong: bool,
+    /// The client's first PING was answered (only the first may bring an updated INFO).
+    first_ping_answered: bool,
     parser: Parser,
     opts: ClientOpts,
     phase: Phase,
@@ -115,7 +116,7 @@ impl ClientSession {
             liveness: Liveness::new(now + opts.ping_interval),
             account: turn.shared.accounts.global().clone(),
             bound: false,
-            info_after_pong: false,
+            first_ping_answered: false,
             shared,
         };
         turn.counts.total_connections += 1;
@@ -434,8 +435,6 @@ impl ClientSession {
         }
         let opts = &turn.settings.opts;
         self.set_limits(opts.max_control_line, opts.max_payload);
-        self.info_after_pong =
-            self.opts.protocol >= 1 && self.max_payload(opts.max_payload) < opts.max_payload;
         true
     }
 
@@ -470,13 +469,24 @@ impl ClientSession {
         turn.send_err(self.token(), "maximum subscriptions exceeded");
     }
 
-    /// The client's first PING after CONNECT, when its account lowered `max_payload`: an
-    /// INFO with the payload limit that applies to it follows the PONG.
-    fn send_updated_info(&mut self, turn: &mut Turn) {
-        self.info_after_pong = false;
+    /// PING: PONG, and after the client's first PING (with CONNECT `protocol` 1) an updated
+    /// INFO when its account lowered `max_payload` or the cluster's client URLs changed
+    /// since the client connected: it may have read its INFO before the change and sent
+    /// CONNECT after the async INFO went out (the reference's `processPing`).
+    fn on_ping(&mut self, turn: &mut Turn) {
+        self.liveness.on_ping(self.shared.token, turn);
+        if std::mem::replace(&mut self.first_ping_answered, true) || self.opts.protocol < 1 {
+            return;
+        }
         let template = turn.shared.client_info(&turn.settings);
+        let max_payload = self.max_payload(template.max_payload);
+        let started = conn_info::unix_nanos(self.shared.start);
+        let urls_changed = turn.shared.client_urls_changed_at() >= started;
+        if max_payload == template.max_payload && !urls_changed {
+            return;
+        }
         let info = Info {
-            max_payload: self.max_payload(template.max_payload),
+            max_payload,
             ..template
         };
         let line = info.line_for(self.shared.cid, self.shared.addr.ip().to_string());
@@ -861,12 +871,7 @@ impl Role for ClientSession {
                 sid,
             } => self.on_sub(subject, queue, sid, turn),
             Op::Unsub { sid, max } => self.on_unsub(sid, max, turn),
-            Op::Ping => {
-                self.liveness.on_ping(self.shared.token, turn);
-                if self.info_after_pong {
-                    self.send_updated_info(turn);
-                }
-            }
+            Op::Ping => self.on_ping(turn),
             Op::Pong => self.liveness.on_pong(&self.shared),
             Op::Err(text) => {
                 error!(

@@ -111,6 +111,8 @@ struct ServerShared {
     cluster: Option<Arc<cluster::Cluster>>,
     /// `connect_urls` of the client INFO: ours and the cluster peers'.
     connect_urls: Mutex<Vec<String>>,
+    /// When `connect_urls` last changed (Unix nanoseconds; 0: never).
+    connect_urls_changed_at: AtomicU64,
     shutdown: AtomicBool,
     /// The client listener is open (false in lame duck mode): `/healthz` is ok.
     accepting: AtomicBool,
@@ -139,6 +141,7 @@ impl ServerShared {
             stats: Stats::default(),
             cluster,
             connect_urls: Mutex::new(Vec::new()),
+            connect_urls_changed_at: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
             accepting: AtomicBool::new(true),
         }
@@ -176,10 +179,21 @@ impl ServerShared {
 
     /// Recomputes the client `connect_urls` (ours and every route's server's, unless
     /// `no_advertise`) and sends clients that take async INFO the new INFO.
+    /// When the client URLs of the cluster last changed (Unix nanoseconds; 0: never).
+    fn client_urls_changed_at(&self) -> u64 {
+        self.connect_urls_changed_at.load(Ordering::Acquire)
+    }
+
     fn client_urls_changed(&self) {
         let Some(cluster) = &self.cluster else {
             return;
         };
+        // Routes closing while the server stops tell the clients nothing: they would
+        // forget the servers they are about to fail over to (the reference sends no INFO
+        // while shutting down).
+        if self.is_shutting_down() {
+            return;
+        }
         let settings = self.settings.current();
         let mut urls = cluster.own_client_urls.clone();
         if !settings.opts.cluster.no_advertise {
@@ -195,6 +209,8 @@ impl ServerShared {
         }
         *current = urls;
         drop(current);
+        let now = conn_info::unix_nanos(SystemTime::now());
+        self.connect_urls_changed_at.store(now, Ordering::Release);
         let info = self.client_info(&settings);
         let clients: Vec<_> = self.clients().values().cloned().collect();
         for client in clients {
