@@ -19,9 +19,11 @@ use natsd::server::testbed::TestBed;
 use serde_json::Value;
 
 /// The endpoints the monitor serves below its base path (`/` is the base path itself).
-const ENDPOINTS: [&str; 7] = [
+const ENDPOINTS: [&str; 9] = [
     "varz",
     "connz",
+    "accountz",
+    "accstatz",
     "routez",
     "subsz",
     "subscriptionsz",
