@@ -443,7 +443,7 @@ fn reload_rebuilds_accounts_users_and_imports() {
         sync(&mut a);
         b.expect(b"MSG fromA.ev.1 1 1\r\nx\r\n");
         moved.expect(b"MSG fromA.ev.1 1 1\r\nx\r\n");
-        login(addr, "c");
+        let mut c = login(addr, "c");
         // The system account cannot change on a running server.
         let with_system = format!("{after}system_account: C\n");
         reload(server, &with_system, 2);
@@ -451,6 +451,10 @@ fn reload_rebuilds_accounts_users_and_imports() {
             "config reload not supported for SystemAccount: old=, new=C",
             1,
         );
+        sync(&mut c);
+        // An account removed: its clients are closed without an -ERR.
+        reload(server, before, 3);
+        c.expect_closed();
     });
 }
 

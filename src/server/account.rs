@@ -201,11 +201,17 @@ impl Accounts {
         Ok(accounts)
     }
 
-    /// Adds the accounts `opts` name that are missing and sets every account's limits.
-    /// Accounts no longer configured stay until their last connection closes (a reload
-    /// closes those connections).
+    /// Adds the accounts `opts` name that are missing, sets every account's limits and
+    /// forgets the accounts no longer configured (as the reference rebuilds its accounts on
+    /// reload; their connections are closed by the reload, their subscriptions go with
+    /// them).
     pub fn configure(&self, opts: &Options) {
         let mut by_name = self.by_name.write().unwrap_or_else(|e| e.into_inner());
+        by_name.retain(|name, _| {
+            **name == *GLOBAL
+                || self.system.as_deref() == Some(&**name)
+                || opts.accounts.iter().any(|a| *a.name == **name)
+        });
         let mut add = |name: &str, limits: AccountLimits| {
             let account = by_name
                 .entry(name.into())
@@ -353,6 +359,12 @@ impl AccountCaches {
                 .resize_with(account.index, || MatchCache::new(entries));
         }
         &mut self.others[account.index - 1]
+    }
+
+    /// Drops the caches of accounts other than `$G` (after a reload changed the accounts:
+    /// a removed account's cache would keep its subscriptions alive; the others refill).
+    pub fn forget_accounts(&mut self) {
+        self.others = Vec::new();
     }
 
     /// The statistics of all caches together.
@@ -623,5 +635,17 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &accounts.get(b"A").unwrap()));
         let b = accounts.get(b"B").unwrap();
         assert_ne!(a.index, b.index);
+        accounts.configure(&with_accounts(&["B"]));
+        assert!(
+            accounts.get(b"A").is_none(),
+            "removed from the configuration"
+        );
+        assert_eq!(accounts.all().len(), 3, "$G, $SYS and B");
+        accounts.configure(&with_accounts(&["A", "B"]));
+        assert_ne!(
+            accounts.get(b"A").unwrap().index,
+            a.index,
+            "a new account A"
+        );
     }
 }

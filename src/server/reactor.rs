@@ -167,6 +167,7 @@ impl Reactor {
         }
         self.shed_oldest();
         if old.opts.accounts != self.turn.settings.opts.accounts {
+            self.turn.caches.forget_accounts();
             for (_, conn) in self.conns.iter_mut() {
                 if let Session::Client(client) = &conn.session {
                     client.reimport(&self.turn);

@@ -571,14 +571,15 @@ impl Role for RouteSession {
         let shared = &self.shared;
         debug!("{}Router connection closed: {reason}", shared.prefix());
         let subs: Vec<SubRef> = shared.subs.lock().drain().map(|(_, s)| s).collect();
-        for account in turn.shared.accounts.all() {
+        // By the account each subscription was made in (one a reload removed included).
+        let mut accounts: Vec<&Arc<Account>> = subs.iter().map(|s| &s.account).collect();
+        accounts.sort_by_key(|a| a.index);
+        accounts.dedup_by_key(|a| a.index);
+        for account in accounts {
             let own: Vec<&SubRef> = subs
                 .iter()
-                .filter(|s| Arc::ptr_eq(&s.account, &account))
+                .filter(|s| Arc::ptr_eq(&s.account, account))
                 .collect();
-            if own.is_empty() {
-                continue;
-            }
             debug!(
                 "{}Removing {} subscriptions for account {:?}",
                 shared.prefix(),
