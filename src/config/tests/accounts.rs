@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{load, options, reference, reference_disagreements, strings, Report};
+use super::{allow, load, options, reference, reference_disagreements, strings, Report};
 use crate::options::{
     AccountLimits, AccountOptions, ExportKind, ExportOptions, ImportKind, ImportOptions,
     MappingDestination, MappingOptions, Permissions, ResponseType, SubjectPermission, User,
@@ -308,13 +308,6 @@ fn user(name: &str, account: Option<&str>) -> User {
         account: account.map(Into::into),
         ..User::default()
     }
-}
-
-fn allow(subjects: &[&str]) -> Option<SubjectPermission> {
-    Some(SubjectPermission {
-        allow: Some(strings(subjects)),
-        deny: None,
-    })
 }
 
 fn export(subject: &str, kind: ExportKind, accounts: &[&str]) -> ExportOptions {
