@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::{allow, load, options, reference, reference_disagreements, strings, Report};
 use crate::options::{
     AccountLimits, AccountOptions, ExportKind, ExportOptions, ImportKind, ImportOptions,
-    MappingDestination, MappingOptions, Permissions, ResponseType, SubjectPermission, User,
+    MappingDestination, MappingOptions, Permissions, ResponseType, User,
 };
 
 /// A public account nkey (the reference accepts it).
