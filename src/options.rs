@@ -164,6 +164,9 @@ pub struct Options {
     /// Top-level `mappings {}`/`maps {}`: the mappings of the global account `$G`, in file
     /// order (a source given in both blocks: the later one, in the earlier one's place).
     pub mappings: Vec<MappingOptions>,
+    /// Leaf node connections (`leafnodes {}`): the hub-side listener and the remotes this
+    /// server solicits as a leaf.
+    pub leafnodes: LeafnodeOptions,
 }
 
 /// One account of the `accounts {}` block (static configuration mode).
@@ -447,6 +450,87 @@ pub struct ClusterOptions {
     pub routes: Vec<String>,
 }
 
+/// A `leafnodes {}` (alias `leaf`) block: the listener leafs connect to (hub role) and
+/// the hubs this server connects to (leaf role).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeafnodeOptions {
+    /// Listen host (`listen`, `host`/`net`); 0.0.0.0 when unset.
+    pub host: Option<String>,
+    /// Listen port as given: 0 = no leafnode listener, -1 = random.
+    pub port: i64,
+    /// `authorization { user, password }`: the single leaf user.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `authorization { account }`: the account the single user binds to.
+    pub account: Option<String>,
+    /// `authorization { users [...] }`.
+    pub users: Vec<LeafUser>,
+    /// `authorization { timeout }` in seconds; 0 = the default (2, or TLS timeout + 1).
+    pub auth_timeout: f64,
+    /// `tls {}` for accepted leaf connections (peer certificates checked only with
+    /// `verify`).
+    pub tls: Option<TlsOptions>,
+    /// `advertise`/`leafnode_advertise`: `host[:port]` announced to leafs.
+    pub advertise: Option<String>,
+    /// `no_advertise`: our leaf URL is not gossiped to cluster peers.
+    pub no_advertise: bool,
+    /// `reconnect` (seconds between attempts, leaf role).
+    pub reconnect: Duration,
+    /// `min_version`: leafs announcing a lower version are refused (empty = any).
+    pub min_version: Option<String>,
+    /// `remotes`: the hubs to connect to, in file order.
+    pub remotes: Vec<RemoteLeafOptions>,
+}
+
+impl Default for LeafnodeOptions {
+    fn default() -> Self {
+        LeafnodeOptions {
+            host: None,
+            port: 0,
+            username: None,
+            password: None,
+            account: None,
+            users: Vec::new(),
+            auth_timeout: 0.0,
+            tls: None,
+            advertise: None,
+            no_advertise: false,
+            reconnect: Duration::from_secs(1),
+            min_version: None,
+            remotes: Vec::new(),
+        }
+    }
+}
+
+/// A user of `leafnodes { authorization { users [...] } }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeafUser {
+    pub username: String,
+    /// Plain text or a bcrypt hash.
+    pub password: String,
+    /// The account the link binds to (`None`: `$G`).
+    pub account: Option<String>,
+}
+
+/// One entry of `leafnodes { remotes [...] }`: a hub to connect to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RemoteLeafOptions {
+    /// `url`/`urls`, as written (surrounding space removed), duplicates dropped.
+    pub urls: Vec<String>,
+    /// `no_randomize`/`dont_randomize`: try the URLs in order.
+    pub no_randomize: bool,
+    /// `account`/`local`: the local account the link binds to (`None`: `$G`).
+    pub account: Option<String>,
+    /// `credentials`/`creds`: a JWT + nkey seed file, `$ENV` and `~` expanded.
+    pub credentials: Option<PathBuf>,
+    /// `tls {}`: the client side of the handshake.
+    pub tls: Option<TlsOptions>,
+    /// `deny_imports`: subjects this leaf will not receive from the hub.
+    pub deny_imports: Vec<String>,
+    /// `deny_exports`: subjects this leaf will not send to the hub.
+    pub deny_exports: Vec<String>,
+}
+
 /// Route permissions (`import` = the peer's publishes we accept, `export` = the interest we
 /// accept from it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -501,6 +585,7 @@ impl Default for Options {
             no_system_account: false,
             accounts: Vec::new(),
             mappings: Vec::new(),
+            leafnodes: LeafnodeOptions::default(),
         }
     }
 }
