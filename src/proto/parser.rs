@@ -245,9 +245,19 @@ pub struct Parser {
     max_control_line: usize,
     max_payload: usize,
     headers: bool,
-    /// Whether this is a route connection.
-    route: bool,
+    /// The kind of connection.
+    mode: Mode,
+    /// What a `PUB`/`HPUB` becomes on this kind of connection (kept here so
+    /// that parsing a `PUB` does not look at the mode).
+    pub_kind: MsgKind,
     phase: Phase,
+}
+
+/// The kinds of connection, each with its own operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Client,
+    Route,
 }
 
 impl Parser {
@@ -259,7 +269,8 @@ impl Parser {
             max_control_line,
             max_payload,
             headers: false,
-            route: false,
+            mode: Mode::Client,
+            pub_kind: MsgKind::Client,
             phase: Phase::Start,
         }
     }
@@ -273,7 +284,8 @@ impl Parser {
             max_control_line: usize::MAX,
             max_payload: usize::MAX,
             headers: true,
-            route: true,
+            mode: Mode::Route,
+            pub_kind: MsgKind::Ignored,
             phase: Phase::Start,
         }
     }
@@ -288,7 +300,7 @@ impl Parser {
     /// Changes the limits (configuration reload); they apply from the next
     /// operation. Routes have no limits: a route parser ignores this.
     pub fn set_limits(&mut self, max_control_line: usize, max_payload: usize) {
-        if !self.route {
+        if self.mode == Mode::Client {
             self.max_control_line = max_control_line;
             self.max_payload = max_payload;
         }
@@ -378,7 +390,7 @@ impl Parser {
 
     /// Recognises the verb.
     fn start(&mut self, buf: &[u8]) -> Result<Option<Parsed<'static>>, ParseError> {
-        match match_keyword(buf, self.route)? {
+        match match_keyword(buf, self.mode)? {
             None => return Ok(Some(INCOMPLETE)),
             Some((Keyword::Bare(op), end)) => self.phase = Phase::SkipLine { op, scan: end },
             Some((Keyword::Args(verb), end)) => self.phase = Phase::SkipBlanks { verb, pos: end },
@@ -485,23 +497,25 @@ impl Parser {
         body: usize,
     ) -> Result<LineOp<'a>, ParseError> {
         let text = args.of(buf);
-        let op = match verb {
-            Verb::Connect => Op::Connect(text),
-            Verb::Info => Op::Info(text),
-            Verb::Err => Op::Err(text),
-            Verb::Sub if self.route => Op::Ignored,
-            Verb::Sub => sub_op(buf, args)?,
-            Verb::Unsub if !self.route => unsub_op(buf, args)?,
-            Verb::Unsub | Verb::RouteUnsub => route_unsub_op(buf, args)?,
-            Verb::RouteSub => route_sub_op(buf, args)?,
-            Verb::Account => Op::Ignored,
-            Verb::Pub => return self.pub_msg(buf, args, body).map(LineOp::Payload),
-            Verb::HPub => return self.hpub_msg(buf, args, body).map(LineOp::Payload),
-            Verb::RMsg => return route_msg(buf, args, body, false).map(LineOp::Payload),
-            Verb::HMsg if self.route => {
+        // The remote verbs (RS+, RMSG, ...) only come on the modes that
+        // recognise them (see `identify_keyword`).
+        let op = match (verb, self.mode) {
+            (Verb::Connect, _) => Op::Connect(text),
+            (Verb::Info, _) => Op::Info(text),
+            (Verb::Err, _) => Op::Err(text),
+            (Verb::Account, _) => Op::Ignored,
+            (Verb::Pub, _) => return self.pub_msg(buf, args, body).map(LineOp::Payload),
+            (Verb::HPub, _) => return self.hpub_msg(buf, args, body).map(LineOp::Payload),
+            (Verb::Sub, Mode::Client) => sub_op(buf, args)?,
+            (Verb::Sub, Mode::Route) => Op::Ignored,
+            (Verb::RemoteSub, _) => route_sub_op(buf, args)?,
+            (Verb::Unsub, Mode::Client) => unsub_op(buf, args)?,
+            (Verb::Unsub | Verb::RemoteUnsub, _) => route_unsub_op(buf, args)?,
+            (Verb::RemoteMsg, _) => return route_msg(buf, args, body, false).map(LineOp::Payload),
+            (Verb::HMsg, Mode::Route) => {
                 return route_msg(buf, args, body, true).map(LineOp::Payload)
             }
-            Verb::HMsg => return Err(ParseError::UnknownOp),
+            (Verb::HMsg, Mode::Client) => return Err(ParseError::UnknownOp),
         };
         Ok(LineOp::Done(op))
     }
@@ -523,7 +537,7 @@ impl Parser {
         self.check_payload(size)?;
         Ok(PendingMsg {
             args,
-            kind: self.pub_kind(),
+            kind: self.pub_kind,
             subject,
             reply,
             header_len: None,
@@ -551,22 +565,13 @@ impl Parser {
         self.check_payload(size)?;
         Ok(PendingMsg {
             args,
-            kind: self.pub_kind(),
+            kind: self.pub_kind,
             subject,
             reply,
             header_len: Some(header_len),
             body,
             size,
         })
-    }
-
-    /// What a `PUB`/`HPUB` becomes: dropped on a route.
-    fn pub_kind(&self) -> MsgKind {
-        if self.route {
-            MsgKind::Ignored
-        } else {
-            MsgKind::Client
-        }
     }
 
     /// Rejects payloads above the maximum.
@@ -670,7 +675,7 @@ fn route_unsub_op(buf: &[u8], args: Span) -> Result<Op<'_>, ParseError> {
 /// Errors are checked in the reference order: argument count, indicator,
 /// header size, total size, header size > total size.
 fn route_msg(buf: &[u8], args: Span, body: usize, headers: bool) -> Result<PendingMsg, ParseError> {
-    let fields = route_fields(buf, args, headers)?;
+    let fields = msg_fields(buf, args, headers, true)?;
     Ok(PendingMsg {
         args,
         kind: MsgKind::Route,
@@ -682,8 +687,9 @@ fn route_msg(buf: &[u8], args: Span, body: usize, headers: bool) -> Result<Pendi
     })
 }
 
-/// The parts of an `RMSG`/`HMSG` control line.
-struct RouteFields {
+/// The parts of a routed message's control line.
+struct MsgFields {
+    /// Empty on a leaf connection.
     account: Span,
     subject: Span,
     reply: Option<Span>,
@@ -693,20 +699,29 @@ struct RouteFields {
     size: usize,
 }
 
-/// Splits and checks `RMSG`/`HMSG` arguments (see [`route_msg`]).
-fn route_fields(buf: &[u8], args: Span, headers: bool) -> Result<RouteFields, ParseError> {
+/// Splits and checks the arguments of a routed message (see [`route_msg`]);
+/// `with_account`: they start with an account, as on a route.
+fn msg_fields(
+    buf: &[u8],
+    args: Span,
+    headers: bool,
+    with_account: bool,
+) -> Result<MsgFields, ParseError> {
     let sizes = 1 + usize::from(headers);
+    // Where the subject and the reply (or indicator) are.
+    let subject = usize::from(with_account);
+    let after = subject + 1;
     let tokens = EndTokens::split(buf, args);
     let count = tokens.count;
-    if count < 2 + sizes {
+    if count < after + sizes {
         return Err(ParseError::BadArgs);
     }
-    let (reply, first_queue) = match count - 2 - sizes {
+    let (reply, first_queue) = match count - after - sizes {
         0 => (None, count),
-        1 => (Some(tokens.first(2)), count),
-        _ => match tokens.first(2).of(buf) {
-            b"+" => (Some(tokens.first(3)), 4),
-            b"|" => (None, 3),
+        1 => (Some(tokens.first(after)), count),
+        _ => match tokens.first(after).of(buf) {
+            b"+" => (Some(tokens.first(after + 1)), after + 2),
+            b"|" => (None, after + 1),
             _ => return Err(ParseError::BadArgs),
         },
     };
@@ -728,9 +743,13 @@ fn route_fields(buf: &[u8], args: Span, headers: bool) -> Result<RouteFields, Pa
     if header_len.is_some_and(|header_len| header_len > size) {
         return Err(ParseError::BadArgs);
     }
-    Ok(RouteFields {
-        account: tokens.first(0),
-        subject: tokens.first(1),
+    Ok(MsgFields {
+        account: if with_account {
+            tokens.first(0)
+        } else {
+            Span::default()
+        },
+        subject: tokens.first(subject),
         reply,
         queues,
         header_len,
@@ -762,7 +781,7 @@ impl<'a> RoutedArgs<'a> {
             start: 0,
             end: args.len(),
         };
-        let fields = route_fields(args, whole, headers).ok()?;
+        let fields = msg_fields(args, whole, headers, true).ok()?;
         Some(RoutedArgs {
             account: fields.account.of(args),
             subject: fields.subject.of(args),
@@ -830,11 +849,11 @@ enum Verb {
     Unsub,
     Err,
     /// `RS+` (routes only).
-    RouteSub,
+    RemoteSub,
     /// `RS-` (routes only).
-    RouteUnsub,
+    RemoteUnsub,
     /// `RMSG` (routes only).
-    RMsg,
+    RemoteMsg,
     /// `A+`/`A-`: gateway interest, ignored (routes only).
     Account,
 }
@@ -856,11 +875,11 @@ enum Keyword {
 }
 
 /// Matches the keyword at the start of `buf`, including the blank that must
-/// follow some verbs; `route` enables the route verbs. Returns the keyword
+/// follow some verbs; `mode` decides which verbs exist. Returns the keyword
 /// and the offset after it, or `None` if `buf` ends before the keyword is
 /// decided.
-fn match_keyword(buf: &[u8], route: bool) -> Result<Option<(Keyword, usize)>, ParseError> {
-    let Some((text, keyword)) = identify_keyword(buf, route)? else {
+fn match_keyword(buf: &[u8], mode: Mode) -> Result<Option<(Keyword, usize)>, ParseError> {
+    let Some((text, keyword)) = identify_keyword(buf, mode)? else {
         return Ok(None);
     };
     for (i, &expected) in text.iter().enumerate() {
@@ -886,11 +905,12 @@ fn match_keyword(buf: &[u8], route: bool) -> Result<Option<(Keyword, usize)>, Pa
 /// the first wrong byte.
 fn identify_keyword(
     buf: &[u8],
-    route: bool,
+    mode: Mode,
 ) -> Result<Option<(&'static [u8], Keyword)>, ParseError> {
     let Some(first) = buf.first() else {
         return Ok(None);
     };
+    let route = mode == Mode::Route;
     let second = buf.get(1).map(u8::to_ascii_uppercase);
     let found: (&'static [u8], Keyword) = match (first.to_ascii_uppercase(), second) {
         (b'C', _) => (b"CONNECT", Keyword::Args(Verb::Connect)),
@@ -906,10 +926,10 @@ fn identify_keyword(
         (b'H', Some(b'P')) => (b"HPUB", Keyword::Args(Verb::HPub)),
         (b'H', Some(b'M')) => (b"HMSG", Keyword::Args(Verb::HMsg)),
         (b'R', Some(b'S')) if route => match buf.get(2) {
-            Some(b'-') => (b"RS-", Keyword::Args(Verb::RouteUnsub)),
-            _ => (b"RS+", Keyword::Args(Verb::RouteSub)),
+            Some(b'-') => (b"RS-", Keyword::Args(Verb::RemoteUnsub)),
+            _ => (b"RS+", Keyword::Args(Verb::RemoteSub)),
         },
-        (b'R', _) if route => (b"RMSG", Keyword::Args(Verb::RMsg)),
+        (b'R', _) if route => (b"RMSG", Keyword::Args(Verb::RemoteMsg)),
         (b'A', Some(b'-')) if route => (b"A-", Keyword::Args(Verb::Account)),
         (b'A', _) if route => (b"A+", Keyword::Args(Verb::Account)),
         // Includes MSG, the leaf verbs (LS+, LMSG, ...) and, on client
@@ -2518,6 +2538,13 @@ PING\r\n";
         assert_eq!(parse_size(b""), None);
         assert_eq!(parse_size(b"1000000000"), None);
         assert_eq!(parse_size(b"1 "), None);
+    }
+
+    #[test]
+    fn op_stays_small() {
+        // Every frame moves an `Op`: the client hot path must not pay for
+        // the route and leaf variants.
+        assert!(std::mem::size_of::<Op>() <= 64);
     }
 
     #[test]
