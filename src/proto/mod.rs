@@ -1,6 +1,7 @@
-//! The NATS client and cluster route wire protocols.
+//! The NATS client, cluster route and leafnode wire protocols.
 //!
-//! [`parser`] turns the bytes a client or a route sends into operations
+//! [`parser`] turns the bytes a client, a route or a leafnode connection
+//! sends into operations
 //! ([`Op`]) without copying them: every operation borrows its subject,
 //! arguments and payload from the connection's read buffer. The parser
 //! reproduces nats-server 2.9's byte-level behaviour, including which byte
@@ -8,4 +9,4 @@
 
 pub mod parser;
 
-pub use parser::{Frame, Op, ParseError, Parsed, Parser, RoutedArgs};
+pub use parser::{Frame, LeafArgs, Op, ParseError, Parsed, Parser, RoutedArgs};

@@ -1,5 +1,5 @@
-//! Resumable, zero-copy parser for the operations a client or a cluster
-//! route sends.
+//! Resumable, zero-copy parser for the operations a client, a cluster route
+//! or a leafnode connection sends.
 //!
 //! The connection keeps its unconsumed input in its own buffer and calls
 //! [`Parser::parse`] with those bytes, which always start at the next
@@ -53,6 +53,34 @@
 //!   payload): the reference drops them all on a route.
 //! * `MSG` is rejected on its first byte, and so are `LS+`, `LS-` and `LMSG`,
 //!   which peers only send to servers that advertise `lnoc` (natsd does not).
+//!
+//! A leafnode connection ([`Parser::new_leaf`], either end of the link)
+//! follows the same rules, with what the reference does on a connection of
+//! kind `LEAF` (`parser.go`, `leafnode.go`):
+//!
+//! * No control-line limit, and no payload limit on `LMSG`/`HMSG`. `PUB` and
+//!   `HPUB` do have the server's maximum payload, which a leaf parser only
+//!   gets from [`Parser::set_limits`].
+//! * `LS+`, `LS-`, `LMSG` and `HMSG` become [`Op::LeafSub`],
+//!   [`Op::LeafUnsub`] and [`Op::LeafMsg`]. The reference parses `SUB` and
+//!   `RS+` as `LS+`, `UNSUB` and `RS-` as `LS-`, and `RMSG` as `LMSG`, with
+//!   the same leaf arguments; so does this parser. These arguments split on
+//!   spaces, tabs, `'\r'` and `'\n'`; there is no account.
+//! * `LS+` arguments are `<subject>` or `<subject> <queue> <weight>`; other
+//!   counts are [`ParseError::BadArgs`]. `LS-` arguments are `<subject>
+//!   [<queue>]`; the reference looks its whole argument text up as a
+//!   subscription key and never fails, so other counts are [`Op::Ignored`].
+//! * `LMSG` arguments are `<subject> [reply] <size>`, or, from four on,
+//!   `<subject> <indicator> ...` with the route indicators; `HMSG` has
+//!   `<header size> <total size>` in place of `<size>` ([`LeafArgs`]). `HMSG`
+//!   does not depend on negotiated headers.
+//! * `PUB` and `HPUB` keep their client arguments and checks (headers
+//!   negotiated for `HPUB`, no queues) and become [`Op::LeafMsg`] too: the
+//!   reference delivers them as messages from the leaf. Their arguments
+//!   split on spaces and tabs only, so one holding a `'\r'` or `'\n'` (which
+//!   [`LeafArgs::parse`] would split elsewhere) is [`ParseError::BadArgs`]
+//!   once the message is complete; the reference accepts it.
+//! * `A+`/`A-` are [`Op::Ignored`]; `MSG` is rejected on its first byte.
 
 use std::fmt;
 
@@ -88,12 +116,12 @@ pub struct Frame<'a> {
     pub consumed: usize,
 }
 
-/// An operation sent by a client or a route.
+/// An operation sent by a client, a route or a leafnode connection.
 ///
-/// The route variants (`RouteSub`, `RouteUnsub`, `RouteMsg`, `Ignored`) only
-/// come from a route parser ([`Parser::new_route`]); a client connection
-/// rejects their verbs. Leaf node operations (`LS+`, `LMSG`, ...) are not
-/// supported.
+/// The route variants (`RouteSub`, `RouteUnsub`, `RouteMsg`) only come from a
+/// route parser ([`Parser::new_route`]), the leaf variants (`LeafSub`,
+/// `LeafUnsub`, `LeafMsg`) only from a leaf parser ([`Parser::new_leaf`]),
+/// and `Ignored` from either; a client connection rejects their verbs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op<'a> {
     /// `CONNECT <json>`: the JSON text.
@@ -179,8 +207,39 @@ pub enum Op<'a> {
         /// Headers (if any) followed by the payload.
         message: &'a [u8],
     },
-    /// An operation the server ignores on a route: `A+`, `A-`, `SUB`, and
-    /// `PUB`/`HPUB` (whose payload the frame includes).
+    /// `LS+ <subject> [<queue> <weight>]` on a leaf connection, also sent as
+    /// `SUB` or `RS+` with the same arguments: the peer has interest.
+    LeafSub {
+        /// Subject (not validated).
+        subject: &'a [u8],
+        /// Queue group, if given.
+        queue: Option<&'a [u8]>,
+        /// Number of queue members the peer knows of; 1 without a queue.
+        /// A weight that is not a valid size is -1, as in the reference.
+        weight: i32,
+    },
+    /// `LS- <subject> [<queue>]` on a leaf connection, also sent as `UNSUB`
+    /// or `RS-`: the peer lost interest.
+    LeafUnsub {
+        /// Subject.
+        subject: &'a [u8],
+        /// Queue group, if given.
+        queue: Option<&'a [u8]>,
+    },
+    /// `LMSG` or `HMSG` on a leaf connection (also `RMSG`, and `PUB`/`HPUB`
+    /// with their client arguments), with the message. The subject, reply
+    /// and queues are read from the frame's `args` with [`LeafArgs::parse`].
+    LeafMsg {
+        /// `Some` (length of the header block at the start of `message`) for
+        /// `HMSG`/`HPUB`, `None` for `LMSG`/`RMSG`/`PUB`.
+        header_len: Option<usize>,
+        /// Headers (if any) followed by the payload.
+        message: &'a [u8],
+    },
+    /// An operation the server ignores. On a route: `A+`, `A-`, `SUB`, and
+    /// `PUB`/`HPUB` (whose payload the frame includes). On a leaf
+    /// connection: `A+`, `A-`, and an `LS-` (or `UNSUB`, `RS-`) with no
+    /// argument or more than two, which names no subscription.
     Ignored,
 }
 
@@ -205,6 +264,12 @@ impl Op<'_> {
                 header_len: None, ..
             } => "RMSG",
             Op::RouteMsg { .. } => "HMSG",
+            Op::LeafSub { .. } => "LS+",
+            Op::LeafUnsub { .. } => "LS-",
+            Op::LeafMsg {
+                header_len: None, ..
+            } => "LMSG",
+            Op::LeafMsg { .. } => "HMSG",
             Op::Ignored => "IGNORED",
         }
     }
@@ -239,7 +304,7 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// Resumable parser for one client or route connection.
+/// Resumable parser for one client, route or leafnode connection.
 #[derive(Debug, Clone)]
 pub struct Parser {
     max_control_line: usize,
@@ -258,6 +323,7 @@ pub struct Parser {
 enum Mode {
     Client,
     Route,
+    Leaf,
 }
 
 impl Parser {
@@ -290,6 +356,23 @@ impl Parser {
         }
     }
 
+    /// Creates a parser for a leafnode connection (either end): leaf
+    /// operations, no control-line limit, no payload limit on `LMSG`/`HMSG`,
+    /// and headers on (`HMSG` is always accepted; [`Parser::set_headers`]
+    /// only affects `HPUB`). `PUB`/`HPUB` have no payload limit until
+    /// [`Parser::set_limits`].
+    #[must_use]
+    pub fn new_leaf() -> Parser {
+        Parser {
+            max_control_line: usize::MAX,
+            max_payload: usize::MAX,
+            headers: true,
+            mode: Mode::Leaf,
+            pub_kind: MsgKind::LeafPub,
+            phase: Phase::Start,
+        }
+    }
+
     /// Sets whether this connection negotiated headers (`CONNECT` with
     /// `"headers":true`). Without headers an `HPUB` is [`ParseError::BadArgs`]
     /// once its control line is complete.
@@ -298,11 +381,19 @@ impl Parser {
     }
 
     /// Changes the limits (configuration reload); they apply from the next
-    /// operation. Routes have no limits: a route parser ignores this.
+    /// operation. Routes have no limits: a route parser ignores this. A leaf
+    /// connection has no control-line limit and applies `max_payload` to
+    /// `PUB`/`HPUB` only, as the reference does (it never limits
+    /// `LMSG`/`HMSG`): give a leaf parser the server's `max_payload` once
+    /// created to match it.
     pub fn set_limits(&mut self, max_control_line: usize, max_payload: usize) {
-        if self.mode == Mode::Client {
-            self.max_control_line = max_control_line;
-            self.max_payload = max_payload;
+        match self.mode {
+            Mode::Client => {
+                self.max_control_line = max_control_line;
+                self.max_payload = max_payload;
+            }
+            Mode::Leaf => self.max_payload = max_payload,
+            Mode::Route => {}
         }
     }
 
@@ -508,12 +599,22 @@ impl Parser {
             (Verb::HPub, _) => return self.hpub_msg(buf, args, body).map(LineOp::Payload),
             (Verb::Sub, Mode::Client) => sub_op(buf, args)?,
             (Verb::Sub, Mode::Route) => Op::Ignored,
+            (Verb::Sub | Verb::RemoteSub, Mode::Leaf) => leaf_sub_op(buf, args)?,
             (Verb::RemoteSub, _) => route_sub_op(buf, args)?,
             (Verb::Unsub, Mode::Client) => unsub_op(buf, args)?,
+            (Verb::Unsub | Verb::RemoteUnsub, Mode::Leaf) => leaf_unsub_op(buf, args),
             (Verb::Unsub | Verb::RemoteUnsub, _) => route_unsub_op(buf, args)?,
-            (Verb::RemoteMsg, _) => return route_msg(buf, args, body, false).map(LineOp::Payload),
+            (Verb::RemoteMsg, Mode::Leaf) => {
+                return remote_msg(buf, args, body, false, MsgKind::Leaf).map(LineOp::Payload)
+            }
+            (Verb::HMsg, Mode::Leaf) => {
+                return remote_msg(buf, args, body, true, MsgKind::Leaf).map(LineOp::Payload)
+            }
+            (Verb::RemoteMsg, _) => {
+                return remote_msg(buf, args, body, false, MsgKind::Route).map(LineOp::Payload)
+            }
             (Verb::HMsg, Mode::Route) => {
-                return route_msg(buf, args, body, true).map(LineOp::Payload)
+                return remote_msg(buf, args, body, true, MsgKind::Route).map(LineOp::Payload)
             }
             (Verb::HMsg, Mode::Client) => return Err(ParseError::UnknownOp),
         };
@@ -642,12 +743,17 @@ fn route_sub_op(buf: &[u8], args: Span) -> Result<Op<'_>, ParseError> {
             account: account.of(buf),
             subject: subject.of(buf),
             queue: Some(queue.of(buf)),
-            weight: parse_size(weight.of(buf))
-                .and_then(|w| i32::try_from(w).ok())
-                .unwrap_or(-1),
+            weight: queue_weight(weight.of(buf)),
         }),
         _ => Err(ParseError::BadArgs),
     }
+}
+
+/// A queue weight: a size, or -1 (as `parseSize` in the reference).
+fn queue_weight(digits: &[u8]) -> i32 {
+    parse_size(digits)
+        .and_then(|w| i32::try_from(w).ok())
+        .unwrap_or(-1)
 }
 
 /// Parses `RS-` (and route `UNSUB`) arguments: `<account> <subject> [<queue>]`.
@@ -668,17 +774,62 @@ fn route_unsub_op(buf: &[u8], args: Span) -> Result<Op<'_>, ParseError> {
     }
 }
 
-/// Parses `RMSG` arguments, or route `HMSG` ones when `headers` (a header
-/// size before the total size): `<account> <subject> <sizes>`,
-/// `<account> <subject> <reply> <sizes>`, `<account> <subject> + <reply>
-/// <queues...> <sizes>` or `<account> <subject> | <queues...> <sizes>`.
-/// Errors are checked in the reference order: argument count, indicator,
-/// header size, total size, header size > total size.
-fn route_msg(buf: &[u8], args: Span, body: usize, headers: bool) -> Result<PendingMsg, ParseError> {
-    let fields = msg_fields(buf, args, headers, true)?;
+/// Parses leaf `LS+` (and `SUB`, `RS+`) arguments: `<subject> [<queue>
+/// <weight>]`.
+fn leaf_sub_op(buf: &[u8], args: Span) -> Result<Op<'_>, ParseError> {
+    let tokens = Tokens::<3>::split(buf, args, is_blank_or_eol).ok_or(ParseError::BadArgs)?;
+    match *tokens.as_slice() {
+        [subject] => Ok(Op::LeafSub {
+            subject: subject.of(buf),
+            queue: None,
+            weight: 1,
+        }),
+        [subject, queue, weight] => Ok(Op::LeafSub {
+            subject: subject.of(buf),
+            queue: Some(queue.of(buf)),
+            weight: queue_weight(weight.of(buf)),
+        }),
+        _ => Err(ParseError::BadArgs),
+    }
+}
+
+/// Parses leaf `LS-` (and `UNSUB`, `RS-`) arguments: `<subject> [<queue>]`.
+/// The reference looks the whole argument text up as a subscription key and
+/// never fails: other counts name no subscription and are ignored.
+fn leaf_unsub_op(buf: &[u8], args: Span) -> Op<'_> {
+    let tokens = Tokens::<2>::split(buf, args, is_blank_or_eol);
+    match tokens.as_ref().map(Tokens::as_slice) {
+        Some(&[subject]) => Op::LeafUnsub {
+            subject: subject.of(buf),
+            queue: None,
+        },
+        Some(&[subject, queue]) => Op::LeafUnsub {
+            subject: subject.of(buf),
+            queue: Some(queue.of(buf)),
+        },
+        _ => Op::Ignored,
+    }
+}
+
+/// Parses `RMSG` arguments, or `HMSG` ones when `headers` (a header size
+/// before the total size): on a route (`kind` [`MsgKind::Route`])
+/// `<account> <subject> <sizes>`, `<account> <subject> <reply> <sizes>`,
+/// `<account> <subject> + <reply> <queues...> <sizes>` or `<account>
+/// <subject> | <queues...> <sizes>`; on a leaf connection ([`MsgKind::Leaf`],
+/// `LMSG` too) the same without the account. Errors are checked in the
+/// reference order: argument count, indicator, header size, total size,
+/// header size > total size.
+fn remote_msg(
+    buf: &[u8],
+    args: Span,
+    body: usize,
+    headers: bool,
+    kind: MsgKind,
+) -> Result<PendingMsg, ParseError> {
+    let fields = msg_fields(buf, args, headers, matches!(kind, MsgKind::Route))?;
     Ok(PendingMsg {
         args,
-        kind: MsgKind::Route,
+        kind,
         subject: fields.subject,
         reply: fields.reply,
         header_len: fields.header_len,
@@ -699,7 +850,7 @@ struct MsgFields {
     size: usize,
 }
 
-/// Splits and checks the arguments of a routed message (see [`route_msg`]);
+/// Splits and checks the arguments of a routed message (see [`remote_msg`]);
 /// `with_account`: they start with an account, as on a route.
 fn msg_fields(
     buf: &[u8],
@@ -777,11 +928,7 @@ impl<'a> RoutedArgs<'a> {
     /// `HMSG`); `None` only for arguments the parser did not accept.
     #[must_use]
     pub fn parse(args: &'a [u8], headers: bool) -> Option<RoutedArgs<'a>> {
-        let whole = Span {
-            start: 0,
-            end: args.len(),
-        };
-        let fields = msg_fields(args, whole, headers, true).ok()?;
+        let fields = line_fields(args, headers, true)?;
         Some(RoutedArgs {
             account: fields.account.of(args),
             subject: fields.subject.of(args),
@@ -789,6 +936,44 @@ impl<'a> RoutedArgs<'a> {
             queues: fields.queues.of(args),
         })
     }
+}
+
+/// The fields of a leaf message's control line: the arguments of `LMSG`
+/// and `HMSG` (or `RMSG`, `PUB` and `HPUB`) on a leaf connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeafArgs<'a> {
+    /// Subject (not validated).
+    pub subject: &'a [u8],
+    /// Reply subject, if given.
+    pub reply: Option<&'a [u8]>,
+    /// The queue groups the message is for, as one slice of the control line:
+    /// names separated by runs of spaces or tabs (or `'\r'`/`'\n'`, which the
+    /// reference also splits on). Empty when there are none.
+    pub queues: &'a [u8],
+}
+
+impl<'a> LeafArgs<'a> {
+    /// Reads the arguments of an `Op::LeafMsg` frame (`with_header`: its
+    /// `header_len` is `Some`); `None` only for arguments the parser did not
+    /// accept.
+    #[must_use]
+    pub fn parse(args: &'a [u8], with_header: bool) -> Option<LeafArgs<'a>> {
+        let fields = line_fields(args, with_header, false)?;
+        Some(LeafArgs {
+            subject: fields.subject.of(args),
+            reply: fields.reply.map(|r| r.of(args)),
+            queues: fields.queues.of(args),
+        })
+    }
+}
+
+/// [`msg_fields`] of a whole control line's arguments.
+fn line_fields(args: &[u8], headers: bool, with_account: bool) -> Option<MsgFields> {
+    let whole = Span {
+        start: 0,
+        end: args.len(),
+    };
+    msg_fields(args, whole, headers, with_account).ok()
 }
 
 /// Where the parser stands within the current operation. Offsets are
@@ -848,13 +1033,13 @@ enum Verb {
     Sub,
     Unsub,
     Err,
-    /// `RS+` (routes only).
+    /// `RS+`, or `LS+` on a leaf connection (not on clients).
     RemoteSub,
-    /// `RS-` (routes only).
+    /// `RS-`, or `LS-` on a leaf connection (not on clients).
     RemoteUnsub,
-    /// `RMSG` (routes only).
+    /// `RMSG`, or `LMSG` on a leaf connection (not on clients).
     RemoteMsg,
-    /// `A+`/`A-`: gateway interest, ignored (routes only).
+    /// `A+`/`A-`: gateway interest, ignored (not on clients).
     Account,
 }
 
@@ -910,7 +1095,8 @@ fn identify_keyword(
     let Some(first) = buf.first() else {
         return Ok(None);
     };
-    let route = mode == Mode::Route;
+    let remote = mode != Mode::Client;
+    let leaf = mode == Mode::Leaf;
     let second = buf.get(1).map(u8::to_ascii_uppercase);
     let found: (&'static [u8], Keyword) = match (first.to_ascii_uppercase(), second) {
         (b'C', _) => (b"CONNECT", Keyword::Args(Verb::Connect)),
@@ -925,16 +1111,21 @@ fn identify_keyword(
         (b'P', Some(b'O')) => (b"PONG", Keyword::Bare(Op::Pong)),
         (b'H', Some(b'P')) => (b"HPUB", Keyword::Args(Verb::HPub)),
         (b'H', Some(b'M')) => (b"HMSG", Keyword::Args(Verb::HMsg)),
-        (b'R', Some(b'S')) if route => match buf.get(2) {
+        (b'R', Some(b'S')) if remote => match buf.get(2) {
             Some(b'-') => (b"RS-", Keyword::Args(Verb::RemoteUnsub)),
             _ => (b"RS+", Keyword::Args(Verb::RemoteSub)),
         },
-        (b'R', _) if route => (b"RMSG", Keyword::Args(Verb::RemoteMsg)),
-        (b'A', Some(b'-')) if route => (b"A-", Keyword::Args(Verb::Account)),
-        (b'A', _) if route => (b"A+", Keyword::Args(Verb::Account)),
-        // Includes MSG, the leaf verbs (LS+, LMSG, ...) and, on client
-        // connections, the route verbs (RS+, RMSG, A+, ...): all rejected on
-        // their first byte.
+        (b'R', _) if remote => (b"RMSG", Keyword::Args(Verb::RemoteMsg)),
+        (b'L', Some(b'S')) if leaf => match buf.get(2) {
+            Some(b'-') => (b"LS-", Keyword::Args(Verb::RemoteUnsub)),
+            _ => (b"LS+", Keyword::Args(Verb::RemoteSub)),
+        },
+        (b'L', _) if leaf => (b"LMSG", Keyword::Args(Verb::RemoteMsg)),
+        (b'A', Some(b'-')) if remote => (b"A-", Keyword::Args(Verb::Account)),
+        (b'A', _) if remote => (b"A+", Keyword::Args(Verb::Account)),
+        // Includes MSG, the leaf verbs (LS+, LMSG, ...) on client and route
+        // connections and, on client connections, the route verbs (RS+,
+        // RMSG, A+, ...): all rejected on their first byte.
         _ => return Err(ParseError::UnknownOp),
     };
     Ok(Some(found))
@@ -948,7 +1139,8 @@ enum LineOp<'a> {
     Payload(PendingMsg),
 }
 
-/// A parsed `PUB`/`HPUB`/`RMSG`/`HMSG` control line waiting for its message.
+/// A parsed `PUB`/`HPUB`/`RMSG`/`LMSG`/`HMSG` control line waiting for its
+/// message.
 #[derive(Debug, Clone, Copy)]
 struct PendingMsg {
     /// The control line's arguments.
@@ -1002,6 +1194,21 @@ impl PendingMsg {
                 header_len,
                 message,
             },
+            (MsgKind::Leaf, header_len) => Op::LeafMsg {
+                header_len,
+                message,
+            },
+            (MsgKind::LeafPub, header_len) => {
+                // Client arguments split on blanks only: with a '\r' or
+                // '\n' among them, `LeafArgs::parse` would read other fields.
+                if self.args.of(buf).iter().any(|&b| b == b'\r' || b == b'\n') {
+                    return Err(ParseError::BadArgs);
+                }
+                Op::LeafMsg {
+                    header_len,
+                    message,
+                }
+            }
             (MsgKind::Ignored, _) => Op::Ignored,
         };
         Ok(frame(op, self.args.of(buf), needed))
@@ -1015,6 +1222,11 @@ enum MsgKind {
     Client,
     /// `RMSG`/`HMSG` from a route.
     Route,
+    /// `LMSG`/`RMSG`/`HMSG` from a leaf connection.
+    Leaf,
+    /// `PUB`/`HPUB` from a leaf connection: client arguments, then a leaf
+    /// message.
+    LeafPub,
     /// `PUB`/`HPUB` on a route: parsed, then dropped.
     Ignored,
 }
@@ -1264,6 +1476,46 @@ mod tests {
 
     fn routed_of(input: &[u8]) -> Routed<'_> {
         routed(route_frame_of(input))
+    }
+
+    fn leaf_frame_of(input: &[u8]) -> Frame<'_> {
+        frame_with(Parser::new_leaf(), input)
+    }
+
+    fn leaf_op_of(input: &[u8]) -> Op<'_> {
+        leaf_frame_of(input).op
+    }
+
+    /// A leaf message as the tests compare it: the op's fields and its line's.
+    #[derive(Debug, PartialEq)]
+    struct Leafed<'a> {
+        subject: &'a [u8],
+        reply: Option<&'a [u8]>,
+        queues: &'a [u8],
+        header_len: Option<usize>,
+        message: &'a [u8],
+    }
+
+    fn leafed(frame: Frame<'_>) -> Leafed<'_> {
+        let Op::LeafMsg {
+            header_len,
+            message,
+        } = frame.op
+        else {
+            panic!("expected a leaf message, got {frame:?}");
+        };
+        let args = LeafArgs::parse(frame.args, header_len.is_some()).expect("its arguments");
+        Leafed {
+            subject: args.subject,
+            reply: args.reply,
+            queues: args.queues,
+            header_len,
+            message,
+        }
+    }
+
+    fn leafed_of(input: &[u8]) -> Leafed<'_> {
+        leafed(leaf_frame_of(input))
     }
 
     fn error_of(p: &mut Parser, input: &[u8]) -> ParseError {
@@ -2495,6 +2747,600 @@ PING\r\n";
             let (split, split_err) = feed(Parser::new_route(), &input, [cut, input.len()]);
             assert_eq!(whole, split, "{input:?}");
             assert_eq!(whole_err.is_some(), split_err.is_some());
+        }
+    }
+
+    /// A `LeafMsg` without headers.
+    fn lmsg<'a>(
+        subject: &'a [u8],
+        reply: Option<&'a [u8]>,
+        queues: &'a [u8],
+        message: &'a [u8],
+    ) -> Leafed<'a> {
+        Leafed {
+            subject,
+            reply,
+            queues,
+            header_len: None,
+            message,
+        }
+    }
+
+    #[test]
+    fn leaf_msg_forms() {
+        // The forms nats-server 2.9.10 emits (leafnodes.md section 3.2).
+        let f = leaf_frame_of(b"LMSG foo reply.1 5\r\nhello\r\n");
+        assert_eq!(leafed(f), lmsg(b"foo", Some(b"reply.1"), b"", b"hello"));
+        assert_eq!(f.args, b"foo reply.1 5");
+        assert_eq!(f.op.name(), "LMSG");
+        assert_eq!(
+            leafed_of(b"LMSG q.x | grp 2\r\nhi\r\n"),
+            lmsg(b"q.x", None, b"grp", b"hi")
+        );
+        assert_eq!(
+            leafed_of(b"LMSG q.y + r grp 2\r\nhi\r\n"),
+            lmsg(b"q.y", Some(b"r"), b"grp", b"hi")
+        );
+        assert_eq!(
+            leafed_of(b"LMSG lq + rep lgrp 3\r\nabc\r\n"),
+            lmsg(b"lq", Some(b"rep"), b"lgrp", b"abc")
+        );
+        assert_eq!(
+            leafed_of(b"LMSG bar rr 3\r\nabc\r\n"),
+            lmsg(b"bar", Some(b"rr"), b"", b"abc")
+        );
+        assert_eq!(
+            leafed_of(b"LMSG foo 2\r\nhi\r\n"),
+            lmsg(b"foo", None, b"", b"hi")
+        );
+        // No account: a route's layout reads as a reply.
+        assert_eq!(
+            leafed_of(b"LMSG $G foo 2\r\nhi\r\n"),
+            lmsg(b"$G", Some(b"foo"), b"", b"hi")
+        );
+        // Several queues: one slice, separators included.
+        assert_eq!(
+            leafed_of(b"LMSG foo | q1 q2  q3 2\r\nhi\r\n"),
+            lmsg(b"foo", None, b"q1 q2  q3", b"hi")
+        );
+        assert_eq!(
+            leafed_of(b"LMSG foo + r q1\tq2 0\r\n\r\n"),
+            lmsg(b"foo", Some(b"r"), b"q1\tq2", b"")
+        );
+        // `+` with a reply and no queue.
+        assert_eq!(
+            leafed_of(b"LMSG foo + r 1\r\nx\r\n"),
+            lmsg(b"foo", Some(b"r"), b"", b"x")
+        );
+        // A one-byte reply that looks like an indicator, in the 3-argument form.
+        assert_eq!(
+            leafed_of(b"LMSG foo + 1\r\nx\r\n"),
+            lmsg(b"foo", Some(b"+"), b"", b"x")
+        );
+        assert_eq!(
+            leafed_of(b"LMSG foo | 1\r\nx\r\n"),
+            lmsg(b"foo", Some(b"|"), b"", b"x")
+        );
+        // Case, tabs, bare '\n'.
+        assert_eq!(
+            leafed_of(b"lMsG\t foo\t\t|\tq  2 \n\r\n\r\n"),
+            lmsg(b"foo", None, b"q", b"\r\n")
+        );
+        // Leaf arguments also split on '\r' (here the '\r' also drops the
+        // byte before '\n').
+        assert_eq!(
+            leafed_of(b"LMSG foo\r 1x\n1\r\n"),
+            lmsg(b"foo", None, b"", b"1")
+        );
+        // RMSG is LMSG on a leaf connection (leafnodes.md section 3: `RMSG x.a 2`).
+        let f = leaf_frame_of(b"RMSG x.a 2\r\nhi\r\n");
+        assert_eq!(leafed(f), lmsg(b"x.a", None, b"", b"hi"));
+        assert_eq!(f.op.name(), "LMSG");
+        assert_eq!(
+            leafed_of(b"rmsg x.a + r q 2\r\nhi\r\n"),
+            lmsg(b"x.a", Some(b"r"), b"q", b"hi")
+        );
+        // So is PUB, with its client arguments (`PUB x.b 2`).
+        let f = leaf_frame_of(b"PUB x.b 2\r\nhi\r\n");
+        assert_eq!(leafed(f), lmsg(b"x.b", None, b"", b"hi"));
+        assert_eq!((f.args, f.op.name()), (&b"x.b 2"[..], "LMSG"));
+        assert_eq!(
+            leafed_of(b"pub\tx.b  r\t2\r\nhi\r\n"),
+            lmsg(b"x.b", Some(b"r"), b"", b"hi")
+        );
+        // What the parser accepts, LeafArgs::parse reads; nothing else.
+        assert_eq!(
+            LeafArgs::parse(b"foo + r a b 2", false),
+            Some(LeafArgs {
+                subject: b"foo",
+                reply: Some(b"r"),
+                queues: b"a b"
+            })
+        );
+        assert_eq!(LeafArgs::parse(b"foo", false), None);
+        assert_eq!(LeafArgs::parse(b"foo 2", true), None);
+        assert_eq!(LeafArgs::parse(b"foo * q 2", false), None);
+    }
+
+    #[test]
+    fn leaf_hmsg_forms() {
+        let f = leaf_frame_of(b"HMSG foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+        assert_eq!(
+            leafed(f),
+            Leafed {
+                subject: b"foo",
+                reply: None,
+                queues: b"",
+                header_len: Some(12),
+                message: b"NATS/1.0\r\n\r\nhi"
+            }
+        );
+        assert_eq!(f.args, b"foo 12 14");
+        assert_eq!(f.op.name(), "HMSG");
+        for (input, reply, queues, header_len, message) in [
+            (
+                &b"HMSG foo + rep qq 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"[..],
+                Some(&b"rep"[..]),
+                &b"qq"[..],
+                12,
+                &b"NATS/1.0\r\n\r\nhi"[..],
+            ),
+            (b"HMSG foo rep 0 2\r\nhi\r\n", Some(b"rep"), b"", 0, b"hi"),
+            (b"HMSG foo | a b c 0 1\r\nx\r\n", None, b"a b c", 0, b"x"),
+            (
+                b"hmsg\tfoo\t+\tr\tq\t1\t1\nx\r\n",
+                Some(b"r"),
+                b"q",
+                1,
+                b"x",
+            ),
+            // The last two arguments are always the sizes.
+            (
+                b"HMSG foo + r q 1 2 3\r\nabc\r\n",
+                Some(b"r"),
+                b"q 1",
+                2,
+                b"abc",
+            ),
+            // HPUB is HMSG on a leaf connection, with its client arguments.
+            (
+                b"HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n",
+                None,
+                b"",
+                12,
+                b"NATS/1.0\r\n\r\nhi",
+            ),
+            (b"hpub foo r 0 2\r\nhi\r\n", Some(b"r"), b"", 0, b"hi"),
+        ] {
+            let f = leaf_frame_of(input);
+            assert_eq!(f.op.name(), "HMSG", "{input:?}");
+            assert_eq!(
+                leafed(f),
+                Leafed {
+                    subject: b"foo",
+                    reply,
+                    queues,
+                    header_len: Some(header_len),
+                    message
+                },
+                "{input:?}"
+            );
+        }
+        // Without negotiated headers HPUB is refused; HMSG never is.
+        let mut p = Parser::new_leaf();
+        p.set_headers(false);
+        assert_eq!(error_of(&mut p, b"HPUB foo 0 2\r\n"), ParseError::BadArgs);
+        assert!(matches!(
+            p.parse(b"HMSG foo 0 2\r\nhi\r\n"),
+            Ok(Parsed::Frame(Frame {
+                op: Op::LeafMsg {
+                    header_len: Some(0),
+                    ..
+                },
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn leaf_sub_and_unsub() {
+        let f = leaf_frame_of(b"LS+ foo\r\n");
+        assert_eq!(
+            f.op,
+            Op::LeafSub {
+                subject: b"foo",
+                queue: None,
+                weight: 1
+            }
+        );
+        assert_eq!(f.args, b"foo");
+        assert_eq!(f.op.name(), "LS+");
+        assert_eq!(
+            leaf_op_of(b"LS+ $LDS.9EALlqCWjliuCvoy3TCiU2\r\n"),
+            Op::LeafSub {
+                subject: b"$LDS.9EALlqCWjliuCvoy3TCiU2",
+                queue: None,
+                weight: 1
+            }
+        );
+        for (input, weight) in [
+            (&b"LS+ q.> grp 1\r\n"[..], 1),
+            (b"ls+\tq.>  grp\t2\n", 2),
+            (b"LS+ q.> grp 0\r\n", 0),
+            (b"LS+ q.> grp 999999999\r\n", 999_999_999),
+            // An invalid weight is -1, as `parseSize` in the reference.
+            (b"LS+ q.> grp x\r\n", -1),
+            (b"LS+ q.> grp -2\r\n", -1),
+            (b"LS+ q.> grp 1000000000\r\n", -1),
+            // SUB and RS+ take the LS+ arguments on a leaf connection.
+            (b"SUB q.> grp 3\r\n", 3),
+            (b"rs+ q.> grp 3\r\n", 3),
+            // Split on '\r' too.
+            (b"LS+ q.>\rgrp 4\r\n", 4),
+        ] {
+            let op = leaf_op_of(input);
+            assert_eq!(
+                op,
+                Op::LeafSub {
+                    subject: b"q.>",
+                    queue: Some(b"grp"),
+                    weight
+                },
+                "{input:?}"
+            );
+            assert_eq!(op.name(), "LS+");
+        }
+        for input in [&b"SUB foo\r\n"[..], b"RS+ foo\r\n", b"ls+  foo \r\n"] {
+            assert_eq!(
+                leaf_op_of(input),
+                Op::LeafSub {
+                    subject: b"foo",
+                    queue: None,
+                    weight: 1
+                },
+                "{input:?}"
+            );
+        }
+        let f = leaf_frame_of(b"LS- foo\r\n");
+        assert_eq!(
+            f.op,
+            Op::LeafUnsub {
+                subject: b"foo",
+                queue: None
+            }
+        );
+        assert_eq!(f.args, b"foo");
+        assert_eq!(f.op.name(), "LS-");
+        let grp = Op::LeafUnsub {
+            subject: b"q.>",
+            queue: Some(b"grp"),
+        };
+        for input in [
+            &b"LS- q.> grp\r\n"[..],
+            b"ls-\tq.>  grp\n",
+            b"LS-  q.>\rgrp\r\n",
+            // UNSUB and RS- take the LS- arguments on a leaf connection.
+            b"UNSUB q.> grp\r\n",
+            b"RS- q.> grp\r\n",
+        ] {
+            let op = leaf_op_of(input);
+            assert_eq!(op, grp, "{input:?}");
+            assert_eq!(op.name(), "LS-");
+        }
+        // The reference looks LS- arguments up as a key and never fails:
+        // other counts name no subscription.
+        for (input, args) in [
+            (&b"LS- \r\n"[..], &b"\r"[..]),
+            (b"LS- a b c\r\n", b"a b c"),
+            (b"UNSUB a b c d\r\n", b"a b c d"),
+            (b"rs- a b c\r\n", b"a b c"),
+        ] {
+            let f = leaf_frame_of(input);
+            assert_eq!((f.op, f.args), (Op::Ignored, args), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn leaf_common_and_ignored_ops() {
+        for (input, op, args) in [
+            (
+                &b"CONNECT {\"version\":\"2.9.10\",\"headers\":true}\r\n"[..],
+                Op::Connect(b"{\"version\":\"2.9.10\",\"headers\":true}"),
+                &b"{\"version\":\"2.9.10\",\"headers\":true}"[..],
+            ),
+            (b"INFO {} \r\n", Op::Info(b"{} "), b"{} "),
+            (b"PING\r\n", Op::Ping, b""),
+            (b"pong\n", Op::Pong, b""),
+            (b"+OK\r\n", Op::Ok, b""),
+            (
+                b"-ERR 'Loop detected'\r\n",
+                Op::Err(b"'Loop detected'"),
+                b"'Loop detected'",
+            ),
+            // Gateway interest is ignored.
+            (b"A+ $G\r\n", Op::Ignored, b"$G"),
+            (b"a- $G foo\n", Op::Ignored, b"$G foo"),
+        ] {
+            let f = leaf_frame_of(input);
+            assert_eq!((f.op, f.args), (op, args), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn leaf_limits() {
+        let payload = vec![b'x'; MAX_PAYLOAD + 1];
+        let input = [&b"LMSG foo 1048577\r\n"[..], &payload, b"\r\n"].concat();
+        assert_eq!(leafed_of(&input), lmsg(b"foo", None, b"", &payload));
+        let hinput = [&b"HMSG foo 0 1048577\r\n"[..], &payload, b"\r\n"].concat();
+        assert!(matches!(
+            leaf_op_of(&hinput),
+            Op::LeafMsg { header_len: Some(0), message } if message.len() == MAX_PAYLOAD + 1
+        ));
+        // PUB/HPUB have no limit until one is set.
+        let pinput = [&b"PUB foo 1048577\r\n"[..], &payload, b"\r\n"].concat();
+        assert_eq!(leafed_of(&pinput), lmsg(b"foo", None, b"", &payload));
+        // The maximum payload applies to PUB/HPUB only, never to LMSG/HMSG,
+        // and there is no control-line limit.
+        let limited = || {
+            let mut p = Parser::new_leaf();
+            p.set_limits(8, 3);
+            p
+        };
+        assert_eq!(
+            error_of(&mut limited(), b"PUB foo 4\r\n"),
+            ParseError::MaxPayload
+        );
+        assert_eq!(
+            error_of(&mut limited(), b"HPUB foo 0 4\r\n"),
+            ParseError::MaxPayload
+        );
+        assert_eq!(
+            incomplete(&mut limited(), b"PUB foo.bar.baz 3\r\n"),
+            Some(24)
+        );
+        assert_eq!(
+            incomplete(&mut limited(), b"LMSG foo.bar.baz 999999999\r\n"),
+            Some(999_999_999 + 30)
+        );
+        assert_eq!(
+            incomplete(&mut limited(), b"HMSG foo.bar.baz 0 999999999\r\n"),
+            Some(999_999_999 + 32)
+        );
+        let subject = vec![b's'; 2 * MCL];
+        let line = [&b"LS+ "[..], &subject, b"\r\n"].concat();
+        assert!(matches!(
+            limited().parse(&line),
+            Ok(Parsed::Frame(Frame { op: Op::LeafSub { subject: s, .. }, .. })) if s.len() == 2 * MCL
+        ));
+    }
+
+    #[test]
+    fn leaf_bad_arguments() {
+        for input in [
+            &b"LMSG foo\r\n"[..],
+            b"LMSG \r\n",
+            b"LMSG foo x\r\n",
+            b"LMSG foo -1\r\n",
+            b"LMSG foo 1000000000\r\n",
+            b"LMSG foo rep x\r\n",
+            b"LMSG foo * q 2\r\n",
+            b"LMSG foo ++ rep q 2\r\n",
+            b"LMSG foo || q 2\r\n",
+            b"LMSG foo rep q 2\r\n",
+            b"LMSG foo | q x\r\n",
+            b"LMSG foo + r q 2x\r\n",
+            // A route's layout has the account where the indicator goes.
+            b"RMSG $G foo | q 2\r\n",
+            b"HMSG foo 2\r\n",
+            b"HMSG foo\r\n",
+            b"HMSG foo 3 2\r\n",
+            b"HMSG foo rep 3 2\r\n",
+            b"HMSG foo | q 3 2\r\n",
+            b"HMSG foo x 2\r\n",
+            b"HMSG foo 0 x\r\n",
+            b"HMSG foo * r q 0 2\r\n",
+            b"HMSG foo + r q x 2\r\n",
+            // LS+ takes one or three arguments.
+            b"LS+ \r\n",
+            b"LS+ foo bar\r\n",
+            b"LS+ foo grp 1 x\r\n",
+            b"SUB foo 1\r\n",
+            b"RS+ $G foo\r\n",
+            b"RS+ $G foo grp 1\r\n",
+            // PUB/HPUB keep their client argument counts (no queues).
+            b"PUB foo\r\n",
+            b"PUB foo | q 2\r\n",
+            b"PUB foo x\r\n",
+            b"HPUB foo 2\r\n",
+            b"HPUB foo 3 2\r\n",
+            b"HPUB foo | q 0 2\r\n",
+        ] {
+            assert_eq!(
+                error_of(&mut Parser::new_leaf(), input),
+                ParseError::BadArgs,
+                "{input:?}"
+            );
+        }
+        // PUB arguments split on blanks only: with a '\r' or '\n' among them
+        // (here the first byte, then a '\r'), LeafArgs::parse would find other
+        // fields, so such a PUB is refused once its message is complete.
+        for input in [
+            &b"PUB \nfoo 1\r\nx"[..],
+            b"PUB f\ro 1x\n1",
+            b"HPUB a\rb 0 1x\n1",
+        ] {
+            let mut p = Parser::new_leaf();
+            assert!(incomplete(&mut p, input).is_some(), "{input:?}");
+            let whole = [input, b"\r\n"].concat();
+            assert_eq!(error_of(&mut p, &whole), ParseError::BadArgs, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn leaf_unknown_operations() {
+        for input in [
+            &b"MSG foo 1 1\r\n"[..],
+            b"msg",
+            b"LX",
+            b"LS",
+            b"LS*",
+            b"LSUB",
+            b"LM",
+            b"LMX",
+            b"LMSX",
+            b"LS+\r\n",
+            b"LS-foo",
+            b"LMSG\n",
+            b"RX",
+            b"RS*",
+            b"RMSG\n",
+            b"A",
+            b"AX",
+            b"A+\r\n",
+            b"x",
+            b"LMSG foo 2\r\nhiX",
+            b"HMSG foo 0 2\r\nhi\n",
+            b"PUB foo 1\r\nab",
+        ] {
+            let mut p = Parser::new_leaf();
+            match p.parse(input) {
+                Err(e) => assert_eq!(e, ParseError::UnknownOp, "{input:?}"),
+                // Still undecided: the next byte decides.
+                Ok(Parsed::Incomplete { .. }) => {
+                    let more = [input, b"?"].concat();
+                    assert_eq!(error_of(&mut p, &more), ParseError::UnknownOp, "{input:?}");
+                }
+                other => panic!("{input:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn client_and_route_reject_leaf_operations() {
+        for input in [&b"LS+ foo\r\n"[..], b"ls- foo\r\n", b"LMSG foo 2\r\nhi\r\n"] {
+            for make in [parser as fn() -> Parser, Parser::new_route] {
+                let mut p = make();
+                assert_eq!(
+                    error_of(&mut p, &input[..1]),
+                    ParseError::UnknownOp,
+                    "{input:?}"
+                );
+            }
+        }
+    }
+
+    /// Every leaf operation and synonym, with the odd whitespace rules.
+    const LEAF_STREAM: &[u8] = b"INFO {\"server_id\":\"NHUB\",\"headers\":true} \r\n\
+CONNECT {\"version\":\"2.9.10\",\"headers\":true}\r\n\
+PING\r\npong\n+OK\r\n\
+LS+ $LDS.9EALlqCWjliuCvoy3TCiU2\r\nLS+ foo\r\nls+\tq.>  grp \t 2 \nSUB bar\r\nRS+ baz q 1\r\n\
+LS- foo\r\nLS- q.> grp\nUNSUB bar\r\nrs- baz q\r\nLS- a b c\r\n\
+LMSG foo reply.1 5\r\nhello\r\n\
+LMSG q.x | grp 2\r\nhi\r\n\
+LMSG q.y + r grp 2\r\nhi\r\n\
+lmsg\tfoo + rep q1 q2\tq3 7\nab\r\nc\r\n\r\n\
+LMSG foo 0\r\n\r\n\
+RMSG x.a 2\r\nhi\r\n\
+PUB x.b 2\r\nhi\r\n\
+pub x.c r 3\r\nLS+\r\n\
+HMSG foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n\
+hmsg foo + rep qq 12 12\nNATS/1.0\r\n\r\n\r\n\
+HPUB foo r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n\
+A+ $G\r\na- $G\n\
+-ERR 'Unknown Protocol Operation'\r\n\
+PING\r\n";
+
+    #[test]
+    fn leaf_every_split_gives_the_same_frames() {
+        let (events, err_at) = check_splits(Parser::new_leaf, LEAF_STREAM);
+        assert_eq!(err_at, None);
+        assert_eq!(events.len(), 30);
+        let mut p = Parser::new_leaf();
+        let mut pos = 0;
+        let mut names = Vec::new();
+        while let Ok(Parsed::Frame(f)) = p.parse(&LEAF_STREAM[pos..]) {
+            names.push(f.op.name());
+            pos += f.consumed;
+        }
+        assert_eq!(pos, LEAF_STREAM.len());
+        assert_eq!(
+            names.join(" "),
+            "INFO CONNECT PING PONG +OK LS+ LS+ LS+ LS+ LS+ LS- LS- LS- LS- IGNORED \
+             LMSG LMSG LMSG LMSG LMSG LMSG LMSG LMSG HMSG HMSG HMSG IGNORED IGNORED -ERR PING"
+        );
+    }
+
+    #[test]
+    fn leaf_every_split_reports_errors_at_the_same_byte() {
+        let prefix: &[u8] = b"PING\r\nLMSG foo 2\r\nhi\r\n";
+        let cases: &[(&[u8], ParseError, usize)] = &[
+            (b"MSG foo 1 1\r\n", ParseError::UnknownOp, 1),
+            (b"LX", ParseError::UnknownOp, 2),
+            (b"LS*", ParseError::UnknownOp, 3),
+            (b"LMX", ParseError::UnknownOp, 3),
+            (b"LS+\r\n", ParseError::UnknownOp, 4),
+            (b"A+\r\n", ParseError::UnknownOp, 3),
+            (b"LMSG foo 2\r\nhiX", ParseError::UnknownOp, 15),
+            (b"HMSG foo 0 2\r\nhi\r\r\n", ParseError::UnknownOp, 18),
+            (b"LMSG foo\r\nPING\r\n", ParseError::BadArgs, 10),
+            (b"LMSG foo * q 2\r\n", ParseError::BadArgs, 16),
+            (b"HMSG foo 3 2\r\n", ParseError::BadArgs, 14),
+            (b"LS+ foo grp\r\n", ParseError::BadArgs, 13),
+            (b"SUB foo 1\r\n", ParseError::BadArgs, 11),
+            (b"PUB foo | q 2\r\n", ParseError::BadArgs, 15),
+            (b"PUB f\ro 1x\n1\r\n", ParseError::BadArgs, 14),
+        ];
+        for &(case, error, at) in cases {
+            let input = [prefix, case].concat();
+            let (events, err_at) = check_splits(Parser::new_leaf, &input);
+            assert_eq!(events.len(), 3, "{case:?}");
+            assert_eq!(events[2], Event::Error(error), "{case:?}");
+            assert_eq!(err_at, Some(prefix.len() + at), "{case:?}");
+        }
+    }
+
+    #[test]
+    fn leaf_random_input_never_panics_and_splits_agree() {
+        const PIECES: &[&[u8]] = &[
+            b"LMSG ", b"HMSG ", b"LS+ ", b"LS- ", b"RMSG ", b"RS+ ", b"UNSUB ", b"SUB ", b"PUB ",
+            b"HPUB ", b"A+ ", b"PING", b"foo ", b"+ ", b"| ", b"q ", b" ", b"\t", b"\r", b"\n",
+            b"\r\n", b"0", b"1", b"2", b"12", b"x", b"L", b"S",
+        ];
+        let mut rng = Rng(0x853c_49e6_748f_ea9b);
+        for _ in 0..1500 {
+            let mut input = Vec::new();
+            for _ in 0..rng.below(24) {
+                if rng.below(8) == 0 {
+                    input.push(rng.next() as u8);
+                } else {
+                    input.extend_from_slice(PIECES[rng.below(PIECES.len())]);
+                }
+            }
+            let max_payload = rng.below(16);
+            let headers = rng.below(2) == 0;
+            let make = || {
+                let mut p = Parser::new_leaf();
+                p.set_limits(1, max_payload);
+                p.set_headers(headers);
+                p
+            };
+            let (whole, whole_err) = feed(make(), &input, [input.len()]);
+            let (bytewise, _) = feed(make(), &input, 1..=input.len());
+            assert_eq!(whole, bytewise, "{input:?}");
+            let cut = rng.below(input.len() + 1);
+            let (split, split_err) = feed(make(), &input, [cut, input.len()]);
+            assert_eq!(whole, split, "{input:?}");
+            assert_eq!(whole_err.is_some(), split_err.is_some());
+            // Every leaf message the parser gives has arguments LeafArgs reads.
+            let mut p = make();
+            let mut pos = 0;
+            while let Ok(Parsed::Frame(f)) = p.parse(&input[pos..]) {
+                if let Op::LeafMsg { header_len, .. } = f.op {
+                    let args = LeafArgs::parse(f.args, header_len.is_some());
+                    assert!(args.is_some(), "{input:?}");
+                }
+                pos += f.consumed;
+            }
         }
     }
 

@@ -881,13 +881,16 @@ impl Role for ClientSession {
                 );
                 turn.close(self.token(), CloseReason::ParseError, false);
             }
-            // Route operations come only from a route's parser.
+            // Route and leaf operations come only from their parsers.
             Op::Info(_)
             | Op::Ok
             | Op::Ignored
             | Op::RouteSub { .. }
             | Op::RouteUnsub { .. }
-            | Op::RouteMsg { .. } => {}
+            | Op::RouteMsg { .. }
+            | Op::LeafSub { .. }
+            | Op::LeafUnsub { .. }
+            | Op::LeafMsg { .. } => {}
         }
     }
 

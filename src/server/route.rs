@@ -540,13 +540,16 @@ impl Role for RouteSession {
                 );
                 turn.close(self.token(), CloseReason::ParseError, false);
             }
-            // Client operations come only from a client's parser.
+            // Client and leaf operations come only from their parsers.
             Op::Pub { .. }
             | Op::HPub { .. }
             | Op::Sub { .. }
             | Op::Unsub { .. }
             | Op::Ok
-            | Op::Ignored => {}
+            | Op::Ignored
+            | Op::LeafSub { .. }
+            | Op::LeafUnsub { .. }
+            | Op::LeafMsg { .. } => {}
         }
     }
 
