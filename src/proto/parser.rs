@@ -48,7 +48,8 @@
 //!   on, `<account> <subject> <indicator> ...` where the indicator is `+`
 //!   (`<reply> <queues...> <size>`) or `|` (`<queues...> <size>`); `HMSG`
 //!   has `<header size> <total size>` in place of `<size>`.
-//! * `A+`/`A-` (gateway interest) and `SUB` (arguments unchecked) are
+//! * `A+`/`A-` (gateway interest; `Au` is `A-` too) and `SUB` (arguments
+//!   unchecked) are
 //!   [`Op::Ignored`], and so are `PUB`/`HPUB` (client arguments, then the
 //!   payload): the reference drops them all on a route.
 //! * `MSG` is rejected on its first byte, and so are `LS+`, `LS-` and `LMSG`,
@@ -80,7 +81,8 @@
 //!   split on spaces and tabs only, so one holding a `'\r'` or `'\n'` (which
 //!   [`LeafArgs::parse`] would split elsewhere) is [`ParseError::BadArgs`]
 //!   once the message is complete; the reference accepts it.
-//! * `A+`/`A-` are [`Op::Ignored`]; `MSG` is rejected on its first byte.
+//! * `A+`/`A-` (and `Au`) are [`Op::Ignored`]; `MSG` is rejected on its
+//!   first byte.
 
 use std::fmt;
 
@@ -1039,7 +1041,7 @@ enum Verb {
     RemoteUnsub,
     /// `RMSG`, or `LMSG` on a leaf connection (not on clients).
     RemoteMsg,
-    /// `A+`/`A-`: gateway interest, ignored (not on clients).
+    /// `A+`/`A-` (or `Au`): gateway interest, ignored (not on clients).
     Account,
 }
 
@@ -1122,6 +1124,8 @@ fn identify_keyword(
         },
         (b'L', _) if leaf => (b"LMSG", Keyword::Args(Verb::RemoteMsg)),
         (b'A', Some(b'-')) if remote => (b"A-", Keyword::Args(Verb::Account)),
+        // The reference also takes `Au` (lower-case `u` only) as `A-`.
+        (b'A', _) if remote && buf.get(1) == Some(&b'u') => (b"AU", Keyword::Args(Verb::Account)),
         (b'A', _) if remote => (b"A+", Keyword::Args(Verb::Account)),
         // Includes MSG, the leaf verbs (LS+, LMSG, ...) on client and route
         // connections and, on client connections, the route verbs (RS+,
@@ -2490,6 +2494,8 @@ PING\r\n";
             // Gateway interest and SUB (whatever its arguments) are ignored.
             (b"A+ $G\r\n", Op::Ignored, b"$G"),
             (b"a- $G foo\n", Op::Ignored, b"$G foo"),
+            (b"Au $G\r\n", Op::Ignored, b"$G"),
+            (b"au\t$G\n", Op::Ignored, b"$G"),
             (b"SUB foo 1\r\n", Op::Ignored, b"foo 1"),
             (b"sub a b c d e\r\n", Op::Ignored, b"a b c d e"),
             (b"SUB \r\n", Op::Ignored, b"\r"),
@@ -2600,7 +2606,8 @@ PING\r\n";
             b"AX",
             b"A+\r\n",
             b"A-x",
-            b"Au $G\r\n",
+            b"AU $G\r\n",
+            b"Au\r\n",
             b"RMSG $G foo 2\r\nhiX",
             b"HMSG $G foo 0 2\r\nhi\n",
             b"PUB foo 1\r\nab",
@@ -2626,6 +2633,7 @@ PING\r\n";
             b"RMSG $G foo 2\r\nhi\r\n",
             b"A+ $G\r\n",
             b"A- $G\r\n",
+            b"au $G\r\n",
         ] {
             let mut p = parser();
             assert_eq!(
@@ -2668,7 +2676,7 @@ RMSG $G foo 0\r\n\r\n\
 HMSG $G foo + rep qq 12 14\r\nNATS/1.0\r\n\r\nhi\r\n\
 hmsg $G foo 12 12\nNATS/1.0\r\n\r\n\r\n\
 HMSG $G foo | a b 0 3\r\nRS+\r\n\
-A+ $G\r\na- $G\nSUB foo 1\r\nsub x\r\n\
+A+ $G\r\na- $G\nAu $G\r\nSUB foo 1\r\nsub x\r\n\
 PUB foo 5\r\nhello\r\nHPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n\
 -ERR 'Unknown Protocol Operation'\r\n\
 PING\r\n";
@@ -2677,7 +2685,7 @@ PING\r\n";
     fn route_every_split_gives_the_same_frames() {
         let (events, err_at) = check_splits(Parser::new_route, ROUTE_STREAM);
         assert_eq!(err_at, None);
-        assert_eq!(events.len(), 28);
+        assert_eq!(events.len(), 29);
         let mut p = Parser::new_route();
         let mut pos = 0;
         let mut names = Vec::new();
@@ -2689,7 +2697,7 @@ PING\r\n";
         assert_eq!(
             names.join(" "),
             "INFO CONNECT PING PONG +OK RS+ RS+ RS+ RS- RS- RS- RMSG RMSG RMSG RMSG RMSG RMSG \
-             HMSG HMSG HMSG IGNORED IGNORED IGNORED IGNORED IGNORED IGNORED -ERR PING"
+             HMSG HMSG HMSG IGNORED IGNORED IGNORED IGNORED IGNORED IGNORED IGNORED -ERR PING"
         );
     }
 
@@ -2704,6 +2712,8 @@ PING\r\n";
             (b"RMX", ParseError::UnknownOp, 3),
             (b"RS+\r\n", ParseError::UnknownOp, 4),
             (b"A+\r\n", ParseError::UnknownOp, 3),
+            (b"AU $G\r\n", ParseError::UnknownOp, 2),
+            (b"Au$G\r\n", ParseError::UnknownOp, 3),
             (b"RMSG $G foo 2\r\nhiX", ParseError::UnknownOp, 18),
             (b"HMSG $G foo 0 2\r\nhi\r\r\n", ParseError::UnknownOp, 21),
             (b"RMSG $G foo\r\nPING\r\n", ParseError::BadArgs, 13),
@@ -3060,6 +3070,7 @@ PING\r\n";
             // Gateway interest is ignored.
             (b"A+ $G\r\n", Op::Ignored, b"$G"),
             (b"a- $G foo\n", Op::Ignored, b"$G foo"),
+            (b"Au $G\r\n", Op::Ignored, b"$G"),
         ] {
             let f = leaf_frame_of(input);
             assert_eq!((f.op, f.args), (op, args), "{input:?}");
@@ -3197,6 +3208,7 @@ PING\r\n";
             b"A",
             b"AX",
             b"A+\r\n",
+            b"AU $G\r\n",
             b"x",
             b"LMSG foo 2\r\nhiX",
             b"HMSG foo 0 2\r\nhi\n",
@@ -3246,7 +3258,7 @@ pub x.c r 3\r\nLS+\r\n\
 HMSG foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n\
 hmsg foo + rep qq 12 12\nNATS/1.0\r\n\r\n\r\n\
 HPUB foo r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n\
-A+ $G\r\na- $G\n\
+A+ $G\r\na- $G\nau\t$G\r\n\
 -ERR 'Unknown Protocol Operation'\r\n\
 PING\r\n";
 
@@ -3254,7 +3266,7 @@ PING\r\n";
     fn leaf_every_split_gives_the_same_frames() {
         let (events, err_at) = check_splits(Parser::new_leaf, LEAF_STREAM);
         assert_eq!(err_at, None);
-        assert_eq!(events.len(), 30);
+        assert_eq!(events.len(), 31);
         let mut p = Parser::new_leaf();
         let mut pos = 0;
         let mut names = Vec::new();
@@ -3266,7 +3278,7 @@ PING\r\n";
         assert_eq!(
             names.join(" "),
             "INFO CONNECT PING PONG +OK LS+ LS+ LS+ LS+ LS+ LS- LS- LS- LS- IGNORED \
-             LMSG LMSG LMSG LMSG LMSG LMSG LMSG LMSG HMSG HMSG HMSG IGNORED IGNORED -ERR PING"
+             LMSG LMSG LMSG LMSG LMSG LMSG LMSG LMSG HMSG HMSG HMSG IGNORED IGNORED IGNORED -ERR PING"
         );
     }
 
@@ -3280,6 +3292,7 @@ PING\r\n";
             (b"LMX", ParseError::UnknownOp, 3),
             (b"LS+\r\n", ParseError::UnknownOp, 4),
             (b"A+\r\n", ParseError::UnknownOp, 3),
+            (b"AU $G\r\n", ParseError::UnknownOp, 2),
             (b"LMSG foo 2\r\nhiX", ParseError::UnknownOp, 15),
             (b"HMSG foo 0 2\r\nhi\r\r\n", ParseError::UnknownOp, 18),
             (b"LMSG foo\r\nPING\r\n", ParseError::BadArgs, 10),
