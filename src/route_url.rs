@@ -5,6 +5,9 @@ use std::fmt;
 
 use crate::hostport::{join_host_port, split_host_port};
 
+/// The port of a leafnode remote URL that names none.
+pub const DEFAULT_LEAF_PORT: u16 = 7422;
+
 /// A parsed route URL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RouteUrl {
@@ -21,6 +24,15 @@ pub struct RouteUrl {
 impl RouteUrl {
     /// Parses a route URL; the scheme and any path are optional and ignored.
     pub fn parse(text: &str) -> Result<RouteUrl, String> {
+        Self::parse_with(text, None)
+    }
+
+    /// Parses a leafnode remote URL: as a route URL, with port 7422 when none is given.
+    pub fn parse_leaf(text: &str) -> Result<RouteUrl, String> {
+        Self::parse_with(text, Some(DEFAULT_LEAF_PORT))
+    }
+
+    fn parse_with(text: &str, default_port: Option<u16>) -> Result<RouteUrl, String> {
         let fail = |why: &str| format!("invalid route URL {text:?}: {why}");
         let text = text.trim();
         let (scheme, rest) = text.split_once("://").unwrap_or(("nats-route", text));
@@ -36,8 +48,13 @@ impl RouteUrl {
                 None => (Some(unescape(info)), None),
             },
         };
-        let (host, port) = split_host_port(hostport).map_err(|e| fail(&e))?;
-        let port = port.parse::<u16>().map_err(|_| fail("invalid port"))?;
+        let (host, port) = match (split_host_port(hostport), default_port) {
+            (Ok((host, port)), _) => (host, port.parse::<u16>().map_err(|_| fail("invalid port"))?),
+            (Err(_), Some(port)) if !hostport.contains(':') || hostport.ends_with(']') => {
+                (hostport.trim_start_matches('[').trim_end_matches(']'), port)
+            }
+            (Err(e), _) => return Err(fail(&e)),
+        };
         if host.is_empty() {
             return Err(fail("missing host"));
         }
@@ -100,6 +117,19 @@ fn unescape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leaf_urls_default_to_port_7422() {
+        let url = RouteUrl::parse_leaf("nats-leaf://u:p@hub").unwrap();
+        assert_eq!((url.host.as_str(), url.port), ("hub", 7422));
+        assert_eq!(url.user.as_deref(), Some("u"));
+        assert_eq!(
+            RouteUrl::parse_leaf("tls://[::1]").unwrap().host_port(),
+            "[::1]:7422"
+        );
+        assert_eq!(RouteUrl::parse_leaf("hub:4000").unwrap().port, 4000);
+        assert!(RouteUrl::parse("nats://hub").is_err());
+    }
 
     #[test]
     fn parses_the_forms_in_use() {

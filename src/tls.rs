@@ -158,15 +158,29 @@ pub fn route_configs(opts: &TlsOptions) -> Result<RouteTls, String> {
         ..opts.clone()
     };
     let server = server_config(&verified)?.config;
+    let client = client_config(opts)?;
+    Ok(RouteTls { server, client })
+}
+
+/// The client side of a TLS handshake (routes we dial, leafnode remotes): our certificate
+/// when `cert_file`/`key_file` are set, and the peer's checked against `ca_file` (else the
+/// system's CAs) unless `insecure`.
+pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, String> {
     let provider = Arc::new(default_provider());
-    let roots = match &opts.ca_file {
-        Some(path) => load_ca(path)?,
-        None => system_roots(&system_ca_files()),
-    };
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(ALL_VERSIONS)
-        .map_err(|err| err.to_string())?
-        .with_root_certificates(roots);
+        .map_err(|err| err.to_string())?;
+    let builder = if opts.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyServer(provider.clone())))
+    } else {
+        let roots = match &opts.ca_file {
+            Some(path) => load_ca(path)?,
+            None => system_roots(&system_ca_files()),
+        };
+        builder.with_root_certificates(roots)
+    };
     let client = match (&opts.cert_file, &opts.key_file) {
         (Some(cert), Some(key)) => {
             let pair = load_key_pair(cert, key, &provider)
@@ -177,10 +191,56 @@ pub fn route_configs(opts: &TlsOptions) -> Result<RouteTls, String> {
         }
         _ => builder.with_no_client_auth(),
     };
-    Ok(RouteTls {
-        server,
-        client: Arc::new(client),
-    })
+    Ok(Arc::new(client))
+}
+
+/// `insecure`: any server certificate is accepted (its signatures are still checked).
+#[derive(Debug)]
+struct AnyServer(Arc<CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// The suites to offer: every TLS 1.3 suite, and the TLS 1.2 suites of `names` (all of

@@ -34,7 +34,7 @@ pub struct Connz {
 struct ConnJson {
     cid: u64,
     kind: &'static str,
-    #[serde(rename = "type")]
+    #[serde(rename = "type", skip_serializing_if = "str::is_empty")]
     client_type: &'static str,
     ip: String,
     port: u16,
@@ -323,8 +323,9 @@ impl ConnJson {
         let (list, detail) = sub_lists(&c.subs, subs, c.closed.is_some());
         ConnJson {
             cid: c.cid,
-            kind: "Client",
-            client_type: "nats",
+            kind: c.kind,
+            // The reference names the client type of clients only.
+            client_type: if c.kind == "Client" { "nats" } else { "" },
             ip: c.ip.clone(),
             port: c.port,
             start: rfc3339_nano(c.start),

@@ -638,6 +638,14 @@ mod tests {
                 responses: Vec::new(),
             }]
         }
+
+        fn leafs(&self, _with_subs: bool) -> Vec<crate::server::LeafView> {
+            Vec::new()
+        }
+
+        fn leaf_addr(&self) -> Option<SocketAddr> {
+            None
+        }
     }
 
     #[test]

@@ -7,12 +7,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime};
 
 use super::account::Account;
 use super::conn_info::{unix_nanos, Activity, ConnMeta, Counts, SubTable};
 use super::imports::StreamImport;
+use super::leafnodes::LeafPeer;
 use crate::options::ResponsePermission;
 
 /// Why a connection was closed, with the reference's wording (logs and, later, `/connz`).
@@ -43,6 +44,9 @@ pub enum CloseReason {
     RouteRemoved,
     ClusterNameConflict,
     DuplicateServerName,
+    ClusterNamesIdentical,
+    MinimumVersionRequired,
+    DuplicateRemoteLeafnode,
 }
 
 impl fmt::Display for CloseReason {
@@ -73,6 +77,9 @@ impl fmt::Display for CloseReason {
             CloseReason::RouteRemoved => "Route Removed",
             CloseReason::ClusterNameConflict => "Cluster Name Conflict",
             CloseReason::DuplicateServerName => "Duplicate Server Name",
+            CloseReason::ClusterNamesIdentical => "Cluster Names Identical",
+            CloseReason::MinimumVersionRequired => "Minimum Version Required",
+            CloseReason::DuplicateRemoteLeafnode => "Duplicate Remote LeafNode Connection",
         })
     }
 }
@@ -82,14 +89,17 @@ impl fmt::Display for CloseReason {
 pub enum Role {
     Client,
     Route,
+    Leaf,
 }
 
 impl Role {
-    /// The id's label in log prefixes: `cid:7` for a client, `rid:7` for a route.
+    /// The id's label in log prefixes: `cid:7` for a client, `rid:7` for a route, `lid:7`
+    /// for a leafnode link.
     fn id_label(self) -> &'static str {
         match self {
             Role::Client => "cid",
             Role::Route => "rid",
+            Role::Leaf => "lid",
         }
     }
 }
@@ -148,6 +158,8 @@ pub struct ConnShared {
     pub write_lock: Mutex<()>,
     /// The client understands async INFO (CONNECT `protocol` 1).
     pub async_info: AtomicBool,
+    /// A leafnode link's peer, once its handshake is done.
+    pub leaf: OnceLock<Arc<LeafPeer>>,
 }
 
 impl ConnShared {
@@ -187,6 +199,7 @@ impl ConnShared {
             direct: AtomicBool::new(false),
             write_lock: Mutex::new(()),
             async_info: AtomicBool::new(false),
+            leaf: OnceLock::new(),
         }
     }
 

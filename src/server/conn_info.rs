@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::conn::{ConnShared, SubRef};
+use super::conn::{ConnShared, Role, SubRef};
 
 /// Closed connections remembered for `/connz?state=closed` (the reference's fixed size).
 pub const CLOSED_CONNECTIONS: usize = 10_000;
@@ -205,6 +205,8 @@ impl SubInfo {
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
     pub cid: u64,
+    /// `/connz` `kind`: `Client`, `Router` or `Leafnode`.
+    pub kind: &'static str,
     pub ip: String,
     pub port: u16,
     pub start: SystemTime,
@@ -236,6 +238,11 @@ impl ConnShared {
         };
         ConnInfo {
             cid: self.cid,
+            kind: match self.role {
+                Role::Client => "Client",
+                Role::Route => "Router",
+                Role::Leaf => "Leafnode",
+            },
             ip: self.addr.ip().to_string(),
             port: self.addr.port(),
             start: self.start,
@@ -286,6 +293,7 @@ mod tests {
     fn closed(cid: u64) -> ConnInfo {
         ConnInfo {
             cid,
+            kind: "Client",
             ip: String::new(),
             port: 0,
             start: UNIX_EPOCH,

@@ -1,5 +1,5 @@
 //! PUB → MSG: match the subject, pick the targets (every plain subscriber, one member per
-//! queue group, each interested route once), frame one MSG/HMSG/RMSG per target, and
+//! queue group, each interested route and leaf link once), frame one MSG/HMSG/RMSG per target, and
 //! append it to the target's output on this reactor or to this turn's staging for its
 //! reactor (handed over at the end of the turn, see `handover`). Flow control happens
 //! here too: a target past `max_pending` is a slow consumer, and a publisher whose
@@ -179,12 +179,12 @@ impl<'a> Message<'a> {
 
 impl Message<'_> {
     /// Appends `RMSG <account> <subject> [+ reply queues | | queues | reply] <size>` and
-    /// the message for a route (`HMSG` with sizes when it takes headers; headers stripped
-    /// when it does not).
+    /// the message for a route, or `LMSG <subject> ...` (no account) for a leaf link
+    /// (`HMSG` with sizes when it takes headers; headers stripped when it does not).
     fn frame_routed_into(
         &self,
         out: &mut Vec<u8>,
-        account: &[u8],
+        account: Option<&[u8]>,
         queues: &[&[u8]],
         headers_ok: bool,
     ) {
@@ -193,10 +193,16 @@ impl Message<'_> {
             _ => self.data,
         };
         let with_headers = headers_ok && self.header_len.is_some();
-        out.reserve(64 + account.len() + self.subject.len() + body.len());
-        out.extend_from_slice(if with_headers { b"HMSG " } else { b"RMSG " });
-        out.extend_from_slice(account);
-        out.push(b' ');
+        out.reserve(64 + account.map_or(0, <[u8]>::len) + self.subject.len() + body.len());
+        out.extend_from_slice(match (with_headers, account) {
+            (true, _) => b"HMSG ",
+            (false, Some(_)) => b"RMSG ",
+            (false, None) => b"LMSG ",
+        });
+        if let Some(account) = account {
+            out.extend_from_slice(account);
+            out.push(b' ');
+        }
         out.extend_from_slice(self.subject);
         out.push(b' ');
         match (self.reply, queues.is_empty()) {
@@ -231,10 +237,11 @@ impl Message<'_> {
 }
 
 /// Delivers to every matching subscription and one member per queue group; returns how
-/// many copies went out. A message from a client goes to each interested route once (with
-/// the queue groups a member on that route was picked for); a message from a route
-/// (`routed_queues` is `Some`) goes to local subscribers only, and to the queue groups it
-/// names. `echo`: the publisher may receive its own message.
+/// many copies went out. Routes and leaf links get one copy each (RMSG or LMSG, with the
+/// queue groups a member behind them was picked for), by the one-hop rules of
+/// [`may_forward`]. A message from a route or a leaf link (`routed_queues` is `Some`)
+/// serves only the queue groups it names. `echo`: the publisher may receive its own
+/// message.
 #[inline]
 pub fn deliver(
     turn: &mut Turn,
@@ -251,11 +258,11 @@ pub fn deliver(
     let echo = echo || routed_queues.is_some();
     let own_cid = publisher.cid;
     let mut delivered = 0;
-    let mut routes = RouteTargets::default();
+    let mut forwards = Forwards::default();
     for sub in &matched.plain {
-        if sub.conn.role == Role::Route {
-            if routed_queues.is_none() {
-                routes.add(sub, None);
+        if sub.conn.role != Role::Client {
+            if may_forward(publisher, &sub.conn, msg.subject) {
+                forwards.add(sub, None);
             }
             continue;
         }
@@ -271,70 +278,117 @@ pub fn deliver(
                 continue;
             }
         }
-        let eligible = |sub: &SubRef| {
-            !(sub.conn.role == Role::Route && routed_queues.is_some())
-                && (echo || sub.conn.cid != own_cid)
+        // Local and route members share the draw; a leaf link's member is only the
+        // fallback when there is neither (as the reference chooses).
+        let eligible = |sub: &SubRef| match sub.conn.role {
+            Role::Client => echo || sub.conn.cid != own_cid,
+            Role::Route => may_forward(publisher, &sub.conn, msg.subject),
+            Role::Leaf => false,
         };
         let weights: u64 = group
             .iter()
             .filter(|s| eligible(s))
             .map(|s| s.weight.load(Ordering::Relaxed).max(1))
             .sum();
-        if weights == 0 {
-            continue;
+        let mut served = false;
+        if weights > 0 {
+            let mut pick = turn.random() % weights;
+            let start = group
+                .iter()
+                .position(|s| {
+                    if !eligible(s) {
+                        return false;
+                    }
+                    let weight = s.weight.load(Ordering::Relaxed).max(1);
+                    if pick < weight {
+                        return true;
+                    }
+                    pick -= weight;
+                    false
+                })
+                .unwrap_or(0);
+            for i in 0..group.len() {
+                let sub = &group[(start + i) % group.len()];
+                if !eligible(sub) {
+                    continue;
+                }
+                if sub.conn.role == Role::Route {
+                    forwards.add(sub, Some(name));
+                    served = true;
+                    break;
+                }
+                if deliver_to(turn, own_cid, sub, msg) {
+                    delivered += 1;
+                    served = true;
+                    break;
+                }
+            }
         }
-        let mut pick = turn.random() % weights;
-        let start = group
-            .iter()
-            .position(|s| {
-                if !eligible(s) {
-                    return false;
-                }
-                let weight = s.weight.load(Ordering::Relaxed).max(1);
-                if pick < weight {
-                    return true;
-                }
-                pick -= weight;
-                false
-            })
-            .unwrap_or(0);
-        for i in 0..group.len() {
-            let sub = &group[(start + i) % group.len()];
-            if !eligible(sub) {
-                continue;
-            }
-            if sub.conn.role == Role::Route {
-                routes.add(sub, Some(name));
-                break;
-            }
-            if deliver_to(turn, own_cid, sub, msg) {
-                delivered += 1;
-                break;
+        if !served {
+            let leaf_member = group.iter().find(|s| {
+                s.conn.role == Role::Leaf && may_forward(publisher, &s.conn, msg.subject)
+            });
+            if let Some(sub) = leaf_member {
+                forwards.add(sub, Some(name));
             }
         }
     }
-    for (route, queues) in routes.0 {
-        forward(turn, own_cid, &account.name, &route, &queues, msg);
+    for (target, queues) in forwards.0 {
+        forward(turn, own_cid, &account.name, &target, &queues, msg);
         delivered += 1;
     }
     delivered
 }
 
-/// Writes one RMSG (or HMSG) for a route.
+/// Whether a message from `publisher` goes on to route or leaf link `target` (the one-hop
+/// rules, leafnodes.md §5.1): a client's goes everywhere; a route's only to links of leafs
+/// connected to us; a leaf link's to routes if that leaf connected to us, and to every
+/// other link but those to the same remote cluster.
+#[inline]
+fn may_forward(publisher: &ConnShared, target: &ConnShared, subject: &[u8]) -> bool {
+    match (target.role, publisher.role) {
+        (Role::Route, Role::Client) => true,
+        (Role::Route, Role::Route) | (Role::Client, _) => false,
+        _ => may_forward_leaf(publisher, target, subject),
+    }
+}
+
+/// [`may_forward`] when a leaf link is the publisher or the target.
+#[cold]
+#[inline(never)]
+fn may_forward_leaf(publisher: &ConnShared, target: &ConnShared, subject: &[u8]) -> bool {
+    let from_leaf = publisher.leaf.get();
+    if target.role == Role::Route {
+        return from_leaf.is_some_and(|peer| !peer.solicited);
+    }
+    let Some(to) = target.leaf.get() else {
+        return false;
+    };
+    target.cid != publisher.cid
+        && to.may_send(subject)
+        && match publisher.role {
+            Role::Client => true,
+            Role::Route => !to.solicited,
+            Role::Leaf => from_leaf.is_some_and(|from| !from.same_cluster(to)),
+        }
+}
+
+/// Writes one RMSG (or HMSG) for a route, or one LMSG (or HMSG) for a leaf link.
 fn forward(
     turn: &mut Turn,
     publisher: u64,
     account: &str,
-    route: &Arc<ConnShared>,
+    target: &Arc<ConnShared>,
     queues: &[&[u8]],
     msg: &Message<'_>,
 ) {
-    if route.is_closed() {
+    if target.is_closed() {
         return;
     }
-    let headers_ok = route.headers.load(Ordering::Relaxed);
-    append_to(turn, publisher, route, msg.data.len(), |out| {
-        msg.frame_routed_into(out, account.as_bytes(), queues, headers_ok);
+    let headers_ok = target.headers.load(Ordering::Relaxed);
+    let account = (target.role == Role::Route).then_some(account.as_bytes());
+    append_to(turn, publisher, target, msg.data.len(), |out| {
+        msg.frame_routed_into(out, account, queues, headers_ok);
     });
 }
 
@@ -461,11 +515,12 @@ fn auto_unsubscribed(turn: &Turn, sub: &SubRef) {
     sub.conn.subs.remove_if(sub);
 }
 
-/// The routes a message goes to, each once, with the queue groups it carries for them.
+/// The routes and leaf links a message goes to, each once, with the queue groups it
+/// carries for them.
 #[derive(Default)]
-struct RouteTargets<'a>(Vec<(Arc<ConnShared>, Vec<&'a [u8]>)>);
+struct Forwards<'a>(Vec<(Arc<ConnShared>, Vec<&'a [u8]>)>);
 
-impl<'a> RouteTargets<'a> {
+impl<'a> Forwards<'a> {
     fn add(&mut self, sub: &SubRef, queue: Option<&'a [u8]>) {
         let index = match self.0.iter().position(|(r, _)| r.cid == sub.conn.cid) {
             Some(i) => i,

@@ -67,6 +67,12 @@ pub struct Inbox {
     pub dialled: Vec<Dialled>,
     /// Routes (token, cid) a reload removed: close them.
     pub close: Vec<(usize, u64)>,
+    /// Accepted leafnode sockets with their connection id.
+    pub leaves: Vec<(TcpStream, SocketAddr, u64)>,
+    /// Sockets the leaf dialer connected to a remote hub.
+    pub leaf_dialled: Vec<LeafDialled>,
+    /// Leaf links (token, cid) a newer link from the same leaf server replaces.
+    pub replaced_leaves: Vec<(usize, u64)>,
 }
 
 impl Inbox {
@@ -78,6 +84,9 @@ impl Inbox {
             && self.routes.is_empty()
             && self.dialled.is_empty()
             && self.close.is_empty()
+            && self.leaves.is_empty()
+            && self.leaf_dialled.is_empty()
+            && self.replaced_leaves.is_empty()
     }
 }
 
@@ -88,6 +97,16 @@ pub struct Dialled {
     pub url: RouteUrl,
     /// A configured route (dialled again when it closes).
     pub explicit: bool,
+}
+
+/// A socket connected to a remote hub, for a reactor to own.
+pub struct LeafDialled {
+    pub sock: TcpStream,
+    pub addr: SocketAddr,
+    /// Index of the remote in the leafnode configuration.
+    pub remote: usize,
+    /// The URL dialled (its credentials go in CONNECT).
+    pub url: RouteUrl,
 }
 
 /// What lame duck mode asks of a reactor.

@@ -15,6 +15,9 @@ mod files;
 mod handover;
 mod imports;
 mod info;
+mod leaf;
+mod leaf_info;
+mod leafnodes;
 mod link;
 mod reactor;
 mod role;
@@ -59,7 +62,9 @@ pub use settings::Settings;
 use settings::SharedSettings;
 pub use stats::Snapshot as StatsSnapshot;
 use stats::Stats;
-pub use view::{AccountSnapshot, LiveView, RouteView, ServerView, SubscriptionStats, Traffic};
+pub use view::{
+    AccountSnapshot, LeafView, LiveView, RouteView, ServerView, SubscriptionStats, Traffic,
+};
 
 /// natsd's own version line: `natsd v0.1.0 (nats-server 2.9.10 compatible)`.
 pub fn version_line() -> String {
@@ -109,6 +114,8 @@ struct ServerShared {
     stats: Stats,
     /// The cluster, when routing is on.
     cluster: Option<Arc<cluster::Cluster>>,
+    /// Leafnode links, when this server is a hub or a leaf.
+    leafnodes: Option<Arc<leafnodes::Leafnodes>>,
     /// `connect_urls` of the client INFO: ours and the cluster peers'.
     connect_urls: Mutex<Vec<String>>,
     /// When `connect_urls` last changed (Unix nanoseconds; 0: never).
@@ -127,6 +134,7 @@ impl ServerShared {
         accounts: account::Accounts,
         reactors: Vec<ReactorHandle>,
         cluster: Option<Arc<cluster::Cluster>>,
+        leafnodes: Option<Arc<leafnodes::Leafnodes>>,
     ) -> ServerShared {
         ServerShared {
             started: settings.loaded_at,
@@ -140,6 +148,7 @@ impl ServerShared {
             shed_up_to: AtomicU64::new(0),
             stats: Stats::default(),
             cluster,
+            leafnodes,
             connect_urls: Mutex::new(Vec::new()),
             connect_urls_changed_at: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
@@ -226,6 +235,101 @@ impl ServerShared {
 struct Listeners {
     clients: TcpListener,
     routes: Option<TcpListener>,
+    leafs: Option<TcpListener>,
+}
+
+fn bind_leafs(opts: &Options) -> io::Result<TcpListener> {
+    let leaf = &opts.leafnodes;
+    let host = leaf
+        .host
+        .clone()
+        .unwrap_or_else(|| crate::options::DEFAULT_HOST.to_string());
+    let port = match leaf.port {
+        RANDOM_PORT => 0,
+        p => {
+            u16::try_from(p).map_err(|_| io::Error::other(format!("invalid leafnode port {p}")))?
+        }
+    };
+    let addr = resolve(&host, port)?;
+    TcpListener::bind(addr).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "Error listening on leafnode port: {}, \"listen tcp {}: bind: {}\"",
+                port,
+                join_host_port(&host, port),
+                bind_error_text(&e)
+            ),
+        )
+    })
+}
+
+/// The leafnode state: the hub INFO when there is a listener (bound at `leaf_addr`), the
+/// remotes to solicit.
+fn new_leafnodes(
+    opts: &Options,
+    info: &Info,
+    leaf_addr: Option<SocketAddr>,
+) -> io::Result<leafnodes::Leafnodes> {
+    let leaf = &opts.leafnodes;
+    let mut seed = [0u8; 8];
+    getrandom::getrandom(&mut seed).map_err(io::Error::other)?;
+    let mut rng = u64::from_le_bytes(seed) | 1;
+    let mut leafnodes = leafnodes::Leafnodes::new(leaf, move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    });
+    let Some(bound) = leaf_addr else {
+        return Ok(leafnodes);
+    };
+    let host = leaf
+        .host
+        .clone()
+        .unwrap_or_else(|| crate::options::DEFAULT_HOST.to_string());
+    info!(
+        "Listening for leafnode connections on {}",
+        join_host_port(&host, bound.port())
+    );
+    let (info_host, info_port) = match &leaf.advertise {
+        Some(adv) => {
+            info!("Advertise address for leafnode is set to {adv}");
+            parse_host_port(adv, bound.port()).map_err(io::Error::other)?
+        }
+        None => match files::host_ports(&host, bound.port()).into_iter().next() {
+            Some(url) => parse_host_port(&url, bound.port()).map_err(io::Error::other)?,
+            None => (host.clone(), bound.port()),
+        },
+    };
+    let url = join_host_port(&info_host, info_port);
+    leafnodes.bound = Some(bound);
+    leafnodes.hub = Some(leaf_info::LeafInfo {
+        server_id: info.server_id.clone(),
+        server_name: info.server_name.clone(),
+        version: info.version.to_string(),
+        proto: leaf_info::LEAF_PROTOCOL,
+        go: info.go.to_string(),
+        host: info_host,
+        port: info_port,
+        headers: opts.headers,
+        auth_required: true,
+        tls_required: leaf.tls.is_some(),
+        tls_verify: leaf.tls.as_ref().is_some_and(|t| t.verify),
+        max_payload: opts.max_payload,
+        ip: url.clone(),
+        info_on_connect: true,
+        leafnode_urls: Some(vec![url]),
+        ..leaf_info::LeafInfo::default()
+    });
+    if let Some(tls) = &leaf.tls {
+        let built = crate::tls::server_config(tls).map_err(io::Error::other)?;
+        built.warnings.iter().for_each(|w| warn!("{w}"));
+        leafnodes.hub_tls = Some(built.config);
+        leafnodes.hub_tls_timeout =
+            crate::options::seconds_or(tls.timeout, std::time::Duration::from_secs(2));
+    }
+    Ok(leafnodes)
 }
 
 fn bind_routes(opts: &Options) -> io::Result<TcpListener> {
@@ -429,6 +533,9 @@ fn info_template(opts: &Options, auth: &Authenticator) -> Info {
         .clone()
         .unwrap_or_else(|| server_id.clone());
     let cluster = match opts.cluster.port {
+        // A standalone leaf with a server name takes it as its cluster name, as the
+        // reference does: hubs use it to tell leaf clusters apart.
+        0 if !opts.leafnodes.remotes.is_empty() => opts.server_name.clone().unwrap_or_default(),
         0 => String::new(),
         _ => opts
             .cluster
@@ -541,6 +648,10 @@ impl Starting {
             0 => None,
             _ => Some(bind_routes(opts)?),
         };
+        let leaf_listener = match opts.leafnodes.port {
+            0 => None,
+            _ => Some(bind_leafs(opts)?),
+        };
         let listening = files::Listening {
             client: client_addr,
             monitor,
@@ -557,6 +668,13 @@ impl Starting {
                 l.local_addr()?,
             )?)),
             None => None,
+        };
+        let leafnodes = match (&leaf_listener, opts.leafnodes.remotes.is_empty()) {
+            (None, true) => None,
+            (listener, _) => {
+                let bound = listener.as_ref().map(TcpListener::local_addr).transpose()?;
+                Some(Arc::new(new_leafnodes(opts, &settings.info, bound)?))
+            }
         };
         info!(
             "Listening for client connections on {}",
@@ -594,10 +712,12 @@ impl Starting {
             self.accounts,
             reactors,
             cluster,
+            leafnodes,
         ));
         let mut listener = Some(Listeners {
             clients: listener,
             routes: route_listener,
+            leafs: leaf_listener,
         });
         let threads = polls
             .into_iter()
@@ -621,6 +741,15 @@ impl Starting {
                 });
             }
             verifiers.push(dialer::start(&shared)?);
+        }
+        if let Some(leafnodes) = &shared.leafnodes {
+            for remote in 0..leafnodes.remotes.len() {
+                leafnodes.dials.push(leafnodes::LeafDial {
+                    remote,
+                    due: std::time::Instant::now(),
+                });
+            }
+            verifiers.push(dialer::start_leaf(&shared)?);
         }
         info!("Server is ready");
         Ok(ServerHandle {
@@ -808,6 +937,9 @@ impl ServerHandle {
         self.shared.verifier.stop();
         if let Some(cluster) = &self.shared.cluster {
             cluster.dials.stop();
+        }
+        if let Some(leafnodes) = &self.shared.leafnodes {
+            leafnodes.dials.stop();
         }
         for thread in self.threads.drain(..).chain(self.verifiers.drain(..)) {
             let _ = thread.join();

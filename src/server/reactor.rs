@@ -25,6 +25,7 @@ use super::client::{ClientSession, Greeting};
 use super::conn::{CloseReason, ConnShared, Role};
 use super::conn_info::TlsPeerCert;
 use super::handover::{self, LameDuckStep};
+use super::leaf::{self, LeafOrigin, LeafSession};
 use super::link::Link;
 use super::route::{self, Origin, RouteSession};
 use super::session::Session;
@@ -41,6 +42,8 @@ pub const WAKER: Token = Token(usize::MAX);
 const LISTENER: Token = Token(usize::MAX - 1);
 /// Token of the route listener (reactor 0, when clustered).
 const ROUTE_LISTENER: Token = Token(usize::MAX - 2);
+/// Token of the leafnode listener (reactor 0, when this server is a hub).
+const LEAF_LISTENER: Token = Token(usize::MAX - 3);
 /// Bytes read from one connection per turn before the others get their go.
 const READ_BUDGET: usize = 64 * 1024;
 /// Size of the per-reactor read scratch buffer.
@@ -81,6 +84,7 @@ pub struct Reactor {
     turn: Turn,
     listener: Option<TcpListener>,
     route_listener: Option<TcpListener>,
+    leaf_listener: Option<TcpListener>,
     scratch: Vec<u8>,
     ready: Vec<usize>,
     /// Match-cache statistics as last published to the reactor's handle.
@@ -96,16 +100,19 @@ impl Reactor {
         shared: Arc<ServerShared>,
         listeners: Option<Listeners>,
     ) -> io::Result<Reactor> {
-        let (mut listener, mut route_listener) = match listeners {
-            Some(l) => (Some(l.clients), l.routes),
-            None => (None, None),
+        let (mut listener, mut route_listener, mut leaf_listener) = match listeners {
+            Some(l) => (Some(l.clients), l.routes, l.leafs),
+            None => (None, None, None),
         };
-        if let Some(l) = listener.as_mut() {
-            poll.registry().register(l, LISTENER, Interest::READABLE)?;
-        }
-        if let Some(l) = route_listener.as_mut() {
-            poll.registry()
-                .register(l, ROUTE_LISTENER, Interest::READABLE)?;
+        let registry = poll.registry();
+        for (listener, token) in [
+            (&mut listener, LISTENER),
+            (&mut route_listener, ROUTE_LISTENER),
+            (&mut leaf_listener, LEAF_LISTENER),
+        ] {
+            if let Some(l) = listener.as_mut() {
+                registry.register(l, token, Interest::READABLE)?;
+            }
         }
         Ok(Reactor {
             id,
@@ -114,6 +121,7 @@ impl Reactor {
             turn: Turn::new(id, shared)?,
             listener,
             route_listener,
+            leaf_listener,
             scratch: vec![0; SCRATCH_SIZE],
             ready: Vec::new(),
             published_cache: CacheStats::default(),
@@ -203,8 +211,9 @@ impl Reactor {
     fn on_event(&mut self, event: &Event) {
         match event.token() {
             WAKER => {} // the inbox is drained every turn
-            LISTENER => self.accept_all(false),
-            ROUTE_LISTENER => self.accept_all(true),
+            LISTENER => self.accept_all(Listening::Clients),
+            ROUTE_LISTENER => self.accept_all(Listening::Routes),
+            LEAF_LISTENER => self.accept_all(Listening::Leafs),
             Token(token) => {
                 let Some(conn) = self.conns.get_mut(token) else {
                     return;
@@ -268,6 +277,26 @@ impl Reactor {
                 self.turn.close(token, CloseReason::RouteRemoved, false);
             }
         }
+        for (sock, addr, cid) in inbox.leaves {
+            self.accept_leaf(sock, addr, cid, LeafOrigin::Accepted);
+        }
+        for dialled in inbox.leaf_dialled {
+            let cid = self.shared().next_cid.fetch_add(1, Ordering::Relaxed);
+            let origin = LeafOrigin::Solicited {
+                remote: dialled.remote,
+                url: dialled.url,
+            };
+            self.accept_leaf(dialled.sock, dialled.addr, cid, origin);
+        }
+        for (token, cid) in inbox.replaced_leaves {
+            if self.live(token, cid) {
+                self.turn.send_err_and_close(
+                    token,
+                    "Duplicate Remote LeafNode Connection",
+                    CloseReason::DuplicateRemoteLeafnode,
+                );
+            }
+        }
         for step in inbox.lame_duck {
             self.lame_duck(step);
         }
@@ -314,13 +343,14 @@ impl Reactor {
         }
     }
 
-    /// Accepts every waiting connection on the client listener (`routes` false) or the
-    /// route listener, dealing them out round-robin to the reactors.
-    fn accept_all(&mut self, routes: bool) {
+    /// Accepts every waiting connection on one listener, dealing them out round-robin to
+    /// the reactors.
+    fn accept_all(&mut self, kind: Listening) {
         loop {
-            let listener = match routes {
-                false => self.listener.as_ref(),
-                true => self.route_listener.as_ref(),
+            let listener = match kind {
+                Listening::Clients => self.listener.as_ref(),
+                Listening::Routes => self.route_listener.as_ref(),
+                Listening::Leafs => self.leaf_listener.as_ref(),
             };
             let Some(listener) = listener else {
                 return;
@@ -331,24 +361,36 @@ impl Reactor {
                     let cid = shared.next_cid.fetch_add(1, Ordering::Relaxed);
                     let target = self.next_target;
                     self.next_target = (self.next_target + 1) % shared.reactors.len();
-                    match (target == self.id, routes) {
-                        (true, false) => self.accept_client(sock, addr, cid),
-                        (true, true) => self.accept_route(sock, addr, cid, Origin::Accepted),
-                        (false, false) => shared.reactors[target]
-                            .post(|inbox| inbox.accepted.push((sock, addr, cid))),
-                        (false, true) => shared.reactors[target]
-                            .post(|inbox| inbox.routes.push((sock, addr, cid))),
+                    if target == self.id {
+                        self.take_accepted(kind, sock, addr, cid);
+                        continue;
                     }
+                    shared.reactors[target].post(|inbox| {
+                        let list = match kind {
+                            Listening::Clients => &mut inbox.accepted,
+                            Listening::Routes => &mut inbox.routes,
+                            Listening::Leafs => &mut inbox.leaves,
+                        };
+                        list.push((sock, addr, cid));
+                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     // Out of descriptors and the like: log and retry on the next event.
-                    let kind = if routes { "route" } else { "client" };
-                    error!("Error accepting {kind} connection: {e}");
+                    error!("Error accepting {} connection: {e}", kind.name());
                     return;
                 }
             }
+        }
+    }
+
+    /// Takes on a socket accepted on the `kind` listener.
+    fn take_accepted(&mut self, kind: Listening, sock: TcpStream, addr: SocketAddr, cid: u64) {
+        match kind {
+            Listening::Clients => self.accept_client(sock, addr, cid),
+            Listening::Routes => self.accept_route(sock, addr, cid, Origin::Accepted),
+            Listening::Leafs => self.accept_leaf(sock, addr, cid, LeafOrigin::Accepted),
         }
     }
 
@@ -400,6 +442,46 @@ impl Reactor {
             false,
             hello,
             |shared, turn| Session::Route(RouteSession::start(shared, cluster, origin, turn)),
+        );
+    }
+
+    /// Takes on a leafnode socket, accepted (we are the hub: INFO first, then TLS when
+    /// configured) or dialled (we are the spoke: the hub speaks first).
+    fn accept_leaf(&mut self, mut sock: TcpStream, addr: SocketAddr, cid: u64, origin: LeafOrigin) {
+        let Some(leafnodes) = self.turn.shared.leafnodes.clone() else {
+            return;
+        };
+        let (greeting, tls) = match origin {
+            LeafOrigin::Accepted => {
+                let Some(mut info) = leaf::hub_greeting(&self.turn, cid) else {
+                    return;
+                };
+                let tls = match &leafnodes.hub_tls {
+                    Some(config) => match sock.write(&info) {
+                        Ok(n) if n == info.len() => {
+                            info.clear();
+                            let timeout = leafnodes.hub_tls_timeout;
+                            TlsSession::new(config.clone())
+                                .ok()
+                                .map(|tls| (tls, timeout))
+                        }
+                        _ => return,
+                    },
+                    None => None,
+                };
+                (info, tls)
+            }
+            LeafOrigin::Solicited { .. } => (Vec::new(), None),
+        };
+        self.adopt(
+            sock,
+            addr,
+            cid,
+            Role::Leaf,
+            tls,
+            false,
+            greeting,
+            |shared, turn| Session::Leaf(LeafSession::start(shared, leafnodes, origin, turn)),
         );
     }
 
@@ -650,6 +732,13 @@ impl Reactor {
         let fed = conn.session.process(input, &mut self.turn);
         conn.needs_input = fed.incomplete.is_some();
         conn.needed = fed.incomplete.unwrap_or(0);
+        if let Some((tls, timeout)) = self.turn.take_tls_start() {
+            // A leaf's hub asked for TLS after its INFO: what follows is inside TLS.
+            conn.link.tls = Some(tls);
+            conn.session.shared().direct.store(false, Ordering::Relaxed);
+            let due = Instant::now() + timeout;
+            self.turn.schedule(token, due, TimerKind::TlsTimeout);
+        }
         if self.turn.take_stall() {
             self.pause(token);
         }
@@ -849,5 +938,23 @@ impl Reactor {
             self.teardown(token);
         }
         self.turn.shared.stats.add(&self.turn.counts);
+    }
+}
+
+/// The listeners reactor 0 accepts on.
+#[derive(Debug, Clone, Copy)]
+enum Listening {
+    Clients,
+    Routes,
+    Leafs,
+}
+
+impl Listening {
+    fn name(self) -> &'static str {
+        match self {
+            Listening::Clients => "client",
+            Listening::Routes => "route",
+            Listening::Leafs => "leafnode",
+        }
     }
 }

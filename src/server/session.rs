@@ -12,6 +12,7 @@ use log::{error, trace};
 
 use super::client::ClientSession;
 use super::conn::{CloseReason, ConnShared};
+use super::leaf::LeafSession;
 use super::role::Role;
 use super::route::RouteSession;
 use super::settings::Settings;
@@ -28,6 +29,7 @@ use crate::proto::{Frame, Op, ParseError, Parsed};
 pub enum Session {
     Client(ClientSession),
     Route(RouteSession),
+    Leaf(LeafSession),
 }
 
 /// Runs `$body` with `$role` bound to the session's role, whichever it is.
@@ -36,6 +38,7 @@ macro_rules! each_role {
         match $session {
             Session::Client($role) => $body,
             Session::Route($role) => $body,
+            Session::Leaf($role) => $body,
         }
     };
 }
@@ -94,11 +97,10 @@ impl Session {
         }
     }
 
-    /// New limits after a reload (routes have none: their parser ignores them).
+    /// New limits after a reload (routes and leaf links have none).
     pub fn set_limits(&mut self, max_control_line: usize, max_payload: usize) {
-        match self {
-            Session::Client(client) => client.set_limits(max_control_line, max_payload),
-            Session::Route(route) => route.parser().set_limits(max_control_line, max_payload),
+        if let Session::Client(client) = self {
+            client.set_limits(max_control_line, max_payload);
         }
     }
 

@@ -14,15 +14,17 @@ use super::account::Accounts;
 use super::client::{ClientSession, Greeting};
 use super::conn::{CloseReason, ConnShared, Role};
 use super::handover::ReactorHandle;
+use super::leaf::{LeafOrigin, LeafSession};
 use super::reactor::WAKER;
 use super::route::{Origin, RouteSession};
 use super::session::{Fed, Session};
 use super::settings::Settings;
 use super::timer::TimerKind;
 use super::turn::{Closing, Turn};
-use super::{new_cluster, LiveView, ServerShared};
+use super::{new_cluster, new_leafnodes, LiveView, ServerShared};
 use crate::auth::verify_bcrypt;
 use crate::options::Options;
+use crate::route_url::RouteUrl;
 
 /// The client listen address the bed's server says it has (nothing is bound).
 const CLIENT_ADDR: &str = "127.0.0.1:4222";
@@ -48,12 +50,19 @@ impl TestBed {
             let cluster = new_cluster(&settings.opts, &settings.info, addr, addr);
             Arc::new(cluster.expect("a cluster"))
         });
+        let leaf = &settings.opts.leafnodes;
+        let leafnodes = (leaf.port != 0 || !leaf.remotes.is_empty()).then(|| {
+            let bound = (leaf.port != 0).then_some(addr);
+            let leafnodes = new_leafnodes(&settings.opts, &settings.info, bound);
+            Arc::new(leafnodes.expect("leafnodes"))
+        });
         let accounts = Accounts::new(&settings.opts).expect("accounts");
         let shared = Arc::new(ServerShared::new(
             settings,
             accounts,
             vec![ReactorHandle::new(waker)],
             cluster,
+            leafnodes,
         ));
         TestBed {
             turn: Turn::new(0, shared).expect("a turn"),
@@ -137,6 +146,26 @@ impl TestBed {
         })
     }
 
+    /// A new leafnode connection a leaf made to us (we are its hub); its INFO is
+    /// discarded.
+    pub fn accepted_leaf(&mut self) -> usize {
+        let leafnodes = self.turn.shared.leafnodes.clone().expect("a hub bed");
+        self.connect(Role::Leaf, |shared, turn| {
+            let origin = LeafOrigin::Accepted;
+            Session::Leaf(LeafSession::start(shared, leafnodes, origin, turn))
+        })
+    }
+
+    /// A new leafnode connection we made to remote number `remote` at `url`.
+    pub fn solicited_leaf(&mut self, remote: usize, url: &str) -> usize {
+        let leafnodes = self.turn.shared.leafnodes.clone().expect("a leaf bed");
+        let url = RouteUrl::parse_leaf(url).expect("a leaf URL");
+        self.connect(Role::Leaf, |shared, turn| {
+            let origin = LeafOrigin::Solicited { remote, url };
+            Session::Leaf(LeafSession::start(shared, leafnodes, origin, turn))
+        })
+    }
+
     /// Fires a session's timer now (the reactor checks the connection is still there).
     pub fn fire(&mut self, token: usize, kind: TimerKind) {
         let now = Instant::now();
@@ -213,7 +242,7 @@ impl TestBed {
         let matched = verify_bcrypt(&password, &hash);
         match &mut self.sessions[token] {
             Session::Client(client) => client.on_verdict(digest, matched, &mut self.turn),
-            Session::Route(_) => false,
+            Session::Route(_) | Session::Leaf(_) => false,
         }
     }
 }

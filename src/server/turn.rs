@@ -8,20 +8,22 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use log::{log_enabled, trace, warn, Level};
 use slab::Slab;
 
 use super::account::AccountCaches;
-use super::conn::{CloseReason, ConnShared, Subscription};
+use super::conn::{CloseReason, ConnShared, Role, Subscription};
 use super::conn_info::{unix_nanos, Counts};
 use super::handover::{self, Staging};
+use super::leafnodes::Source;
 use super::settings::Settings;
 use super::stats::Snapshot;
 use super::timer::{Timer, TimerKind, Timers};
 use super::ServerShared;
 use crate::logging;
+use crate::tls::TlsSession;
 
 /// Entries of the per-reactor match cache.
 const CACHE_ENTRIES: usize = 4096;
@@ -116,6 +118,9 @@ pub struct Turn {
     rng: u64,
     /// A consumer fell behind: the connection being served must pause.
     stalled: bool,
+    /// The connection being served starts TLS now (a leaf, after its hub's INFO), with
+    /// this handshake deadline.
+    tls_start: Option<(TlsSession, Duration)>,
 }
 
 impl Turn {
@@ -137,6 +142,7 @@ impl Turn {
             timers: Timers::default(),
             rng: u64::from_le_bytes(seed) | 1,
             stalled: false,
+            tls_start: None,
         })
     }
 
@@ -246,19 +252,54 @@ impl Turn {
         self.stalled
     }
 
+    /// Asks for the connection being served to start TLS with `tls` (the handshake must
+    /// end within `timeout`); what it queued goes out inside TLS.
+    pub fn start_tls(&mut self, tls: TlsSession, timeout: Duration) {
+        self.tls_start = Some((tls, timeout));
+    }
+
+    /// The TLS start asked for, if any.
+    pub fn take_tls_start(&mut self) -> Option<(TlsSession, Duration)> {
+        self.tls_start.take()
+    }
+
     /// Whether a pause was asked for since the last call.
     pub fn take_stall(&mut self) -> bool {
         std::mem::take(&mut self.stalled)
     }
 
-    /// Tells the cluster that a local subscription came or went.
+    /// Tells the routes and leaf links that a subscription came or went: a client's goes
+    /// to both, a route's to hub-role leaf links, a leaf link's to the other links and,
+    /// from a leaf of ours, to the routes.
     pub fn interest_changed(&self, sub: &Subscription, added: bool) {
-        if let Some(cluster) = &self.shared.cluster {
-            cluster.local_interest(
+        let source = match sub.conn.role {
+            Role::Client => Source::Local,
+            Role::Route => Source::Route,
+            Role::Leaf => Source::Link(sub.conn.cid),
+        };
+        let to_routes = match source {
+            Source::Local => true,
+            Source::Route => false,
+            Source::Link(_) => sub.conn.leaf.get().is_some_and(|peer| !peer.solicited),
+        };
+        if to_routes {
+            if let Some(cluster) = &self.shared.cluster {
+                cluster.local_interest(
+                    &self.shared,
+                    &sub.account.name,
+                    &sub.subject,
+                    sub.queue.as_deref(),
+                    added,
+                );
+            }
+        }
+        if let Some(leafnodes) = &self.shared.leafnodes {
+            leafnodes.interest(
                 &self.shared,
                 &sub.account.name,
                 &sub.subject,
                 sub.queue.as_deref(),
+                source,
                 added,
             );
         }

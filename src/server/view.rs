@@ -32,6 +32,16 @@ pub struct RouteView {
     pub meta: RouteMeta,
 }
 
+/// A leafnode link as `/leafz` shows it.
+pub struct LeafView {
+    /// The connection (its subscriptions are the peer's interest, keyed `subject [queue]`).
+    pub conn: ConnInfo,
+    /// The account the link is bound to.
+    pub account: Arc<str>,
+    /// We dialled it (the peer is our hub).
+    pub solicited: bool,
+}
+
 /// Sublist totals and the reactors' match caches summed.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SubscriptionStats {
@@ -147,6 +157,12 @@ pub trait ServerView: Send + Sync {
 
     /// Every account, in the order they were created (`$G` first).
     fn accounts(&self) -> Vec<AccountSnapshot>;
+
+    /// Open leafnode links, both roles, in id order, with their interest when `with_subs`.
+    fn leafs(&self, with_subs: bool) -> Vec<LeafView>;
+
+    /// The address the leafnode listener is bound to (a hub).
+    fn leaf_addr(&self) -> Option<SocketAddr>;
 }
 
 impl LiveView {
@@ -261,6 +277,27 @@ impl ServerView for LiveView {
         let mut accounts = self.shared.accounts.all();
         accounts.sort_by_key(|a| a.index);
         accounts.iter().map(|a| AccountSnapshot::of(a)).collect()
+    }
+
+    fn leafs(&self, with_subs: bool) -> Vec<LeafView> {
+        let Some(leafnodes) = &self.shared.leafnodes else {
+            return Vec::new();
+        };
+        let mut leafs: Vec<LeafView> = leafnodes
+            .links()
+            .into_iter()
+            .map(|(shared, peer, account)| LeafView {
+                conn: shared.info(with_subs),
+                account,
+                solicited: peer.solicited,
+            })
+            .collect();
+        leafs.sort_by_key(|l| l.conn.cid);
+        leafs
+    }
+
+    fn leaf_addr(&self) -> Option<SocketAddr> {
+        self.shared.leafnodes.as_ref()?.bound
     }
 
     fn is_ready(&self) -> bool {
