@@ -14,6 +14,7 @@ pub mod cli;
 pub mod conf;
 pub mod config;
 pub mod configure;
+pub mod creds;
 pub mod dn;
 pub mod gofmt;
 pub mod gopath;
