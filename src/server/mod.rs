@@ -57,6 +57,7 @@ pub use conn_info::{ConnInfo, SubInfo, TlsPeerCert};
 use handover::{LameDuckStep, ReactorHandle};
 use info::Info;
 pub use info::COMPATIBLE_VERSION;
+pub use leaf::auth_timeout as leaf_auth_timeout;
 use reactor::Reactor;
 pub use settings::Settings;
 use settings::SharedSettings;
