@@ -872,6 +872,27 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_hub_in_a_cluster_bridges_its_leafs_and_routes_one_hop() {
+        let mut opts = hub_opts();
+        opts.cluster.port = RANDOM_PORT;
+        opts.cluster.name = Some("c1".into());
+        let mut bed = TestBed::new(opts);
+        let route = bed.registered_route("PEER");
+        bed.feed(route, "RS+ $G foo\r\n");
+        let (leaf, answer) = connected_leaf(&mut bed, r#"{"name":"L","cluster":"LC"}"#);
+        assert!(answer.contains("\"cluster\":\"c1\""), "{answer}");
+        assert!(answer.contains("LS+ foo\r\n"), "route interest in the dump");
+        bed.feed(leaf, "LS+ bar\r\n");
+        assert_eq!(bed.take_output(route), "RS+ $G bar\r\n");
+        bed.feed(leaf, "LMSG foo r 2\r\nhi\r\n");
+        assert_eq!(bed.take_output(route), "RMSG $G foo r 2\r\nhi\r\n");
+        bed.feed(route, "RMSG $G bar 2\r\nho\r\nRS- $G foo\r\n");
+        assert_eq!(bed.take_output(leaf), "LMSG bar 2\r\nho\r\nLS- foo\r\n");
+        bed.feed(leaf, "LS- bar\r\n");
+        assert_eq!(bed.take_output(route), "RS- $G bar\r\n");
+    }
+
     fn leaf_opts() -> Options {
         let mut opts = Options::default();
         opts.server_name = Some("LEAF".into());

@@ -415,16 +415,19 @@ impl RouteSession {
             shadows: Mutex::default(),
         }));
         account.sublist.insert(subject, queue, sub.clone());
-        self.shared.subs.lock().insert(key, sub);
+        self.shared.subs.lock().insert(key, sub.clone());
+        turn.interest_changed(&sub, true);
     }
 
     /// RS-: the remote interest is gone.
-    fn on_unsub(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>) {
+    fn on_unsub(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>, turn: &Turn) {
         let key = remote_key(account, subject, queue);
         let removed = self.shared.subs.lock().remove(&key);
         match removed {
             Some(sub) => {
-                sub.account.sublist.remove(subject, queue, &sub);
+                if sub.account.sublist.remove(subject, queue, &sub) {
+                    turn.interest_changed(&sub, false);
+                }
             }
             None => debug!(
                 "{}Unknown account {:?} for subject {:?}",
@@ -527,7 +530,7 @@ impl Role for RouteSession {
                 account,
                 subject,
                 queue,
-            } => self.on_unsub(account, subject, queue),
+            } => self.on_unsub(account, subject, queue, turn),
             Op::RouteMsg {
                 header_len,
                 message,
@@ -589,9 +592,12 @@ impl Role for RouteSession {
                 own.len(),
                 &*account.name
             );
-            account
+            let removed = account
                 .sublist
                 .remove_batch(own.iter().map(|s| (&*s.subject, s.queue.as_deref(), *s)));
+            for (sub, _) in own.iter().zip(removed).filter(|(_, removed)| *removed) {
+                turn.interest_changed(sub, false);
+            }
         }
         let cluster = &self.cluster;
         if cluster.unregister(shared.cid) {
@@ -654,21 +660,6 @@ mod tests {
         opts
     }
 
-    /// An accepted route from server `peer`, registered, with its hello taken.
-    fn registered_route(bed: &mut TestBed, peer: &str) -> usize {
-        let route = bed.accepted_route();
-        bed.feed(
-            route,
-            &format!(
-                "CONNECT {{\"echo\":true,\"name\":\"{peer}\",\"cluster\":\"c1\"}}\r\n\
-                 INFO {{\"server_id\":\"{peer}\",\"name\":\"{peer}\",\"cluster\":\"c1\"}}\r\n"
-            ),
-        );
-        bed.take_output(route);
-        assert_eq!(bed.closing(route), None);
-        route
-    }
-
     fn quiet_client(bed: &mut TestBed) -> usize {
         let client = bed.client();
         bed.feed(client, "CONNECT {\"verbose\":false}\r\n");
@@ -718,7 +709,7 @@ mod tests {
             })
             .collect();
         let mut bed = TestBed::new(opts);
-        let route = registered_route(&mut bed, "PEER");
+        let route = bed.registered_route("PEER");
         let connect = |bed: &mut TestBed, user: &str| {
             let client = bed.client();
             let line =
@@ -748,7 +739,7 @@ mod tests {
     #[test]
     fn local_interest_is_announced_and_remote_interest_draws_messages() {
         let mut bed = TestBed::new(clustered());
-        let route = registered_route(&mut bed, "PEER");
+        let route = bed.registered_route("PEER");
         let local = quiet_client(&mut bed);
         bed.feed(local, "SUB foo 1\r\nSUB foo q 2\r\n");
         assert_eq!(bed.take_output(route), "RS+ $G foo\r\nRS+ $G foo q 1\r\n");
@@ -768,8 +759,8 @@ mod tests {
     #[test]
     fn routed_messages_go_to_local_clients_only() {
         let mut bed = TestBed::new(clustered());
-        let first = registered_route(&mut bed, "PEER1");
-        let second = registered_route(&mut bed, "PEER2");
+        let first = bed.registered_route("PEER1");
+        let second = bed.registered_route("PEER2");
         bed.feed(first, "RS+ $G foo\r\n");
         bed.feed(second, "RS+ $G foo\r\n");
         let local = quiet_client(&mut bed);
@@ -789,7 +780,7 @@ mod tests {
     #[test]
     fn routed_queue_messages_reach_only_the_named_groups() {
         let mut bed = TestBed::new(clustered());
-        let route = registered_route(&mut bed, "PEER");
+        let route = bed.registered_route("PEER");
         let member = quiet_client(&mut bed);
         bed.feed(member, "SUB foo q1 1\r\nSUB foo q2 2\r\n");
         bed.feed(route, "RMSG $G foo | q1 2\r\nhi\r\n");

@@ -146,6 +146,22 @@ impl TestBed {
         })
     }
 
+    /// An accepted route from server `peer` of cluster `c1`, registered, with its hello
+    /// taken.
+    pub fn registered_route(&mut self, peer: &str) -> usize {
+        let route = self.accepted_route();
+        self.feed(
+            route,
+            &format!(
+                "CONNECT {{\"echo\":true,\"name\":\"{peer}\",\"cluster\":\"c1\"}}\r\n\
+                 INFO {{\"server_id\":\"{peer}\",\"name\":\"{peer}\",\"cluster\":\"c1\"}}\r\n"
+            ),
+        );
+        self.take_output(route);
+        assert_eq!(self.closing(route), None);
+        route
+    }
+
     /// A new leafnode connection a leaf made to us (we are its hub); its INFO is
     /// discarded.
     pub fn accepted_leaf(&mut self) -> usize {
