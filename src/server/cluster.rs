@@ -26,6 +26,8 @@ pub struct RouteEntry {
     pub remote_id: String,
     /// The remote's client URLs (for our clients' `connect_urls`).
     pub connect_urls: Vec<String>,
+    /// The remote's leafnode URLs (for our leafs' `leafnode_urls`).
+    pub leaf_urls: Vec<String>,
     /// How the route came about and what the peer announced, for `/routez`.
     pub meta: RouteMeta,
 }
@@ -244,7 +246,7 @@ impl Cluster {
         &self,
         shared: &Arc<ConnShared>,
         remote_id: &str,
-        connect_urls: Vec<String>,
+        urls: PeerUrls,
         meta: RouteMeta,
     ) -> Result<Registered, ()> {
         let mut state = self.lock();
@@ -265,7 +267,8 @@ impl Cluster {
             RouteEntry {
                 shared: shared.clone(),
                 remote_id: remote_id.to_string(),
-                connect_urls,
+                connect_urls: urls.clients,
+                leaf_urls: urls.leafs,
                 meta,
             },
         );
@@ -304,6 +307,16 @@ impl Cluster {
         (self.info.import.clone(), self.info.export.clone())
     }
 
+    /// Leafnode URLs of every registered route's server, for leafs' `leafnode_urls`.
+    pub fn peer_leaf_urls(&self) -> Vec<String> {
+        let state = self.lock();
+        state
+            .routes
+            .values()
+            .flat_map(|r| r.leaf_urls.iter().cloned())
+            .collect()
+    }
+
     /// Client URLs of every registered route's server, for clients' `connect_urls`.
     pub fn peer_client_urls(&self) -> Vec<String> {
         let state = self.lock();
@@ -313,6 +326,12 @@ impl Cluster {
             .flat_map(|r| r.connect_urls.iter().cloned())
             .collect()
     }
+}
+
+/// What a route's server offers: its client URLs and its leafnode URLs.
+pub struct PeerUrls {
+    pub clients: Vec<String>,
+    pub leafs: Vec<String>,
 }
 
 /// What a newly registered route needs.

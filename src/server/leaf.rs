@@ -80,6 +80,7 @@ pub fn hub_greeting(turn: &Turn, cid: u64) -> Option<Vec<u8>> {
         client_id: cid,
         nonce: crate::nkeys::new_nonce(),
         cluster: cluster_name(turn),
+        leafnode_urls: Some(leafnodes.offered_urls()),
         ..leafnodes.hub.clone()?
     };
     Some(info.line())
@@ -222,6 +223,7 @@ impl LeafSession {
             cluster: ours,
             connect_info: true,
             remote_account: self.account.name.to_string(),
+            leafnode_urls: Some(self.leafnodes.offered_urls()),
             ..hub
         };
         turn.send(self.token(), &info.line(), "INFO");

@@ -118,6 +118,10 @@ pub struct Leafnodes {
     pub hub: Option<LeafInfo>,
     /// Where the leafnode listener is bound.
     pub bound: Option<std::net::SocketAddr>,
+    /// Our own leaf URL (`host:port`, the advertised one), when we are a hub.
+    pub own_urls: Vec<String>,
+    /// The leaf URLs offered to leafs: ours, then our cluster peers'.
+    urls: Mutex<Vec<String>>,
     /// TLS for accepted leaf connections (`leafnodes.tls`), and its handshake timeout.
     pub hub_tls: Option<Arc<rustls::ServerConfig>>,
     pub hub_tls_timeout: Duration,
@@ -234,15 +238,6 @@ impl Remote {
     pub fn delayed_until(&self) -> Option<Instant> {
         self.urls().delay_until.take()
     }
-
-    /// `host:port` of the configured URLs, for `/varz`.
-    pub fn configured_host_ports(&self) -> Vec<String> {
-        self.urls()
-            .configured
-            .iter()
-            .map(RouteUrl::host_port)
-            .collect()
-    }
 }
 
 /// What a newly registered link needs.
@@ -267,6 +262,8 @@ impl Leafnodes {
             verified_passwords: VerifiedPairs::default(),
             hub: None,
             bound: None,
+            own_urls: Vec::new(),
+            urls: Mutex::default(),
             hub_tls: None,
             hub_tls_timeout: Duration::from_secs(2),
         }
@@ -281,9 +278,45 @@ impl Leafnodes {
         lds_of(&mut self.lock(), account)
     }
 
-    /// Open links.
-    pub fn link_count(&self) -> usize {
-        self.lock().links.len()
+    /// The leaf URLs a hub offers now: ours, then our cluster peers'.
+    pub fn offered_urls(&self) -> Vec<String> {
+        let urls = self.urls.lock().unwrap_or_else(|e| e.into_inner());
+        match urls.is_empty() {
+            true => self.own_urls.clone(),
+            false => urls.clone(),
+        }
+    }
+
+    /// Our cluster peers' leaf URLs are now `peers`: when that changes what we offer,
+    /// every leaf connected to us gets an async INFO with the new list.
+    pub fn set_urls(&self, server: &ServerShared, peers: Vec<String>, cluster: String) {
+        let Some(hub) = &self.hub else {
+            return;
+        };
+        let mut offered = self.own_urls.clone();
+        for url in peers {
+            if !offered.contains(&url) {
+                offered.push(url);
+            }
+        }
+        {
+            let mut urls = self.urls.lock().unwrap_or_else(|e| e.into_inner());
+            if *urls == offered {
+                return;
+            }
+            urls.clone_from(&offered);
+        }
+        let info = LeafInfo {
+            cluster,
+            leafnode_urls: Some(offered),
+            ..hub.clone()
+        };
+        let line = info.line();
+        for link in self.lock().links.values() {
+            if !link.peer.solicited {
+                handover::send(server, &link.shared, &line);
+            }
+        }
     }
 
     /// The registered links, in connection order.

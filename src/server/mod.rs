@@ -194,6 +194,19 @@ impl ServerShared {
         self.connect_urls_changed_at.load(Ordering::Acquire)
     }
 
+    /// Recomputes the leaf URLs a hub offers its leafs (ours and every route's server's)
+    /// and sends the leafs the new INFO.
+    fn leaf_urls_changed(&self) {
+        let (Some(leafnodes), Some(cluster)) = (&self.leafnodes, &self.cluster) else {
+            return;
+        };
+        if self.is_shutting_down() {
+            return;
+        }
+        let cluster_name = cluster.lock().name.clone();
+        leafnodes.set_urls(self, cluster.peer_leaf_urls(), cluster_name);
+    }
+
     fn client_urls_changed(&self) {
         let Some(cluster) = &self.cluster else {
             return;
@@ -305,6 +318,7 @@ fn new_leafnodes(
     };
     let url = join_host_port(&info_host, info_port);
     leafnodes.bound = Some(bound);
+    leafnodes.own_urls = vec![url.clone()];
     leafnodes.hub = Some(leaf_info::LeafInfo {
         server_id: info.server_id.clone(),
         server_name: info.server_name.clone(),
@@ -661,21 +675,26 @@ impl Starting {
                 None => None,
             },
         };
-        let cluster = match &route_listener {
-            Some(l) => Some(Arc::new(new_cluster(
-                opts,
-                &settings.info,
-                client_addr,
-                l.local_addr()?,
-            )?)),
-            None => None,
-        };
         let leafnodes = match (&leaf_listener, opts.leafnodes.remotes.is_empty()) {
             (None, true) => None,
             (listener, _) => {
                 let bound = listener.as_ref().map(TcpListener::local_addr).transpose()?;
                 Some(Arc::new(new_leafnodes(opts, &settings.info, bound)?))
             }
+        };
+        let cluster = match &route_listener {
+            Some(l) => {
+                let mut cluster = new_cluster(opts, &settings.info, client_addr, l.local_addr()?)?;
+                // Our leaf URL goes to the cluster peers, which offer it to their leafs.
+                if !opts.leafnodes.no_advertise {
+                    cluster.info.leafnode_urls = leafnodes
+                        .as_ref()
+                        .map(|l| l.own_urls.clone())
+                        .unwrap_or_default();
+                }
+                Some(Arc::new(cluster))
+            }
+            None => None,
         };
         info!(
             "Listening for client connections on {}",

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info};
 
 use super::account::Account;
-use super::cluster::{Cluster, RouteMeta};
+use super::cluster::{Cluster, PeerUrls, RouteMeta};
 use super::conn::{CloseReason, ConnShared, SubRef, Subscription};
 use super::deliver::{self, LazySizes, Message};
 use super::dialer::{DialJob, RETRY_DELAY};
@@ -285,6 +285,7 @@ impl RouteSession {
     fn register(&mut self, info: RouteInfo, turn: &mut Turn) {
         let token = self.token();
         self.remote_id = Some(info.server_id.clone());
+        let info_leaf_urls_empty = info.leafnode_urls.is_empty();
         let meta = match &self.origin {
             Origin::Accepted => RouteMeta {
                 import: info.import.clone(),
@@ -305,10 +306,11 @@ impl RouteSession {
             true => Vec::new(),
             false => info.connect_urls.clone(),
         };
-        let Ok(registered) = self
-            .cluster
-            .register(shared, &info.server_id, connect_urls, meta)
-        else {
+        let urls = PeerUrls {
+            clients: connect_urls,
+            leafs: info.leafnode_urls.clone(),
+        };
+        let Ok(registered) = self.cluster.register(shared, &info.server_id, urls, meta) else {
             debug!(
                 "{}Detected duplicate remote route {:?}",
                 shared.prefix(),
@@ -339,6 +341,9 @@ impl RouteSession {
             }
         }
         turn.shared.client_urls_changed();
+        if !info_leaf_urls_empty {
+            turn.shared.leaf_urls_changed();
+        }
     }
 
     /// A gossiped INFO about another server: dial it unless we know it already.
@@ -602,6 +607,7 @@ impl Role for RouteSession {
         let cluster = &self.cluster;
         if cluster.unregister(shared.cid) {
             turn.shared.client_urls_changed();
+            turn.shared.leaf_urls_changed();
         }
         if turn.shared.is_shutting_down() {
             return;

@@ -50,6 +50,9 @@ pub struct RouteInfo {
     /// Understands the leaf-node-origin ops (never set by natsd).
     #[serde(skip_serializing_if = "is_false")]
     pub lnoc: bool,
+    /// The sender's leafnode URL (`host:port`), unless `leafnodes.no_advertise`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leafnode_urls: Vec<String>,
 }
 
 impl RouteInfo {
