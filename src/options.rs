@@ -27,6 +27,8 @@ pub const RANDOM_PORT: i64 = -1;
 pub const DEFAULT_CONNECT_ERROR_REPORTS: i64 = 3600;
 /// Default number of failed reconnect attempts between two error reports.
 pub const DEFAULT_RECONNECT_ERROR_REPORTS: i64 = 1;
+/// Default delay between a leaf's attempts to connect to a remote (`leafnodes { reconnect }`).
+pub const DEFAULT_LEAF_RECONNECT: Duration = Duration::from_secs(1);
 
 /// The TLS cipher suite names nats-server 2.9 accepts in `cipher_suites` (`cipherMap`).
 pub const TLS_CIPHER_SUITES: [&str; 24] = [
@@ -495,7 +497,7 @@ impl Default for LeafnodeOptions {
             tls: None,
             advertise: None,
             no_advertise: false,
-            reconnect: Duration::from_secs(1),
+            reconnect: DEFAULT_LEAF_RECONNECT,
             min_version: None,
             remotes: Vec::new(),
         }
@@ -592,7 +594,8 @@ impl Default for Options {
 
 impl Options {
     /// Checks settings that cannot work together, in the reference's words and order
-    /// (`validateOptions`): lame duck timings, payload against pending, `no_auth_user`.
+    /// (`validateOptions`): lame duck timings, payload against pending, the accounts leaf
+    /// node links bind to, `no_auth_user`.
     pub fn validate(&self) -> Result<(), String> {
         if self.lame_duck_grace_period >= self.lame_duck_duration {
             return Err(format!(
@@ -607,6 +610,7 @@ impl Options {
                 self.max_payload, self.max_pending
             ));
         }
+        self.check_leafnode_accounts()?;
         if let Some(name) = &self.auth.no_auth_user {
             if self.auth.users.is_empty() {
                 return Err(format!(
@@ -620,6 +624,37 @@ impl Options {
             }
         }
         Ok(())
+    }
+
+    /// The accounts `leafnodes` binds links to must exist (`validateLeafNode`).
+    fn check_leafnode_accounts(&self) -> Result<(), String> {
+        let leaf = &self.leafnodes;
+        let users = leaf.users.iter().filter_map(|user| user.account.as_ref());
+        let remotes = leaf
+            .remotes
+            .iter()
+            .filter_map(|remote| remote.account.as_ref());
+        let mut named = leaf
+            .account
+            .iter()
+            .chain(users)
+            .map(|name| (name, "authorization"))
+            .chain(remotes.map(|name| (name, "remote")));
+        match named.find(|(name, _)| !self.has_account(name)) {
+            Some((name, what)) => Err(format!(
+                "cannot find local account {} specified in leafnode {what}",
+                crate::gofmt::quote_str(name)
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether an account exists once the server runs: `$G`, a configured account, or
+    /// `$SYS` unless `system_account` names another or `no_system_account` is set.
+    fn has_account(&self, name: &str) -> bool {
+        name == "$G"
+            || self.accounts.iter().any(|account| account.name == name)
+            || (name == "$SYS" && self.system_account.is_none() && !self.no_system_account)
     }
 
     /// How long a client has to complete the TLS handshake (`tls { timeout }`, default 2 s).
@@ -646,6 +681,10 @@ impl Options {
     /// without authentication, in plain text, unclustered or unmonitored. (`no_auth_user`
     /// alone is left to [`Options::validate`], which refuses it in the reference's words.)
     pub fn unsupported_yet(&self) -> Option<&'static str> {
+        let leafnodes = &self.leafnodes;
+        if leafnodes.port != 0 || !leafnodes.remotes.is_empty() {
+            return Some("leaf nodes (leafnodes)");
+        }
         (self.prof_port != 0).then_some("profiling (prof_port)")
     }
 
@@ -814,5 +853,9 @@ mod tests {
         opts.prof_port = 0;
         opts.accounts.push(AccountOptions::default());
         assert_eq!(opts.unsupported_yet(), None, "accounts are supported");
+        opts.leafnodes.no_advertise = true;
+        assert_eq!(opts.unsupported_yet(), None, "no listener, no remote");
+        opts.leafnodes.remotes.push(RemoteLeafOptions::default());
+        assert_eq!(opts.unsupported_yet(), Some("leaf nodes (leafnodes)"));
     }
 }

@@ -42,14 +42,7 @@ pub(super) fn parse(out: &mut Collector, value: &Value) -> Result<Authorization,
             "user" | "username" => auth.user = get::string(value)?.to_string(),
             "pass" | "password" => auth.password = get::string(value)?.to_string(),
             "token" => auth.token = get::string(value)?.to_string(),
-            // Any other type silently means one second.
-            "timeout" => {
-                auth.timeout = match value.kind {
-                    Kind::Int(n) => n as f64,
-                    Kind::Float(f) => f,
-                    _ => 1.0,
-                }
-            }
+            "timeout" => auth.timeout = timeout_secs(value),
             "users" => {
                 if let Some((users, nkeys)) = parse_users(out, value) {
                     (auth.users, auth.nkeys) = (Some(users), nkeys);
@@ -68,6 +61,16 @@ pub(super) fn parse(out: &mut Collector, value: &Value) -> Result<Authorization,
         apply_default_permissions(defaults, users, &mut auth.nkeys);
     }
     Ok(auth)
+}
+
+/// An authorization `timeout` in seconds: an integer or a float; any other type silently
+/// means one second.
+pub(super) fn timeout_secs(value: &Value) -> f64 {
+    match value.kind {
+        Kind::Int(n) => n as f64,
+        Kind::Float(f) => f,
+        _ => 1.0,
+    }
 }
 
 /// Gives `defaults` to the users that have no permissions of their own
@@ -347,9 +350,12 @@ fn parse_subject_permission(out: &mut Collector, map: &Map) -> Option<SubjectPer
     Some(permission)
 }
 
-/// A subject or an array of subjects, each a valid subject or `"subject queue"`. `None` for
-/// an empty array.
-fn parse_subjects(value: &Value, is_located: bool) -> Result<Option<Vec<String>>, ConfError> {
+/// A subject or an array of subjects, each a valid subject or `"subject queue"`
+/// (`parsePermSubjects`). `None` for an empty array.
+pub(super) fn parse_subjects(
+    value: &Value,
+    is_located: bool,
+) -> Result<Option<Vec<String>>, ConfError> {
     let subjects = match &value.kind {
         Kind::String(subject) => vec![subject.clone()],
         Kind::Array(items) => items

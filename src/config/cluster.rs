@@ -1,12 +1,9 @@
-//! `cluster {}` (`parseCluster`, `parseURLs`).
-
-use std::collections::HashSet;
+//! `cluster {}` (`parseCluster`).
 
 use super::{
-    apply_entry, auth, get, key, non_empty, parse_listen, tls, url, Apply, Collector, Key, Step,
+    apply_entry, auth, get, key, listen_to, non_empty, tls, url, Apply, Collector, Key, Step,
 };
-use crate::conf::{Entry, Value};
-use crate::gofmt::quote_str;
+use crate::conf::Entry;
 use crate::options::{ClusterOptions, Options, RoutePermissions};
 
 /// The `cluster` key. A wrong value type inside ends the block (reported by the caller).
@@ -30,7 +27,7 @@ pub(super) fn apply(out: &mut Collector, entry: &Entry, opts: &mut Options) -> S
 #[rustfmt::skip]
 static CLUSTER: &[Key<ClusterOptions>] = &[
     key(&["name"],                           Apply::Str(|c, s| c.name = non_empty(s))),
-    key(&["listen"],                         Apply::With(listen)),
+    key(&["listen"],                         Apply::With(|out, e, c| listen_to(out, e, &mut c.host, &mut c.port))),
     key(&["port"],                           Apply::Int(|c, n| c.port = n)),
     key(&["host", "net"],                    Apply::Str(|c, s| c.host = non_empty(s))),
     key(&["authorization"],                  Apply::With(authorization)),
@@ -41,18 +38,6 @@ static CLUSTER: &[Key<ClusterOptions>] = &[
     key(&["connect_retries"],                Apply::Int(|c, n| c.connect_retries = n)),
     key(&["permissions"],                    Apply::With(permissions)),
 ];
-
-/// `listen`: route host and port.
-fn listen(out: &mut Collector, entry: &Entry, cluster: &mut ClusterOptions) -> Step {
-    match parse_listen(&entry.value) {
-        Ok((host, port)) => {
-            cluster.host = non_empty(&host);
-            cluster.port = port;
-        }
-        Err(err) => out.error(err),
-    }
-    Ok(())
-}
 
 /// `tls`: route TLS (peers are always verified).
 fn tls_block(out: &mut Collector, entry: &Entry, cluster: &mut ClusterOptions) -> Step {
@@ -95,32 +80,10 @@ fn authorization(out: &mut Collector, entry: &Entry, cluster: &mut ClusterOption
 /// `routes`: an array of URLs. A duplicate is a warning; the routes are kept only if all
 /// of them parse.
 fn routes(out: &mut Collector, entry: &Entry, cluster: &mut ClusterOptions) -> Step {
-    if let Some(routes) = parse_routes(out, get::array(&entry.value)?) {
-        cluster.routes = routes;
+    if let Some(routes) = url::parse_urls(out, get::array(&entry.value)?, "route") {
+        cluster.routes = routes.into_iter().map(|(_, route)| route).collect();
     }
     Ok(())
-}
-
-/// `parseURLs` for routes; `None` after an error.
-fn parse_routes(out: &mut Collector, items: &[Value]) -> Option<Vec<String>> {
-    let mut seen = HashSet::new();
-    let (mut routes, mut failed) = (Vec::new(), false);
-    for item in items {
-        let text = get::string(item).map_err(|err| out.error(err)).ok()?;
-        if !seen.insert(text) {
-            out.warn(item, text, "Duplicate route entry detected");
-            continue;
-        }
-        let trimmed = text.trim();
-        if url::go_url_parses(trimmed) {
-            routes.push(trimmed.to_string());
-        } else {
-            let message = format!("error parsing route url [{}]", quote_str(trimmed));
-            out.error(item.error(message));
-            failed = true;
-        }
-    }
-    (!failed).then_some(routes)
 }
 
 /// `permissions`: `import`/`export` (or `publish`/`subscribe`) of routes.

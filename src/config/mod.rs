@@ -20,11 +20,11 @@
 //! mean the default (sizes), unlimited (`max_connections`, `max_subscriptions`) or nothing
 //! (`ping_interval`, `write_deadline`: the default).
 //!
-//! Blocks of nats-server features natsd will never have (JetStream, leaf nodes, gateways,
-//! MQTT, websocket, operators and resolvers, OCSP) are errors `natsd does not support <key>`
+//! Blocks of nats-server features natsd will never have (JetStream, gateways, MQTT,
+//! websocket, operators and resolvers, OCSP) are errors `natsd does not support <key>`
 //! (`jetstream: false` / `"disabled"` is accepted). `authorization`, `tls`, `cluster`,
-//! `accounts` and `mappings` are read completely into their option types, with every check
-//! that needs no file (certificates are loaded by the TLS setup);
+//! `accounts`, `mappings` and `leafnodes` are read completely into their option types, with
+//! every check that needs no file (certificates are loaded by the TLS setup);
 //! [`Options::unsupported_yet`] tells the server which of them it cannot honour yet.
 
 mod accounts;
@@ -32,6 +32,7 @@ mod auth;
 mod cluster;
 mod duration;
 mod get;
+mod leafnodes;
 mod tls;
 mod url;
 
@@ -269,7 +270,8 @@ static TOP_LEVEL: &[Key<Options>] = &[
     key(&["jetstream"],                 Apply::With(jetstream)),
     key(&["accounts"],                  Apply::With(accounts::apply)),
     key(&["mappings", "maps"],          Apply::With(accounts::apply_mappings)),
-    key(&["store_dir", "storedir", "default_js_domain", "leafnodes", "leaf", "gateway",
+    key(&["leafnodes", "leaf"],         Apply::With(leafnodes::apply)),
+    key(&["store_dir", "storedir", "default_js_domain", "gateway",
           "mqtt", "websocket", "ws", "operator", "operators", "roots", "root",
           "root_operators", "root_operator", "resolver", "account_resolver",
           "accounts_resolver", "resolver_tls", "resolver_preload", "resolver_pinned_accounts",
@@ -309,6 +311,20 @@ fn parse_listen(value: &Value) -> Result<(String, i64), ConfError> {
             other.type_name()
         ))),
     }
+}
+
+/// `listen` of a block with a host and port of its own (`cluster`, `leafnodes`).
+fn listen_to(
+    out: &mut Collector,
+    entry: &Entry,
+    host: &mut Option<String>,
+    port: &mut i64,
+) -> Step {
+    match parse_listen(&entry.value) {
+        Ok((parsed_host, parsed_port)) => (*host, *port) = (non_empty(&parsed_host), parsed_port),
+        Err(err) => out.error(err),
+    }
+    Ok(())
 }
 
 /// `listen`: client host and port.

@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::{apply_file, Report};
 
 mod accounts;
+mod leafnodes;
 use crate::options::{
     AuthOptions, ClusterOptions, NkeyUser, Options, Permissions, ResponsePermission,
     RoutePermissions, SubjectPermission, TlsOptions, User,
@@ -379,11 +380,6 @@ const NATSD_ONLY: &[(&str, &[&str])] = &[
         "store_dir: /tmp/js",
         &["t.conf:1:0: natsd does not support store_dir"],
     ),
-    (
-        "leafnodes { port: 7422 }",
-        &["t.conf:1:0: natsd does not support leafnodes"],
-    ),
-    ("leaf {}", &["t.conf:1:0: natsd does not support leaf"]),
     (
         "gateway { name: a }",
         &["t.conf:1:0: natsd does not support gateway"],

@@ -1,6 +1,58 @@
-//! Whether Go's `url.Parse` accepts a string: the reference reports a route URL it rejects
-//! as `error parsing route url ["..."]`. Only acceptance matters here (the message does not
+//! URL lists of `cluster { routes }` and leafnode remotes (`parseURLs`, `parseURL`), and
+//! whether Go's `url.Parse` accepts a string: the reference reports a URL it rejects as
+//! `error parsing route url ["..."]`. Only acceptance matters here (the message does not
 //! say why), so this follows `net/url`'s checks without building the URL.
+
+use std::collections::HashSet;
+
+use super::{get, Collector};
+use crate::conf::{ConfError, Value};
+use crate::gofmt::quote_str;
+
+/// `parseURLs`: an array of URL strings for `what` (`route`, `leafnode`). A duplicate (as
+/// written) is a warning and dropped; each URL is kept trimmed, with the element it came
+/// from. `None` after an error (a non-string element ends the list).
+pub(super) fn parse_urls<'a>(
+    out: &mut Collector,
+    items: &'a [Value],
+    what: &str,
+) -> Option<Vec<(&'a Value, String)>> {
+    let mut seen = HashSet::new();
+    let (mut urls, mut failed) = (Vec::new(), false);
+    for item in items {
+        let text = get::string(item).map_err(|err| out.error(err)).ok()?;
+        if !seen.insert(text) {
+            out.warn(item, text, &format!("Duplicate {what} entry detected"));
+            continue;
+        }
+        match parse_url(item, text, what) {
+            Ok(url) => urls.push((item, url)),
+            Err(err) => {
+                out.error(err);
+                failed = true;
+            }
+        }
+    }
+    (!failed).then_some(urls)
+}
+
+/// `parseURL`: `text` trimmed, if Go's `url.Parse` accepts it; else the reference's error
+/// at `at`.
+pub(super) fn parse_url(at: &Value, text: &str, what: &str) -> Result<String, ConfError> {
+    let trimmed = text.trim();
+    if go_url_parses(trimmed) {
+        Ok(trimmed.to_string())
+    } else {
+        let message = format!("error parsing {what} url [{}]", quote_str(trimmed));
+        Err(at.error(message))
+    }
+}
+
+/// The scheme Go's `url.Parse` finds in `text` (lower-cased, as Go stores it; empty when
+/// there is none).
+pub(super) fn go_url_scheme(text: &str) -> String {
+    split_scheme(text).map_or_else(String::new, |(scheme, _)| scheme.to_lowercase())
+}
 
 /// Whether Go's `url.Parse(text)` succeeds.
 pub(super) fn go_url_parses(text: &str) -> bool {
