@@ -681,10 +681,6 @@ impl Options {
     /// without authentication, in plain text, unclustered or unmonitored. (`no_auth_user`
     /// alone is left to [`Options::validate`], which refuses it in the reference's words.)
     pub fn unsupported_yet(&self) -> Option<&'static str> {
-        let leafnodes = &self.leafnodes;
-        if leafnodes.port != 0 || !leafnodes.remotes.is_empty() {
-            return Some("leaf nodes (leafnodes)");
-        }
         (self.prof_port != 0).then_some("profiling (prof_port)")
     }
 
