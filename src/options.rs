@@ -504,6 +504,25 @@ impl Default for LeafnodeOptions {
     }
 }
 
+impl LeafnodeOptions {
+    /// How long an accepted leaf has to complete the TLS handshake (`tls { timeout }`,
+    /// default 2 s).
+    pub fn tls_timeout(&self) -> Duration {
+        let secs = self.tls.as_ref().map_or(0.0, |tls| tls.timeout);
+        seconds_or(secs, Duration::from_secs(2))
+    }
+
+    /// How long an accepted leaf has to send its CONNECT: `authorization { timeout }`, else
+    /// 2 s (the TLS timeout + 1 s with TLS), as the reference.
+    pub fn auth_timeout(&self) -> Duration {
+        match &self.tls {
+            _ if self.auth_timeout > 0.0 => seconds_or(self.auth_timeout, Duration::ZERO),
+            Some(_) => self.tls_timeout() + Duration::from_secs(1),
+            None => Duration::from_secs(2),
+        }
+    }
+}
+
 /// A user of `leafnodes { authorization { users [...] } }`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LeafUser {
@@ -531,6 +550,15 @@ pub struct RemoteLeafOptions {
     pub deny_imports: Vec<String>,
     /// `deny_exports`: subjects this leaf will not send to the hub.
     pub deny_exports: Vec<String>,
+}
+
+impl RemoteLeafOptions {
+    /// How long the TLS handshake with the hub may take when the remote has a `tls` block
+    /// (`timeout`, default 2 s).
+    pub fn tls_timeout(&self) -> Option<Duration> {
+        let tls = self.tls.as_ref()?;
+        Some(seconds_or(tls.timeout, Duration::from_secs(2)))
+    }
 }
 
 /// Route permissions (`import` = the peer's publishes we accept, `export` = the interest we
@@ -832,6 +860,30 @@ mod tests {
         );
         opts.auth.no_auth_user = Some("a".into());
         assert_eq!(opts.validate(), Ok(()));
+    }
+
+    #[test]
+    fn leafnode_timeouts() {
+        let secs = Duration::from_secs;
+        let mut leaf = LeafnodeOptions::default();
+        assert_eq!(
+            (leaf.auth_timeout(), leaf.tls_timeout()),
+            (secs(2), secs(2))
+        );
+        leaf.tls = Some(TlsOptions {
+            timeout: 4.0,
+            ..TlsOptions::default()
+        });
+        assert_eq!(
+            (leaf.auth_timeout(), leaf.tls_timeout()),
+            (secs(5), secs(4))
+        );
+        leaf.auth_timeout = 0.5;
+        assert_eq!(leaf.auth_timeout(), Duration::from_millis(500));
+        let mut remote = RemoteLeafOptions::default();
+        assert_eq!(remote.tls_timeout(), None);
+        remote.tls = Some(TlsOptions::default());
+        assert_eq!(remote.tls_timeout(), Some(secs(2)));
     }
 
     #[test]
