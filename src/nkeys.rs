@@ -160,7 +160,7 @@ impl std::fmt::Debug for UserSeed {
 }
 
 /// Overwrites secret bytes (volatile writes, so they are not optimised away).
-fn wipe(bytes: &mut [u8]) {
+pub(crate) fn wipe(bytes: &mut [u8]) {
     for byte in bytes.iter_mut() {
         // SAFETY: `byte` is a valid, aligned, exclusive reference.
         unsafe { std::ptr::write_volatile(byte, 0) };
