@@ -901,9 +901,7 @@ mod tests {
         opts.prof_port = 0;
         opts.accounts.push(AccountOptions::default());
         assert_eq!(opts.unsupported_yet(), None, "accounts are supported");
-        opts.leafnodes.no_advertise = true;
-        assert_eq!(opts.unsupported_yet(), None, "no listener, no remote");
         opts.leafnodes.remotes.push(RemoteLeafOptions::default());
-        assert_eq!(opts.unsupported_yet(), Some("leaf nodes (leafnodes)"));
+        assert_eq!(opts.unsupported_yet(), None, "leafnodes are supported");
     }
 }

@@ -393,7 +393,7 @@ leafnodes {
     };
     let opts = options(EXAMPLE);
     assert_eq!(opts.leafnodes, want);
-    assert_eq!(opts.unsupported_yet(), Some("leaf nodes (leafnodes)"));
+    assert_eq!(opts.unsupported_yet(), None);
 }
 
 #[test]
