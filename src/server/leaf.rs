@@ -896,8 +896,10 @@ mod tests {
     }
 
     fn leaf_opts() -> Options {
-        let mut opts = Options::default();
-        opts.server_name = Some("LEAF".into());
+        let mut opts = Options {
+            server_name: Some("LEAF".into()),
+            ..Options::default()
+        };
         opts.leafnodes.remotes = vec![RemoteLeafOptions {
             urls: vec!["nats-leaf://lu:lp@hub:7422".into()],
             deny_imports: vec!["private.>".into()],

@@ -95,12 +95,15 @@ struct LinkEntry {
     name: String,
 }
 
+/// One account's interest: by key (`subject` or `subject queue`), the count per source.
+type Interest = HashMap<Vec<u8>, Vec<(Source, u32)>>;
+
 /// State behind the leafnodes lock.
 #[derive(Default)]
 struct LeafState {
     links: BTreeMap<u64, LinkEntry>,
     /// Interest by account, by key (`subject` or `subject queue`), by source: counts.
-    ledger: HashMap<Arc<str>, HashMap<Vec<u8>, Vec<(Source, u32)>>>,
+    ledger: HashMap<Arc<str>, Interest>,
     /// Our loop-detection subject per account (`$LDS.<22 characters>`).
     lds: HashMap<Arc<str>, String>,
 }
