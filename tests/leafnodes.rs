@@ -1,0 +1,367 @@
+//! Leafnodes, black-box: natsd as the hub and as the leaf, each with nats-server in the
+//! other role and with itself. The link comes up and shows in `/leafz`; messages (with
+//! headers, replies and queue groups) cross it both ways exactly once; unsubscribing
+//! withdraws interest; the leaf heals after its hub restarts; hub authorization; a hub
+//! cluster with the leaf on one node; two leaves on one hub without duplicates.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::{free_port, wait_until, Impl, ServerProc, Wire, TIMEOUT};
+use serde_json::Value;
+
+/// A server with monitoring on a random port.
+struct Node {
+    server: ServerProc,
+    monitor: SocketAddr,
+}
+
+impl Node {
+    fn start(imp: Impl, conf: &str) -> Node {
+        let server = ServerProc::start_with_config(imp, conf, &["-m", "-1"]);
+        let monitor = common::url_addr(server.ports()["monitoring"][0].as_str().unwrap());
+        Node { server, monitor }
+    }
+
+    /// A hub listening for leafs on `leaf_port`, with `extra` in its leafnodes block.
+    fn hub(imp: Impl, leaf_port: u16, extra: &str) -> Node {
+        Self::start(
+            imp,
+            &format!("server_name: HUB\nleafnodes {{ listen: \"127.0.0.1:{leaf_port}\"\n{extra} }}\n"),
+        )
+    }
+
+    /// A leaf named `name` soliciting `url`.
+    fn leaf(imp: Impl, name: &str, url: &str) -> Node {
+        Self::start(
+            imp,
+            &format!("server_name: {name}\nleafnodes {{ remotes: [ {{ url: \"{url}\" }} ] }}\n"),
+        )
+    }
+
+    fn varz(&self) -> Value {
+        common::http::get(self.monitor, "/varz").json()
+    }
+
+    fn leafz(&self) -> Value {
+        common::http::get(self.monitor, "/leafz?subs=1").json()
+    }
+
+    /// Waits until this server has `want` leafnode links.
+    fn wait_links(&self, want: u64) {
+        wait_until(
+            TIMEOUT,
+            || self.varz()["leafnodes"].as_u64() == Some(want),
+            || format!("not {want} leaf links; log:\n{}", self.server.log()),
+        );
+    }
+
+    /// Waits until one of this server's links lists `subject` as the peer's interest.
+    fn wait_interest(&self, subject: &str, present: bool) {
+        let listed = || {
+            self.leafz()["leafs"].as_array().is_some_and(|leafs| {
+                leafs.iter().any(|l| {
+                    l["subscriptions_list"]
+                        .as_array()
+                        .is_some_and(|s| s.iter().any(|s| s.as_str() == Some(subject)))
+                })
+            })
+        };
+        wait_until(
+            TIMEOUT,
+            || listed() == present,
+            || {
+                format!(
+                    "interest in {subject:?} never became {present}: {}\nlog:\n{}",
+                    self.leafz(),
+                    self.server.log()
+                )
+            },
+        );
+    }
+
+    /// A client that said CONNECT (headers on) and got its PONG.
+    fn client(&self) -> Wire {
+        let mut wire = Wire::connect(self.server.client_addr()).answer_pings();
+        wire.read_info();
+        wire.send(b"CONNECT {\"verbose\":false,\"protocol\":1,\"headers\":true}\r\nPING\r\n");
+        wire.expect(b"PONG\r\n");
+        wire
+    }
+}
+
+/// (hub, leaf): natsd with itself, and with nats-server in either role when installed.
+fn pairs() -> Vec<(Impl, Impl)> {
+    let mut pairs = vec![(Impl::Natsd, Impl::Natsd)];
+    if common::reference_available() {
+        pairs.push((Impl::Reference, Impl::Natsd));
+        pairs.push((Impl::Natsd, Impl::Reference));
+    }
+    pairs
+}
+
+/// A hub and a leaf of it, linked.
+fn linked(hub_imp: Impl, leaf_imp: Impl) -> (Node, Node) {
+    let port = free_port();
+    let hub = Node::hub(hub_imp, port, "");
+    let leaf = Node::leaf(leaf_imp, "LEAF", &format!("nats-leaf://127.0.0.1:{port}"));
+    hub.wait_links(1);
+    leaf.wait_links(1);
+    (hub, leaf)
+}
+
+/// Everything a client receives up to the PONG of a PING sent now.
+fn drain(wire: &mut Wire) -> String {
+    wire.send(b"PING\r\n");
+    let got = wire.read_until(|b| b.windows(6).position(|w| w == b"PONG\r\n").map(|p| p + 6));
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn the_link_comes_up_and_shows_in_leafz_on_both_ends() {
+    for (hub_imp, leaf_imp) in pairs() {
+        let (hub, leaf) = linked(hub_imp, leaf_imp);
+        let what = format!("hub {hub_imp}, leaf {leaf_imp}");
+        for (node, peer_port) in [(&hub, None), (&leaf, Some(hub.server.client_addr().port()))] {
+            let leafz = node.leafz();
+            assert_eq!(leafz["leafnodes"], 1, "{what}: {leafz}");
+            let link = &leafz["leafs"][0];
+            assert_eq!(link["account"], "$G", "{what}: {leafz}");
+            assert_eq!(link["ip"], "127.0.0.1", "{what}: {leafz}");
+            assert!(link["subscriptions"].as_u64() >= Some(1), "{what}: {leafz}");
+            // The leaf's link goes to the hub's leaf port, not its client port.
+            if let Some(client_port) = peer_port {
+                assert_ne!(link["port"].as_u64(), Some(u64::from(client_port)));
+            }
+        }
+        assert_eq!(leaf.varz()["cluster"]["name"], "LEAF", "{what}");
+    }
+}
+
+#[test]
+fn messages_cross_both_ways_once_with_headers_and_replies() {
+    for (hub_imp, leaf_imp) in pairs() {
+        let what = format!("hub {hub_imp}, leaf {leaf_imp}");
+        let (hub, leaf) = linked(hub_imp, leaf_imp);
+        let mut on_hub = hub.client();
+        let mut on_leaf = leaf.client();
+        on_hub.send(b"SUB up 1\r\nPING\r\n");
+        on_hub.expect(b"PONG\r\n");
+        on_leaf.send(b"SUB down 1\r\nPING\r\n");
+        on_leaf.expect(b"PONG\r\n");
+        leaf.wait_interest("up", true);
+        hub.wait_interest("down", true);
+        on_leaf.send(b"PUB up r.1 5\r\nhello\r\nHPUB up 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+        on_hub.send(b"PUB down 3\r\nabc\r\n");
+        on_hub.expect(b"MSG up 1 r.1 5\r\nhello\r\nHMSG up 1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+        on_leaf.expect(b"MSG down 1 3\r\nabc\r\n");
+        // Exactly once: a marker published after them arrives next.
+        on_leaf.send(b"PUB up 4\r\nmark\r\n");
+        on_hub.expect(b"MSG up 1 4\r\nmark\r\n");
+        assert_eq!(drain(&mut on_hub), "PONG\r\n", "{what}");
+        // A publisher's own server never sends it back through the link.
+        on_leaf.send(b"SUB up 2\r\nPUB up 2\r\nme\r\n");
+        on_leaf.expect(b"MSG up 2 2\r\nme\r\n");
+        on_hub.expect(b"MSG up 1 2\r\nme\r\n");
+        assert_eq!(drain(&mut on_leaf), "PONG\r\n", "{what}");
+
+        // Request/reply both ways: the requester's inbox interest crosses first.
+        request_reply(&mut on_leaf, &mut on_hub, &leaf);
+        request_reply(&mut on_hub, &mut on_leaf, &hub);
+    }
+}
+
+/// A request from `requester` answered by `responder` on the other side of the link, whose
+/// interest `requester_node` sees arrive.
+fn request_reply(requester: &mut Wire, responder: &mut Wire, requester_node: &Node) {
+    responder.send(b"SUB svc 9\r\nPING\r\n");
+    responder.expect(b"PONG\r\n");
+    requester_node.wait_interest("svc", true);
+    requester.send(b"SUB _INBOX.x 8\r\nPUB svc _INBOX.x 2\r\nq?\r\n");
+    responder.expect(b"MSG svc 9 _INBOX.x 2\r\nq?\r\n");
+    responder.send(b"PUB _INBOX.x 2\r\na!\r\nUNSUB 9\r\n");
+    requester.expect(b"MSG _INBOX.x 8 2\r\na!\r\n");
+    requester.send(b"UNSUB 8\r\n");
+}
+
+#[test]
+fn unsubscribing_withdraws_interest_and_requests_then_get_no_responders() {
+    for (hub_imp, leaf_imp) in pairs() {
+        let (hub, leaf) = linked(hub_imp, leaf_imp);
+        let mut on_hub = hub.client();
+        let mut on_leaf = leaf.client();
+        on_hub.send(b"SUB gone 1\r\nPING\r\n");
+        on_hub.expect(b"PONG\r\n");
+        leaf.wait_interest("gone", true);
+        on_hub.send(b"UNSUB 1\r\nPING\r\n");
+        on_hub.expect(b"PONG\r\n");
+        leaf.wait_interest("gone", false);
+        on_leaf.send(b"CONNECT {\"headers\":true,\"no_responders\":true,\"verbose\":false}\r\n");
+        on_leaf.send(b"SUB _INBOX.r 1\r\nPUB gone _INBOX.r 0\r\n\r\n");
+        on_leaf.expect(b"HMSG _INBOX.r 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n");
+    }
+}
+
+#[test]
+fn queue_groups_span_the_link_and_serve_each_message_once() {
+    for (hub_imp, leaf_imp) in pairs() {
+        let what = format!("hub {hub_imp}, leaf {leaf_imp}");
+        let (hub, leaf) = linked(hub_imp, leaf_imp);
+        let mut hub_member = hub.client();
+        let mut leaf_member = leaf.client();
+        hub_member.send(b"SUB work grp 1\r\nPING\r\n");
+        hub_member.expect(b"PONG\r\n");
+        leaf.wait_interest("work", true);
+        // With a member only on the hub, leaf publishers reach it through the link.
+        let mut publisher = leaf.client();
+        publisher.send(b"PUB work 1\r\na\r\n");
+        hub_member.expect(b"MSG work 1 1\r\na\r\n");
+        // With members on both sides, each side's publishers are served locally, once.
+        leaf_member.send(b"SUB work grp 1\r\nPING\r\n");
+        leaf_member.expect(b"PONG\r\n");
+        hub.wait_interest("work", true);
+        for i in 0..20 {
+            publisher.send(format!("PUB work 2\r\n{i:02}\r\n").as_bytes());
+        }
+        publisher.send(b"PING\r\n");
+        publisher.expect(b"PONG\r\n");
+        let on_leaf = drain(&mut leaf_member).matches("MSG work").count();
+        let on_hub = drain(&mut hub_member).matches("MSG work").count();
+        assert_eq!((on_leaf, on_hub), (20, 0), "{what}");
+    }
+}
+
+#[test]
+fn the_leaf_heals_after_its_hub_restarts() {
+    for (hub_imp, leaf_imp) in pairs() {
+        let port = free_port();
+        let hub = Node::hub(hub_imp, port, "");
+        let leaf = Node::leaf(leaf_imp, "LEAF", &format!("nats-leaf://127.0.0.1:{port}"));
+        hub.wait_links(1);
+        let mut on_leaf = leaf.client();
+        on_leaf.send(b"SUB back 1\r\nPING\r\n");
+        on_leaf.expect(b"PONG\r\n");
+        hub.wait_interest("back", true);
+        drop(hub);
+        let hub = Node::hub(hub_imp, port, "");
+        hub.wait_links(1);
+        hub.wait_interest("back", true);
+        let mut on_hub = hub.client();
+        on_hub.send(b"PUB back 5\r\nagain\r\n");
+        on_leaf.expect(b"MSG back 1 5\r\nagain\r\n");
+    }
+}
+
+#[test]
+fn hub_authorization_admits_the_right_password_only() {
+    for (hub_imp, leaf_imp) in pairs() {
+        let port = free_port();
+        let auth = "authorization { user: lu, password: lp }";
+        let hub = Node::hub(hub_imp, port, auth);
+        let wrong = Node::leaf(leaf_imp, "WRONG", &format!("nats-leaf://lu:no@127.0.0.1:{port}"));
+        let right = Node::leaf(leaf_imp, "RIGHT", &format!("nats-leaf://lu:lp@127.0.0.1:{port}"));
+        right.wait_links(1);
+        hub.wait_links(1);
+        // The wrong one is refused (and keeps trying): seen in the hub's closed connections.
+        wait_until(
+            TIMEOUT,
+            || {
+                let closed = common::http::get(hub.monitor, "/connz?state=closed").json();
+                closed["connections"].as_array().is_some_and(|c| {
+                    c.iter().any(|c| c["reason"] == "Authentication Failure")
+                })
+            },
+            || format!("no refused leaf; hub log:\n{}", hub.server.log()),
+        );
+        assert_eq!(wrong.varz()["leafnodes"], 0);
+        assert_eq!(hub.varz()["leafnodes"], 1);
+    }
+}
+
+#[test]
+fn two_leaves_on_one_hub_get_each_message_once() {
+    for (hub_imp, leaf_imp) in pairs() {
+        let what = format!("hub {hub_imp}, leaves {leaf_imp}");
+        let port = free_port();
+        let hub = Node::hub(hub_imp, port, "");
+        let url = format!("nats-leaf://127.0.0.1:{port}");
+        let (a, b) = (Node::leaf(leaf_imp, "A", &url), Node::leaf(leaf_imp, "B", &url));
+        hub.wait_links(2);
+        let mut on_a = a.client();
+        let mut on_b = b.client();
+        let mut on_hub = hub.client();
+        for wire in [&mut on_a, &mut on_b, &mut on_hub] {
+            wire.send(b"SUB all 1\r\nPING\r\n");
+            wire.expect(b"PONG\r\n");
+        }
+        a.wait_interest("all", true);
+        b.wait_interest("all", true);
+        hub.wait_interest("all", true);
+        on_a.send(b"PUB all 4\r\nfrom\r\n");
+        for wire in [&mut on_a, &mut on_b, &mut on_hub] {
+            wire.expect(b"MSG all 1 4\r\nfrom\r\n");
+        }
+        on_a.send(b"PUB all 4\r\nmark\r\n");
+        for wire in [&mut on_a, &mut on_b, &mut on_hub] {
+            wire.expect(b"MSG all 1 4\r\nmark\r\n");
+            assert_eq!(drain(wire), "PONG\r\n", "{what}: no duplicate");
+        }
+    }
+}
+
+#[test]
+fn a_leaf_on_one_node_of_a_hub_cluster_reaches_every_node() {
+    let mut clusters = vec![[Impl::Natsd, Impl::Natsd]];
+    if common::reference_available() {
+        clusters.push([Impl::Natsd, Impl::Reference]);
+        clusters.push([Impl::Reference, Impl::Natsd]);
+    }
+    for [first, second] in clusters {
+        let what = format!("hub cluster {first}+{second}");
+        let (leaf_a, leaf_b) = (free_port(), free_port());
+        let (route_a, route_b) = (free_port(), free_port());
+        let node = |imp, name: &str, leaf_port, route_port, peer| {
+            Node::start(
+                imp,
+                &format!(
+                    "server_name: {name}\nleafnodes {{ listen: \"127.0.0.1:{leaf_port}\" }}\n\
+                     cluster {{ name: HC, listen: \"127.0.0.1:{route_port}\", \
+                     routes: [\"nats://127.0.0.1:{peer}\"] }}\n"
+                ),
+            )
+        };
+        let a = node(first, "A", leaf_a, route_a, route_b);
+        let b = node(second, "B", leaf_b, route_b, route_a);
+        wait_until(
+            TIMEOUT,
+            || a.varz()["routes"] == 1 && b.varz()["routes"] == 1,
+            || format!("{what}: no route"),
+        );
+        let leaf = Node::leaf(Impl::Natsd, "LEAF", &format!("nats-leaf://127.0.0.1:{leaf_a}"));
+        leaf.wait_links(1);
+        let mut on_b = b.client();
+        let mut on_leaf = leaf.client();
+        on_b.send(b"SUB foo 1\r\nPING\r\n");
+        on_b.expect(b"PONG\r\n");
+        on_leaf.send(b"SUB bar 1\r\nPING\r\n");
+        on_leaf.expect(b"PONG\r\n");
+        leaf.wait_interest("foo", true);
+        wait_until(
+            TIMEOUT,
+            || {
+                let routez = common::http::get(b.monitor, "/routez?subs=1").json();
+                routez["routes"][0]["subscriptions_list"]
+                    .as_array()
+                    .is_some_and(|l| l.iter().any(|s| s == "bar"))
+            },
+            || format!("{what}: the leaf's interest never reached B"),
+        );
+        on_leaf.send(b"PUB foo r 2\r\nhi\r\n");
+        on_b.expect(b"MSG foo 1 r 2\r\nhi\r\n");
+        on_b.send(b"PUB bar 2\r\nho\r\n");
+        on_leaf.expect(b"MSG bar 1 2\r\nho\r\n");
+        assert_eq!(drain(&mut on_leaf), "PONG\r\n", "{what}");
+        assert_eq!(drain(&mut on_b), "PONG\r\n", "{what}");
+    }
+}
