@@ -28,7 +28,9 @@ impl Node {
     fn hub(imp: Impl, leaf_port: u16, extra: &str) -> Node {
         Self::start(
             imp,
-            &format!("server_name: HUB\nleafnodes {{ listen: \"127.0.0.1:{leaf_port}\"\n{extra} }}\n"),
+            &format!(
+                "server_name: HUB\nleafnodes {{ listen: \"127.0.0.1:{leaf_port}\"\n{extra} }}\n"
+            ),
         )
     }
 
@@ -259,8 +261,16 @@ fn hub_authorization_admits_the_right_password_only() {
         let port = free_port();
         let auth = "authorization { user: lu, password: lp }";
         let hub = Node::hub(hub_imp, port, auth);
-        let wrong = Node::leaf(leaf_imp, "WRONG", &format!("nats-leaf://lu:no@127.0.0.1:{port}"));
-        let right = Node::leaf(leaf_imp, "RIGHT", &format!("nats-leaf://lu:lp@127.0.0.1:{port}"));
+        let wrong = Node::leaf(
+            leaf_imp,
+            "WRONG",
+            &format!("nats-leaf://lu:no@127.0.0.1:{port}"),
+        );
+        let right = Node::leaf(
+            leaf_imp,
+            "RIGHT",
+            &format!("nats-leaf://lu:lp@127.0.0.1:{port}"),
+        );
         right.wait_links(1);
         hub.wait_links(1);
         // The wrong one is refused (and keeps trying): seen in the hub's closed connections.
@@ -268,9 +278,9 @@ fn hub_authorization_admits_the_right_password_only() {
             TIMEOUT,
             || {
                 let closed = common::http::get(hub.monitor, "/connz?state=closed").json();
-                closed["connections"].as_array().is_some_and(|c| {
-                    c.iter().any(|c| c["reason"] == "Authentication Failure")
-                })
+                closed["connections"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c["reason"] == "Authentication Failure"))
             },
             || format!("no refused leaf; hub log:\n{}", hub.server.log()),
         );
@@ -286,7 +296,10 @@ fn two_leaves_on_one_hub_get_each_message_once() {
         let port = free_port();
         let hub = Node::hub(hub_imp, port, "");
         let url = format!("nats-leaf://127.0.0.1:{port}");
-        let (a, b) = (Node::leaf(leaf_imp, "A", &url), Node::leaf(leaf_imp, "B", &url));
+        let (a, b) = (
+            Node::leaf(leaf_imp, "A", &url),
+            Node::leaf(leaf_imp, "B", &url),
+        );
         hub.wait_links(2);
         let mut on_a = a.client();
         let mut on_b = b.client();
@@ -338,7 +351,11 @@ fn a_leaf_on_one_node_of_a_hub_cluster_reaches_every_node() {
             || a.varz()["routes"] == 1 && b.varz()["routes"] == 1,
             || format!("{what}: no route"),
         );
-        let leaf = Node::leaf(Impl::Natsd, "LEAF", &format!("nats-leaf://127.0.0.1:{leaf_a}"));
+        let leaf = Node::leaf(
+            Impl::Natsd,
+            "LEAF",
+            &format!("nats-leaf://127.0.0.1:{leaf_a}"),
+        );
         leaf.wait_links(1);
         let mut on_b = b.client();
         let mut on_leaf = leaf.client();

@@ -290,9 +290,8 @@ impl LeafSession {
                 let headers = turn.settings.opts.headers && info.headers;
                 self.shared.headers.store(headers, Ordering::Relaxed);
                 let tls = remote
-                    .opts
+                    .opts()
                     .tls
-                    .clone()
                     .or_else(|| info.tls_required.then(crate::options::TlsOptions::default));
                 if let Some(tls) = tls {
                     let session = crate::tls::client_config(&tls).and_then(|config| {
@@ -332,7 +331,7 @@ impl LeafSession {
         let LeafOrigin::Solicited { remote, .. } = &self.origin else {
             return None;
         };
-        let remote = &self.leafnodes.remotes[*remote].opts;
+        let remote = self.leafnodes.remotes[*remote].opts();
         let our = &turn.settings.info;
         let mut connect = LeafConnect {
             version: our.version.to_string(),
@@ -371,7 +370,7 @@ impl LeafSession {
         let LeafOrigin::Solicited { remote, .. } = &self.origin else {
             return;
         };
-        let remote = &self.leafnodes.remotes[*remote].opts;
+        let remote = self.leafnodes.remotes[*remote].opts();
         if let Some(name) = &remote.account {
             if let Some(account) = turn.shared.accounts.get(name.as_bytes()) {
                 self.account = account;

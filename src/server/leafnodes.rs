@@ -125,14 +125,15 @@ pub struct Leafnodes {
     pub own_urls: Vec<String>,
     /// The leaf URLs offered to leafs: ours, then our cluster peers'.
     urls: Mutex<Vec<String>>,
-    /// TLS for accepted leaf connections (`leafnodes.tls`), and its handshake timeout.
-    pub hub_tls: Option<Arc<rustls::ServerConfig>>,
-    pub hub_tls_timeout: Duration,
+    /// TLS for accepted leaf connections (`leafnodes.tls`, replaced by a reload), and its
+    /// handshake timeout.
+    hub_tls: Mutex<Option<(Arc<rustls::ServerConfig>, Duration)>>,
 }
 
 /// A remote hub we solicit: its settings and the URLs to try.
 pub struct Remote {
-    pub opts: RemoteLeafOptions,
+    /// Its settings (a reload may change its `tls`).
+    opts: Mutex<RemoteLeafOptions>,
     urls: Mutex<RemoteUrls>,
 }
 
@@ -182,7 +183,7 @@ impl Remote {
             .find(|u| u.user.is_some())
             .map(|u| (u.user.clone().unwrap_or_default(), u.pass.clone()));
         Remote {
-            opts: opts.clone(),
+            opts: Mutex::new(opts.clone()),
             urls: Mutex::new(RemoteUrls {
                 list: configured.clone(),
                 current: None,
@@ -191,6 +192,11 @@ impl Remote {
                 delay_until: None,
             }),
         }
+    }
+
+    /// Its settings now.
+    pub fn opts(&self) -> RemoteLeafOptions {
+        self.opts.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn urls(&self) -> MutexGuard<'_, RemoteUrls> {
@@ -267,13 +273,43 @@ impl Leafnodes {
             bound: None,
             own_urls: Vec::new(),
             urls: Mutex::default(),
-            hub_tls: None,
-            hub_tls_timeout: Duration::from_secs(2),
+            hub_tls: Mutex::default(),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, LeafState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// TLS for a leaf connection just accepted, with its handshake deadline.
+    pub fn hub_tls(&self) -> Option<(Arc<rustls::ServerConfig>, Duration)> {
+        self.hub_tls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts the TLS settings of `opts` in force (start and reload; the reload checks have
+    /// refused any other change): the hub's `tls`, and each remote's, found by its URLs.
+    pub fn configure_tls(&self, opts: &LeafnodeOptions) -> Result<Vec<String>, String> {
+        let mut warnings = Vec::new();
+        let hub_tls = match &opts.tls {
+            Some(tls) => {
+                let built = crate::tls::server_config(tls)?;
+                warnings.extend(built.warnings);
+                let timeout = crate::options::seconds_or(tls.timeout, Duration::from_secs(2));
+                Some((built.config, timeout))
+            }
+            None => None,
+        };
+        *self.hub_tls.lock().unwrap_or_else(|e| e.into_inner()) = hub_tls;
+        for remote in &self.remotes {
+            let mut current = remote.opts.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(new) = opts.remotes.iter().find(|r| r.urls == current.urls) {
+                current.tls.clone_from(&new.tls);
+            }
+        }
+        Ok(warnings)
     }
 
     /// Our loop-detection subject in `account`.

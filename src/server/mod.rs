@@ -337,13 +337,8 @@ fn new_leafnodes(
         leafnode_urls: Some(vec![url]),
         ..leaf_info::LeafInfo::default()
     });
-    if let Some(tls) = &leaf.tls {
-        let built = crate::tls::server_config(tls).map_err(io::Error::other)?;
-        built.warnings.iter().for_each(|w| warn!("{w}"));
-        leafnodes.hub_tls = Some(built.config);
-        leafnodes.hub_tls_timeout =
-            crate::options::seconds_or(tls.timeout, std::time::Duration::from_secs(2));
-    }
+    let warnings = leafnodes.configure_tls(leaf).map_err(io::Error::other)?;
+    warnings.iter().for_each(|w| warn!("{w}"));
     Ok(leafnodes)
 }
 
@@ -833,6 +828,9 @@ impl ServerHandle {
                 .ports_file_dir
                 .as_ref()
                 .and_then(|dir| files::write_ports_file(dir, &new, self.listening));
+        }
+        if let Some(leafnodes) = &self.shared.leafnodes {
+            leafnodes.configure_tls(&new.leafnodes)?;
         }
         let max_connections = new.max_connections;
         self.shared.accounts.configure(&new);

@@ -456,14 +456,11 @@ impl Reactor {
                 let Some(mut info) = leaf::hub_greeting(&self.turn, cid) else {
                     return;
                 };
-                let tls = match &leafnodes.hub_tls {
-                    Some(config) => match sock.write(&info) {
+                let tls = match leafnodes.hub_tls() {
+                    Some((config, timeout)) => match sock.write(&info) {
                         Ok(n) if n == info.len() => {
                             info.clear();
-                            let timeout = leafnodes.hub_tls_timeout;
-                            TlsSession::new(config.clone())
-                                .ok()
-                                .map(|tls| (tls, timeout))
+                            TlsSession::new(config).ok().map(|tls| (tls, timeout))
                         }
                         _ => return,
                     },
