@@ -382,3 +382,41 @@ fn a_leaf_on_one_node_of_a_hub_cluster_reaches_every_node() {
         assert_eq!(drain(&mut on_b), "PONG\r\n", "{what}");
     }
 }
+
+/// `configs/certs/<name>`.
+fn cert(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/certs").join(name);
+    path.to_str().expect("a UTF-8 path").to_string()
+}
+
+#[test]
+fn the_link_runs_over_tls_when_the_hub_asks_for_it() {
+    for (hub_imp, leaf_imp) in pairs() {
+        let what = format!("hub {hub_imp}, leaf {leaf_imp}");
+        let port = free_port();
+        let hub_tls = format!(
+            "tls {{ cert_file: \"{}\", key_file: \"{}\" }}",
+            cert("server-cert.pem"),
+            cert("server-key.pem")
+        );
+        let hub = Node::hub(hub_imp, port, &hub_tls);
+        let leaf = Node::start(
+            leaf_imp,
+            &format!(
+                "server_name: LEAF\nleafnodes {{ remotes: [ {{ url: \"tls://127.0.0.1:{port}\", \
+                 tls {{ ca_file: \"{}\" }} }} ] }}\n",
+                cert("ca.pem")
+            ),
+        );
+        hub.wait_links(1);
+        leaf.wait_links(1);
+        let mut on_hub = hub.client();
+        let mut on_leaf = leaf.client();
+        on_hub.send(b"SUB secure 1\r\nPING\r\n");
+        on_hub.expect(b"PONG\r\n");
+        leaf.wait_interest("secure", true);
+        on_leaf.send(b"PUB secure 6\r\nsecret\r\n");
+        on_hub.expect(b"MSG secure 1 6\r\nsecret\r\n");
+        assert_eq!(drain(&mut on_hub), "PONG\r\n", "{what}");
+    }
+}
