@@ -1,6 +1,6 @@
 //! HTTP(S) monitoring: one blocking tiny_http thread serving `/`, `/varz`, `/connz`,
-//! `/accountz`, `/accstatz`, `/routez`, `/subsz`, `/healthz` as nats-server 2.9 does, plus
-//! Prometheus `/metrics`.
+//! `/accountz`, `/accstatz`, `/routez`, `/leafz`, `/subsz`, `/healthz` as nats-server 2.9
+//! does, plus Prometheus `/metrics`.
 //!
 //! The monitor reads the server only through [`ServerView`]: atomic counters and short
 //! copies of the connection registry, so a request never stops a reactor.
@@ -9,6 +9,7 @@ mod accounts;
 mod connz;
 mod https;
 mod json;
+mod leafz;
 mod metrics;
 mod params;
 mod process_usage;
@@ -214,6 +215,7 @@ enum Endpoint {
     Accountz,
     Accstatz,
     Routez,
+    Leafz,
     Subsz,
     Healthz,
     Metrics,
@@ -229,6 +231,7 @@ impl Endpoint {
             "/accountz" => Endpoint::Accountz,
             "/accstatz" => Endpoint::Accstatz,
             "/routez" => Endpoint::Routez,
+            "/leafz" => Endpoint::Leafz,
             "/subsz" | "/subscriptionsz" => Endpoint::Subsz,
             "/healthz" => Endpoint::Healthz,
             "/metrics" => Endpoint::Metrics,
@@ -245,6 +248,7 @@ impl Endpoint {
             Endpoint::Accountz => "/accountz",
             Endpoint::Accstatz => "/accstatz",
             Endpoint::Routez => "/routez",
+            Endpoint::Leafz => "/leafz",
             Endpoint::Subsz => "/subsz",
             Endpoint::Healthz => "/healthz",
             Endpoint::Metrics => return None,
@@ -389,6 +393,10 @@ impl Handler {
                     Reply::Json(json::to_indented(&routez))
                 }
             },
+            Endpoint::Leafz => {
+                self.count(endpoint);
+                indented(leafz::leafz(&*self.view, query))
+            }
             Endpoint::Subsz => {
                 self.count(endpoint);
                 indented(subsz::subsz(&*self.view, query))
@@ -536,7 +544,8 @@ impl Answer {
 mod tests {
     use super::*;
     use crate::server::{
-        AccountSnapshot, ConnInfo, RouteView, Settings, StatsSnapshot, SubInfo, SubscriptionStats,
+        AccountSnapshot, ConnInfo, LeafView, RouteView, Settings, StatsSnapshot, SubInfo,
+        SubscriptionStats,
     };
     use std::time::SystemTime;
 
@@ -545,20 +554,84 @@ mod tests {
         settings: Arc<Settings>,
         ready: bool,
         clients: usize,
+        /// Open leafnode links: the connection, with its interest, the bound account and
+        /// whether we dialled it.
+        leafs: Vec<(ConnInfo, Arc<str>, bool)>,
     }
 
     impl FakeView {
         fn new(ready: bool, clients: usize) -> FakeView {
+            FakeView::with_options(Options::default(), ready, clients)
+        }
+
+        /// A ready server named `fake` with these options otherwise.
+        fn with_options(opts: Options, ready: bool, clients: usize) -> FakeView {
             let opts = Options {
                 server_name: Some("fake".into()),
-                ..Options::default()
+                ..opts
             };
             let settings = Settings::for_options(opts).expect("settings");
             FakeView {
                 settings: Arc::new(settings),
                 ready,
                 clients,
+                leafs: Vec::new(),
             }
+        }
+
+        /// A server with two leafnode links: one accepted from a leaf on `$G` that is
+        /// interested in `foo` and in `bar` (queue `q`), one dialled to a hub on `A`.
+        fn linked() -> FakeView {
+            let mut view = FakeView::new(true, 0);
+            let from_leaf = ConnInfo {
+                rtt: Duration::from_nanos(615_432),
+                in_msgs: 1,
+                out_msgs: 2,
+                in_bytes: 3,
+                out_bytes: 4,
+                ..leaf_conn(5, 40722, &[("bar", Some("q")), ("foo", None)])
+            };
+            view.leafs = vec![
+                (from_leaf, "$G".into(), false),
+                (leaf_conn(6, 7422, &[]), "A".into(), true),
+            ];
+            view
+        }
+    }
+
+    /// A leafnode link from 127.0.0.1:`port` that registered interest in `subs` (subject
+    /// and queue, in key order), keyed `subject [queue]` as links key it.
+    fn leaf_conn(cid: u64, port: u16, subs: &[(&str, Option<&str>)]) -> ConnInfo {
+        let subs: Vec<SubInfo> = subs
+            .iter()
+            .map(|(subject, queue)| SubInfo {
+                subject: subject.to_string(),
+                queue: queue.map(str::to_string),
+                sid: queue.map_or(subject.to_string(), |q| format!("{subject} {q}")),
+                msgs: 0,
+                max: 0,
+                cid,
+                account: "$G".into(),
+            })
+            .collect();
+        ConnInfo {
+            cid,
+            kind: "Leafnode",
+            ip: "127.0.0.1".into(),
+            port,
+            start: SystemTime::UNIX_EPOCH,
+            last_activity: SystemTime::UNIX_EPOCH,
+            closed: None,
+            rtt: Duration::ZERO,
+            pending_bytes: 0,
+            in_msgs: 0,
+            out_msgs: 0,
+            in_bytes: 0,
+            out_bytes: 0,
+            subscriptions: subs.len(),
+            account: None,
+            meta: Default::default(),
+            subs,
         }
     }
 
@@ -639,8 +712,20 @@ mod tests {
             }]
         }
 
-        fn leafs(&self, _with_subs: bool) -> Vec<crate::server::LeafView> {
-            Vec::new()
+        fn leafs(&self, with_subs: bool) -> Vec<LeafView> {
+            let link = |(conn, account, solicited): &(ConnInfo, Arc<str>, bool)| LeafView {
+                conn: ConnInfo {
+                    subs: if with_subs {
+                        conn.subs.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    ..conn.clone()
+                },
+                account: account.clone(),
+                solicited: *solicited,
+            };
+            self.leafs.iter().map(link).collect()
         }
 
         fn leaf_addr(&self) -> Option<SocketAddr> {
@@ -759,6 +844,100 @@ mod tests {
     }
 
     #[test]
+    fn leafz_lists_links_with_their_interest_on_request() {
+        let mut handler = Handler::new(Box::new(FakeView::linked()), "/mon");
+        let mut json = |target: &str| -> serde_json::Value {
+            let answer = handler.respond(target);
+            assert_eq!(answer.status, 200, "{target}: {}", answer.body);
+            serde_json::from_str(&answer.body).expect("JSON")
+        };
+        let all = json("/mon/leafz");
+        assert_eq!(all["leafnodes"], 2);
+        assert_eq!(all["leafs"][0]["subscriptions"], 2);
+        assert_eq!(all["leafs"][1]["account"], "A");
+        assert!(all["leafs"][0].get("subscriptions_list").is_none());
+        let subs = json("/mon/leafz?subs=true");
+        assert_eq!(
+            subs["leafs"][0]["subscriptions_list"],
+            serde_json::json!(["bar", "foo"])
+        );
+        // As Go's omitempty: a link without interest has no list.
+        assert!(subs["leafs"][1].get("subscriptions_list").is_none());
+        let of_a = json("/mon/leafz?acc=A");
+        assert_eq!(of_a["leafnodes"], 1);
+        assert_eq!(of_a["leafs"][0]["port"], 7422);
+        let none = json("/mon/leafz?acc=B");
+        assert_eq!(none["leafnodes"], 0);
+        assert!(none["leafs"].is_null());
+    }
+
+    #[test]
+    fn leafz_fields_are_the_reference_ones_in_its_order() {
+        let view = FakeView::linked();
+        let server_id = view.settings.info.server_id.clone();
+        let body = Handler::new(Box::new(view), "")
+            .respond("/leafz?subs=1&acc=$G")
+            .body;
+        assert!(
+            body.starts_with(&format!(
+                "{{\n  \"server_id\": \"{server_id}\",\n  \"now\": \""
+            )),
+            "{body}"
+        );
+        let link = body.split_once("\"leafnodes\"").expect("leafnodes").1;
+        assert_eq!(
+            link,
+            r#": 1,
+  "leafs": [
+    {
+      "account": "$G",
+      "ip": "127.0.0.1",
+      "port": 40722,
+      "rtt": "615µs",
+      "in_msgs": 1,
+      "out_msgs": 2,
+      "in_bytes": 3,
+      "out_bytes": 4,
+      "subscriptions": 2,
+      "subscriptions_list": [
+        "bar",
+        "foo"
+      ]
+    }
+  ]
+}"#
+        );
+        let empty = Handler::new(Box::new(FakeView::new(true, 0)), "")
+            .respond("/leafz")
+            .body;
+        assert!(
+            empty.ends_with("\"leafnodes\": 0,\n  \"leafs\": null\n}"),
+            "{empty}"
+        );
+    }
+
+    #[test]
+    fn leafz_subs_is_a_boolean_and_every_request_counts() {
+        let mut handler = Handler::new(Box::new(FakeView::linked()), "");
+        for subs in ["detail", "2"] {
+            let bad = handler.respond(&format!("/leafz?subs={subs}&callback=cb"));
+            assert_eq!(
+                (bad.status, bad.content_type, bad.body),
+                (
+                    400,
+                    "text/plain; charset=utf-8",
+                    format!("Error decoding boolean for 'subs': strconv.ParseBool: parsing \"{subs}\": invalid syntax")
+                )
+            );
+        }
+        assert_eq!(handler.respond("/leafz?subs=0").status, 200);
+        let varz: serde_json::Value =
+            serde_json::from_str(&handler.respond("/varz").body).expect("JSON");
+        // As the reference: counted before the parameters are read.
+        assert_eq!(varz["http_req_stats"]["/leafz"], 3);
+    }
+
+    #[test]
     fn base_paths_clean_like_go() {
         assert_eq!(normalize_base_path(""), "/");
         assert_eq!(normalize_base_path("foo"), "/foo");
@@ -772,6 +951,8 @@ mod tests {
         assert_eq!(Endpoint::named("/varz/"), None);
         assert_eq!(Endpoint::named("/connz/x"), None);
         assert_eq!(Endpoint::Subsz.stats_key(), Some("/subsz"));
+        assert_eq!(Endpoint::named("/leafz"), Some(Endpoint::Leafz));
+        assert_eq!(Endpoint::Leafz.stats_key(), Some("/leafz"));
         assert_eq!(Endpoint::Metrics.stats_key(), None);
     }
 }

@@ -1,15 +1,16 @@
 //! The `/` index page: a small HTML page linking the endpoints, relative to the base path.
-//! The reference's page also links `/jsz`, `/leafz` and `/gatewayz`, which natsd does not
-//! serve; those links are left out.
+//! The reference's page also links `/jsz` and `/gatewayz`, which natsd does not serve;
+//! those links are left out.
 
 /// The endpoints the index links to, with their labels, in the reference's order.
-const LINKS: [(&str, &str); 7] = [
+const LINKS: [(&str, &str); 8] = [
     ("varz", "General"),
     ("connz", "Connections"),
     ("accountz", "Accounts"),
     ("accstatz", "Account Stats"),
     ("subsz", "Subscriptions"),
     ("routez", "Routes"),
+    ("leafz", "LeafNodes"),
     ("healthz", "Health Probe"),
 ];
 
@@ -54,6 +55,7 @@ mod tests {
         let plain = page("", "2.9.10");
         assert!(plain.contains("<a href=./varz>General</a>"));
         assert!(plain.contains("<a href=./healthz class=last>Health Probe</a>"));
+        assert!(plain.contains("<a href=./routez>Routes</a>\n\t<a href=./leafz>LeafNodes</a>\n"));
         let based = page("/foo", "2.9.10");
         assert!(based.contains("<a href=./foo/connz>Connections</a>"));
         assert_eq!(based.matches("<a href=./foo/").count(), LINKS.len());
