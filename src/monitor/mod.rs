@@ -543,6 +543,7 @@ impl Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::{LeafnodeOptions, RemoteLeafOptions, TlsOptions};
     use crate::server::{
         AccountSnapshot, ConnInfo, LeafView, RouteView, Settings, StatsSnapshot, SubInfo,
         SubscriptionStats,
@@ -729,7 +730,8 @@ mod tests {
         }
 
         fn leaf_addr(&self) -> Option<SocketAddr> {
-            None
+            let listening = self.settings.opts.leafnodes.port != 0;
+            listening.then(|| "127.0.0.1:47422".parse().expect("an address"))
         }
     }
 
@@ -935,6 +937,95 @@ mod tests {
             serde_json::from_str(&handler.respond("/varz").body).expect("JSON");
         // As the reference: counted before the parameters are read.
         assert_eq!(varz["http_req_stats"]["/leafz"], 3);
+    }
+
+    /// `/varz` (compact) of a server with these leafnode options.
+    fn varz_with(leafnodes: LeafnodeOptions) -> String {
+        let view = FakeView::with_options(
+            Options {
+                leafnodes,
+                ..Options::default()
+            },
+            true,
+            0,
+        );
+        json::to_compact(&varz::varz(&view, 0.0, BTreeMap::new()))
+    }
+
+    /// The leafnode remotes of the `/varz` tests: credentials, a scheme and a missing port
+    /// in the first's URLs; the second binds `A` and has TLS.
+    fn remotes() -> Vec<RemoteLeafOptions> {
+        let urls = |urls: &[&str]| urls.iter().map(|u| u.to_string()).collect();
+        vec![
+            RemoteLeafOptions {
+                urls: urls(&["nats-leaf://u:p@127.0.0.1:7000", "tls://hub"]),
+                deny_imports: vec!["a.>".into()],
+                ..RemoteLeafOptions::default()
+            },
+            RemoteLeafOptions {
+                urls: urls(&["[::1]:7001"]),
+                account: Some("A".into()),
+                tls: Some(TlsOptions::default()),
+                deny_exports: vec!["b".into(), "c".into()],
+                ..RemoteLeafOptions::default()
+            },
+        ]
+    }
+
+    #[test]
+    fn varz_shows_the_leafnode_listener_with_its_defaults() {
+        let none = varz_with(LeafnodeOptions::default());
+        assert!(none.contains(r#","leaf":{},"mqtt""#), "{none}");
+        assert!(none.contains(r#","cluster":{},"#), "{none}");
+        let hub = varz_with(LeafnodeOptions {
+            port: -1,
+            ..LeafnodeOptions::default()
+        });
+        let expected =
+            r#","leaf":{"host":"0.0.0.0","port":47422,"auth_timeout":2,"tls_timeout":2},"#;
+        assert!(hub.contains(expected), "{hub}");
+        let secure = varz_with(LeafnodeOptions {
+            host: Some("127.0.0.1".into()),
+            port: 7422,
+            tls: Some(TlsOptions {
+                verify: true,
+                ..TlsOptions::default()
+            }),
+            ..LeafnodeOptions::default()
+        });
+        let expected = concat!(
+            r#","leaf":{"host":"127.0.0.1","port":47422,"auth_timeout":3,"tls_timeout":2,"#,
+            r#""tls_required":true,"tls_verify":true},"#
+        );
+        assert!(secure.contains(expected), "{secure}");
+    }
+
+    #[test]
+    fn varz_shows_the_remotes_of_a_leaf_and_its_cluster_name() {
+        let leaf = varz_with(LeafnodeOptions {
+            auth_timeout: 5.0,
+            tls: Some(TlsOptions::default()),
+            remotes: remotes(),
+            ..LeafnodeOptions::default()
+        });
+        // No listener: no listener defaults (the reference's baseline needs a port). Go
+        // escapes `>` in JSON strings.
+        let expected = concat!(
+            r#","leaf":{"auth_timeout":5,"tls_required":true,"remotes":["#,
+            r#"{"local_account":"$G","urls":["127.0.0.1:7000","hub:7422"],"deny":{"imports":["a.\u003e"]}},"#,
+            r#"{"local_account":"A","tls_timeout":2,"urls":["[::1]:7001"],"deny":{"exports":["b","c"]}}"#,
+            r#"]},"#
+        );
+        assert!(leaf.contains(expected), "{leaf}");
+        // A standalone leaf takes its server name as its cluster name, and shows it.
+        assert!(leaf.contains(r#","cluster":{"name":"fake"},"#), "{leaf}");
+    }
+
+    #[test]
+    fn varz_counts_leafnode_links_of_both_roles() {
+        let varz = varz::varz(&FakeView::linked(), 0.0, BTreeMap::new());
+        let varz = serde_json::to_value(varz).expect("json");
+        assert_eq!(varz["leafnodes"], 2);
     }
 
     #[test]
