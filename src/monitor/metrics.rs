@@ -1,8 +1,8 @@
 //! Prometheus `/metrics` exposition built from natsd's own monitoring documents.
 //!
 //! The output reproduces what prometheus-nats-exporter (`collector` package)
-//! exports for a server scraped with `-varz -connz -routez -subz -healthz -accstatz`
-//! and `-use_internal_server_id`, so existing dashboards keep working:
+//! exports for a server scraped with `-varz -connz -routez -subz -healthz -accstatz
+//! -leafz` and `-use_internal_server_id`, so existing dashboards keep working:
 //!
 //! * `/varz`, `/routez` and `/subsz` are flattened: every number reachable
 //!   through nested objects (arrays, booleans and nulls are ignored) becomes the
@@ -16,8 +16,13 @@
 //!   `account` and `account_id` (the name) and `account_name` (the exporter reads 2.10's
 //!   `name`, which 2.9 has not: empty). `subscriptions` is 0 for the same reason: the
 //!   exporter reads 2.10's `num_subscriptions`.
+//! * `/leafz` gives `conn_nodes_total` and, per link, `info` (1), `conn_rtt` (seconds) and
+//!   its counts, labelled `account`, `account_id` (both the account), `ip`, `port` and
+//!   `name` (2.10's, empty with 2.9). The exporter asks without `subs`, so its
+//!   per-subscription `conn_subscriptions` family never has a sample.
 //!
-//! Every sample carries the label `server_id`; labels are written in name order.
+//! Every sample carries the label `server_id`; labels are written in name order, and the
+//! samples of a family in the order of their label values (as client_golang sorts them).
 
 use serde_json::{Map, Number, Value};
 use std::collections::BTreeMap;
@@ -38,6 +43,8 @@ pub struct Sources<'a> {
     pub healthz: &'a Value,
     /// The `/accstatz?unused=1` document.
     pub accstatz: &'a Value,
+    /// The `/leafz` document.
+    pub leafz: &'a Value,
 }
 
 /// The exporter's namespace, kept as `gnatsd` for backward compatibility.
@@ -106,6 +113,7 @@ pub fn render(src: &Sources) -> String {
     connz(&mut families, src.connz);
     healthz(&mut families, src.healthz);
     accstatz(&mut families, src.accstatz);
+    leafz(&mut families, src.leafz);
 
     let mut out = String::new();
     for (name, f) in &families {
@@ -114,18 +122,32 @@ pub fn render(src: &Sources) -> String {
             Kind::Counter => "counter",
         };
         out += &format!("# HELP {name} {}\n# TYPE {name} {kind}\n", f.help);
-        for sample in &f.samples {
-            let mut labels: Vec<(&str, &str)> = vec![("server_id", src.server_id)];
-            labels.extend(sample.labels.iter().map(|(k, v)| (*k, v.as_str())));
-            labels.sort_unstable();
+        let mut samples: Vec<(Vec<(&str, &str)>, &str)> = f
+            .samples
+            .iter()
+            .map(|sample| (sample.labels(src.server_id), sample.value.as_str()))
+            .collect();
+        // One family's samples have the same label names: this orders by their values.
+        samples.sort_unstable();
+        for (labels, value) in samples {
             let labels: Vec<String> = labels
                 .iter()
                 .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
                 .collect();
-            out += &format!("{name}{{{}}} {}\n", labels.join(","), sample.value);
+            out += &format!("{name}{{{}}} {value}\n", labels.join(","));
         }
     }
     out
+}
+
+impl Sample {
+    /// All its labels, `server_id` included, in name order.
+    fn labels<'a>(&'a self, server_id: &'a str) -> Vec<(&'a str, &'a str)> {
+        let mut labels: Vec<(&str, &str)> = vec![("server_id", server_id)];
+        labels.extend(self.labels.iter().map(|(k, v)| (*k, v.as_str())));
+        labels.sort_unstable();
+        labels
+    }
 }
 
 /// Adds the family `gnatsd_<endpoint>_<name>` unless it already exists.
@@ -192,7 +214,6 @@ fn flatten(families: &mut Families, endpoint: &str, object: &Map<String, Value>,
 
 /// Exports the `/connz` totals and the sums over its connections.
 fn connz(families: &mut Families, doc: &Value) {
-    let field = |v: &Value, key: &str| v.get(key).and_then(Value::as_f64).unwrap_or(0.0);
     for key in ["num_connections", "total", "offset", "limit"] {
         add(
             families,
@@ -200,7 +221,7 @@ fn connz(families: &mut Families, doc: &Value) {
             key,
             Kind::Gauge,
             None,
-            float(field(doc, key)),
+            float(number_at(doc, key)),
         );
     }
     let conns = doc
@@ -216,7 +237,7 @@ fn connz(families: &mut Families, doc: &Value) {
         ("out_bytes", Kind::Counter),
     ] {
         // Not `sum()`, whose empty sum is -0.
-        let sum = conns.iter().fold(0.0, |sum, c| sum + field(c, key));
+        let sum = conns.iter().fold(0.0, |sum, c| sum + number_at(c, key));
         add(families, "connz", key, kind, None, float(sum));
     }
 }
@@ -256,18 +277,10 @@ const ACCOUNT_GAUGES: [(&str, &[&str]); 9] = [
 
 /// Exports each account of `/accstatz` (absent values are 0, as the exporter decodes them).
 fn accstatz(families: &mut Families, doc: &Value) {
-    let mut accounts: Vec<&Value> = doc
+    let accounts: Vec<&Value> = doc
         .get("account_statz")
         .and_then(Value::as_array)
         .map_or(Vec::new(), |a| a.iter().collect());
-    let text = |account: &Value, key: &str| {
-        let text = account.get(key).and_then(Value::as_str);
-        text.unwrap_or_default().to_owned()
-    };
-    accounts.sort_by_key(|a| text(a, "acc"));
-    if accounts.is_empty() {
-        return;
-    }
     for (name, path) in ACCOUNT_GAUGES {
         let samples = accounts
             .iter()
@@ -283,15 +296,91 @@ fn accstatz(families: &mut Families, doc: &Value) {
                 }
             })
             .collect();
-        families.insert(
-            format!("{SYSTEM}_accstatz_{name}"),
-            Family {
-                help: name.to_owned(),
-                kind: Kind::Gauge,
-                samples,
-            },
-        );
+        add_labelled(families, &format!("accstatz_{name}"), name, samples);
     }
+}
+
+/// What a gauge reads from one link of `/leafz`.
+type LinkValue = fn(&Value) -> f64;
+
+/// The exporter's per-link gauges (`-leafz`): name, HELP and the value a link gives.
+const LEAF_GAUGES: [(&str, &str, LinkValue); 7] = [
+    ("info", "info", |_| 1.0),
+    ("conn_rtt", "rtt", rtt_seconds),
+    ("conn_in_msgs", "in_msgs", |l| number_at(l, "in_msgs")),
+    ("conn_out_msgs", "out_msgs", |l| number_at(l, "out_msgs")),
+    ("conn_in_bytes", "in_bytes", |l| number_at(l, "in_bytes")),
+    ("conn_out_bytes", "out_bytes", |l| number_at(l, "out_bytes")),
+    ("conn_subscriptions_total", "subscriptions_total", |l| {
+        number_at(l, "subscriptions")
+    }),
+];
+
+/// Exports `/leafz`: the number of links, and each link's gauges.
+fn leafz(families: &mut Families, doc: &Value) {
+    let nodes = Sample {
+        labels: Vec::new(),
+        value: float(number_at(doc, "leafnodes")),
+    };
+    add_labelled(
+        families,
+        "leafz_conn_nodes_total",
+        "nodes_total",
+        vec![nodes],
+    );
+    let links: Vec<&Value> = doc
+        .get("leafs")
+        .and_then(Value::as_array)
+        .map_or(Vec::new(), |l| l.iter().collect());
+    for (name, help, value) in LEAF_GAUGES {
+        let samples = links
+            .iter()
+            .map(|link| Sample {
+                labels: vec![
+                    ("account", text(link, "account")),
+                    ("account_id", text(link, "account")),
+                    ("ip", text(link, "ip")),
+                    ("port", number_at(link, "port").to_string()),
+                    ("name", text(link, "name")),
+                ],
+                value: float(value(link)),
+            })
+            .collect();
+        add_labelled(families, &format!("leafz_{name}"), help, samples);
+    }
+}
+
+/// A link's `rtt` in seconds, read as the exporter does (Go's `time.ParseDuration`, 0 if
+/// it does not parse, then `Duration.Seconds`).
+fn rtt_seconds(link: &Value) -> f64 {
+    let rtt = link.get("rtt").and_then(Value::as_str).unwrap_or_default();
+    let nanos = crate::config::parse_duration(rtt).unwrap_or(0);
+    (nanos / 1_000_000_000) as f64 + (nanos % 1_000_000_000) as f64 / 1e9
+}
+
+/// Adds the gauge family `gnatsd_<name>` with these samples, unless it has none (as
+/// client_golang, which writes no family without samples).
+fn add_labelled(families: &mut Families, name: &str, help: &str, samples: Vec<Sample>) {
+    if samples.is_empty() {
+        return;
+    }
+    let family = Family {
+        help: help.to_owned(),
+        kind: Kind::Gauge,
+        samples,
+    };
+    families.insert(format!("{SYSTEM}_{name}"), family);
+}
+
+/// The number at `key` of a JSON object; 0 when absent, as the exporter decodes it.
+fn number_at(object: &Value, key: &str) -> f64 {
+    object.get(key).and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+/// The string at `key` of a JSON object; empty when absent.
+fn text(object: &Value, key: &str) -> String {
+    let text = object.get(key).and_then(Value::as_str);
+    text.unwrap_or_default().to_owned()
 }
 
 /// The exporter's name cleanup: `/` becomes `_`, runs of `_` collapse, no `_` at the ends.
@@ -466,7 +555,19 @@ mod tests {
             subsz: &subsz(),
             healthz,
             accstatz: &accstatz(),
+            leafz: &leafz(),
         })
+    }
+
+    /// Three links: two of `A` (a hub's port sorts after a leaf's as text), one of `$G`.
+    fn leafz() -> Value {
+        let link = |account: &str, port: u16, rtt: &str, n: u64| {
+            json!({"account":account,"ip":"127.0.0.1","port":port,"rtt":rtt,"in_msgs":n,
+                "out_msgs":n + 1,"in_bytes":n * 10,"out_bytes":n * 10 + 1,"subscriptions":n + 2})
+        };
+        json!({"server_id":"NAUU","now":"2026-11-25T16:16:33Z","leafnodes":3,
+            "leafs":[link("A", 7422, "1.956182ms", 1), link("A", 40722, "615µs", 2),
+                link("$G", 40723, "0s", 3)]})
     }
 
     /// Checks the text strictly (the parser below is lenient) and parses it.
@@ -691,12 +792,14 @@ mod tests {
             subsz: &json!({}),
             healthz: &json!({}),
             accstatz: &json!({}),
+            leafz: &json!({}),
         });
         assert!(parse(&empty)
             .samples
             .iter()
             .all(|s| s.metric.starts_with("gnatsd_connz_")
-                || s.metric.starts_with("gnatsd_healthz_")));
+                || s.metric.starts_with("gnatsd_healthz_")
+                || s.metric == "gnatsd_leafz_conn_nodes_total"));
         assert!(empty.contains("\ngnatsd_connz_in_msgs{server_id=\"X\"} 0\n"));
     }
 
@@ -791,6 +894,73 @@ mod tests {
             "gnatsd_accstatz_current_connections",
             "{account=\"B\",account_id=\"B\",account_name=\"\",server_id=\"X\"} 1\n",
         )));
+    }
+
+    #[test]
+    fn leafz_gives_the_link_count_and_gauges_per_link() {
+        let text = render_with("X", &varz(), &json!({"status":"ok"}));
+        let scrape = parse(&text);
+        assert_eq!(gauge(&scrape, "gnatsd_leafz_conn_nodes_total"), 3.0);
+        assert_eq!(scrape.docs["gnatsd_leafz_conn_nodes_total"], "nodes_total");
+        let of = |name: &str, port: &str| -> f64 {
+            let found: Vec<&Sample> = scrape
+                .samples
+                .iter()
+                .filter(|s| s.metric == name && s.labels.get("port") == Some(port))
+                .collect();
+            assert_eq!(found.len(), 1, "{name} {port}");
+            match found[0].value {
+                Parsed::Gauge(v) => v,
+                ref other => panic!("{name} is {other:?}"),
+            }
+        };
+        for (name, help, values) in [
+            ("info", "info", [1.0, 1.0, 1.0]),
+            ("conn_rtt", "rtt", [0.001956182, 0.000615, 0.0]),
+            ("conn_in_msgs", "in_msgs", [1.0, 2.0, 3.0]),
+            ("conn_out_msgs", "out_msgs", [2.0, 3.0, 4.0]),
+            ("conn_in_bytes", "in_bytes", [10.0, 20.0, 30.0]),
+            ("conn_out_bytes", "out_bytes", [11.0, 21.0, 31.0]),
+            (
+                "conn_subscriptions_total",
+                "subscriptions_total",
+                [3.0, 4.0, 5.0],
+            ),
+        ] {
+            let name = format!("gnatsd_leafz_{name}");
+            assert_eq!(scrape.docs[&name], help);
+            for (port, value) in ["7422", "40722", "40723"].into_iter().zip(values) {
+                assert_eq!(of(&name, port), value, "{name} {port}");
+            }
+        }
+        // As client_golang writes them: labels by name, samples by label values as text.
+        assert!(text.contains(concat!(
+            "# TYPE gnatsd_leafz_conn_in_msgs gauge\n",
+            "gnatsd_leafz_conn_in_msgs{account=\"$G\",account_id=\"$G\",ip=\"127.0.0.1\",",
+            "name=\"\",port=\"40723\",server_id=\"X\"} 3\n",
+            "gnatsd_leafz_conn_in_msgs{account=\"A\",account_id=\"A\",ip=\"127.0.0.1\",",
+            "name=\"\",port=\"40722\",server_id=\"X\"} 2\n",
+            "gnatsd_leafz_conn_in_msgs{account=\"A\",account_id=\"A\",ip=\"127.0.0.1\",",
+            "name=\"\",port=\"7422\",server_id=\"X\"} 1\n",
+        )));
+        assert!(!text.contains("gnatsd_leafz_conn_subscriptions{"));
+    }
+
+    #[test]
+    fn leafz_without_links_gives_only_the_count() {
+        let text = render(&Sources {
+            server_id: "X",
+            varz: &varz(),
+            connz: &connz(),
+            routez: &routez(),
+            subsz: &subsz(),
+            healthz: &json!({"status":"ok"}),
+            accstatz: &accstatz(),
+            leafz: &json!({"server_id":"NAUU","leafnodes":0,"leafs":null}),
+        });
+        let scrape = parse(&text);
+        assert_eq!(gauge(&scrape, "gnatsd_leafz_conn_nodes_total"), 0.0);
+        assert!(!text.contains("gnatsd_leafz_info") && !text.contains("gnatsd_leafz_conn_rtt"));
     }
 
     #[test]

@@ -423,9 +423,9 @@ impl Handler {
         varz::varz(&*self.view, cpu, self.req_stats.clone())
     }
 
-    /// The Prometheus exposition of `/varz`, `/connz`, `/routez`, `/subsz`, `/healthz` and
-    /// `/accstatz`, each fetched with the exporter's parameters (so `/connz` sums its
-    /// default page).
+    /// The Prometheus exposition of `/varz`, `/connz`, `/routez`, `/subsz`, `/healthz`,
+    /// `/accstatz` and `/leafz`, each fetched with the exporter's parameters (so `/connz`
+    /// sums its default page).
     fn metrics(&mut self) -> String {
         let varz = value(&self.varz());
         let defaults = Query::parse("");
@@ -443,6 +443,9 @@ impl Handler {
         let accstatz = accounts::accstatz(&*self.view, &Query::parse("unused=1"))
             .map(|a| value(&a))
             .unwrap_or_default();
+        let leafz = leafz::leafz(&*self.view, &defaults)
+            .map(|l| value(&l))
+            .unwrap_or_default();
         let server_id = self.view.settings().info.server_id.clone();
         metrics::render(&metrics::Sources {
             server_id: &server_id,
@@ -452,6 +455,7 @@ impl Handler {
             subsz: &subsz,
             healthz: &healthz,
             accstatz: &accstatz,
+            leafz: &leafz,
         })
     }
 }
@@ -937,6 +941,34 @@ mod tests {
             serde_json::from_str(&handler.respond("/varz").body).expect("JSON");
         // As the reference: counted before the parameters are read.
         assert_eq!(varz["http_req_stats"]["/leafz"], 3);
+    }
+
+    #[test]
+    fn metrics_include_the_leafz_families() {
+        let mut handler = Handler::new(Box::new(FakeView::linked()), "");
+        let metrics = handler.respond("/metrics").body;
+        let sample = |name: &str, port: u16, value: &str| {
+            let labels = format!("ip=\"127.0.0.1\",name=\"\",port=\"{port}\",server_id=");
+            metrics
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains(&labels) && l.ends_with(value))
+        };
+        assert!(metrics.contains("\ngnatsd_leafz_conn_nodes_total{server_id="));
+        assert!(sample("gnatsd_leafz_info{account=\"$G\"", 40722, "} 1"));
+        assert!(sample(
+            "gnatsd_leafz_conn_rtt{account=\"$G\"",
+            40722,
+            "} 0.000615"
+        ));
+        assert!(sample(
+            "gnatsd_leafz_conn_out_bytes{account=\"A\"",
+            7422,
+            "} 0"
+        ));
+        // /metrics reads the documents without counting requests to them.
+        let varz: serde_json::Value =
+            serde_json::from_str(&handler.respond("/varz").body).expect("JSON");
+        assert!(varz["http_req_stats"].get("/leafz").is_none());
     }
 
     /// `/varz` (compact) of a server with these leafnode options.
