@@ -420,3 +420,80 @@ fn the_link_runs_over_tls_when_the_hub_asks_for_it() {
         assert_eq!(drain(&mut on_hub), "PONG\r\n", "{what}");
     }
 }
+
+#[test]
+fn two_servers_soliciting_each_other_detect_the_loop() {
+    let mut pairs = vec![[Impl::Natsd, Impl::Natsd]];
+    if common::reference_available() {
+        pairs.push([Impl::Natsd, Impl::Reference]);
+    }
+    for [first, second] in pairs {
+        let (port_a, port_b) = (free_port(), free_port());
+        let server = |imp, name: &str, listen, remote| {
+            Node::start(
+                imp,
+                &format!(
+                    "server_name: {name}\nleafnodes {{ listen: \"127.0.0.1:{listen}\", \
+                     remotes: [ {{ url: \"nats-leaf://127.0.0.1:{remote}\" }} ] }}\n"
+                ),
+            )
+        };
+        let a = server(first, "A", port_a, port_b);
+        let b = server(second, "B", port_b, port_a);
+        let detected = "Loop detected for leafnode account=\"$G\". \
+                        Delaying attempt to reconnect for 30s";
+        wait_until(
+            TIMEOUT,
+            || a.server.log().contains(detected) || b.server.log().contains(detected),
+            || {
+                format!(
+                    "no loop detected ({first} and {second}); logs:\n{}\n----\n{}",
+                    a.server.log(),
+                    b.server.log()
+                )
+            },
+        );
+    }
+}
+
+#[test]
+fn a_leaf_cluster_linked_node_by_node_delivers_once() {
+    let hub_port = free_port();
+    let hub = Node::hub(Impl::Natsd, hub_port, "");
+    let (route_1, route_2) = (free_port(), free_port());
+    let leaf = |name: &str, route_port, peer| {
+        Node::start(
+            Impl::Natsd,
+            &format!(
+                "server_name: {name}\ncluster {{ name: LC, listen: \"127.0.0.1:{route_port}\", \
+                 routes: [\"nats://127.0.0.1:{peer}\"] }}\n\
+                 leafnodes {{ remotes: [ {{ url: \"nats-leaf://127.0.0.1:{hub_port}\" }} ] }}\n"
+            ),
+        )
+    };
+    let l1 = leaf("L1", route_1, route_2);
+    let l2 = leaf("L2", route_2, route_1);
+    hub.wait_links(2);
+    wait_until(
+        TIMEOUT,
+        || l1.varz()["routes"] == 1 && l2.varz()["routes"] == 1,
+        || "no route between the leaf nodes".to_string(),
+    );
+    let mut wires = [l1.client(), l2.client(), hub.client()];
+    for wire in &mut wires {
+        wire.send(b"SUB lc 1\r\nPING\r\n");
+        wire.expect(b"PONG\r\n");
+    }
+    l1.wait_interest("lc", true);
+    l2.wait_interest("lc", true);
+    hub.wait_interest("lc", true);
+    for publisher in 0..3 {
+        wires[publisher].send(format!("PUB lc 1\r\n{publisher}\r\n").as_bytes());
+        for wire in &mut wires {
+            wire.expect(format!("MSG lc 1 1\r\n{publisher}\r\n").as_bytes());
+        }
+    }
+    for wire in &mut wires {
+        assert_eq!(drain(wire), "PONG\r\n", "no duplicate");
+    }
+}
