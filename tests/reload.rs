@@ -428,3 +428,27 @@ fn reloaded_nkey_users_apply_to_connected_clients() {
         still_serves(&mut stays);
     }
 }
+
+/// A reload may change only the TLS settings of `leafnodes`: another change is refused
+/// with the reference's words, and the link stays.
+#[test]
+fn reload_refuses_leafnode_changes_but_tls() {
+    for imp in implementations() {
+        let port = free_port();
+        let conf = |auth_user: &str| {
+            format!(
+                "leafnodes {{ listen: \"127.0.0.1:{port}\", \
+                 authorization {{ user: {auth_user}, password: p }} }}\n"
+            )
+        };
+        let server = ServerProc::start_with_config(imp, &conf("a"), &[]);
+        reload(&server, &conf("b"), 1);
+        let log = server.log();
+        assert!(
+            log.contains("Failed to reload server configuration: config reload not supported for LeafNode: old="),
+            "{imp}: {log}"
+        );
+        reload(&server, &conf("a"), 2);
+        assert!(server.log().contains("Reloaded server configuration"), "{imp}");
+    }
+}
