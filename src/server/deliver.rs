@@ -385,6 +385,11 @@ fn forward(
     if target.is_closed() {
         return;
     }
+    if target.reactor == turn.reactor && target.handover_len.load(Ordering::Relaxed) > 0 {
+        // Interest updates (RS+/LS+) wait in the hand-over: they go first, or a reply
+        // could reach the peer before the interest that draws it back.
+        turn.output(target.token).absorb_handover();
+    }
     let headers_ok = target.headers.load(Ordering::Relaxed);
     let account = (target.role == Role::Route).then_some(account.as_bytes());
     append_to(turn, publisher, target, msg.data.len(), |out| {
