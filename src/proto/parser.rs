@@ -370,7 +370,7 @@ impl Parser {
             max_payload: usize::MAX,
             headers: true,
             mode: Mode::Leaf,
-            pub_kind: MsgKind::LeafPub,
+            pub_kind: MsgKind::Remote,
             phase: Phase::Start,
         }
     }
@@ -443,7 +443,7 @@ impl Parser {
             Ok(msg) => msg,
             Err(err) => return Some(Err(err)),
         };
-        let parsed = msg.finish(buf);
+        let parsed = msg.finish(buf, self.mode);
         if let Ok(Parsed::Incomplete { .. }) = parsed {
             self.phase = Phase::Payload(msg);
         }
@@ -470,7 +470,7 @@ impl Parser {
                 Phase::SkipBlanks { verb, pos } => self.skip_blanks(buf, verb, pos),
                 Phase::Args { verb, start, scan } => self.scan_args(buf, verb, start, scan)?,
                 Phase::SkipLine { op, scan } => self.skip_line(buf, op, scan),
-                Phase::Payload(msg) => Some(msg.finish(buf)?),
+                Phase::Payload(msg) => Some(msg.finish(buf, self.mode)?),
             };
             if let Some(parsed) = outcome {
                 return Ok(parsed);
@@ -606,17 +606,11 @@ impl Parser {
             (Verb::Unsub, Mode::Client) => unsub_op(buf, args)?,
             (Verb::Unsub | Verb::RemoteUnsub, Mode::Leaf) => leaf_unsub_op(buf, args),
             (Verb::Unsub | Verb::RemoteUnsub, _) => route_unsub_op(buf, args)?,
-            (Verb::RemoteMsg, Mode::Leaf) => {
-                return remote_msg(buf, args, body, false, MsgKind::Leaf).map(LineOp::Payload)
-            }
-            (Verb::HMsg, Mode::Leaf) => {
-                return remote_msg(buf, args, body, true, MsgKind::Leaf).map(LineOp::Payload)
-            }
             (Verb::RemoteMsg, _) => {
-                return remote_msg(buf, args, body, false, MsgKind::Route).map(LineOp::Payload)
+                return remote_msg(buf, args, body, false, self.mode).map(LineOp::Payload)
             }
-            (Verb::HMsg, Mode::Route) => {
-                return remote_msg(buf, args, body, true, MsgKind::Route).map(LineOp::Payload)
+            (Verb::HMsg, Mode::Route | Mode::Leaf) => {
+                return remote_msg(buf, args, body, true, self.mode).map(LineOp::Payload)
             }
             (Verb::HMsg, Mode::Client) => return Err(ParseError::UnknownOp),
         };
@@ -814,24 +808,23 @@ fn leaf_unsub_op(buf: &[u8], args: Span) -> Op<'_> {
 }
 
 /// Parses `RMSG` arguments, or `HMSG` ones when `headers` (a header size
-/// before the total size): on a route (`kind` [`MsgKind::Route`])
-/// `<account> <subject> <sizes>`, `<account> <subject> <reply> <sizes>`,
-/// `<account> <subject> + <reply> <queues...> <sizes>` or `<account>
-/// <subject> | <queues...> <sizes>`; on a leaf connection ([`MsgKind::Leaf`],
-/// `LMSG` too) the same without the account. Errors are checked in the
-/// reference order: argument count, indicator, header size, total size,
-/// header size > total size.
+/// before the total size): on a route `<account> <subject> <sizes>`,
+/// `<account> <subject> <reply> <sizes>`, `<account> <subject> + <reply>
+/// <queues...> <sizes>` or `<account> <subject> | <queues...> <sizes>`; on a
+/// leaf connection (`LMSG` too) the same without the account. Errors are
+/// checked in the reference order: argument count, indicator, header size,
+/// total size, header size > total size.
 fn remote_msg(
     buf: &[u8],
     args: Span,
     body: usize,
     headers: bool,
-    kind: MsgKind,
+    mode: Mode,
 ) -> Result<PendingMsg, ParseError> {
-    let fields = msg_fields(buf, args, headers, matches!(kind, MsgKind::Route))?;
+    let fields = msg_fields(buf, args, headers, mode == Mode::Route)?;
     Ok(PendingMsg {
         args,
-        kind,
+        kind: MsgKind::Remote,
         subject: fields.subject,
         reply: fields.reply,
         header_len: fields.header_len,
@@ -1162,10 +1155,11 @@ struct PendingMsg {
 }
 
 impl PendingMsg {
-    /// Returns the frame once the message and its `\r\n` are in `buf`; a
-    /// wrong terminator byte is an error as soon as it arrives.
+    /// Returns the frame once the message and its `\r\n` are in `buf` (which
+    /// starts with the operation's verb); a wrong terminator byte is an error
+    /// as soon as it arrives. `mode` is the parser's.
     #[inline(always)]
-    fn finish<'a>(&self, buf: &'a [u8]) -> Result<Parsed<'a>, ParseError> {
+    fn finish<'a>(&self, buf: &'a [u8], mode: Mode) -> Result<Parsed<'a>, ParseError> {
         let end = self.body.saturating_add(self.size);
         let needed = end.saturating_add(2);
         for (offset, expected) in [(end, b'\r'), (end.saturating_add(1), b'\n')] {
@@ -1194,18 +1188,17 @@ impl PendingMsg {
                 header_len,
                 message,
             },
-            (MsgKind::Route, header_len) => Op::RouteMsg {
+            (MsgKind::Remote, header_len) if mode == Mode::Route => Op::RouteMsg {
                 header_len,
                 message,
             },
-            (MsgKind::Leaf, header_len) => Op::LeafMsg {
-                header_len,
-                message,
-            },
-            (MsgKind::LeafPub, header_len) => {
-                // Client arguments split on blanks only: with a '\r' or
-                // '\n' among them, `LeafArgs::parse` would read other fields.
-                if self.args.of(buf).iter().any(|&b| b == b'\r' || b == b'\n') {
+            (MsgKind::Remote, header_len) => {
+                // A leaf connection's PUB/HPUB (the verb starts `buf`) keep
+                // their client arguments, split on blanks only: with a '\r'
+                // or '\n' among them, `LeafArgs::parse` would read other
+                // fields.
+                let from_pub = buf[0] | 0x20 == b'p' || buf[1] | 0x20 == b'p';
+                if from_pub && self.args.of(buf).iter().any(|&b| b == b'\r' || b == b'\n') {
                     return Err(ParseError::BadArgs);
                 }
                 Op::LeafMsg {
@@ -1224,13 +1217,11 @@ impl PendingMsg {
 enum MsgKind {
     /// `PUB`/`HPUB` from a client.
     Client,
-    /// `RMSG`/`HMSG` from a route.
-    Route,
-    /// `LMSG`/`RMSG`/`HMSG` from a leaf connection.
-    Leaf,
-    /// `PUB`/`HPUB` from a leaf connection: client arguments, then a leaf
-    /// message.
-    LeafPub,
+    /// `RMSG`/`HMSG` from a route; `LMSG`/`RMSG`/`HMSG` and `PUB`/`HPUB`
+    /// from a leaf connection. The parser's mode tells which: with a kind
+    /// per connection, the match in [`PendingMsg::finish`] became a jump
+    /// table, an indirect branch for every client `PUB` (callgrind).
+    Remote,
     /// `PUB`/`HPUB` on a route: parsed, then dropped.
     Ignored,
 }
