@@ -127,10 +127,13 @@ impl LeafSession {
         turn.schedule(token, now + deadline, TimerKind::AuthTimeout);
         let account = turn.shared.accounts.global().clone();
         let lds = leafnodes.lds_subject(&account.name).into_bytes();
+        let mut parser = Parser::new_leaf();
+        // A PUB/HPUB on a leaf link is held to max_payload, as the reference does.
+        parser.set_limits(turn.settings.opts.max_control_line, turn.settings.opts.max_payload);
         LeafSession {
             shared,
             leafnodes,
-            parser: Parser::new_leaf(),
+            parser,
             origin,
             phase,
             liveness: Liveness::new(now + FIRST_LEAF_PING),

@@ -97,10 +97,12 @@ impl Session {
         }
     }
 
-    /// New limits after a reload (routes and leaf links have none).
+    /// New limits after a reload (routes have none; leaf links only a PUB payload limit).
     pub fn set_limits(&mut self, max_control_line: usize, max_payload: usize) {
-        if let Session::Client(client) = self {
-            client.set_limits(max_control_line, max_payload);
+        match self {
+            Session::Client(client) => client.set_limits(max_control_line, max_payload),
+            Session::Leaf(leaf) => leaf.parser().set_limits(max_control_line, max_payload),
+            Session::Route(_) => {}
         }
     }
 
