@@ -103,7 +103,8 @@ pub fn run(opts: &Options, json_out: bool) -> Result<bool, String> {
 }
 
 /// One scenario against a fresh server (for `route`: a fresh two-server
-/// cluster), with the configuration file the scenario needs (accounts).
+/// cluster; for `leaf` and `hub`: a fresh hub and a leaf of it), with the
+/// configuration file the scenario needs (accounts).
 fn once(
     spec: &Spec,
     binary: &Path,
@@ -113,6 +114,8 @@ fn once(
     let args: Vec<&str> = server_args.iter().map(String::as_str).collect();
     let mut servers = match spec.kind {
         Kind::Route => Server::start_pair(binary, &args)?,
+        // The hub, then the leaf: the order the scenarios take their URLs in.
+        Kind::Leaf | Kind::Hub => Server::start_leaf_pair(binary, &args)?,
         _ => vec![Server::start(
             binary,
             &args,

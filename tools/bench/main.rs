@@ -29,7 +29,8 @@ USAGE:
       them over the rounds, report medians and natsd/reference ratios
       (default scenarios: pub:size=16 pubsub:size=16 pubsub:size=1024
       pubsub:size=16384 fanout:subs=8 queue:subs=4 reqrep conns:conns=10000
-      subs:subjects=10000 route:size=16; route runs on a two-server cluster)
+      subs:subjects=10000 route:size=16; route runs on a two-server cluster,
+      leaf and hub on a hub and a leaf of it, both of the same binary)
 
 SCENARIO is NAME[:key=value,...], keys being the options below without
 dashes (size, count, duration, pubs, subs, conns, subjects, accounts):
@@ -41,6 +42,13 @@ dashes (size, count, duration, pubs, subs, conns, subjects, accounts):
   conns    N idle connections; server memory per connection (needs the pid)
   subs     insert N subscriptions, publish to matching and non-matching subjects
   route    publish on the first --url, subscribe on the second
+  leaf     across a leafnode link, upstream: publish on the leaf, subscribe
+           on the hub
+  hub      across a leafnode link, downstream: publish on the hub, subscribe
+           on the leaf. Both take two --url: the hub's first, then the
+           leaf's. compare writes each pair's configuration: the hub
+           `leafnodes { listen: \"127.0.0.1:P\" }` (P a free loopback port),
+           the leaf `leafnodes { remotes: [ { url: \"nats-leaf://127.0.0.1:P\" } ] }`
   accounts N accounts (default 4), the same subject in each: per account
            publishers -> subscribers (default 1 -> 1), each subscriber
            checked to get its own account's messages only. The server needs
@@ -49,9 +57,11 @@ dashes (size, count, duration, pubs, subs, conns, subjects, accounts):
            compare starts both servers with that configuration file
 
 OPTIONS:
-  --url URL         server URL (default nats://127.0.0.1:4222; twice for route)
+  --url URL         server URL (default nats://127.0.0.1:4222; twice for
+                    route, leaf and hub)
   --pid PID         the server's pid: adds server CPU and memory figures
-                    (twice for route: both servers' figures are summed)
+                    (twice for route, leaf and hub: both servers' figures
+                    are summed)
   --msg-size N      payload bytes (default 128, at least 8)
   --count N         messages in all (requests for reqrep), instead of --duration
   --duration SECS   how long publishers publish (default 2)

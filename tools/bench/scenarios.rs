@@ -20,8 +20,9 @@ const POLL: Duration = Duration::from_millis(20);
 const IDLE: Duration = Duration::from_secs(3);
 /// How long a requester waits for a reply before declaring it lost.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long the route scenario waits for interest to cross the route.
-const ROUTE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a two-server scenario (route, leaf, hub) waits for interest to
+/// cross the link between its servers.
+const LINK_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub type Res<T> = Result<T, String>;
 
@@ -38,10 +39,16 @@ pub enum Kind {
     Route,
     /// pubsub in each of several accounts, all on the same subject.
     Accounts,
+    /// Across a leafnode link, upstream: publishers on the leaf, subscribers
+    /// on its hub.
+    Leaf,
+    /// Across a leafnode link, downstream: publishers on the hub, subscribers
+    /// on its leaf.
+    Hub,
 }
 
 impl Kind {
-    pub const ALL: [(&'static str, Kind); 9] = [
+    pub const ALL: [(&'static str, Kind); 11] = [
         ("pub", Kind::Pub),
         ("pubsub", Kind::PubSub),
         ("fanout", Kind::Fanout),
@@ -51,6 +58,8 @@ impl Kind {
         ("subs", Kind::Subs),
         ("route", Kind::Route),
         ("accounts", Kind::Accounts),
+        ("leaf", Kind::Leaf),
+        ("hub", Kind::Hub),
     ];
 
     /// Default (publishers, subscribers).
@@ -179,7 +188,13 @@ impl Spec {
         }
         let needs_subs = matches!(
             kind,
-            Kind::PubSub | Kind::Fanout | Kind::Queue | Kind::Route | Kind::Accounts
+            Kind::PubSub
+                | Kind::Fanout
+                | Kind::Queue
+                | Kind::Route
+                | Kind::Accounts
+                | Kind::Leaf
+                | Kind::Hub
         );
         if (needs_subs && params.subs() == 0) || params.conns == 0 || params.subjects == 0 {
             return Err(format!(
@@ -282,17 +297,25 @@ fn run_scenario(spec: &Spec, target: &Target) -> Res<Report> {
     let url = target.urls.first().ok_or("no server URL")?;
     let p = &spec.params;
     let subject = format!("bench.{}", std::process::id());
-    let (pub_url, sub_url) =
-        match spec.kind {
-            Kind::Route => match &target.urls[..] {
-                [a, b] => (a, b),
-                _ => return Err(
-                    "route needs two --url values: node A (publishers) and node B (subscribers)"
-                        .into(),
-                ),
-            },
-            _ => (url, url),
-        };
+    // Two-server scenarios: route's URLs are (publishers, subscribers), the
+    // leafnode ones' (hub, leaf) whichever way the messages go.
+    let (pub_url, sub_url) = match (spec.kind, &target.urls[..]) {
+        (Kind::Route, [a, b]) => (a, b),
+        (Kind::Leaf, [hub, leaf]) => (leaf, hub),
+        (Kind::Hub, [hub, leaf]) => (hub, leaf),
+        (Kind::Route, _) => {
+            return Err(
+                "route needs two --url values: node A (publishers) and node B (subscribers)".into(),
+            )
+        }
+        (Kind::Leaf | Kind::Hub, _) => {
+            return Err(format!(
+                "{} needs two --url values: the hub's, then its leaf's",
+                spec.label
+            ))
+        }
+        _ => (url, url),
+    };
     let accounts = spec.accounts();
     let flow = |queue| Flow {
         label: &spec.label,
@@ -306,7 +329,7 @@ fn run_scenario(spec: &Spec, target: &Target) -> Res<Report> {
     let pubs = p.pubs();
     match spec.kind {
         Kind::Pub => stream(&flow(false), pub_url, sub_url, &subject, pubs, 0),
-        Kind::PubSub | Kind::Fanout | Kind::Route | Kind::Accounts => {
+        Kind::PubSub | Kind::Fanout | Kind::Route | Kind::Accounts | Kind::Leaf | Kind::Hub => {
             stream(&flow(false), pub_url, sub_url, &subject, pubs, p.subs())
         }
         Kind::Queue => stream(&flow(true), pub_url, sub_url, &subject, pubs, p.subs()),
@@ -676,7 +699,7 @@ fn finish_checks(flow: &Flow, checkers: Vec<Checker>, sent: &[u64]) -> Res<()> {
     }
 }
 
-/// pub, pubsub, fanout, queue, route and accounts: `pubs` publishers on
+/// pub, pubsub, fanout, queue, route, accounts, leaf and hub: `pubs` publishers on
 /// `pub_url` send to `subject`, `subs` subscribers on `sub_url` receive it;
 /// with accounts, that many in each account, on the same subject.
 fn stream(
@@ -700,7 +723,7 @@ fn stream(
         }
     }
     if pub_url != sub_url {
-        await_route(flow.label, pub_url, &mut sub_conns, subject)?;
+        await_interest(flow.label, pub_url, &mut sub_conns, subject)?;
     }
     let mut pub_conns = Vec::new();
     for space in 0..flow.spaces() {
@@ -729,13 +752,14 @@ fn stream(
     Ok(report)
 }
 
-/// Waits until a message published on `pub_url` reaches every subscriber:
-/// each subscribes to a probe subject (after the real one, so the route has
-/// carried both) and probes are sent until one arrives.
-fn await_route(label: &str, pub_url: &str, subs: &mut [Conn], subject: &str) -> Res<()> {
-    let who = format!("{label} route probe");
+/// Waits until a message published on `pub_url` reaches every subscriber on
+/// another server (across a route or a leafnode link, which also tells that
+/// the link is up): each subscribes to a probe subject (after the real one, so
+/// the link has carried both) and probes are sent until one arrives.
+fn await_interest(label: &str, pub_url: &str, subs: &mut [Conn], subject: &str) -> Res<()> {
+    let who = format!("{label} interest probe");
     let mut prober = connect(pub_url, &who)?;
-    let deadline = Instant::now() + ROUTE_TIMEOUT;
+    let deadline = Instant::now() + LINK_TIMEOUT;
     for (i, conn) in subs.iter_mut().enumerate() {
         let probe = format!("{subject}.probe.{i}");
         let result = (|| {
@@ -744,9 +768,9 @@ fn await_route(label: &str, pub_url: &str, subs: &mut [Conn], subject: &str) -> 
             conn.set_read_timeout(Some(Duration::from_millis(100)))?;
             'probing: loop {
                 if Instant::now() >= deadline {
-                    return Err(std::io::Error::other(
-                        "interest did not cross the route in time",
-                    ));
+                    return Err(std::io::Error::other(format!(
+                        "interest did not cross to the publishers' server within {LINK_TIMEOUT:?}"
+                    )));
                 }
                 prober.publish(probe.as_bytes(), None, b"probe")?;
                 prober.write_out()?;
@@ -1304,6 +1328,50 @@ mod tests {
         stream(&flow("pubsub"), &url, &url, "t", 1, 2).expect("checked run over TLS");
         let plain = format!("nats://{}", server.client_addr());
         assert!(stream(&flow("pubsub"), &plain, &plain, "t", 1, 1).is_err());
+    }
+
+    /// The leafnode scenarios over natsd in this process, a hub and a leaf of it
+    /// configured with the files compare writes: the probe waits for the link, and
+    /// every message crosses it exactly once and in order, both ways.
+    #[test]
+    fn leafnode_scenarios_cross_the_link_checked() {
+        use crate::server::{free_port, hub_config, leaf_config};
+        let port = free_port().expect("a free loopback port");
+        let dir = std::env::temp_dir().join(format!("natsd-bench-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let start = |file: &str, conf: String| {
+            let path = dir.join(file);
+            std::fs::write(&path, conf).unwrap();
+            let mut opts = natsd::Options::default();
+            let read = natsd::config::apply_file(&path, &mut opts);
+            assert!(read.errors.is_empty(), "{file}: {:?}", read.errors);
+            opts.host = "127.0.0.1".into();
+            opts.port = natsd::RANDOM_PORT;
+            natsd::Server::start(opts).expect("natsd starts")
+        };
+        let hub = start("hub.conf", hub_config(port));
+        let leaf = start("leaf.conf", leaf_config(port));
+        let _ = std::fs::remove_dir_all(&dir);
+        let url = |s: &natsd::ServerHandle| format!("nats://{}", s.client_addr());
+        let target = Target {
+            urls: vec![url(&hub), url(&leaf)],
+            pids: Vec::new(),
+        };
+        for name in ["leaf", "hub"] {
+            let spec = Spec::parse(
+                &format!("{name}:size=16,count=5000,pubs=2"),
+                &Params::default(),
+            )
+            .unwrap();
+            let report = run(&spec, &target).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!((report.published, report.delivered), (5000, 5000), "{name}");
+            let one = Target {
+                urls: vec![url(&hub)],
+                pids: Vec::new(),
+            };
+            let err = run(&spec, &one).unwrap_err();
+            assert!(err.contains("needs two --url values"), "{err}");
+        }
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //!
 //! Both natsd and nats-server take `-a 127.0.0.1 -p -1 --ports_file_dir DIR`
 //! and then write `DIR/<name>_<pid>.ports` holding `{"nats":["nats://..."]}`.
-//! A scenario that needs a configuration file (accounts) has it written to
-//! `DIR/server.conf` and passed with `-c`.
+//! A scenario that needs a configuration file (accounts, leafnodes) has it
+//! written to `DIR/server.conf` and passed with `-c`.
 
 use std::fs::{self, File};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -43,6 +44,17 @@ impl Server {
         args.extend(["--routes", &seed]);
         let second = Server::start(binary, &args, None)?;
         Ok(vec![first, second])
+    }
+
+    /// Starts a hub of `binary` with `extra` arguments and a leaf of it (same
+    /// binary, same arguments), in that order. The hub's leafnode port is not in
+    /// the ports file, so it is chosen here: a free loopback port. The leaf
+    /// scenarios' probe waits until interest crosses the link.
+    pub fn start_leaf_pair(binary: &Path, extra: &[&str]) -> Result<Vec<Server>, String> {
+        let port = free_port().map_err(|e| format!("choosing a leafnode port: {e}"))?;
+        let hub = Server::start(binary, extra, Some(&hub_config(port)))?;
+        let leaf = Server::start(binary, extra, Some(&leaf_config(port)))?;
+        Ok(vec![hub, leaf])
     }
 
     /// Starts `binary` with `extra` arguments, and the configuration file
@@ -149,6 +161,24 @@ impl Server {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
+
+/// A loopback port that was free a moment ago (bound, read, closed).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The configuration of a hub taking leafnode connections on loopback `port`.
+pub fn hub_config(port: u16) -> String {
+    format!("# natsd-bench hub\nserver_name: hub\nleafnodes {{ listen: \"127.0.0.1:{port}\" }}\n")
+}
+
+/// The configuration of a leaf soliciting the hub whose leafnode port is `port`.
+pub fn leaf_config(port: u16) -> String {
+    format!(
+        "# natsd-bench leaf\nserver_name: leaf\n\
+         leafnodes {{ remotes: [ {{ url: \"nats-leaf://127.0.0.1:{port}\" }} ] }}\n"
+    )
 }
 
 impl Drop for Server {
