@@ -23,7 +23,7 @@ pub struct Options {
 }
 
 /// The scenarios compared when none are named.
-pub const DEFAULT_SCENARIOS: [&str; 10] = [
+pub const DEFAULT_SCENARIOS: [&str; 12] = [
     "pub:size=16",
     "pubsub:size=16",
     "pubsub:size=1024",
@@ -34,6 +34,8 @@ pub const DEFAULT_SCENARIOS: [&str; 10] = [
     "conns:conns=10000",
     "subs:subjects=10000",
     "route:size=16",
+    "leaf:size=16",
+    "hub:size=16",
 ];
 
 const SIDES: [&str; 2] = ["natsd", "reference"];

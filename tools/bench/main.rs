@@ -29,8 +29,9 @@ USAGE:
       them over the rounds, report medians and natsd/reference ratios
       (default scenarios: pub:size=16 pubsub:size=16 pubsub:size=1024
       pubsub:size=16384 fanout:subs=8 queue:subs=4 reqrep conns:conns=10000
-      subs:subjects=10000 route:size=16; route runs on a two-server cluster,
-      leaf and hub on a hub and a leaf of it, both of the same binary)
+      subs:subjects=10000 route:size=16 leaf:size=16 hub:size=16; route runs
+      on a two-server cluster, leaf and hub on a hub and a leaf of it, both
+      servers of the same binary)
 
 SCENARIO is NAME[:key=value,...], keys being the options below without
 dashes (size, count, duration, pubs, subs, conns, subjects, accounts):
