@@ -385,7 +385,9 @@ fn a_leaf_on_one_node_of_a_hub_cluster_reaches_every_node() {
 
 /// `configs/certs/<name>`.
 fn cert(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/certs").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("configs/certs")
+        .join(name);
     path.to_str().expect("a UTF-8 path").to_string()
 }
 
