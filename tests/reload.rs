@@ -449,6 +449,9 @@ fn reload_refuses_leafnode_changes_but_tls() {
             "{imp}: {log}"
         );
         reload(&server, &conf("a"), 2);
-        assert!(server.log().contains("Reloaded server configuration"), "{imp}");
+        assert!(
+            server.log().contains("Reloaded server configuration"),
+            "{imp}"
+        );
     }
 }

@@ -129,7 +129,10 @@ impl LeafSession {
         let lds = leafnodes.lds_subject(&account.name).into_bytes();
         let mut parser = Parser::new_leaf();
         // A PUB/HPUB on a leaf link is held to max_payload, as the reference does.
-        parser.set_limits(turn.settings.opts.max_control_line, turn.settings.opts.max_payload);
+        parser.set_limits(
+            turn.settings.opts.max_control_line,
+            turn.settings.opts.max_payload,
+        );
         LeafSession {
             shared,
             leafnodes,
