@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 pub mod http;
+pub mod jwt;
 
 /// How long a read waits for expected bytes (and a server for its ports file) before failing.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
