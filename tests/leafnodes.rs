@@ -2,13 +2,14 @@
 //! other role and with itself. The link comes up and shows in `/leafz`; messages (with
 //! headers, replies and queue groups) cross it both ways exactly once; unsubscribing
 //! withdraws interest; the leaf heals after its hub restarts; hub authorization; a hub
-//! cluster with the leaf on one node; two leaves on one hub without duplicates.
+//! cluster with the leaf on one node; two leaves on one hub without duplicates; a natsd leaf
+//! with a credentials file under an operator-mode nats-server hub (JWTs from common::jwt).
 
 mod common;
 
 use std::net::SocketAddr;
 
-use common::{free_port, wait_until, Impl, ServerProc, Wire, TIMEOUT};
+use common::{free_port, jwt, wait_until, Impl, ServerProc, Wire, TIMEOUT};
 use serde_json::Value;
 
 /// A server with monitoring on a random port.
@@ -497,5 +498,167 @@ fn a_leaf_cluster_linked_node_by_node_delivers_once() {
     }
     for wire in &mut wires {
         assert_eq!(drain(wire), "PONG\r\n", "no duplicate");
+    }
+}
+
+/// An operator-mode nats-server hub (operator JWT, MEMORY resolver with one account
+/// preloaded), its operator and account keys, and a temp dir for credentials files.
+struct OperatorHub {
+    node: Node,
+    port: u16,
+    account: jwt::KeyPair,
+    dir: std::path::PathBuf,
+}
+
+impl OperatorHub {
+    fn start() -> OperatorHub {
+        let operator = jwt::KeyPair::generate(jwt::Kind::Operator);
+        let account = jwt::KeyPair::generate(jwt::Kind::Account);
+        let port = free_port();
+        // `debug` for the `Authenticated JWT` line.
+        let node = Node::start(
+            Impl::Reference,
+            &format!(
+                "server_name: HUB\ndebug: true\noperator: \"{}\"\nresolver: MEMORY\n\
+                 resolver_preload: {{ {}: \"{}\" }}\n\
+                 leafnodes {{ listen: \"127.0.0.1:{port}\" }}\n",
+                jwt::operator_jwt(&operator),
+                account.public_key(),
+                jwt::account_jwt(&account, &operator),
+            ),
+        );
+        let dir = common::fresh_temp_dir();
+        OperatorHub {
+            node,
+            port,
+            account,
+            dir,
+        }
+    }
+
+    /// A new user of `account` written as `<name>.creds`: its key and the file's path.
+    fn user_creds(&self, name: &str, account: &jwt::KeyPair) -> (jwt::KeyPair, String) {
+        let user = jwt::KeyPair::generate(jwt::Kind::User);
+        let text = jwt::creds(&jwt::user_jwt(&user, account), &user);
+        (user, self.write_creds(name, &text))
+    }
+
+    /// `text` written as `<name>.creds`: the file's path.
+    fn write_creds(&self, name: &str, text: &str) -> String {
+        let path = self.dir.join(format!("{name}.creds"));
+        std::fs::write(&path, text).expect("write creds");
+        path.to_str().expect("a UTF-8 path").to_string()
+    }
+
+    /// A natsd leaf named `name` soliciting this hub with the credentials file `creds`.
+    fn leaf(&self, name: &str, creds: &str) -> Node {
+        Node::start(
+            Impl::Natsd,
+            &format!(
+                "server_name: {name}\nleafnodes {{ remotes: [ {{ \
+                 url: \"nats-leaf://127.0.0.1:{}\", credentials: \"{creds}\" }} ] }}\n",
+                self.port
+            ),
+        )
+    }
+
+    /// A client of the hub authenticated as a new user of the account: a CONNECT with the
+    /// user's JWT and its signature of the INFO nonce.
+    fn client(&self) -> Wire {
+        let user = jwt::KeyPair::generate(jwt::Kind::User);
+        let mut wire = Wire::connect(self.node.server.client_addr()).answer_pings();
+        let info = wire.read_info();
+        let nonce = info["nonce"]
+            .as_str()
+            .expect("an operator-mode INFO has a nonce");
+        let connect = serde_json::json!({
+            "verbose": false, "protocol": 1, "headers": true,
+            "jwt": jwt::user_jwt(&user, &self.account),
+            "sig": user.sign(nonce.as_bytes()),
+        });
+        wire.send(format!("CONNECT {connect}\r\nPING\r\n").as_bytes());
+        wire.expect(b"PONG\r\n");
+        wire
+    }
+}
+
+impl Drop for OperatorHub {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn a_credentials_file_authenticates_the_leaf_to_an_operator_mode_hub() {
+    if !common::reference_available() {
+        return;
+    }
+    let hub = OperatorHub::start();
+    let (user, creds) = hub.user_creds("leaf", &hub.account);
+    // The helper's seed is one natsd reads as the same user.
+    let seed = natsd::nkeys::UserSeed::from_text(&user.seed()).expect("a user seed");
+    assert_eq!(seed.public_key(), user.public_key());
+    let leaf = hub.leaf("LEAF", &creds);
+    hub.node.wait_links(1);
+    leaf.wait_links(1);
+    let log = hub.node.server.log();
+    let authenticated = format!(
+        "Authenticated JWT: Leafnode \"{}\" (claim-name: \"USR\", claim-tags: []) \
+         signed with \"{}\"",
+        user.public_key(),
+        hub.account.public_key()
+    );
+    assert!(log.contains(&authenticated), "hub log:\n{log}");
+    let leafz = hub.node.leafz();
+    assert_eq!(
+        leafz["leafs"][0]["account"],
+        hub.account.public_key().as_str(),
+        "{leafz}"
+    );
+
+    // Messages cross both ways, once, between the leaf's $G and the hub's account.
+    let mut on_hub = hub.client();
+    let mut on_leaf = leaf.client();
+    on_hub.send(b"SUB up 1\r\nPING\r\n");
+    on_hub.expect(b"PONG\r\n");
+    on_leaf.send(b"SUB down 1\r\nPING\r\n");
+    on_leaf.expect(b"PONG\r\n");
+    leaf.wait_interest("up", true);
+    hub.node.wait_interest("down", true);
+    on_leaf.send(b"PUB up 5\r\nhello\r\n");
+    on_hub.send(b"PUB down 3\r\nabc\r\n");
+    on_hub.expect(b"MSG up 1 5\r\nhello\r\n");
+    on_leaf.expect(b"MSG down 1 3\r\nabc\r\n");
+    assert_eq!(drain(&mut on_hub), "PONG\r\n");
+    assert_eq!(drain(&mut on_leaf), "PONG\r\n");
+}
+
+#[test]
+fn a_user_of_an_unknown_account_or_a_wrong_seed_is_refused_and_the_leaf_keeps_trying() {
+    if !common::reference_available() {
+        return;
+    }
+    let hub = OperatorHub::start();
+    let stranger = jwt::KeyPair::generate(jwt::Kind::Account);
+    let (_, unknown_account) = hub.user_creds("stranger", &stranger);
+    // A JWT of the account's user with the seed of another user: the nonce's signature
+    // does not verify.
+    let (user, _) = hub.user_creds("user", &hub.account);
+    let other = jwt::KeyPair::generate(jwt::Kind::User);
+    let wrong_seed = hub.write_creds(
+        "wrong",
+        &jwt::creds(&jwt::user_jwt(&user, &hub.account), &other),
+    );
+    for (creds, why) in [
+        (unknown_account, "Account JWT lookup error: account missing"),
+        (wrong_seed, "Signature not verified"),
+    ] {
+        let leaf = hub.leaf("LEAF", &creds);
+        // Refused twice: the leaf retries.
+        leaf.server
+            .wait_for_log("Leafnode Error 'Authorization Violation'", 2);
+        hub.node.server.wait_for_log(why, 2);
+        assert_eq!(hub.node.varz()["leafnodes"], 0);
+        assert_eq!(leaf.varz()["leafnodes"], 0);
     }
 }
