@@ -506,22 +506,33 @@ fn a_leaf_cluster_linked_node_by_node_delivers_once() {
 struct OperatorHub {
     node: Node,
     port: u16,
+    tls: bool,
     account: jwt::KeyPair,
     dir: std::path::PathBuf,
 }
 
 impl OperatorHub {
-    fn start() -> OperatorHub {
+    /// With `tls`, the leaf port asks for TLS (`configs/certs/server-*.pem`).
+    fn start(tls: bool) -> OperatorHub {
         let operator = jwt::KeyPair::generate(jwt::Kind::Operator);
         let account = jwt::KeyPair::generate(jwt::Kind::Account);
         let port = free_port();
+        let tls_block = if tls {
+            format!(
+                "tls {{ cert_file: \"{}\", key_file: \"{}\" }}",
+                cert("server-cert.pem"),
+                cert("server-key.pem")
+            )
+        } else {
+            String::new()
+        };
         // `debug` for the `Authenticated JWT` line.
         let node = Node::start(
             Impl::Reference,
             &format!(
                 "server_name: HUB\ndebug: true\noperator: \"{}\"\nresolver: MEMORY\n\
                  resolver_preload: {{ {}: \"{}\" }}\n\
-                 leafnodes {{ listen: \"127.0.0.1:{port}\" }}\n",
+                 leafnodes {{ listen: \"127.0.0.1:{port}\"\n{tls_block} }}\n",
                 jwt::operator_jwt(&operator),
                 account.public_key(),
                 jwt::account_jwt(&account, &operator),
@@ -531,6 +542,7 @@ impl OperatorHub {
         OperatorHub {
             node,
             port,
+            tls,
             account,
             dir,
         }
@@ -550,13 +562,22 @@ impl OperatorHub {
         path.to_str().expect("a UTF-8 path").to_string()
     }
 
-    /// A natsd leaf named `name` soliciting this hub with the credentials file `creds`.
+    /// A natsd leaf named `name` soliciting this hub with the credentials file `creds` (and
+    /// the test CA when the hub asks for TLS).
     fn leaf(&self, name: &str, creds: &str) -> Node {
+        let (scheme, tls) = if self.tls {
+            (
+                "tls",
+                format!(", tls {{ ca_file: \"{}\" }}", cert("ca.pem")),
+            )
+        } else {
+            ("nats-leaf", String::new())
+        };
         Node::start(
             Impl::Natsd,
             &format!(
                 "server_name: {name}\nleafnodes {{ remotes: [ {{ \
-                 url: \"nats-leaf://127.0.0.1:{}\", credentials: \"{creds}\" }} ] }}\n",
+                 url: \"{scheme}://127.0.0.1:{}\", credentials: \"{creds}\"{tls} }} ] }}\n",
                 self.port
             ),
         )
@@ -593,44 +614,52 @@ fn a_credentials_file_authenticates_the_leaf_to_an_operator_mode_hub() {
     if !common::reference_available() {
         return;
     }
-    let hub = OperatorHub::start();
-    let (user, creds) = hub.user_creds("leaf", &hub.account);
-    // The helper's seed is one natsd reads as the same user.
-    let seed = natsd::nkeys::UserSeed::from_text(&user.seed()).expect("a user seed");
-    assert_eq!(seed.public_key(), user.public_key());
-    let leaf = hub.leaf("LEAF", &creds);
-    hub.node.wait_links(1);
-    leaf.wait_links(1);
-    let log = hub.node.server.log();
-    let authenticated = format!(
-        "Authenticated JWT: Leafnode \"{}\" (claim-name: \"USR\", claim-tags: []) \
-         signed with \"{}\"",
-        user.public_key(),
-        hub.account.public_key()
-    );
-    assert!(log.contains(&authenticated), "hub log:\n{log}");
-    let leafz = hub.node.leafz();
-    assert_eq!(
-        leafz["leafs"][0]["account"],
-        hub.account.public_key().as_str(),
-        "{leafz}"
-    );
+    // Plain, then over TLS (the README's example).
+    for tls in [false, true] {
+        let hub = OperatorHub::start(tls);
+        let (user, creds) = hub.user_creds("leaf", &hub.account);
+        // The helper's seed is one natsd reads as the same user.
+        let seed = natsd::nkeys::UserSeed::from_text(&user.seed()).expect("a user seed");
+        assert_eq!(seed.public_key(), user.public_key());
+        let leaf = hub.leaf("LEAF", &creds);
+        hub.node.wait_links(1);
+        leaf.wait_links(1);
+        let log = hub.node.server.log();
+        let authenticated = format!(
+            "Authenticated JWT: Leafnode \"{}\" (claim-name: \"USR\", claim-tags: []) \
+             signed with \"{}\"",
+            user.public_key(),
+            hub.account.public_key()
+        );
+        assert!(log.contains(&authenticated), "hub log:\n{log}");
+        assert_eq!(
+            log.contains("Starting TLS leafnode server handshake"),
+            tls,
+            "hub log:\n{log}"
+        );
+        let leafz = hub.node.leafz();
+        assert_eq!(
+            leafz["leafs"][0]["account"],
+            hub.account.public_key().as_str(),
+            "{leafz}"
+        );
 
-    // Messages cross both ways, once, between the leaf's $G and the hub's account.
-    let mut on_hub = hub.client();
-    let mut on_leaf = leaf.client();
-    on_hub.send(b"SUB up 1\r\nPING\r\n");
-    on_hub.expect(b"PONG\r\n");
-    on_leaf.send(b"SUB down 1\r\nPING\r\n");
-    on_leaf.expect(b"PONG\r\n");
-    leaf.wait_interest("up", true);
-    hub.node.wait_interest("down", true);
-    on_leaf.send(b"PUB up 5\r\nhello\r\n");
-    on_hub.send(b"PUB down 3\r\nabc\r\n");
-    on_hub.expect(b"MSG up 1 5\r\nhello\r\n");
-    on_leaf.expect(b"MSG down 1 3\r\nabc\r\n");
-    assert_eq!(drain(&mut on_hub), "PONG\r\n");
-    assert_eq!(drain(&mut on_leaf), "PONG\r\n");
+        // Messages cross both ways, once, between the leaf's $G and the hub's account.
+        let mut on_hub = hub.client();
+        let mut on_leaf = leaf.client();
+        on_hub.send(b"SUB up 1\r\nPING\r\n");
+        on_hub.expect(b"PONG\r\n");
+        on_leaf.send(b"SUB down 1\r\nPING\r\n");
+        on_leaf.expect(b"PONG\r\n");
+        leaf.wait_interest("up", true);
+        hub.node.wait_interest("down", true);
+        on_leaf.send(b"PUB up 5\r\nhello\r\n");
+        on_hub.send(b"PUB down 3\r\nabc\r\n");
+        on_hub.expect(b"MSG up 1 5\r\nhello\r\n");
+        on_leaf.expect(b"MSG down 1 3\r\nabc\r\n");
+        assert_eq!(drain(&mut on_hub), "PONG\r\n");
+        assert_eq!(drain(&mut on_leaf), "PONG\r\n");
+    }
 }
 
 #[test]
@@ -638,7 +667,7 @@ fn a_user_of_an_unknown_account_or_a_wrong_seed_is_refused_and_the_leaf_keeps_tr
     if !common::reference_available() {
         return;
     }
-    let hub = OperatorHub::start();
+    let hub = OperatorHub::start(false);
     let stranger = jwt::KeyPair::generate(jwt::Kind::Account);
     let (_, unknown_account) = hub.user_creds("stranger", &stranger);
     // A JWT of the account's user with the seed of another user: the nonce's signature
