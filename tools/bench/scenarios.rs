@@ -257,9 +257,16 @@ pub struct Target {
     pub pids: Vec<u32>,
 }
 
+/// How long a run waits after its load for the servers' memory to settle.
+const SETTLE_WAIT: Duration = Duration::from_secs(10);
+/// Settled: back within this of the RSS before the load.
+const SETTLED_MARGIN: u64 = 1024 * 1024;
+
 /// Runs a scenario once; a delivery violation or a client error is an `Err`.
 /// With the servers' pids, the report adds their CPU seconds per million
-/// messages of work and their peak resident memory (summed over the servers).
+/// messages of work, their peak resident memory, their RSS before the load and
+/// once it settled after it (within 1 MB of that, or after 10 s), summed over the
+/// servers.
 pub fn run(spec: &Spec, target: &Target) -> Res<Report> {
     if target.pids.is_empty() {
         return run_scenario(spec, target);
@@ -272,6 +279,15 @@ pub fn run(spec: &Spec, target: &Target) -> Res<Report> {
         }
         Ok(total)
     };
+    let rss = || -> Res<u64> {
+        let mut total = 0;
+        for &pid in &target.pids {
+            total += proc::status_bytes(pid, "VmRSS")
+                .map_err(|e| format!("{}: server process {pid}: {e}", spec.label))?;
+        }
+        Ok(total)
+    };
+    let idle_rss = rss()?;
     let cpu_before = cpu_seconds()?;
     let mut report = run_scenario(spec, target)?;
     let cpu = cpu_seconds()? - cpu_before;
@@ -290,6 +306,28 @@ pub fn run(spec: &Spec, target: &Target) -> Res<Report> {
             .map_err(|e| format!("{}: server process {pid}: {e}", spec.label))?;
     }
     report.add("server_peak_rss_mb", "MB", Better::Lower, peak as f64 / 1e6);
+    // What the servers give back once the load is over: RSS when it is back within
+    // SETTLED_MARGIN of the idle RSS measured before, or after SETTLE_WAIT.
+    let settle_until = Instant::now() + SETTLE_WAIT;
+    let settled = loop {
+        let now = rss()?;
+        if now <= idle_rss + SETTLED_MARGIN || Instant::now() >= settle_until {
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    report.add(
+        "server_idle_rss_mb",
+        "MB",
+        Better::Lower,
+        idle_rss as f64 / 1e6,
+    );
+    report.add(
+        "server_settled_rss_mb",
+        "MB",
+        Better::Lower,
+        settled as f64 / 1e6,
+    );
     Ok(report)
 }
 
