@@ -149,7 +149,7 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
 }
 
 /// The `--help` text: nats-server 2.9.10's usage with `natsd` in the Usage line and the
-/// natsd-only `--reactors` flag, framed as nats-server prints it (`"\n" + body + "\n\n"`).
+/// natsd-only `--reactors` and `--max_pending_total` flags, framed as nats-server prints it (`"\n" + body + "\n\n"`).
 pub fn usage() -> String {
     USAGE.to_string()
 }
@@ -263,7 +263,8 @@ const fn flag(key: &'static str, aliases: &'static [&'static str], value: Value)
     }
 }
 
-/// Every flag natsd accepts: nats-server 2.9.10's (`ConfigureOptions`) and `--reactors`.
+/// Every flag natsd accepts: nats-server 2.9.10's (`ConfigureOptions`), `--reactors` and
+/// `--max_pending_total`.
 #[rustfmt::skip]
 static FLAGS: &[Flag] = &[
     // Common options.
@@ -278,6 +279,7 @@ static FLAGS: &[Flag] = &[
     flag("--pid",                &["P"],         Str(Some(|s, v| s.opts.pid_file = path(v)))),
     flag("--ports_file_dir",     &[],            Str(Some(|s, v| s.opts.ports_file_dir = path(v)))),
     flag("--reactors",           &[],            Uint(Some(|s, v| s.opts.reactors = v.try_into().unwrap_or(usize::MAX)))),
+    flag("--max_pending_total",  &[],            Uint(Some(|s, v| s.opts.max_pending_total = v.try_into().unwrap_or(usize::MAX)))),
     // Logging options.
     flag("--log",                &["l"],         Str(Some(|s, v| s.opts.log.file = path(v)))),
     flag("--logtime",            &["T"],         Bool(Some(|s, on| s.opts.log.logtime = on))),
@@ -590,6 +592,7 @@ Server Options:
         --client_advertise <string>  Client URL to advertise to other servers
         --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).
         --reactors <n>               Number of reactor threads (default: 0 = auto)
+        --max_pending_total <bytes>  Outbound bytes held for all connections (natsd only; 0 = no limit)
 
 Logging Options:
     -l, --log <file>                 File to redirect log output

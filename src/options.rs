@@ -108,6 +108,11 @@ pub struct Options {
     pub max_control_line: usize,
     /// Pending outbound bytes after which a connection is a slow consumer.
     pub max_pending: usize,
+    /// natsd only (`max_pending_total`, `--max_pending_total`): the most bytes held for
+    /// all connections' outbound buffers together. Past it, a connection whose socket is
+    /// full and that holds more than its share (this / connections) is a slow consumer.
+    /// 0 = no limit.
+    pub max_pending_total: usize,
     /// Maximum client connections.
     pub max_connections: usize,
     /// Maximum subscriptions per connection (0 = unlimited).
@@ -587,6 +592,7 @@ impl Default for Options {
             max_payload: DEFAULT_MAX_PAYLOAD,
             max_control_line: DEFAULT_MAX_CONTROL_LINE,
             max_pending: DEFAULT_MAX_PENDING,
+            max_pending_total: default_max_pending_total(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_subscriptions: 0,
             max_sub_tokens: 0,
@@ -737,6 +743,26 @@ pub fn is_bcrypt(secret: &str) -> bool {
         && b[4].is_ascii_digit()
         && b[5].is_ascii_digit()
         && b[6] == b'$'
+}
+
+/// The default `max_pending_total`: a quarter of the machine's memory, at most 1 GiB and
+/// at least 16 MiB. Outbound buffers are what slow or hostile consumers make a server
+/// hold; a quarter leaves the rest to everything else on a small board (64 MiB of a
+/// 256 MiB one) while a big server is not limited below what its clients could use.
+pub fn default_max_pending_total() -> usize {
+    const MIN: usize = 16 << 20;
+    const MAX: usize = 1 << 30;
+    // SAFETY: sysconf has no preconditions.
+    let (pages, page_size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let memory = usize::try_from(pages)
+        .unwrap_or(0)
+        .saturating_mul(usize::try_from(page_size).unwrap_or(0));
+    (memory / 4).clamp(MIN, MAX)
 }
 
 /// The longest Go `time.Duration` (2⁶³−1 ns, about 292 years).

@@ -33,8 +33,11 @@ const REFERENCE_VERSION: &str = "nats-server: v2.9.10\n";
 const NATSD_USAGE: &str = "\nUsage: natsd [options]\n";
 /// Usage line of the reference's help text.
 const REFERENCE_USAGE: &str = "\nUsage: nats-server [options]\n";
-/// Start of the natsd-only help line.
-const REACTORS_HELP: &str = "        --reactors <n> ";
+/// Starts of the natsd-only help lines.
+const NATSD_ONLY_HELP: [&str; 2] = [
+    "        --reactors <n> ",
+    "        --max_pending_total <bytes> ",
+];
 /// The last help line, followed by the empty line that ends the text.
 const HELP_END: &str = "        --help_tls                   TLS help\n\n";
 /// How `--help_tls` starts.
@@ -265,20 +268,20 @@ fn run_cli(imp: Impl, args: &[&str]) -> CliRun {
     }
 }
 
-/// natsd's help text as the reference prints it: usage line renamed, the `--reactors` line
-/// (asserted to be there exactly once) dropped. Other text is returned unchanged.
+/// natsd's help text as the reference prints it: usage line renamed, the natsd-only lines
+/// (each asserted to be there exactly once) dropped. Other text is returned unchanged.
 fn help_as_reference(text: &str) -> String {
     if !text.contains(NATSD_USAGE) {
         return text.to_string();
     }
-    let reactors = text
-        .lines()
-        .filter(|l| l.starts_with(REACTORS_HELP))
-        .count();
-    assert_eq!(reactors, 1, "--reactors lines in help:\n{text}");
+    let natsd_only = |l: &str| NATSD_ONLY_HELP.iter().any(|start| l.starts_with(start));
+    for start in NATSD_ONLY_HELP {
+        let lines = text.lines().filter(|l| l.starts_with(start)).count();
+        assert_eq!(lines, 1, "{start:?} lines in help:\n{text}");
+    }
     text.replace(NATSD_USAGE, REFERENCE_USAGE)
         .split_inclusive('\n')
-        .filter(|l| !l.starts_with(REACTORS_HELP))
+        .filter(|l| !natsd_only(l))
         .collect()
 }
 

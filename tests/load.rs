@@ -7,6 +7,8 @@ use std::sync::Once;
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use natsd::options::LogOptions;
 use natsd::{Options, Server, ServerHandle, RANDOM_PORT};
 
@@ -354,4 +356,80 @@ fn messages_of_every_size_survive_any_read_split() {
         );
     }
     drop(publisher.join().unwrap());
+}
+
+/// The server's resident memory high-water mark (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    kb * 1024
+}
+
+/// A subscriber to `subject` that never reads once subscribed, with a small receive
+/// buffer so that the server, not the kernel, ends up holding what it is sent.
+fn hostile_consumer(addr: SocketAddr, subject: &str) -> TcpStream {
+    use std::os::fd::AsRawFd;
+    let reader = client(addr, &format!("SUB {subject} 1\r\n"));
+    let sock = reader.into_inner();
+    let size: libc::c_int = 4096;
+    // SAFETY: setsockopt reads an int we own for the duration of the call.
+    unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+    sock
+}
+
+/// natsd's `max_pending_total`: hundreds of consumers that never read cannot push the
+/// server's memory past the limit (plus a stated overhead: the server's size with its
+/// connections, two 16 KB shares per connection and 8 MB of buffers in flight): past it the
+/// publisher waits, the write deadline closes them, and a consumer that reads keeps
+/// getting every message.
+#[test]
+fn hostile_consumers_stay_within_max_pending_total() {
+    const LIMIT: usize = 4 << 20;
+    const HOSTILE: usize = 300;
+    const MESSAGES: usize = 4_000;
+    const SIZE: usize = 16 * 1024;
+    let limit = LIMIT.to_string();
+    let server = common::ServerProc::start_with_config(
+        common::Impl::Natsd,
+        "write_deadline: \"2s\"\n",
+        &["--max_pending_total", &limit],
+    );
+    let addr = server.client_addr();
+    let hostile: Vec<TcpStream> = (0..HOSTILE)
+        .map(|_| hostile_consumer(addr, "big"))
+        .collect();
+    let healthy = client(addr, "SUB big 1\r\n");
+    let connected = peak_rss(server.pid());
+    let reader = thread::spawn(move || receive_in_order(healthy, 1, MESSAGES));
+    let publisher = client(addr, "").into_inner();
+    // 64 MB published, 19 GB if every hostile consumer were sent its copy.
+    publish_all(publisher, "big", 0, MESSAGES, SIZE);
+    reader.join().unwrap();
+    let overhead = connected + HOSTILE * 32 * 1024 + (8 << 20);
+    let peak = peak_rss(server.pid());
+    assert!(
+        peak <= LIMIT + overhead,
+        "peak RSS {peak} past the limit {LIMIT} + overhead {overhead} (connected: {connected}); log:\n{}",
+        server.log()
+    );
+    assert!(
+        server
+            .log()
+            .contains("Slow Consumer Detected: WriteDeadline"),
+        "no consumer was cut off; log:\n{}",
+        server.log()
+    );
+    drop(hostile);
 }

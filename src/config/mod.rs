@@ -248,6 +248,7 @@ static TOP_LEVEL: &[Key<Options>] = &[
     key(&["max_control_line"],          Apply::With(|out, e, o| limit_31(out, e, &mut o.max_control_line, DEFAULT_MAX_CONTROL_LINE))),
     key(&["max_payload"],               Apply::With(|out, e, o| limit_31(out, e, &mut o.max_payload, DEFAULT_MAX_PAYLOAD))),
     key(&["max_pending"],               Apply::Int(|o, n| o.max_pending = size_or(n, DEFAULT_MAX_PENDING))),
+    key(&["max_pending_total"],         Apply::Int(|o, n| o.max_pending_total = usize::try_from(n).unwrap_or(0))),
     key(&["max_subscriptions", "max_subs"],
                                         Apply::Int(|o, n| o.max_subscriptions = usize::try_from(n).unwrap_or(0))),
     key(&["max_sub_tokens", "max_subscription_tokens"],

@@ -411,6 +411,7 @@ fn append_to(
 ) {
     turn.counts.out_msgs += 1;
     turn.counts.out_bytes += data_len as u64;
+    turn.budget_left -= data_len as isize;
     let max_pending = turn.settings.opts.max_pending;
     let pending = if target.reactor == turn.reactor {
         let out = turn.output(target.token);
@@ -429,7 +430,12 @@ fn append_to(
         staged.counts.out_bytes += data_len as u64;
         staged.bytes.len() + target.pending_estimate()
     };
-    let stall_at = (max_pending / 2).min(STALL_PENDING);
+    let mut stall_at = (max_pending / 2).min(STALL_PENDING);
+    if turn.budget_left < 0 {
+        // Past max_pending_total, a producer pauses as soon as a target holds its share
+        // (and stays paused while the server is past it: see the reactor's `resume`).
+        stall_at = stall_at.min(turn.share);
+    }
     if pending > stall_at && target.cid != publisher {
         turn.stall();
     }

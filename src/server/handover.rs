@@ -235,6 +235,11 @@ impl Staging {
         &mut self.staged[index]
     }
 
+    /// Drops the emptied buffers kept for reuse (an idle reactor gives its memory back).
+    pub fn release_spares(&mut self) {
+        self.spare = Vec::new();
+    }
+
     /// Appends each staged buffer to its target's hand-over (one lock per target per
     /// turn) and notifies the owning reactors; writes small batches straight to the
     /// sockets of parked reactors' connections.
@@ -273,6 +278,14 @@ impl Staging {
             }
             recycle(spare, append_handover(shared, &target, handover, bytes));
         }
+    }
+}
+
+/// Gives back the hand-over buffer of a connection when it holds nothing.
+pub fn release_idle(shared: &ConnShared) {
+    let mut handover = shared.handover.lock().unwrap_or_else(|e| e.into_inner());
+    if handover.is_empty() {
+        *handover = Vec::new();
     }
 }
 

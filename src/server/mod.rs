@@ -38,7 +38,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
@@ -113,6 +113,9 @@ struct ServerShared {
     /// closed (the oldest). 0 = none.
     shed_up_to: AtomicU64,
     stats: Stats,
+    /// Memory held by all connections' output buffers, as the reactors last counted it
+    /// (`max_pending_total`).
+    pending_total: AtomicUsize,
     /// The cluster, when routing is on.
     cluster: Option<Arc<cluster::Cluster>>,
     /// Leafnode links, when this server is a hub or a leaf.
@@ -148,6 +151,7 @@ impl ServerShared {
             closed: ClosedRing::default(),
             shed_up_to: AtomicU64::new(0),
             stats: Stats::default(),
+            pending_total: AtomicUsize::new(0),
             cluster,
             leafnodes,
             connect_urls: Mutex::new(Vec::new()),

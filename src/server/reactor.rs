@@ -51,6 +51,9 @@ const SCRATCH_SIZE: usize = 64 * 1024;
 /// Written bytes at the front of a write buffer are dropped once there are this many and
 /// they are at least half of it.
 const COMPACT_WBUF: usize = 64 * 1024;
+/// After this long without events, a reactor gives back what the last burst left behind
+/// (buffers, spare hand-over buffers, and the allocator's free pages).
+const IDLE_RELEASE: Duration = Duration::from_secs(1);
 /// How long a fast producer is paused when a consumer falls behind.
 pub const STALL_PAUSE: Duration = Duration::from_millis(1);
 
@@ -90,6 +93,8 @@ pub struct Reactor {
     /// Match-cache statistics as last published to the reactor's handle.
     published_cache: CacheStats,
     next_target: usize,
+    /// The last turn with events, until the memory it left behind was given back.
+    busy_at: Option<Instant>,
 }
 
 impl Reactor {
@@ -126,6 +131,7 @@ impl Reactor {
             ready: Vec::new(),
             published_cache: CacheStats::default(),
             next_target: 0,
+            busy_at: None,
         })
     }
 
@@ -139,12 +145,27 @@ impl Reactor {
         while !self.shared().is_shutting_down() {
             let handle = &self.turn.shared.reactors[self.id];
             let timeout = if self.ready.is_empty() && handle.park() {
-                self.turn.timers.next_timeout(Instant::now())
+                let now = Instant::now();
+                let timer = self.turn.timers.next_timeout(now);
+                let release = self
+                    .busy_at
+                    .map(|at| (at + IDLE_RELEASE).saturating_duration_since(now));
+                match (timer, release) {
+                    (Some(t), Some(r)) => Some(t.min(r)),
+                    (t, r) => t.or(r),
+                }
             } else {
                 Some(Duration::ZERO)
             };
             let polled = self.poll.poll(&mut events, timeout);
             handle.unpark();
+            let now = Instant::now();
+            if !events.is_empty() {
+                self.busy_at = Some(now);
+            } else if self.busy_at.is_some_and(|at| now >= at + IDLE_RELEASE) {
+                self.busy_at = None;
+                self.release_idle_memory();
+            }
             if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     error!("Reactor {} poll error: {e}", self.id);
@@ -152,6 +173,7 @@ impl Reactor {
                 }
             }
             self.refresh_settings();
+            self.turn.begin(self.conns.len());
             self.drain_inbox();
             for event in events.iter() {
                 self.on_event(event);
@@ -338,6 +360,10 @@ impl Reactor {
     /// Moves bytes other reactors delivered into the connection's write buffer.
     fn absorb_handover(&mut self, token: usize) {
         let pending = self.turn.output(token).absorb_handover();
+        if self.turn.budget_left < 0 {
+            // Past max_pending_total, the emptied hand-over buffer goes back at once.
+            handover::release_idle(&self.turn.outputs[token].shared);
+        }
         if pending > self.turn.settings.opts.max_pending {
             self.turn.slow_consumer_pending(token);
         }
@@ -761,6 +787,7 @@ impl Reactor {
                             conn.held = Vec::new();
                         }
                         self.turn.outputs[token].release_idle_buffer();
+                        self.turn.account_pending(token);
                     }
                     let last_read = conn.last_read;
                     conn.session
@@ -770,7 +797,35 @@ impl Reactor {
         }
     }
 
+    /// The reactor has been idle for [`IDLE_RELEASE`]: every drained buffer, the spare
+    /// hand-over buffers, and (glibc) the allocator's free pages go back to the system, so
+    /// that memory returns to its idle level after a burst.
+    fn release_idle_memory(&mut self) {
+        for (token, conn) in self.conns.iter_mut() {
+            if conn.held.is_empty() {
+                conn.held = Vec::new();
+            }
+            let out = &mut self.turn.outputs[token];
+            out.release_idle_buffer();
+            handover::release_idle(&out.shared);
+            self.turn.account_pending(token);
+        }
+        self.turn.publish_pending();
+        self.turn.staging.release_spares();
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only returns free memory of the allocator to the system.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+
     fn resume(&mut self, token: usize, now: Instant) {
+        if self.turn.budget_left < 0 {
+            // Past max_pending_total: a paused producer waits until consumers drain, or
+            // until the write deadline closes those that do not.
+            self.pause(token);
+            return;
+        }
         let conn = &mut self.conns[token];
         if conn.paused_until.is_some_and(|t| t <= now) {
             conn.paused_until = None;
@@ -848,6 +903,7 @@ impl Reactor {
         for token in self.turn.take_closing() {
             self.teardown(token);
         }
+        self.turn.publish_pending();
     }
 
     /// Adds the turn's message counts and the subject cache's statistics to the shared
@@ -882,6 +938,11 @@ impl Reactor {
             out.wpos = 0;
             out.wbuf.clear();
             conn.blocked_since = None;
+            if self.turn.budget_left < 0 {
+                // Past max_pending_total, drained buffers go back at once.
+                out.wbuf = Vec::new();
+                handover::release_idle(&shared);
+            }
         } else {
             if out.wpos >= COMPACT_WBUF && out.wpos * 2 >= out.wbuf.len() {
                 // A consumer that never quite catches up must not grow the buffer forever.
@@ -895,10 +956,11 @@ impl Reactor {
                 self.turn.schedule(token, at, TimerKind::WriteDeadline);
             }
         }
-        let out = &self.turn.outputs[token];
-        out.shared
+        let unsent = self.turn.account_pending(token);
+        self.turn.outputs[token]
+            .shared
             .unsent
-            .store(out.wbuf.len() - out.wpos, Ordering::Relaxed);
+            .store(unsent, Ordering::Relaxed);
     }
 
     /// Removes a closed connection: flushes what it must, lets its session clean up,
@@ -911,6 +973,7 @@ impl Reactor {
             self.conns[token].link.writable = true;
             self.write(token);
         }
+        self.turn.pending_delta -= self.turn.outputs[token].counted as isize;
         let mut conn = self.conns.remove(token);
         let mut out = self.turn.outputs.remove(token);
         conn.link.close_tls();

@@ -27,6 +27,9 @@ use crate::tls::TlsSession;
 
 /// Entries of the per-reactor match cache.
 const CACHE_ENTRIES: usize = 4096;
+/// Past `max_pending_total`, no connection's share is below this (a consumer that keeps
+/// up holds less than one socket write's worth).
+const MIN_SHARE: usize = 16 * 1024;
 
 /// How a connection is to close.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +49,8 @@ pub struct Output {
     pub(super) dirty: bool,
     /// Counts of this turn, not yet added to the shared activity.
     pub counts: Counts,
+    /// The capacity of `wbuf` as last added to the server's outbound total.
+    pub(super) counted: usize,
     /// Set when the connection must go.
     closing: Option<Closing>,
 }
@@ -58,6 +63,7 @@ impl Output {
             wpos: 0,
             dirty: false,
             counts: Counts::default(),
+            counted: 0,
             closing: None,
         }
     }
@@ -118,6 +124,12 @@ pub struct Turn {
     rng: u64,
     /// A consumer fell behind: the connection being served must pause.
     stalled: bool,
+    /// This turn's change to the server's outbound total (`max_pending_total`).
+    pub(super) pending_delta: isize,
+    /// What is left of `max_pending_total` (less what this turn queued so far: negative
+    /// once past it), and a connection's share of it (see [`Turn::begin`]).
+    pub budget_left: isize,
+    pub share: usize,
     /// The connection being served starts TLS now (a leaf, after its hub's INFO), with
     /// this handshake deadline.
     tls_start: Option<(TlsSession, Duration)>,
@@ -142,6 +154,9 @@ impl Turn {
             timers: Timers::default(),
             rng: u64::from_le_bytes(seed) | 1,
             stalled: false,
+            pending_delta: 0,
+            budget_left: isize::MAX,
+            share: usize::MAX,
             tls_start: None,
         })
     }
@@ -157,6 +172,44 @@ impl Turn {
             &mut self.settings,
             self.shared.settings.current(),
         ))
+    }
+
+    /// Starts a turn: what is left of `max_pending_total` after the server's outbound
+    /// total, and each connection's share of the limit (over the connections of all
+    /// reactors, estimated from this reactor's `connections`; at least [`MIN_SHARE`]).
+    pub fn begin(&mut self, connections: usize) {
+        let limit = self.settings.opts.max_pending_total;
+        if limit == 0 {
+            self.budget_left = isize::MAX;
+            self.share = usize::MAX;
+            return;
+        }
+        let total = self.shared.pending_total.load(Ordering::Relaxed);
+        let signed = |n: usize| isize::try_from(n).unwrap_or(isize::MAX);
+        self.budget_left = signed(limit) - signed(total);
+        let everywhere = connections.max(1) * self.shared.reactors.len();
+        self.share = (limit / everywhere).max(MIN_SHARE);
+    }
+
+    /// Records the memory connection `token`'s output buffer holds now (its capacity) in
+    /// the outbound total (at the end of the turn); returns its unwritten bytes.
+    pub fn account_pending(&mut self, token: usize) -> usize {
+        let out = &mut self.outputs[token];
+        let held = out.wbuf.capacity();
+        self.pending_delta += held as isize - out.counted as isize;
+        out.counted = held;
+        out.wbuf.len() - out.wpos
+    }
+
+    /// Adds this turn's change to the server's outbound total.
+    pub fn publish_pending(&mut self) {
+        let delta = std::mem::take(&mut self.pending_delta);
+        let total = &self.shared.pending_total;
+        if delta > 0 {
+            total.fetch_add(delta.unsigned_abs(), Ordering::Relaxed);
+        } else if delta < 0 {
+            total.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+        }
     }
 
     /// The output of connection `token`, listed for writing at the end of the turn.
