@@ -176,6 +176,10 @@ pub fn reload_changes(old: &Options, new: &Options) -> Result<Vec<String>, Strin
         format!("Reloaded: ping_max = {}", new.ping_max),
     );
     changed(
+        old.max_pending_total != new.max_pending_total,
+        format!("Reloaded: max_pending_total = {}", new.max_pending_total),
+    );
+    changed(
         old.write_deadline != new.write_deadline,
         format!(
             "Reloaded: write_deadline = {}",
