@@ -23,6 +23,7 @@ pub mod hostport;
 pub mod logging;
 pub mod monitor;
 pub mod nkeys;
+pub mod notify;
 pub mod options;
 pub mod permissions;
 pub mod process;
