@@ -27,7 +27,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -129,6 +129,9 @@ pub struct ReactorHandle {
     waker: Waker,
     /// The reactor's match-cache statistics as of its last turn that used the cache.
     cache_stats: Mutex<CacheStats>,
+    /// Turns begun (counted in [`ReactorHandle::unpark`]; only the reactor writes it): the
+    /// watchdog's proof that the reactor is not stuck (see `supervision`).
+    turns: AtomicU64,
 }
 
 impl ReactorHandle {
@@ -139,6 +142,7 @@ impl ReactorHandle {
             parked: AtomicBool::new(false),
             waker,
             cache_stats: Mutex::new(CacheStats::default()),
+            turns: AtomicU64::new(0),
         }
     }
 
@@ -179,8 +183,17 @@ impl ReactorHandle {
         self.parked.load(Ordering::SeqCst)
     }
 
+    /// Called by the reactor when `poll` returns: a turn begins.
     pub fn unpark(&self) {
         self.parked.store(false, Ordering::Relaxed);
+        // A plain load and store: only this reactor writes the count.
+        let turns = self.turns.load(Ordering::Relaxed);
+        self.turns.store(turns.wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// Turns begun so far.
+    pub fn turns(&self) -> u64 {
+        self.turns.load(Ordering::Relaxed)
     }
 
     /// Takes the queued work, if any.

@@ -27,6 +27,7 @@ mod service;
 mod session;
 mod settings;
 mod stats;
+mod supervision;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod testbed;
 mod timer;
@@ -63,6 +64,7 @@ pub use settings::Settings;
 use settings::SharedSettings;
 pub use stats::Snapshot as StatsSnapshot;
 use stats::Stats;
+pub use supervision::{Connections, Supervision};
 pub use view::{
     AccountSnapshot, LeafView, LiveView, RouteView, ServerView, SubscriptionStats, Traffic,
 };
