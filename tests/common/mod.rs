@@ -120,38 +120,61 @@ impl ServerProc {
     /// first two only if `args` sets no host/port), stderr to `<temp dir>/server.log`, and
     /// waits for the ports file. Panics (with the log) if the server exits or times out.
     pub fn start(imp: Impl, args: &[&str]) -> ServerProc {
-        Self::spawn(imp, fresh_temp_dir(), args, true)
+        Self::spawn(imp, fresh_temp_dir(), args, true, &[])
     }
 
     /// Like [`ServerProc::start`], with `conf_text` written to `<temp dir>/server.conf` and
     /// passed as `-c <file>`.
     pub fn start_with_config(imp: Impl, conf_text: &str, args: &[&str]) -> ServerProc {
-        Self::with_config(imp, conf_text, args, true)
+        Self::with_config(imp, conf_text, args, true, &[])
+    }
+
+    /// Like [`ServerProc::start_with_config`], with `env` (name, value) added to the
+    /// server's environment.
+    pub fn start_with_config_env(
+        imp: Impl,
+        conf_text: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServerProc {
+        Self::with_config(imp, conf_text, args, true, env)
     }
 
     /// Like [`ServerProc::start_with_config`] but without `-a`/`-p`: the file says where to
     /// listen.
     pub fn start_with_config_listen(imp: Impl, conf_text: &str) -> ServerProc {
-        Self::with_config(imp, conf_text, &[], false)
+        Self::with_config(imp, conf_text, &[], false, &[])
     }
 
-    fn with_config(imp: Impl, conf_text: &str, args: &[&str], listen_flags: bool) -> ServerProc {
+    fn with_config(
+        imp: Impl,
+        conf_text: &str,
+        args: &[&str],
+        listen_flags: bool,
+        env: &[(&str, &str)],
+    ) -> ServerProc {
         let dir = fresh_temp_dir();
         let conf = dir.join("server.conf");
         fs::write(&conf, conf_text).expect("write config");
         let mut all = vec!["-c", conf.to_str().expect("utf-8 temp path")];
         all.extend_from_slice(args);
-        Self::spawn(imp, dir, &all, listen_flags)
+        Self::spawn(imp, dir, &all, listen_flags, env)
     }
 
-    fn spawn(imp: Impl, dir: PathBuf, args: &[&str], listen_flags: bool) -> ServerProc {
+    fn spawn(
+        imp: Impl,
+        dir: PathBuf,
+        args: &[&str],
+        listen_flags: bool,
+        env: &[(&str, &str)],
+    ) -> ServerProc {
         // Does `args` set one of `flags` (`-p 4222` or `-p=4222`)?
         let has = |flags: &[&str]| {
             args.iter()
                 .any(|a| flags.contains(&a.split('=').next().unwrap_or(a)))
         };
         let mut cmd = Command::new(imp.exe());
-        cmd.args(args);
+        cmd.args(args).envs(env.iter().copied());
         if listen_flags && !has(&["-a", "--addr", "--net"]) {
             cmd.args(["-a", "127.0.0.1"]);
         }
