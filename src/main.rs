@@ -44,7 +44,6 @@ fn main() {
     let signals = process::trap_signals()
         .unwrap_or_else(|err| logging::fatal(format_args!("Unable to trap signals: {err}")));
     process::raise_fd_limit();
-    process::tune_allocator();
     // As the reference: bad options end the process with `natsd: <error>` before the banner;
     // failures once it starts (a port in use) are logged as fatal.
     let starting = Server::prepare(opts).unwrap_or_else(|err| fail(&err.to_string()));

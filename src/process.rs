@@ -77,23 +77,6 @@ pub fn raise_fd_limit() {
     debug!("Maximum file descriptors: {}", limit.rlim_cur);
 }
 
-/// Buffers at least this big get their own mappings from glibc's allocator, returned to the
-/// system as soon as they are freed.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MMAP_THRESHOLD: libc::c_int = 128 * 1024;
-
-/// Makes glibc's allocator give memory back after a burst, as musl's does: a fixed mmap
-/// threshold (glibc raises it after each large free, after which big buffers stay in the
-/// heap for good) and a trim threshold of the same size. No-op elsewhere.
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters; called before threads start.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, MMAP_THRESHOLD);
-    }
-}
-
 /// Signals the daemon handles; registered before the server starts.
 pub fn trap_signals() -> std::io::Result<Signals> {
     Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT])
