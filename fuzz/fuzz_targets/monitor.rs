@@ -19,12 +19,13 @@ use natsd::server::testbed::TestBed;
 use serde_json::Value;
 
 /// The endpoints the monitor serves below its base path (`/` is the base path itself).
-const ENDPOINTS: [&str; 9] = [
+const ENDPOINTS: [&str; 10] = [
     "varz",
     "connz",
     "accountz",
     "accstatz",
     "routez",
+    "leafz",
     "subsz",
     "subscriptionsz",
     "healthz",
