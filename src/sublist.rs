@@ -718,6 +718,15 @@ impl<T: Clone + PartialEq> MatchCache<T> {
         self.entries.len()
     }
 
+    /// Drops every cached result (they hold the subscriptions they matched, and through
+    /// them connections that may have closed since).
+    pub fn clear(&mut self) {
+        self.entries = FastMap::default();
+        self.last_subject = Vec::new();
+        self.last_result = None;
+        self.fanouts.clear();
+    }
+
     /// Whether no subject is cached.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

@@ -367,6 +367,12 @@ impl AccountCaches {
         self.others = Vec::new();
     }
 
+    /// Empties every cache (an idle reactor lets go of what the cached results hold).
+    pub fn clear(&mut self) {
+        self.global.clear();
+        self.others.iter_mut().for_each(MatchCache::clear);
+    }
+
     /// The statistics of all caches together.
     pub fn stats(&self) -> CacheStats {
         let mut total = self.global.stats();

@@ -812,6 +812,8 @@ impl Reactor {
         }
         self.turn.publish_pending();
         self.turn.staging.release_spares();
+        // Cached match results keep closed connections (and their buffers) alive.
+        self.turn.caches.clear();
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: malloc_trim only returns free memory of the allocator to the system.
         unsafe {
