@@ -73,7 +73,8 @@ fn page_size() -> i64 {
     // SAFETY: sysconf only reads a system constant.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if size > 0 {
-        size
+        // `c_long`: 32 bits on armv7.
+        size as i64
     } else {
         4096
     }
