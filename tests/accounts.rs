@@ -8,7 +8,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use common::{free_port, wait_until, Impl, ServerProc, Wire};
@@ -214,11 +213,8 @@ fn a_restricted_export_and_other_broken_configurations_fail_the_test_flag() {
         for (conf, error) in cases {
             let dir = common::fresh_temp_dir();
             std::fs::write(dir.join("t.conf"), conf).unwrap();
-            let exe = match imp {
-                Impl::Natsd => env!("CARGO_BIN_EXE_natsd"),
-                Impl::Reference => common::REFERENCE_EXE,
-            };
-            let out = Command::new(exe)
+            let out = imp
+                .command()
                 .args(["-t", "-c", "t.conf"])
                 .current_dir(&dir)
                 .output()

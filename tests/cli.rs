@@ -19,7 +19,7 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{free_port, fresh_temp_dir, reference_available, Impl, ServerProc, Wire, TIMEOUT};
@@ -55,13 +55,6 @@ const READY: &str = "Server is ready";
 const CONNECT: &str = "CONNECT {\"verbose\":false,\"pedantic\":false}\r\n";
 /// Log line labels.
 const LABELS: [&str; 6] = ["INF", "DBG", "TRC", "WRN", "ERR", "FTL"];
-
-fn exe(imp: Impl) -> PathBuf {
-    match imp {
-        Impl::Natsd => PathBuf::from(env!("CARGO_BIN_EXE_natsd")),
-        Impl::Reference => PathBuf::from(common::REFERENCE_EXE),
-    }
-}
 
 /// The program name in messages, syslog tags and ports file names.
 fn prog(imp: Impl) -> &'static str {
@@ -101,14 +94,16 @@ struct Proc {
 
 impl Proc {
     fn spawn(imp: Impl, dir: PathBuf, args: &[&str]) -> Proc {
-        Proc::spawn_as(imp, &exe(imp), dir, args)
+        Proc::spawn_as(imp, &imp.exe(), dir, args)
     }
 
-    /// Like [`Proc::spawn`], running `program` (e.g. a symlink to the binary) instead.
+    /// Like [`Proc::spawn`], running `program` (e.g. a symlink to the binary) instead (through
+    /// `NATSD_RUNNER` for natsd, see [`Impl::command_for`]).
     fn spawn_as(imp: Impl, program: &Path, dir: PathBuf, args: &[&str]) -> Proc {
         let out = |name: &str| File::create(dir.join(name)).expect("create output file");
         let name = program.file_name().expect("program name");
-        let child = Command::new(program)
+        let child = imp
+            .command_for(program)
             .args(args)
             .current_dir(&dir)
             .stdin(Stdio::null())
@@ -127,7 +122,7 @@ impl Proc {
 
     /// Spawns a server with `args` plus `--ports_file_dir <dir>` and waits for its ports file.
     fn server(imp: Impl, dir: PathBuf, args: &[&str]) -> Proc {
-        Proc::server_as(imp, &exe(imp), dir, args)
+        Proc::server_as(imp, &imp.exe(), dir, args)
     }
 
     /// Like [`Proc::server`], running `program` instead.
@@ -1012,7 +1007,7 @@ fn remote_syslog_udp_sends_tagged_datagrams() {
 
 /// `imp`'s binary as an absolute path (the reference is looked up on `PATH`).
 fn absolute_exe(imp: Impl) -> PathBuf {
-    let exe = exe(imp);
+    let exe = imp.exe();
     if exe.is_absolute() {
         return exe;
     }

@@ -22,6 +22,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::Impl;
+
 /// How long one `-t` run may take before it is killed and reported as hung.
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -127,14 +129,24 @@ fn wait_or_kill(child: &mut Child) -> Option<i32> {
 
 /// Runs `program args...` in the crate root with a deadline.
 fn run(program: &Path, args: &[&str]) -> Run {
-    let mut child = Command::new(program)
+    run_command(Command::new(program), args)
+}
+
+/// Runs `imp` (natsd through `NATSD_RUNNER`, see [`Impl::command`]) like [`run`].
+fn run_imp(imp: Impl, args: &[&str]) -> Run {
+    run_command(imp.command(), args)
+}
+
+fn run_command(mut command: Command, args: &[&str]) -> Run {
+    let program = command.get_program().to_owned();
+    let mut child = command
         .args(args)
         .current_dir(root())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.to_string_lossy()));
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
     let code = wait_or_kill(&mut child);
@@ -147,13 +159,13 @@ fn run(program: &Path, args: &[&str]) -> Run {
 
 /// Runs `program -t -c <file>` for every sample and asserts that each one exits 0 with exactly
 /// `<prog>: configuration file <file> is valid` on stderr; reports all failures at once.
-fn assert_every_sample_valid(program: &Path, prog: &str) {
+fn assert_every_sample_valid(imp: Impl, prog: &str) {
     let samples = sample_configs();
     assert!(!samples.is_empty(), "no configs/*.conf found");
     let failures: Vec<String> = samples
         .iter()
         .filter_map(|file| {
-            let got = run(program, &["-t", "-c", file]);
+            let got = run_imp(imp, &["-t", "-c", file]);
             let want = format!("{prog}: configuration file {file} is valid\n");
             let ok = got.code == Some(0) && got.stderr == want;
             (!ok).then(|| {
@@ -235,7 +247,7 @@ fn every_sample_is_valid_for_reference() {
     if !common::reference_available() {
         return;
     }
-    assert_every_sample_valid(Path::new(common::REFERENCE_EXE), "nats-server");
+    assert_every_sample_valid(Impl::Reference, "nats-server");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -245,7 +257,7 @@ fn every_sample_is_valid_for_reference() {
 
 #[test]
 fn natsd_every_sample_is_valid() {
-    assert_every_sample_valid(Path::new(env!("CARGO_BIN_EXE_natsd")), "natsd");
+    assert_every_sample_valid(Impl::Natsd, "natsd");
 }
 
 #[test]
@@ -323,12 +335,12 @@ fn options_refused_at_start_print_the_program_and_the_error() {
     )
     .unwrap();
     let file = file.to_str().unwrap();
-    let mut programs = vec![(Path::new(env!("CARGO_BIN_EXE_natsd")), "natsd")];
+    let mut programs = vec![(Impl::Natsd, "natsd")];
     if common::reference_available() {
-        programs.push((Path::new(common::REFERENCE_EXE), "nats-server"));
+        programs.push((Impl::Reference, "nats-server"));
     }
-    for (program, prog) in programs {
-        let got = run(program, &["-c", file, "-p", "-1"]);
+    for (imp, prog) in programs {
+        let got = run_imp(imp, &["-c", file, "-p", "-1"]);
         assert_eq!(got.code, Some(1), "{prog}: {}", got.stderr);
         assert_eq!(
             got.stderr,

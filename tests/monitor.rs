@@ -602,7 +602,8 @@ fn paths_health_jsonp_and_base_path() {
 fn bad_monitoring_options_are_fatal() {
     for imp in Impl::enabled() {
         let dir = common::fresh_temp_dir();
-        let both = std::process::Command::new(exe(imp))
+        let both = imp
+            .command()
             .args(["-a", "127.0.0.1", "-p", "-1", "-m", "18001", "-ms", "18002"])
             .output()
             .expect("run");
@@ -612,7 +613,8 @@ fn bad_monitoring_options_are_fatal() {
             log.contains("can't specify both HTTP (18001) and HTTPs (18002) ports"),
             "{imp}: {log}"
         );
-        let https = std::process::Command::new(exe(imp))
+        let https = imp
+            .command()
             .args(["-a", "127.0.0.1", "-p", "-1", "-ms", "-1"])
             .output()
             .expect("run");
@@ -622,13 +624,6 @@ fn bad_monitoring_options_are_fatal() {
             "{imp}: {log}"
         );
         let _ = std::fs::remove_dir_all(dir);
-    }
-}
-
-fn exe(imp: Impl) -> PathBuf {
-    match imp {
-        Impl::Natsd => PathBuf::from(env!("CARGO_BIN_EXE_natsd")),
-        Impl::Reference => PathBuf::from(common::REFERENCE_EXE),
     }
 }
 

@@ -268,7 +268,8 @@ fn check_flag_matches_reference() {
 }
 
 fn natsd(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_natsd"))
+    Impl::Natsd
+        .command()
         .args(args)
         .output()
         .expect("run natsd")

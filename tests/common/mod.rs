@@ -4,6 +4,9 @@
 //!   with its own temp dir, stderr log and ports file; killed on drop.
 //! * [`TestServer`]: "something listening for clients" — a [`ServerProc`] or an in-process
 //!   natsd [`natsd::ServerHandle`] — started from [`Limits`], so one test runs against both.
+//!
+//! natsd is the binary cargo built, or `NATSD_BIN` run through `NATSD_RUNNER` (a cross build
+//! under qemu-user: [`natsd_exe`], [`natsd_runner`]).
 //! * [`Wire`]: a raw TCP client with timeouts and exact-byte expectations.
 //! * [`Transcript`]: scripted steps over one or more connections; [`check`] runs a transcript
 //!   against natsd and the reference and compares their INFO lines.
@@ -71,12 +74,70 @@ impl Impl {
         v
     }
 
-    fn exe(self) -> PathBuf {
+    /// The program: [`natsd_exe`], or the reference's name (looked up on `PATH`).
+    pub fn exe(self) -> PathBuf {
         match self {
-            Impl::Natsd => PathBuf::from(env!("CARGO_BIN_EXE_natsd")),
+            Impl::Natsd => natsd_exe(),
             Impl::Reference => PathBuf::from(REFERENCE_EXE),
         }
     }
+
+    /// A command that runs this implementation's program ([`Impl::exe`]); see
+    /// [`Impl::command_for`].
+    pub fn command(self) -> Command {
+        self.command_for(&self.exe())
+    }
+
+    /// A command that runs `program` (this implementation's binary, or a link to it) with
+    /// nothing before it, except natsd's [`natsd_runner`]. The process is the server itself
+    /// either way (qemu-user runs the guest in its own process): its pid gets the signals
+    /// and names the ports file.
+    pub fn command_for(self, program: &Path) -> Command {
+        let runner = match self {
+            Impl::Natsd => natsd_runner(),
+            Impl::Reference => Vec::new(),
+        };
+        match runner.split_first() {
+            Some((first, rest)) => {
+                let mut cmd = Command::new(first);
+                cmd.args(rest).arg(program);
+                cmd
+            }
+            None => Command::new(program),
+        }
+    }
+}
+
+/// The natsd binary the black-box tests run: `NATSD_BIN` (e.g. a cross-built
+/// `target/aarch64-unknown-linux-musl/release/natsd`, made absolute here, since some tests
+/// run the server in another directory), else the one cargo built with the tests.
+pub fn natsd_exe() -> PathBuf {
+    match std::env::var_os("NATSD_BIN").filter(|v| !v.is_empty()) {
+        Some(bin) => {
+            let bin = std::path::absolute(&bin)
+                .unwrap_or_else(|e| panic!("NATSD_BIN {}: {e}", bin.to_string_lossy()));
+            assert!(bin.is_file(), "NATSD_BIN {}: no such file", bin.display());
+            bin
+        }
+        None => PathBuf::from(env!("CARGO_BIN_EXE_natsd")),
+    }
+}
+
+/// `NATSD_RUNNER` split on whitespace: the program (and its arguments) that runs natsd, e.g.
+/// `qemu-aarch64-static` or `qemu-arm-static -L /usr/arm-linux-gnueabihf`. Empty when unset.
+pub fn natsd_runner() -> Vec<String> {
+    std::env::var("NATSD_RUNNER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// True when `NATSD_BIN` or `NATSD_RUNNER` is set: the tests are run against a given
+/// binary (a cross build under qemu), so natsd runs as that binary wherever a test would
+/// otherwise start it in-process.
+pub fn natsd_binary_given() -> bool {
+    std::env::var_os("NATSD_BIN").is_some_and(|v| !v.is_empty()) || !natsd_runner().is_empty()
 }
 
 impl fmt::Display for Impl {
@@ -173,7 +234,7 @@ impl ServerProc {
             args.iter()
                 .any(|a| flags.contains(&a.split('=').next().unwrap_or(a)))
         };
-        let mut cmd = Command::new(imp.exe());
+        let mut cmd = imp.command();
         cmd.args(args).envs(env.iter().copied());
         if listen_flags && !has(&["-a", "--addr", "--net"]) {
             cmd.args(["-a", "127.0.0.1"]);
@@ -424,16 +485,20 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts `imp` with `limits`: the reference as a process (with a config file if the
-    /// limits are not default); natsd as its binary when the limits are default, else
-    /// in-process via `natsd::Server::start` (until natsd reads config files).
+    /// limits are not default); natsd as its binary when the limits are default or the binary
+    /// is not cargo's ([`natsd_binary_given`]: then with the same config file), else
+    /// in-process via `natsd::Server::start` with [`Limits::options`].
     pub fn start(imp: Impl, limits: &Limits) -> TestServer {
         let (proc, handle) = match imp {
-            Impl::Reference if limits.is_default() => (Some(ServerProc::start(imp, &[])), None),
+            _ if limits.is_default() => (Some(ServerProc::start(imp, &[])), None),
             Impl::Reference => {
                 let p = ServerProc::start_with_config(imp, &limits.config_text(), &[]);
                 (Some(p), None)
             }
-            Impl::Natsd if limits.is_default() => (Some(ServerProc::start(imp, &[])), None),
+            Impl::Natsd if natsd_binary_given() => {
+                let p = ServerProc::start_with_config(imp, &limits.config_text(), &[]);
+                (Some(p), None)
+            }
             Impl::Natsd => {
                 let h = natsd::Server::start(limits.options())
                     .unwrap_or_else(|e| panic!("natsd::Server::start: {e}"));
