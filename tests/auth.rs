@@ -184,8 +184,12 @@ fn bcrypt_checks_do_not_stall_other_clients() {
         .map(|i| {
             std::thread::spawn(move || {
                 // A client whose check waits behind the storm may get the server's first
-                // keep-alive PING (2 s after it connected) before its PONG.
-                let mut wire = Wire::connect(addr).answer_pings();
+                // keep-alive PING (2 s after it connected) before its PONG. The last ones
+                // wait for most of the storm (~1.5 s natively, ~3.2 s with natsd under
+                // qemu-user): closer to the usual 5 s read timeout than a test should be.
+                let mut wire = Wire::connect(addr)
+                    .answer_pings()
+                    .patience(Duration::from_secs(30));
                 wire.read_info();
                 let user = i % USERS;
                 let hello = format!(

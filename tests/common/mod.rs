@@ -133,6 +133,12 @@ pub fn natsd_runner() -> Vec<String> {
         .collect()
 }
 
+/// True when natsd runs through [`natsd_runner`] (an emulator such as qemu-user, whose own
+/// `/proc/self/stat` shows the guest no memory or CPU use).
+pub fn emulated() -> bool {
+    !natsd_runner().is_empty()
+}
+
 /// True when `NATSD_BIN` or `NATSD_RUNNER` is set: the tests are run against a given
 /// binary (a cross build under qemu), so natsd runs as that binary wherever a test would
 /// otherwise start it in-process.
@@ -557,6 +563,8 @@ pub struct Wire {
     eof: bool,
     /// Answer and skip the server's keep-alive PINGs between expected messages.
     answer_pings: bool,
+    /// How long a read waits ([`TIMEOUT`] unless [`Wire::patience`] says otherwise).
+    timeout: Duration,
     /// Prefix of failure messages (implementation and address).
     pub label: String,
 }
@@ -573,6 +581,7 @@ impl Wire {
             buf: Vec::new(),
             eof: false,
             answer_pings: false,
+            timeout: TIMEOUT,
             label: addr.to_string(),
         }
     }
@@ -581,6 +590,13 @@ impl Wire {
     /// (for tests that may run past the server's first keep-alive PING, ~2 s after CONNECT).
     pub fn answer_pings(mut self) -> Wire {
         self.answer_pings = true;
+        self
+    }
+
+    /// From now on, reads wait up to `timeout` instead of [`TIMEOUT`] (for an answer that
+    /// waits its turn behind work the test piles on the server).
+    pub fn patience(mut self, timeout: Duration) -> Wire {
+        self.timeout = timeout;
         self
     }
 
@@ -625,7 +641,7 @@ impl Wire {
     /// Reads until `done(buffer)` returns `Some(n)`, then removes and returns the first `n`
     /// bytes. Panics on timeout or close, showing the buffer.
     pub fn read_until(&mut self, mut done: impl FnMut(&[u8]) -> Option<usize>) -> Vec<u8> {
-        let deadline = Instant::now() + TIMEOUT;
+        let deadline = Instant::now() + self.timeout;
         loop {
             if let Some(n) = done(&self.buf) {
                 return self.buf.drain(..n).collect();
@@ -665,10 +681,10 @@ impl Wire {
         serde_json::from_str(&self.read_info_raw()).expect("checked above")
     }
 
-    /// Reads exactly `expected` within [`TIMEOUT`]; panics at the first differing byte, on
-    /// close or on timeout, showing both sides.
+    /// Reads exactly `expected` within [`TIMEOUT`] (or [`Wire::patience`]); panics at the
+    /// first differing byte, on close or on timeout, showing both sides.
     pub fn expect(&mut self, expected: &[u8]) {
-        let deadline = Instant::now() + TIMEOUT;
+        let deadline = Instant::now() + self.timeout;
         loop {
             while self.answer_pings
                 && self.buf.starts_with(b"PING\r\n")
@@ -708,9 +724,10 @@ impl Wire {
         }
     }
 
-    /// Expects EOF or a reset within [`TIMEOUT`], with no other bytes arriving first.
+    /// Expects EOF or a reset within [`TIMEOUT`] (or [`Wire::patience`]), with no other
+    /// bytes arriving first.
     pub fn expect_closed(&mut self) {
-        let deadline = Instant::now() + TIMEOUT;
+        let deadline = Instant::now() + self.timeout;
         loop {
             if self.answer_pings && self.buf.starts_with(b"PING\r\n") {
                 self.buf.drain(..6);
@@ -720,8 +737,8 @@ impl Wire {
             }
             if !self.fill(deadline) {
                 panic!(
-                    "[{}] expected close, still open after {TIMEOUT:?}",
-                    self.label
+                    "[{}] expected close, still open after {:?}",
+                    self.label, self.timeout
                 );
             }
         }
