@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Impl, ServerProc, Wire};
+use common::{Impl, ServerProc, Wire, TIMEOUT};
 use futures_util::StreamExt;
 
 fn cert(name: &str) -> PathBuf {
@@ -246,8 +246,9 @@ impl TlsWire {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let mut sock = TcpStream::connect(server.client_addr()).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
+        // INFO and the handshake wait up to TIMEOUT: a server that is slow to start serving
+        // (emulated, on a loaded machine) can take more than the 100 ms of a read in `fill`.
+        sock.set_read_timeout(Some(TIMEOUT)).unwrap();
         let mut info = Vec::new();
         let mut byte = [0u8];
         while !info.ends_with(b"\r\n") {
@@ -270,7 +271,13 @@ impl TlsWire {
             .with_client_auth_cert(chain, key)
             .unwrap();
         let name = "localhost".try_into().unwrap();
-        let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock)
+                .unwrap_or_else(|e| panic!("[{identity}] TLS handshake: {e}"));
+        }
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
         TlsWire {
             stream: rustls::StreamOwned::new(conn, sock),
             buf: Vec::new(),
