@@ -342,8 +342,8 @@ pub struct Registered {
     pub others: Vec<Arc<ConnShared>>,
 }
 
-/// `subject` or `subject queue`.
-fn interest_key(subject: &[u8], queue: Option<&[u8]>) -> Vec<u8> {
+/// `subject` or `subject queue`: how interest is keyed (routes and leaf links alike).
+pub(super) fn interest_key(subject: &[u8], queue: Option<&[u8]>) -> Vec<u8> {
     let mut key = subject.to_vec();
     if let Some(queue) = queue {
         key.push(b' ');
@@ -352,7 +352,8 @@ fn interest_key(subject: &[u8], queue: Option<&[u8]>) -> Vec<u8> {
     key
 }
 
-fn split_key(key: &[u8]) -> (&[u8], Option<&[u8]>) {
+/// The subject and queue of an [`interest_key`].
+pub(super) fn split_key(key: &[u8]) -> (&[u8], Option<&[u8]>) {
     match key.iter().position(|&b| b == b' ') {
         Some(i) => (&key[..i], Some(&key[i + 1..])),
         None => (key, None),

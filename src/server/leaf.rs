@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use log::{debug, error, info};
 
 use super::account::Account;
+use super::cluster::interest_key;
 use super::conn::{CloseReason, ConnShared, SubRef, Subscription};
 use super::deliver::{self, LazySizes, Message};
 use super::leaf_info::{LeafConnect, LeafInfo};
@@ -468,7 +469,7 @@ impl LeafSession {
             self.refuse(&text, CloseReason::ProtocolViolation, turn);
             return;
         }
-        let key = link_key(subject, queue);
+        let key: Box<[u8]> = interest_key(subject, queue).into();
         let weight = u64::try_from(weight.max(1)).unwrap_or(1);
         if let Some(existing) = self.shared.subs.get(&key) {
             existing.weight.store(weight, Ordering::Relaxed);
@@ -500,7 +501,7 @@ impl LeafSession {
 
     /// LS-: the peer's interest is gone.
     fn on_unsub(&mut self, subject: &[u8], queue: Option<&[u8]>, turn: &mut Turn) {
-        let key = link_key(subject, queue);
+        let key: Box<[u8]> = interest_key(subject, queue).into();
         let removed = self.shared.subs.lock().remove(&key);
         if let Some(sub) = removed {
             if sub.account.sublist.remove(subject, queue, &sub) {
@@ -517,11 +518,7 @@ impl LeafSession {
         let Some(leaf) = LeafArgs::parse(args, header_len.is_some()) else {
             return;
         };
-        let counts = &mut turn.outputs[self.token()].counts;
-        counts.in_msgs += 1;
-        counts.in_bytes += data.len() as u64;
-        turn.counts.in_msgs += 1;
-        turn.counts.in_bytes += data.len() as u64;
+        turn.count_in(self.token(), data.len());
         let msg = Message {
             subject: leaf.subject,
             reply: leaf.reply,
@@ -654,16 +651,6 @@ impl Role for LeafSession {
             self.leafnodes.dials.push(LeafDial { remote, due });
         }
     }
-}
-
-/// `subject [queue]`: how a link's subscription is keyed (and shown as its sid).
-fn link_key(subject: &[u8], queue: Option<&[u8]>) -> Box<[u8]> {
-    let mut key = subject.to_vec();
-    if let Some(queue) = queue {
-        key.push(b' ');
-        key.extend_from_slice(queue);
-    }
-    key.into()
 }
 
 /// Whether version `given` (`x.y.z`) is at least `min`; an unparsable one is not.

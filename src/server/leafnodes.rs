@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::cluster::{interest_key, split_key};
 use super::conn::ConnShared;
 use super::dialer::DialQueue;
 use super::handover;
@@ -517,23 +518,6 @@ fn lds_of(state: &mut LeafState, account: &Arc<str>) -> String {
         .entry(account.clone())
         .or_insert_with(|| format!("$LDS.{}", super::info::new_cluster_name()))
         .clone()
-}
-
-/// `subject` or `subject queue`.
-fn interest_key(subject: &[u8], queue: Option<&[u8]>) -> Vec<u8> {
-    let mut key = subject.to_vec();
-    if let Some(queue) = queue {
-        key.push(b' ');
-        key.extend_from_slice(queue);
-    }
-    key
-}
-
-fn split_key(key: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match key.iter().position(|&b| b == b' ') {
-        Some(i) => (&key[..i], Some(&key[i + 1..])),
-        None => (key, None),
-    }
 }
 
 /// `LS+ subject\r\n` or `LS+ subject queue weight\r\n`.

@@ -469,11 +469,7 @@ impl RouteSession {
             );
             return;
         };
-        let counts = &mut turn.outputs[self.token()].counts;
-        counts.in_msgs += 1;
-        counts.in_bytes += data.len() as u64;
-        turn.counts.in_msgs += 1;
-        turn.counts.in_bytes += data.len() as u64;
+        turn.count_in(self.token(), data.len());
         let msg = Message {
             subject: routed.subject,
             reply: routed.reply,

@@ -212,6 +212,16 @@ impl Turn {
         }
     }
 
+    /// Counts a message of `bytes` received on connection `token` (a route's or a leaf
+    /// link's; clients count theirs in bulk).
+    pub fn count_in(&mut self, token: usize, bytes: usize) {
+        let counts = &mut self.outputs[token].counts;
+        counts.in_msgs += 1;
+        counts.in_bytes += bytes as u64;
+        self.counts.in_msgs += 1;
+        self.counts.in_bytes += bytes as u64;
+    }
+
     /// The output of connection `token`, listed for writing at the end of the turn.
     #[inline]
     pub fn output(&mut self, token: usize) -> &mut Output {
