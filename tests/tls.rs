@@ -92,6 +92,79 @@ fn server_only_tls_with_a_real_client() {
     }
 }
 
+/// Connects a real client over TLS with the test CA.
+async fn tls_client(server: &ServerProc) -> async_nats::Client {
+    async_nats::ConnectOptions::new()
+        .add_root_certificates(cert("ca.pem"))
+        .require_tls(true)
+        .max_reconnects(Some(0))
+        .connect(format!("tls://{}", server.client_addr()))
+        .await
+        .expect("TLS client connects")
+}
+
+/// Requests and a numbered stream between TLS clients on different reactors (natsd runs
+/// two and deals connections out in turn): other reactors encrypt small batches straight
+/// into a parked reactor's TLS sessions, and nothing may be lost, reordered or garbled.
+async fn requests_and_stream_over_tls(server: &ServerProc) {
+    const REQUESTS: usize = 500;
+    const STREAM: usize = 5000;
+    let responder = tls_client(server).await;
+    let requester = tls_client(server).await;
+    let publisher = tls_client(server).await;
+    let subscriber = tls_client(server).await;
+    let mut service = responder.subscribe("svc").await.unwrap();
+    let mut stream = subscriber.subscribe("stream").await.unwrap();
+    common::settle(&responder).await;
+    common::settle(&subscriber).await;
+    let serving = tokio::spawn(async move {
+        while let Some(request) = service.next().await {
+            let mut answer = b"re:".to_vec();
+            answer.extend_from_slice(&request.payload);
+            let reply = request.reply.expect("request has a reply subject");
+            responder.publish(reply, answer.into()).await.unwrap();
+        }
+    });
+    let streaming = tokio::spawn(async move {
+        for n in 0..STREAM {
+            publisher
+                .publish("stream", n.to_string().into())
+                .await
+                .unwrap();
+        }
+        publisher.flush().await.unwrap();
+    });
+    for n in 0..REQUESTS {
+        let payload = format!("{n}-{}", "x".repeat(n % 300));
+        let reply = tokio::time::timeout(TIMEOUT, requester.request("svc", payload.clone().into()))
+            .await
+            .unwrap_or_else(|_| panic!("request {n} timed out"))
+            .unwrap_or_else(|e| panic!("request {n}: {e}"));
+        assert_eq!(reply.payload, format!("re:{payload}"), "request {n}");
+    }
+    for n in 0..STREAM {
+        let msg = tokio::time::timeout(TIMEOUT, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("stream message {n} missing"))
+            .expect("stream open");
+        assert_eq!(msg.payload, n.to_string(), "stream out of order");
+    }
+    streaming.await.unwrap();
+    serving.abort();
+}
+
+#[test]
+fn requests_and_a_stream_cross_reactors_over_tls() {
+    for imp in Impl::enabled() {
+        let args: &[&str] = match imp {
+            Impl::Natsd => &["--reactors", "2"],
+            Impl::Reference => &[],
+        };
+        let server = ServerProc::start_with_config(imp, &tls_conf(false), args);
+        runtime().block_on(requests_and_stream_over_tls(&server));
+    }
+}
+
 #[test]
 fn verify_requires_a_client_certificate() {
     for imp in Impl::enabled() {

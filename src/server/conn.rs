@@ -14,6 +14,7 @@ use super::account::Account;
 use super::conn_info::{unix_nanos, Activity, ConnMeta, Counts, SubTable};
 use super::imports::StreamImport;
 use super::leafnodes::LeafPeer;
+use super::link::SharedTls;
 use crate::options::ResponsePermission;
 
 /// Why a connection was closed, with the reference's wording (logs and, later, `/connz`).
@@ -149,11 +150,13 @@ pub struct ConnShared {
     pub subs: SubTable,
     /// What the connection is: a client or a route.
     pub role: Role,
-    /// The socket, for writes by another reactor while the owner is parked (plain TCP
-    /// only: `direct` is false with TLS).
+    /// The socket, for writes by another reactor while the owner is parked.
     pub fd: std::os::fd::RawFd,
-    /// Other reactors may write to the socket directly (see `handover`).
+    /// Other reactors may write to the socket directly (see `handover`): a plain socket,
+    /// or TLS once its handshake is done.
     pub direct: AtomicBool,
+    /// The TLS session, for those direct writes (set when its handshake is done).
+    pub tls: OnceLock<SharedTls>,
     /// Serialises writes to the socket and its closing (the invariant is in `handover`).
     pub write_lock: Mutex<()>,
     /// The client understands async INFO (CONNECT `protocol` 1).
@@ -197,6 +200,7 @@ impl ConnShared {
             role,
             fd,
             direct: AtomicBool::new(false),
+            tls: OnceLock::new(),
             write_lock: Mutex::new(()),
             async_info: AtomicBool::new(false),
             leaf: OnceLock::new(),

@@ -17,7 +17,9 @@
 //!
 //! **Direct writes and the write lock.** When the target's reactor is parked in `poll` and
 //! nothing of the target's is unwritten, a small batch is written straight to its socket
-//! instead of waking the owner. The invariant that makes this safe: every write to a
+//! instead of waking the owner; on a TLS connection whose handshake is done, it is
+//! encrypted into the connection's session first (taken with `try_lock`: an owner using
+//! it means the owner is awake, and the batch goes through the hand-over). The invariant that makes this safe: every write to a
 //! connection's socket and the closing of that socket happen under its
 //! [`ConnShared::write_lock`] ([`lock_socket`]); a direct write also checks, under that
 //! lock, that the connection is not closed (the owner sets `closed` before it takes the
@@ -26,6 +28,7 @@
 //! the hand-over lock when it absorbs), so it never overtakes bytes the owner holds.
 
 use std::collections::HashMap;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -282,11 +285,12 @@ impl Staging {
                 && shared.reactors[target.reactor].is_parked()
             {
                 // The owner sleeps with nothing queued: write now rather than wake it.
-                let written = write_direct(&target, &bytes);
-                if written == bytes.len() {
+                let (written, records_left) = write_direct(&target, &bytes);
+                if written == bytes.len() && !records_left {
                     recycle(spare, bytes);
                     continue;
                 }
+                // The owner writes the rest (bytes, or TLS records the socket refused).
                 bytes.drain(..written);
             }
             recycle(spare, append_handover(shared, &target, handover, bytes));
@@ -374,38 +378,78 @@ fn append_handover(
     bytes
 }
 
-/// Writes `bytes` to a connection owned by a parked reactor, straight to its socket, if
-/// nothing of its own is unwritten; returns how much went out (0 when it must wait for
-/// the owner: TLS, unwritten bytes, a write under way, a full socket, an error). Called
-/// with the target's hand-over locked, so nothing else overtakes it.
-fn write_direct(target: &ConnShared, bytes: &[u8]) -> usize {
+/// Writes `bytes` to a connection owned by a parked reactor, straight to its socket (or
+/// through its TLS session), if nothing of its own is unwritten; returns how much it took
+/// (0 when it must wait for the owner: unwritten bytes, a write or read under way, a full
+/// socket, an error), and whether TLS records are left for the owner to write (the socket
+/// filled up). Called with the target's hand-over locked, so nothing else overtakes it.
+fn write_direct(target: &ConnShared, bytes: &[u8]) -> (usize, bool) {
     if !target.direct.load(Ordering::Relaxed) || target.unsent.load(Ordering::Relaxed) != 0 {
-        return 0;
+        return (0, false);
     }
     let Ok(_writing) = target.write_lock.try_lock() else {
-        return 0;
+        return (0, false);
     };
     // Checked under the write lock: a closing owner takes it before shutting the socket.
     if target.is_closed() {
-        return 0;
+        return (0, false);
     }
-    let mut done = 0;
-    while done < bytes.len() {
-        let rest = &bytes[done..];
-        // SAFETY: `fd` is the target's open socket (it cannot close while the write lock
-        // is held and `closed` is not set); the buffer is valid for `rest.len()` bytes.
+    let mut socket = DirectSocket(target.fd);
+    let Some(tls) = target.tls.get() else {
+        return (socket.write_all_it_takes(bytes), false);
+    };
+    // A session in use (the owner reading) or with records the owner has yet to send is
+    // left to the owner.
+    let Some(mut tls) = tls.try_lock().filter(|tls| !tls.wants_write()) else {
+        return (0, false);
+    };
+    let taken = tls.write_plain(bytes).unwrap_or(0);
+    while tls.wants_write() {
+        if tls.write_tls_to(&mut socket).is_err() {
+            return (taken, true);
+        }
+    }
+    (taken, false)
+}
+
+/// A connection's socket, written by a reactor that does not own it (under its write
+/// lock, see the module documentation).
+struct DirectSocket(std::os::fd::RawFd);
+
+impl DirectSocket {
+    /// Writes as much of `bytes` as the socket takes now; returns how much.
+    fn write_all_it_takes(&mut self, bytes: &[u8]) -> usize {
+        let mut done = 0;
+        while done < bytes.len() {
+            match self.write(&bytes[done..]) {
+                Ok(n) => done += n,
+                Err(_) => break,
+            }
+        }
+        done
+    }
+}
+
+impl Write for DirectSocket {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        // SAFETY: the descriptor is the target's open socket (it cannot close while the
+        // write lock is held and `closed` is not set); the buffer is valid for its length.
         let n = unsafe {
             libc::send(
-                target.fd,
-                rest.as_ptr().cast(),
-                rest.len(),
+                self.0,
+                bytes.as_ptr().cast(),
+                bytes.len(),
                 libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
             )
         };
-        if n <= 0 {
-            break;
+        match n {
+            n if n > 0 => Ok(n as usize),
+            0 => Err(io::ErrorKind::WriteZero.into()),
+            _ => Err(io::Error::last_os_error()),
         }
-        done += n as usize;
     }
-    done
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }

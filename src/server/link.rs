@@ -1,8 +1,14 @@
 //! A connection's transport as its owner reactor drives it: the socket, the TLS session
 //! when there is one, and the socket's readiness kept as data (edge-triggered
 //! registration: a flag stays set until a read or write says `WouldBlock`).
+//!
+//! The TLS session sits behind a lock ([`SharedTls`]) so that, once its handshake is done,
+//! another reactor can encrypt a small batch into it and write it to the socket while the
+//! owner is parked (see `handover`); every write of TLS records to the socket happens with
+//! that lock held.
 
 use std::io::{self, Read, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use log::debug;
 use mio::net::TcpStream;
@@ -11,11 +17,35 @@ use super::conn::ConnShared;
 use super::turn::Output;
 use crate::tls::TlsSession;
 
+/// A connection's TLS session, shared by its owner with other reactors' direct writes.
+#[derive(Clone, Debug)]
+pub struct SharedTls(Arc<Mutex<TlsSession>>);
+
+impl SharedTls {
+    pub fn new(session: TlsSession) -> Self {
+        SharedTls(Arc::new(Mutex::new(session)))
+    }
+
+    /// The session, for the owner (waits for a direct write under way).
+    pub fn lock(&self) -> MutexGuard<'_, TlsSession> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The session, unless someone else is using it (a direct writer then stands back).
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, TlsSession>> {
+        match self.0.try_lock() {
+            Ok(session) => Some(session),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+}
+
 /// The socket, its TLS session, and its readiness.
 pub struct Link {
     pub sock: TcpStream,
     /// The TLS session (clients: after the plain-text INFO; routes: from the start).
-    pub tls: Option<TlsSession>,
+    pub tls: Option<SharedTls>,
     /// The peer may speak plain text instead (`allow_non_tls`): its first byte decides.
     tls_optional: bool,
     /// The handshake's outcome has been logged.
@@ -30,7 +60,7 @@ impl Link {
     pub fn new(sock: TcpStream, tls: Option<TlsSession>, tls_optional: bool) -> Self {
         Link {
             sock,
-            tls,
+            tls: tls.map(SharedTls::new),
             tls_optional,
             tls_announced: false,
             readable: false,
@@ -41,7 +71,9 @@ impl Link {
 
     /// The TLS handshake is under way.
     pub fn is_handshaking(&self) -> bool {
-        self.tls.as_ref().is_some_and(TlsSession::is_handshaking)
+        self.tls
+            .as_ref()
+            .is_some_and(|tls| tls.lock().is_handshaking())
     }
 
     /// With `allow_non_tls`, decides from the peer's first byte whether it speaks TLS (a
@@ -78,9 +110,10 @@ impl Link {
     /// Reads input: from the socket, or decrypted through TLS. `Interrupted` means "TLS
     /// consumed bytes but has no plain text yet: read again".
     pub fn read_input(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(tls) = self.tls.as_mut() else {
+        let Some(tls) = self.tls.as_ref() else {
             return self.sock.read(buf);
         };
+        let mut tls = tls.lock();
         match tls.read_plain(buf) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             done => return done,
@@ -88,10 +121,7 @@ impl Link {
         if tls.read_tls_from(&mut self.sock)? == 0 {
             return Ok(0);
         }
-        self.flush_tls()?;
-        let Some(tls) = self.tls.as_mut() else {
-            return Ok(0);
-        };
+        flush_records(&mut tls, &mut self.sock, &mut self.writable)?;
         match tls.read_plain(buf) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 Err(io::ErrorKind::Interrupted.into())
@@ -102,57 +132,56 @@ impl Link {
 
     /// Writes queued TLS records until done or the socket is full (then `writable` drops).
     pub fn flush_tls(&mut self) -> io::Result<()> {
-        let Some(tls) = self.tls.as_mut() else {
-            return Ok(());
-        };
-        while tls.wants_write() {
-            match tls.write_tls_to(&mut self.sock) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.writable = false;
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        match self.tls.as_ref() {
+            Some(tls) => flush_records(&mut tls.lock(), &mut self.sock, &mut self.writable),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Writes the output's unwritten bytes: straight to the socket, or through TLS.
     pub fn write_output(&mut self, out: &mut Output) -> io::Result<()> {
+        let Some(tls) = self.tls.as_ref() else {
+            while out.wpos < out.wbuf.len() && self.writable {
+                match self.sock.write(&out.wbuf[out.wpos..]) {
+                    Ok(0) => break,
+                    Ok(n) => out.wpos += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(());
+        };
+        let mut tls = tls.lock();
         while out.wpos < out.wbuf.len() && self.writable {
-            let pending = &out.wbuf[out.wpos..];
-            let written = match self.tls.as_mut() {
-                None => self.sock.write(pending),
-                Some(tls) => tls.write_plain(pending),
-            };
-            match written {
+            match tls.write_plain(&out.wbuf[out.wpos..]) {
                 Ok(0) => break,
                 Ok(n) => out.wpos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.tls.is_none() => {
-                    self.writable = false;
-                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
-            self.flush_tls()?;
+            flush_records(&mut tls, &mut self.sock, &mut self.writable)?;
         }
-        self.flush_tls()
+        flush_records(&mut tls, &mut self.sock, &mut self.writable)
     }
 
     /// Everything written, TLS records included.
     pub fn output_done(&self, out: &Output) -> bool {
-        out.wpos == out.wbuf.len() && !self.tls.as_ref().is_some_and(TlsSession::wants_write)
+        out.wpos == out.wbuf.len()
+            && !self
+                .tls
+                .as_ref()
+                .is_some_and(|tls| tls.lock().wants_write())
     }
 
     /// Sends TLS `close_notify` once the handshake is done (best effort, on closing).
     pub fn close_tls(&mut self) {
-        if let Some(tls) = self.tls.as_mut() {
+        if let Some(tls) = self.tls.as_ref() {
+            let mut tls = tls.lock();
             if !tls.is_handshaking() {
                 tls.send_close_notify();
-                let _ = self.flush_tls();
+                let _ = flush_records(&mut tls, &mut self.sock, &mut self.writable);
             }
         }
     }
@@ -163,7 +192,10 @@ impl Link {
         if self.tls_announced {
             return false;
         }
-        let Some((version, cipher)) = self.tls.as_ref().and_then(TlsSession::protocol_and_cipher)
+        let Some((version, cipher)) = self
+            .tls
+            .as_ref()
+            .and_then(|tls| tls.lock().protocol_and_cipher())
         else {
             return false;
         };
@@ -177,4 +209,25 @@ impl Link {
         debug!("{prefix}TLS version {version}, cipher suite {cipher}");
         true
     }
+}
+
+/// Writes a session's queued TLS records until done or the socket is full (then
+/// `writable` drops).
+fn flush_records(
+    tls: &mut TlsSession,
+    sock: &mut impl Write,
+    writable: &mut bool,
+) -> io::Result<()> {
+    while tls.wants_write() {
+        match tls.write_tls_to(sock) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                *writable = false;
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

@@ -26,7 +26,7 @@ use super::conn::{CloseReason, ConnShared, Role};
 use super::conn_info::TlsPeerCert;
 use super::handover::{self, LameDuckStep};
 use super::leaf::{self, LeafOrigin, LeafSession};
-use super::link::Link;
+use super::link::{Link, SharedTls};
 use super::route::{self, Origin, RouteSession};
 use super::session::Session;
 use super::stats::Snapshot;
@@ -717,11 +717,11 @@ impl Reactor {
         if !conn.link.announce_tls(conn.session.shared()) {
             return;
         }
-        let chain = conn
-            .link
-            .tls
-            .as_ref()
-            .and_then(TlsSession::peer_certificates);
+        let Some(tls) = conn.link.tls.clone() else {
+            return;
+        };
+        let session = tls.lock();
+        let chain = session.peer_certificates();
         if let Some(chain) = chain.filter(|c| !c.is_empty()) {
             let certs = chain.iter().map(|c| TlsPeerCert::of(c)).collect();
             conn.session
@@ -730,6 +730,12 @@ impl Reactor {
         }
         if let Session::Client(client) = &mut conn.session {
             client.tls_established(chain, &self.turn.settings);
+        }
+        drop(session);
+        // Other reactors may now write to it directly, through the session.
+        let shared = conn.session.shared();
+        if shared.tls.set(tls).is_ok() {
+            shared.direct.store(true, Ordering::Relaxed);
         }
     }
 
@@ -757,7 +763,7 @@ impl Reactor {
         conn.needed = fed.incomplete.unwrap_or(0);
         if let Some((tls, timeout)) = self.turn.take_tls_start() {
             // A leaf's hub asked for TLS after its INFO: what follows is inside TLS.
-            conn.link.tls = Some(tls);
+            conn.link.tls = Some(SharedTls::new(tls));
             conn.session.shared().direct.store(false, Ordering::Relaxed);
             let due = Instant::now() + timeout;
             self.turn.schedule(token, due, TimerKind::TlsTimeout);
