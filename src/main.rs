@@ -7,6 +7,7 @@ use natsd::configure::{self, lines};
 use natsd::{logging, process, signal_cmd, Server};
 
 fn main() {
+    process::use_one_malloc_arena();
     let args: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())

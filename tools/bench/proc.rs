@@ -42,6 +42,26 @@ pub fn status_bytes(pid: u32, field: &str) -> io::Result<u64> {
         })
 }
 
+/// The process's private memory (USS: `Private_Clean` + `Private_Dirty` from
+/// /proc/<pid>/smaps_rollup), in bytes: its RSS without the pages it shares with other
+/// processes, such as those of a shared libc.
+pub fn private_bytes(pid: u32) -> io::Result<u64> {
+    let rollup = fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))?;
+    let kb = |field: &str| {
+        rollup
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    match (kb("Private_Clean"), kb("Private_Dirty")) {
+        (Some(clean), Some(dirty)) => Ok((clean + dirty) * 1024),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("no private memory in /proc/{pid}/smaps_rollup"),
+        )),
+    }
+}
+
 /// Raises this process's open-file limit to its hard limit, so thousands of
 /// connections fit (servers started from here inherit it too).
 pub fn raise_fd_limit() {
@@ -69,5 +89,7 @@ mod tests {
         assert!(status_bytes(pid, "VmRSS").unwrap() > 0);
         assert!(status_bytes(pid, "VmHWM").unwrap() > 0);
         assert!(status_bytes(pid, "NoSuchField").is_err());
+        let private = private_bytes(pid).unwrap();
+        assert!(private > 0 && private <= status_bytes(pid, "VmRSS").unwrap() + (1 << 20));
     }
 }

@@ -288,6 +288,11 @@ pub fn run(spec: &Spec, target: &Target) -> Res<Report> {
         Ok(total)
     };
     let idle_rss = rss()?;
+    let mut idle_private = 0;
+    for &pid in &target.pids {
+        idle_private += proc::private_bytes(pid)
+            .map_err(|e| format!("{}: server process {pid}: {e}", spec.label))?;
+    }
     let cpu_before = cpu_seconds()?;
     let mut report = run_scenario(spec, target)?;
     let cpu = cpu_seconds()? - cpu_before;
@@ -321,6 +326,12 @@ pub fn run(spec: &Spec, target: &Target) -> Res<Report> {
         "MB",
         Better::Lower,
         idle_rss as f64 / 1e6,
+    );
+    report.add(
+        "server_idle_uss_mb",
+        "MB",
+        Better::Lower,
+        idle_private as f64 / 1e6,
     );
     report.add(
         "server_settled_rss_mb",
