@@ -275,9 +275,24 @@ impl Cluster {
         Ok(Registered { dump, others })
     }
 
-    /// Forgets a closed route; returns whether it was registered.
-    pub fn unregister(&self, cid: u64) -> bool {
-        self.lock().routes.remove(&cid).is_some()
+    /// Forgets a closed route; returns it if it was registered.
+    pub fn unregister(&self, cid: u64) -> Option<RouteEntry> {
+        self.lock().routes.remove(&cid)
+    }
+
+    /// A route we dialled (to `url`, a configured one when `explicit`) turned out to
+    /// duplicate the registered route to `remote_id`: that route takes the dial over, so
+    /// that it is dialled again should it close. When two servers dial each other at once,
+    /// each may keep the connection the other closes; without this neither would dial again
+    /// (nats-server's `addRoute` "upgrades" the kept route "to solicited" likewise).
+    pub fn adopt_dial(&self, remote_id: &str, url: &RouteUrl, explicit: bool) {
+        let mut state = self.lock();
+        let kept = state.routes.values_mut().find(|r| r.remote_id == remote_id);
+        if let Some(route) = kept {
+            route.meta.did_solicit = true;
+            route.meta.is_configured = explicit;
+            route.meta.url = Some(url.clone());
+        }
     }
 
     /// Stops advertising the client URLs of route `cid`'s server (lame duck mode).

@@ -316,6 +316,9 @@ impl RouteSession {
                 shared.prefix(),
                 info.server_id
             );
+            if let Origin::Dialled { url, explicit, .. } = &self.origin {
+                self.cluster.adopt_dial(&info.server_id, url, *explicit);
+            }
             turn.close(token, CloseReason::DuplicateRoute, false);
             return;
         };
@@ -601,14 +604,21 @@ impl Role for RouteSession {
             }
         }
         let cluster = &self.cluster;
-        if cluster.unregister(shared.cid) {
+        let entry = cluster.unregister(shared.cid);
+        if entry.is_some() {
             turn.shared.client_urls_changed();
             turn.shared.leaf_urls_changed();
         }
         if turn.shared.is_shutting_down() {
             return;
         }
-        let Origin::Dialled { url, explicit, .. } = self.origin else {
+        // A route we accepted is dialled again if it took over a dial (see
+        // `Cluster::adopt_dial`).
+        let dial = match self.origin {
+            Origin::Dialled { url, explicit, .. } => Some((url, explicit)),
+            Origin::Accepted => entry.and_then(|e| Some((e.meta.url?, e.meta.is_configured))),
+        };
+        let Some((url, explicit)) = dial else {
             return;
         };
         // Not again to ourselves, nor to a server reached another way meanwhile; only
