@@ -29,6 +29,7 @@ use serde_json::Value;
 pub mod cluster;
 pub mod http;
 pub mod jwt;
+pub mod proxy;
 
 /// How long a read waits for expected bytes (and a server for its ports file) before failing.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
