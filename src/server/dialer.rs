@@ -65,6 +65,12 @@ impl<J: Due> DialQueue<J> {
         self.ready.notify_one();
     }
 
+    /// How many dials are queued.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn len(&self) -> usize {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).0.len()
+    }
+
     /// Ends the dialer thread.
     pub fn stop(&self) {
         self.jobs.lock().unwrap_or_else(|e| e.into_inner()).1 = true;

@@ -801,6 +801,40 @@ mod tests {
         assert_eq!(bed.take_output(member), "MSG foo 2 rep 2\r\nho\r\n");
     }
 
+    /// Both servers dialled each other at once and each registered the connection the
+    /// other dialled: our dialled one is the duplicate, and when the peer closes the one we
+    /// kept (its duplicate), that one is dialled again.
+    #[test]
+    fn a_kept_route_takes_over_the_dial_of_its_duplicate() {
+        let url = "nats://127.0.0.1:7777";
+        let mut opts = clustered();
+        opts.cluster.routes = vec![url.into()];
+        let mut bed = TestBed::new(opts);
+        let cluster = bed.turn.shared.cluster.clone().expect("clustered");
+        let queued = cluster.dials.len();
+        let kept = bed.registered_route("PEER");
+        let dialled = bed.dialled_route(url);
+        bed.feed(
+            dialled,
+            "INFO {\"server_id\":\"PEER\",\"name\":\"PEER\",\"cluster\":\"c1\"}\r\n",
+        );
+        assert_eq!(
+            bed.closing(dialled).map(|c| c.reason),
+            Some(CloseReason::DuplicateRoute)
+        );
+        let meta = &cluster.routes()[0].2;
+        assert!(
+            meta.did_solicit && meta.is_configured,
+            "upgraded to solicited"
+        );
+        bed.hang_up(kept);
+        assert_eq!(
+            cluster.dials.len(),
+            queued + 1,
+            "the kept route is dialled again"
+        );
+    }
+
     #[test]
     fn a_route_to_ourselves_is_closed_as_a_duplicate() {
         let mut bed = TestBed::new(clustered());

@@ -146,6 +146,23 @@ impl TestBed {
         })
     }
 
+    /// A new route we dialled to `url` (a configured route); our hello is discarded.
+    pub fn dialled_route(&mut self, url: &str) -> usize {
+        let cluster = self.turn.shared.cluster.clone().expect("a clustered bed");
+        let url = RouteUrl::parse(url).expect("a route URL");
+        let addr = url.host_port().parse().expect("an address");
+        let origin = Origin::Dialled {
+            url,
+            explicit: true,
+            addr,
+        };
+        let token = self.connect(Role::Route, |shared, turn| {
+            Session::Route(RouteSession::start(shared, cluster, origin, turn))
+        });
+        self.take_output(token);
+        token
+    }
+
     /// An accepted route from server `peer` of cluster `c1`, registered, with its hello
     /// taken.
     pub fn registered_route(&mut self, peer: &str) -> usize {
