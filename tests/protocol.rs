@@ -927,3 +927,44 @@ fn silent_close_client_err() {
         ),
     );
 }
+
+// ---------------------------------------------------------------- output queued before a close
+
+/// Answers queued before an error (or the end of the client's input) are written before
+/// the connection closes, as the reference writes them: `+OK` and `PONG` in the same read as
+/// the operation that closes it.
+#[test]
+fn queued_output_is_written_before_a_close() {
+    check(
+        &defaults(),
+        &t()
+            // Verbose by default: the SUB's +OK, then an HPUB without headers granted.
+            .send("SUB foo 1\r\nHPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n")
+            .expect(OK)
+            .expect_closed()
+            // A parser error after a PING in the same read.
+            .conn(1)
+            .send("PING\r\nPUB foo x\r\n")
+            .expect("PONG\r\n")
+            .expect_closed()
+            .conn(2)
+            .send("PING\r\nPUB foo 1\r\nxyz\r\n")
+            .expect(format!("PONG\r\n{ERR_UNKNOWN_OP}"))
+            .expect_closed()
+            // A bad CONNECT, a client's -ERR.
+            .conn(3)
+            .send(format!("{QUIET}PING\r\nCONNECT {{\r\n"))
+            .expect("PONG\r\n")
+            .expect_closed()
+            .conn(4)
+            .send("PING\r\n-ERR 'x'\r\n")
+            .expect("PONG\r\n")
+            .expect_closed()
+            // The end of the client's input right after a PING.
+            .conn(5)
+            .send("PING\r\nSUB foo 1\r\n")
+            .end_input()
+            .expect("PONG\r\n+OK\r\n")
+            .expect_closed(),
+    );
+}

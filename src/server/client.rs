@@ -176,7 +176,7 @@ impl ClientSession {
         self.liveness.reschedule(due);
         if self.opts.apply_connect(json).is_err() {
             error!("{}invalid CONNECT document", self.shared.prefix());
-            turn.close(token, CloseReason::ProtocolViolation, false);
+            turn.close(token, CloseReason::ProtocolViolation);
             return;
         }
         let shared = &self.shared;
@@ -307,7 +307,7 @@ impl ClientSession {
     /// A connected client whose user a reload removed or moved to another account: closed
     /// without an `-ERR`, as the reference does.
     fn revoke(&mut self, turn: &mut Turn) {
-        turn.close(self.token(), CloseReason::AuthenticationFailure, false);
+        turn.close(self.token(), CloseReason::AuthenticationFailure);
     }
 
     /// New permissions for a connected client: subscriptions they no longer allow are
@@ -430,7 +430,7 @@ impl ClientSession {
         }
         if self.max_subscriptions(turn) == Some(0) {
             self.subscriptions_exceeded(turn);
-            turn.close(self.token(), CloseReason::MaxSubscriptionsExceeded, false);
+            turn.close(self.token(), CloseReason::MaxSubscriptionsExceeded);
             return false;
         }
         let opts = &turn.settings.opts;
@@ -879,7 +879,7 @@ impl Role for ClientSession {
                     self.shared.prefix(),
                     String::from_utf8_lossy(text)
                 );
-                turn.close(self.token(), CloseReason::ParseError, false);
+                turn.close(self.token(), CloseReason::ParseError);
             }
             // Route and leaf operations come only from their parsers.
             Op::Info(_)

@@ -50,6 +50,22 @@ pub enum CloseReason {
     DuplicateRemoteLeafnode,
 }
 
+impl CloseReason {
+    /// Whether what is queued for the connection is written before it closes: always, as
+    /// in the reference, except after a failed read or write, for a slow consumer and after
+    /// a failed TLS handshake.
+    pub fn flushes(self) -> bool {
+        !matches!(
+            self,
+            CloseReason::ReadError
+                | CloseReason::WriteError
+                | CloseReason::SlowConsumerPendingBytes
+                | CloseReason::SlowConsumerWriteDeadline
+                | CloseReason::TlsHandshakeFailure
+        )
+    }
+}
+
 impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -167,7 +167,7 @@ impl LeafSession {
             return;
         }
         let Ok(connect) = serde_json::from_slice::<LeafConnect>(json) else {
-            turn.close(self.token(), CloseReason::ProtocolViolation, false);
+            turn.close(self.token(), CloseReason::ProtocolViolation);
             return;
         };
         let Some(account) = self.authorize(&connect, turn) else {
@@ -276,7 +276,7 @@ impl LeafSession {
     /// Spoke: an INFO from our hub (leafnodes.md §2.2).
     fn on_info(&mut self, json: &[u8], turn: &mut Turn) {
         let Ok(info) = serde_json::from_slice::<LeafInfo>(json) else {
-            turn.close(self.token(), CloseReason::ProtocolViolation, false);
+            turn.close(self.token(), CloseReason::ProtocolViolation);
             return;
         };
         let LeafOrigin::Solicited { remote, url } = &self.origin else {
@@ -290,7 +290,7 @@ impl LeafSession {
             Phase::AwaitingInfo => {
                 if info.client_id == 0 || info.leafnode_urls.is_none() {
                     error!("{}attempted to connect to wrong port", self.shared.prefix());
-                    turn.close(self.token(), CloseReason::WrongPort, false);
+                    turn.close(self.token(), CloseReason::WrongPort);
                     return;
                 }
                 self.hub_cluster = info.cluster.clone();
@@ -308,14 +308,14 @@ impl LeafSession {
                     let Ok(session) = session.map_err(|e| {
                         error!("{}TLS setup failed: {e}", self.shared.prefix());
                     }) else {
-                        turn.close(self.token(), CloseReason::TlsHandshakeFailure, false);
+                        turn.close(self.token(), CloseReason::TlsHandshakeFailure);
                         return;
                     };
                     let timeout = crate::options::seconds_or(tls.timeout, Duration::from_secs(2));
                     turn.start_tls(session, timeout);
                 }
                 let Some(connect) = self.connect_line(&info, url, turn) else {
-                    turn.close(self.token(), CloseReason::ClientClosed, false);
+                    turn.close(self.token(), CloseReason::ClientClosed);
                     return;
                 };
                 turn.send(self.token(), &connect, "CONNECT");
@@ -605,7 +605,7 @@ impl Role for LeafSession {
                 "Authentication Timeout",
                 CloseReason::AuthenticationTimeout,
             ),
-            Phase::AwaitingInfo => turn.close(token, CloseReason::ReadError, false),
+            Phase::AwaitingInfo => turn.close(token, CloseReason::ReadError),
             Phase::AwaitingConnectInfo => {
                 error!(
                     "{}Stale Leaf Node Connection - Closing",

@@ -296,7 +296,7 @@ impl Reactor {
         }
         for (token, cid) in inbox.close {
             if self.live(token, cid) {
-                self.turn.close(token, CloseReason::RouteRemoved, false);
+                self.turn.close(token, CloseReason::RouteRemoved);
             }
         }
         for (sock, addr, cid) in inbox.leaves {
@@ -351,7 +351,7 @@ impl Reactor {
                     matches!(c.session, Session::Client(_)) && !self.turn.is_closing(*token)
                 });
                 if let Some((token, _)) = open {
-                    self.turn.close(token, CloseReason::ServerShutdown, true);
+                    self.turn.close(token, CloseReason::ServerShutdown);
                 }
             }
         }
@@ -623,7 +623,7 @@ impl Reactor {
             };
             let conn = &mut self.conns[token];
             match result {
-                Ok((0, _)) => self.turn.close(token, CloseReason::ClientClosed, false),
+                Ok((0, _)) => self.turn.close(token, CloseReason::ClientClosed),
                 Ok((n, asked)) => {
                     budget = budget.saturating_sub(n);
                     conn.last_read = Instant::now();
@@ -653,7 +653,7 @@ impl Reactor {
                         }
                         _ => CloseReason::ReadError,
                     };
-                    self.turn.close(token, reason, false);
+                    self.turn.close(token, reason);
                 }
             }
         }
@@ -861,8 +861,7 @@ impl Reactor {
         let conn = &self.conns[token];
         if conn.link.is_handshaking() {
             error!("{}TLS handshake timeout", conn.session.shared().prefix());
-            self.turn
-                .close(token, CloseReason::TlsHandshakeFailure, false);
+            self.turn.close(token, CloseReason::TlsHandshakeFailure);
         }
     }
 
@@ -889,7 +888,7 @@ impl Reactor {
                 out.pending()
             );
             self.turn
-                .close(token, CloseReason::SlowConsumerWriteDeadline, false);
+                .close(token, CloseReason::SlowConsumerWriteDeadline);
         }
     }
 
@@ -939,7 +938,7 @@ impl Reactor {
             conn.link.write_output(out)
         };
         if written.is_err() {
-            self.turn.close(token, CloseReason::WriteError, false);
+            self.turn.close(token, CloseReason::WriteError);
             return;
         }
         if conn.link.output_done(out) {
@@ -1000,7 +999,7 @@ impl Reactor {
         self.turn.staging.hand_over(&self.turn.shared);
         let tokens: Vec<usize> = self.conns.iter().map(|(t, _)| t).collect();
         for token in tokens {
-            self.turn.close(token, CloseReason::ServerShutdown, true);
+            self.turn.close(token, CloseReason::ServerShutdown);
         }
         for token in self.turn.take_closing() {
             self.teardown(token);

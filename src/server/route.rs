@@ -171,7 +171,7 @@ impl RouteSession {
     fn on_connect(&mut self, json: &[u8], turn: &mut Turn) {
         let token = self.token();
         let Ok(connect) = serde_json::from_slice::<RouteConnect>(json) else {
-            turn.close(token, CloseReason::ProtocolViolation, false);
+            turn.close(token, CloseReason::ProtocolViolation);
             return;
         };
         let cluster_opts = &turn.settings.opts.cluster;
@@ -226,7 +226,7 @@ impl RouteSession {
     fn on_info(&mut self, json: &[u8], turn: &mut Turn) {
         let token = self.token();
         let Ok(info) = serde_json::from_slice::<RouteInfo>(json) else {
-            turn.close(token, CloseReason::ProtocolViolation, false);
+            turn.close(token, CloseReason::ProtocolViolation);
             return;
         };
         let our = &turn.settings.info;
@@ -236,7 +236,7 @@ impl RouteSession {
                 self.cluster.lock().self_addrs.insert(*addr);
             }
             self.remote_id = Some(info.server_id);
-            turn.close(token, CloseReason::DuplicateRoute, false);
+            turn.close(token, CloseReason::DuplicateRoute);
             return;
         }
         if !info.cluster.is_empty() {
@@ -247,7 +247,7 @@ impl RouteSession {
                     drop(state);
                     // A dynamic peer adopts our name when it reads our INFO.
                     self.quick_redial = info.cluster_dynamic;
-                    turn.close(token, CloseReason::ClusterNameConflict, false);
+                    turn.close(token, CloseReason::ClusterNameConflict);
                     return;
                 }
                 state.name = info.cluster.clone();
@@ -274,7 +274,7 @@ impl RouteSession {
                 self.shared.prefix(),
                 info.server_name
             );
-            turn.close(token, CloseReason::DuplicateServerName, false);
+            turn.close(token, CloseReason::DuplicateServerName);
             return;
         }
         self.register(info, turn);
@@ -319,7 +319,7 @@ impl RouteSession {
             if let Origin::Dialled { url, explicit, .. } = &self.origin {
                 self.cluster.adopt_dial(&info.server_id, url, *explicit);
             }
-            turn.close(token, CloseReason::DuplicateRoute, false);
+            turn.close(token, CloseReason::DuplicateRoute);
             return;
         };
         debug!(
@@ -545,7 +545,7 @@ impl Role for RouteSession {
                     self.shared.prefix(),
                     String::from_utf8_lossy(text)
                 );
-                turn.close(self.token(), CloseReason::ParseError, false);
+                turn.close(self.token(), CloseReason::ParseError);
             }
             // Client and leaf operations come only from their parsers.
             Op::Pub { .. }

@@ -171,7 +171,7 @@ fn parse_error(shared: &ConnShared, err: ParseError, rest: &[u8], turn: &mut Tur
                 "{prefix}processing error: proto='{}...'",
                 logging::quote_payload(&rest[..rest.len().min(32)], 0)
             );
-            turn.close(token, CloseReason::ProtocolViolation, false);
+            turn.close(token, CloseReason::ProtocolViolation);
         }
     }
 }

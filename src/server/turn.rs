@@ -35,7 +35,7 @@ const MIN_SHARE: usize = 16 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Closing {
     pub reason: CloseReason,
-    /// Write what is queued (an `-ERR`) first.
+    /// Write what is queued (answers, messages, an `-ERR`) first.
     pub flush: bool,
 }
 
@@ -261,14 +261,15 @@ impl Turn {
     /// Queues `-ERR '<text>'` and closes the connection once it is written.
     pub fn send_err_and_close(&mut self, token: usize, text: &str, reason: CloseReason) {
         self.send_err(token, text);
-        self.close(token, reason, true);
+        self.close(token, reason);
     }
 
-    /// Marks a connection to close at the end of the turn; `flush` sends what is queued
-    /// (an `-ERR`) first. Deliveries to it stop at once.
-    pub fn close(&mut self, token: usize, reason: CloseReason, flush: bool) {
+    /// Marks a connection to close at the end of the turn, after writing what is queued
+    /// when the reason allows ([`CloseReason::flushes`]). Deliveries to it stop at once.
+    pub fn close(&mut self, token: usize, reason: CloseReason) {
         let out = &mut self.outputs[token];
         if out.closing.is_none() {
+            let flush = reason.flushes();
             out.closing = Some(Closing { reason, flush });
             out.shared.closed.store(true, Ordering::Relaxed);
             self.closing.push(token);
@@ -290,7 +291,7 @@ impl Turn {
             self.outputs[token].shared.prefix(),
             self.settings.opts.max_pending
         );
-        self.close(token, CloseReason::SlowConsumerPendingBytes, false);
+        self.close(token, CloseReason::SlowConsumerPendingBytes);
     }
 
     /// Schedules a timer for connection `token`.

@@ -602,6 +602,13 @@ impl Wire {
         self
     }
 
+    /// Shuts down the client's write side: the server reads the end of the stream.
+    pub fn end_input(&mut self) {
+        if let Err(e) = self.stream.shutdown(std::net::Shutdown::Write) {
+            eprintln!("[{}] shutdown failed: {e}", self.label);
+        }
+    }
+
     /// Writes all of `bytes`. A write error (the server already closed) is only reported on
     /// stderr: the reads that follow show what really happened.
     pub fn send(&mut self, bytes: &[u8]) {
@@ -771,6 +778,8 @@ impl Wire {
 pub enum Step {
     /// Client writes these bytes.
     Send(Vec<u8>),
+    /// Client shuts down its write side (the server reads the end of the stream).
+    EndInput,
     /// Server must send exactly these bytes next.
     Expect(Vec<u8>),
     /// Server must close the connection, sending nothing more.
@@ -785,6 +794,7 @@ impl fmt::Debug for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::Send(b) => write!(f, "Send({})", esc(b)),
+            Step::EndInput => write!(f, "EndInput"),
             Step::Expect(b) => write!(f, "Expect({})", esc(b)),
             Step::ExpectClosed => write!(f, "ExpectClosed"),
             Step::Silence(ms) => write!(f, "Silence({ms}ms)"),
@@ -823,6 +833,11 @@ impl Transcript {
     /// Adds [`Step::Send`].
     pub fn send(self, bytes: impl AsRef<[u8]>) -> Self {
         self.step(Step::Send(bytes.as_ref().to_vec()))
+    }
+
+    /// Adds [`Step::EndInput`].
+    pub fn end_input(self) -> Self {
+        self.step(Step::EndInput)
     }
 
     /// Adds [`Step::Expect`].
@@ -878,6 +893,7 @@ pub fn run(server: &TestServer, t: &Transcript) -> Infos {
         });
         match step {
             Step::Send(b) => w.send(b),
+            Step::EndInput => w.end_input(),
             Step::Expect(b) => w.expect(b),
             Step::ExpectClosed => w.expect_closed(),
             Step::Silence(ms) => w.expect_silence(Duration::from_millis(*ms)),
