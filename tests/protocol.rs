@@ -968,3 +968,27 @@ fn queued_output_is_written_before_a_close() {
             .expect_closed(),
     );
 }
+
+// ---------------------------------------------------------------- INFO from a client
+
+/// A client's INFO is decoded and dropped; one that does not decode closes the connection
+/// without an -ERR. The arguments run from the first byte after the verb that is not a
+/// blank, even a line end.
+#[test]
+fn client_info_must_decode() {
+    check(
+        &defaults(),
+        &t().send("INFO {\"server_id\":\"x\"}\r\nINFO null\r\nINFO\n{}\r\n")
+            .ping_pong()
+            .conn(1)
+            .send(format!("{QUIET}PING\r\nINFO {{bad\r\n"))
+            .expect("PONG\r\n")
+            .expect_closed()
+            .conn(2)
+            .send("INFO\r\n")
+            .expect_closed()
+            .conn(3)
+            .send("INFO 7\r\n")
+            .expect_closed(),
+    );
+}

@@ -166,6 +166,21 @@ impl ClientSession {
         }
     }
 
+    /// INFO from a client: ignored if it is a JSON object (or `null`), as the reference
+    /// decodes it and drops it; anything else closes the connection without an `-ERR`.
+    fn on_info(&mut self, json: &[u8], turn: &mut Turn) {
+        let decodes = serde_json::from_slice::<serde_json::Value>(json)
+            .is_ok_and(|v| v.is_object() || v.is_null());
+        if !decodes {
+            error!(
+                "{}invalid INFO document: {}",
+                self.shared.prefix(),
+                String::from_utf8_lossy(json)
+            );
+            turn.close(self.token(), CloseReason::ProtocolViolation);
+        }
+    }
+
     fn on_connect(&mut self, json: &[u8], turn: &mut Turn) {
         let now = Instant::now();
         let interval = turn.settings.opts.ping_interval.min(FIRST_PING_INTERVAL);
@@ -881,9 +896,9 @@ impl Role for ClientSession {
                 );
                 turn.close(self.token(), CloseReason::ParseError);
             }
+            Op::Info(json) => self.on_info(json, turn),
             // Route and leaf operations come only from their parsers.
-            Op::Info(_)
-            | Op::Ok
+            Op::Ok
             | Op::Ignored
             | Op::RouteSub { .. }
             | Op::RouteUnsub { .. }
