@@ -992,3 +992,39 @@ fn client_info_must_decode() {
             .expect_closed(),
     );
 }
+
+// ---------------------------------------------------------------- pedantic, read by read
+
+/// A pedantic client's invalid publish subject is answered at the end of the control
+/// line, and once more when the read that ended the line did not hold the whole message
+/// (the reference checks the line again as it keeps it for the message).
+#[test]
+fn pedantic_subject_answered_per_read() {
+    let invalid = "-ERR 'Invalid Publish Subject'\r\n";
+    check(
+        &defaults(),
+        &t().send("SUB foo.* 1\r\n")
+            .expect(OK)
+            .send("PUB foo.* 2\r\n")
+            .expect(format!("{invalid}{invalid}"))
+            .send("hi\r\n")
+            .expect("+OK\r\nMSG foo.* 1 2\r\nhi\r\n")
+            // The line in two reads: its end is the read that counts.
+            .send("PUB foo.")
+            .send("* 1\r\n")
+            .expect(format!("{invalid}{invalid}"))
+            .send("x\r\n")
+            .expect("+OK\r\nMSG foo.* 1 1\r\nx\r\n")
+            .ping_pong()
+            // A message that ends badly: the line's answer comes before the error.
+            .conn(1)
+            .send("PUB foo.* 2\r\nhixx")
+            .expect(format!("{invalid}{ERR_UNKNOWN_OP}"))
+            .expect_closed()
+            .conn(2)
+            .send(format!("{QUIET_HEADERS}HPUB foo.> 12 14\r\n"))
+            .expect(format!("{invalid}{invalid}"))
+            .send("NATS/1.0\r\n\r\nhi\r\n")
+            .ping_pong(),
+    );
+}

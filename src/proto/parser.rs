@@ -375,6 +375,30 @@ impl Parser {
         }
     }
 
+    /// After [`Parsed::Incomplete`] for `buf`: the subject of the client `PUB` or `HPUB`
+    /// whose message it stopped in.
+    pub fn pending_publish<'a>(&self, buf: &'a [u8]) -> Option<&'a [u8]> {
+        match &self.phase {
+            Phase::Payload(msg) if matches!(msg.kind, MsgKind::Client) => Some(msg.subject.of(buf)),
+            _ => None,
+        }
+    }
+
+    /// The subject of the client `PUB` or `HPUB` whose control line, complete and valid,
+    /// starts `buf` (what follows the line is not looked at).
+    pub fn publish_subject<'a>(&self, buf: &'a [u8]) -> Option<&'a [u8]> {
+        if self.mode != Mode::Client {
+            return None;
+        }
+        let line = &buf[..find_byte(buf, b'\n')? + 1];
+        let mut probe = Parser::new(self.max_control_line, self.max_payload);
+        probe.headers = self.headers;
+        match probe.parse(line) {
+            Ok(Parsed::Incomplete { .. }) => probe.pending_publish(line),
+            _ => None,
+        }
+    }
+
     /// Sets whether this connection negotiated headers (`CONNECT` with
     /// `"headers":true`). Without headers an `HPUB` is [`ParseError::BadArgs`]
     /// once its control line is complete.
@@ -1429,6 +1453,33 @@ mod tests {
 
     fn op_of(input: &[u8]) -> Op<'_> {
         frame_of(input).op
+    }
+
+    #[test]
+    fn pending_and_failed_publications_name_their_subject() {
+        let mut p = parser();
+        let partial = b"HPUB foo.* 12 14\r\nNATS";
+        assert!(matches!(p.parse(partial), Ok(Parsed::Incomplete { .. })));
+        assert_eq!(p.pending_publish(partial), Some(&b"foo.*"[..]));
+        let mut p = parser();
+        assert!(matches!(p.parse(b"PUB foo"), Ok(Parsed::Incomplete { .. })));
+        assert_eq!(
+            p.pending_publish(b"PUB foo"),
+            None,
+            "the line is not complete"
+        );
+        let p = parser();
+        assert_eq!(p.publish_subject(b"PUB a.> r 2\r\nhixx"), Some(&b"a.>"[..]));
+        assert_eq!(p.publish_subject(b"PUB a 2\r\n"), Some(&b"a"[..]));
+        for refused in [&b"PUB a x\r\n"[..], b"PUB a 2", b"SUB a 1\r\n", b"PING\r\n"] {
+            assert_eq!(p.publish_subject(refused), None, "{refused:?}");
+        }
+        let route = Parser::new_route();
+        assert_eq!(
+            route.publish_subject(b"PUB a 2\r\nhi\r\n"),
+            None,
+            "clients only"
+        );
     }
 
     fn route_frame_of(input: &[u8]) -> Frame<'_> {

@@ -75,6 +75,9 @@ pub struct ClientSession {
     /// completed); `None` for a plain-text client.
     tls_peer: Option<Box<PeerCertificates>>,
     liveness: Liveness,
+    /// A read ended inside the message of the current `PUB` or `HPUB`, whose subject
+    /// was checked then (see [`ClientSession::on_incomplete`]).
+    publish_checked: bool,
 }
 
 /// What a new client is told first: its INFO line (the template in force with its id and
@@ -114,6 +117,7 @@ impl ClientSession {
             nonce,
             tls_peer: None,
             liveness: Liveness::new(now + opts.ping_interval),
+            publish_checked: false,
             account: turn.shared.accounts.global().clone(),
             bound: false,
             first_ping_answered: false,
@@ -695,12 +699,22 @@ impl ClientSession {
         counts.in_bytes += data.len() as u64;
         turn.counts.in_msgs += 1;
         turn.counts.in_bytes += data.len() as u64;
-        if self.opts.pedantic && !subject::is_valid_literal_subject(subject) {
-            turn.send_err(token, "Invalid Publish Subject");
+        if !std::mem::take(&mut self.publish_checked) {
+            self.check_publish_subject(subject, 1, turn);
         }
         match self.account.alters_publications() {
             false => self.publish(&msg, false, turn),
             true => self.publish_altered(&msg, turn),
+        }
+    }
+
+    /// A pedantic client's `-ERR` (`times` over) for a publish subject with wildcards or
+    /// empty tokens; the message is delivered all the same.
+    fn check_publish_subject(&self, subject: &[u8], times: usize, turn: &mut Turn) {
+        if self.opts.pedantic && !subject::is_valid_literal_subject(subject) {
+            for _ in 0..times {
+                turn.send_err(self.token(), "Invalid Publish Subject");
+            }
         }
     }
 
@@ -906,6 +920,30 @@ impl Role for ClientSession {
             | Op::LeafSub { .. }
             | Op::LeafUnsub { .. }
             | Op::LeafMsg { .. } => {}
+        }
+    }
+
+    /// A read ended inside the message of a `PUB` or `HPUB`. The reference checks a
+    /// pedantic client's publish subject at the end of the control line, and again when it
+    /// keeps the line for a message that the read did not complete.
+    fn on_incomplete(&mut self, pending: &[u8], turn: &mut Turn) {
+        if self.publish_checked {
+            return;
+        }
+        if let Some(subject) = self.parser.pending_publish(pending) {
+            self.check_publish_subject(subject, 2, turn);
+            self.publish_checked = true;
+        }
+    }
+
+    /// A `PUB` or `HPUB` whose message ended badly had its subject checked at the end of
+    /// its control line in the reference, before the error.
+    fn on_parse_error(&mut self, pending: &[u8], turn: &mut Turn) {
+        if self.publish_checked {
+            return;
+        }
+        if let Some(subject) = self.parser.publish_subject(pending) {
+            self.check_publish_subject(subject, 1, turn);
         }
     }
 

@@ -31,6 +31,12 @@ pub trait Role {
     fn admits(&mut self, _first: u8, _turn: &mut Turn) -> bool {
         true
     }
+    /// The input ended inside an operation, which starts at `pending[0]` (the reference
+    /// answers some operations before they are complete).
+    fn on_incomplete(&mut self, _pending: &[u8], _turn: &mut Turn) {}
+    /// The operation that starts at `pending[0]` failed to parse; the error is answered
+    /// next (the reference answers some operations before their end fails).
+    fn on_parse_error(&mut self, _pending: &[u8], _turn: &mut Turn) {}
     /// Input waits (e.g. behind a password check).
     fn holds_input(&self) -> bool {
         false

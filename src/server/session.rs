@@ -80,12 +80,14 @@ impl Session {
                     break;
                 }
                 Ok(Parsed::Incomplete { needed }) => {
+                    each_role!(self, role => role.on_incomplete(&buf[pos..], turn));
                     return Fed {
                         used: pos,
                         incomplete: Some(needed.unwrap_or(0)),
                     };
                 }
                 Err(err) => {
+                    each_role!(self, role => role.on_parse_error(&buf[pos..], turn));
                     parse_error(self.shared(), err, &buf[pos..], turn);
                     break;
                 }
