@@ -1028,3 +1028,20 @@ fn pedantic_subject_answered_per_read() {
             .ping_pong(),
     );
 }
+
+// ---------------------------------------------------------------- no responders
+
+/// The 503 for a request nobody took goes to the requester's plain subscription on the
+/// reply subject; a queue subscription does not get it.
+#[test]
+fn no_responders_skips_queue_subscriptions() {
+    let connect = "CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\n";
+    check(
+        &defaults(),
+        &t().send(format!("{connect}SUB r q 1\r\nPUB foo r 0\r\n\r\n"))
+            .ping_pong()
+            .send("SUB r 2\r\nPUB foo r 0\r\n\r\n")
+            .expect("HMSG r 2 16 16\r\nNATS/1.0 503\r\n\r\n\r\n")
+            .ping_pong(),
+    );
+}

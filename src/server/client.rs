@@ -831,14 +831,15 @@ impl ClientSession {
                 .is_some_and(|allowed| self.shared.take_response(subject, allowed))
     }
 
-    /// The `NATS/1.0 503` status to the publisher's first subscription on the reply subject.
+    /// The `NATS/1.0 503` status to the publisher's first subscription on the reply subject
+    /// (not a queue subscription: the reference looks at plain ones only).
     fn send_no_responders(&self, reply: &[u8], turn: &mut Turn) {
         let found = self
             .shared
             .subs
             .lock()
             .values()
-            .find(|s| subject::matches(&s.subject, reply))
+            .find(|s| s.queue.is_none() && subject::matches(&s.subject, reply))
             .cloned();
         let Some(sub) = found else {
             return;
