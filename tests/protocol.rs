@@ -827,6 +827,26 @@ fn err_max_subscriptions() {
     );
 }
 
+/// The limit is checked before the sid: at the limit, a SUB that repeats a sid (which
+/// would change nothing) is refused too.
+#[test]
+fn err_max_subscriptions_repeated_sid() {
+    let limits = Limits {
+        max_subscriptions: Some(1),
+        ..defaults()
+    };
+    check(
+        &limits,
+        &t().send("SUB foo 1\r\n")
+            .expect(OK)
+            .send("SUB foo 1\r\n")
+            .expect("-ERR 'maximum subscriptions exceeded'\r\n")
+            .send("PUB foo 1\r\nx\r\n")
+            .expect("+OK\r\nMSG foo 1 1\r\nx\r\n")
+            .ping_pong(),
+    );
+}
+
 #[test]
 fn err_max_sub_tokens() {
     let limits = Limits {

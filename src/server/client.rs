@@ -605,15 +605,16 @@ impl ClientSession {
             turn.send_err(token, &msg);
             return;
         }
+        // At the limit, even a SUB that repeats a sid is refused, as in the reference.
+        let at_limit = self
+            .max_subscriptions(turn)
+            .is_some_and(|limit| self.shared.subs.live() >= limit);
+        if at_limit {
+            self.subscriptions_exceeded(turn);
+            return;
+        }
         let existing = self.shared.subs.get(sid).is_some_and(|s| !s.is_exhausted());
         if !existing {
-            let at_limit = self
-                .max_subscriptions(turn)
-                .is_some_and(|limit| self.shared.subs.live() >= limit);
-            if at_limit {
-                self.subscriptions_exceeded(turn);
-                return;
-            }
             if !subject::is_valid_subject(subject) {
                 turn.send_err(token, "Invalid Subject");
                 return;
