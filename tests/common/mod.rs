@@ -30,6 +30,7 @@ pub mod cluster;
 pub mod http;
 pub mod jwt;
 pub mod proxy;
+pub mod sessions;
 
 /// How long a read waits for expected bytes (and a server for its ports file) before failing.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
