@@ -700,12 +700,21 @@ impl ClientSession {
         counts.in_bytes += data.len() as u64;
         turn.counts.in_msgs += 1;
         turn.counts.in_bytes += data.len() as u64;
-        if !std::mem::take(&mut self.publish_checked) {
-            self.check_publish_subject(subject, 1, turn);
+        if self.opts.pedantic {
+            self.check_pedantic_publish(subject, turn);
         }
         match self.account.alters_publications() {
             false => self.publish(&msg, false, turn),
             true => self.publish_altered(&msg, turn),
+        }
+    }
+
+    /// A pedantic client's complete publication: its subject is checked, unless a read
+    /// that ended inside its message checked it already.
+    #[cold]
+    fn check_pedantic_publish(&mut self, subject: &[u8], turn: &mut Turn) {
+        if !std::mem::take(&mut self.publish_checked) {
+            self.check_publish_subject(subject, 1, turn);
         }
     }
 
@@ -929,7 +938,7 @@ impl Role for ClientSession {
     /// pedantic client's publish subject at the end of the control line, and again when it
     /// keeps the line for a message that the read did not complete.
     fn on_incomplete(&mut self, pending: &[u8], turn: &mut Turn) {
-        if self.publish_checked {
+        if !self.opts.pedantic || self.publish_checked {
             return;
         }
         if let Some(subject) = self.parser.pending_publish(pending) {
@@ -941,7 +950,7 @@ impl Role for ClientSession {
     /// A `PUB` or `HPUB` whose message ended badly had its subject checked at the end of
     /// its control line in the reference, before the error.
     fn on_parse_error(&mut self, pending: &[u8], turn: &mut Turn) {
-        if self.publish_checked {
+        if !self.opts.pedantic || self.publish_checked {
             return;
         }
         if let Some(subject) = self.parser.publish_subject(pending) {

@@ -80,14 +80,14 @@ impl Session {
                     break;
                 }
                 Ok(Parsed::Incomplete { needed }) => {
-                    each_role!(self, role => role.on_incomplete(&buf[pos..], turn));
+                    self.ended_inside(&buf[pos..], turn);
                     return Fed {
                         used: pos,
                         incomplete: Some(needed.unwrap_or(0)),
                     };
                 }
                 Err(err) => {
-                    each_role!(self, role => role.on_parse_error(&buf[pos..], turn));
+                    self.failed_to_parse(&buf[pos..], turn);
                     parse_error(self.shared(), err, &buf[pos..], turn);
                     break;
                 }
@@ -97,6 +97,19 @@ impl Session {
             used: pos,
             incomplete: None,
         }
+    }
+
+    /// The input ended inside the operation that starts `pending` (out of the parse loop,
+    /// which stays small enough to keep the parser inlined).
+    #[inline(never)]
+    fn ended_inside(&mut self, pending: &[u8], turn: &mut Turn) {
+        each_role!(self, role => role.on_incomplete(pending, turn));
+    }
+
+    /// The operation that starts `pending` failed to parse.
+    #[cold]
+    fn failed_to_parse(&mut self, pending: &[u8], turn: &mut Turn) {
+        each_role!(self, role => role.on_parse_error(pending, turn));
     }
 
     /// New limits after a reload (routes have none; leaf links only a PUB payload limit).
