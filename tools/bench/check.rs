@@ -109,6 +109,41 @@ pub struct Failure {
     pub violations: Vec<Violation>,
     /// How many violations there were in all.
     pub total: u64,
+    /// The violations by kind (a lost run counts each message).
+    pub tally: Tally,
+}
+
+/// Violations counted by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Messages that never arrived.
+    pub lost: u64,
+    /// Messages that arrived more than once.
+    pub duplicated: u64,
+    /// Messages that arrived after a later one of their publisher.
+    pub reordered: u64,
+    /// Messages no publisher sent.
+    pub unexpected: u64,
+}
+
+impl Tally {
+    /// Counts `n` violations of `v`'s kind.
+    fn count(&mut self, v: &Violation, n: u64) {
+        match v {
+            Violation::Missing { .. } => self.lost += n,
+            Violation::Duplicate { .. } => self.duplicated += n,
+            Violation::Reorder { .. } => self.reordered += n,
+            Violation::Unexpected { .. } => self.unexpected += n,
+        }
+    }
+
+    /// Adds another tally's counts to this one.
+    pub fn add(&mut self, other: &Tally) {
+        self.lost += other.lost;
+        self.duplicated += other.duplicated;
+        self.reordered += other.reordered;
+        self.unexpected += other.unexpected;
+    }
 }
 
 impl fmt::Display for Failure {
@@ -171,6 +206,7 @@ pub struct Checker {
     received: u64,
     violations: Vec<Violation>,
     total: u64,
+    tally: Tally,
 }
 
 impl Checker {
@@ -185,6 +221,7 @@ impl Checker {
             received: 0,
             violations: Vec::new(),
             total: 0,
+            tally: Tally::default(),
         }
     }
 
@@ -206,7 +243,18 @@ impl Checker {
     }
 
     fn violation(&mut self, v: Violation) {
-        self.total += 1;
+        self.violations_of(v, 1);
+    }
+
+    /// Counts `n` violations of `v`'s kind and keeps `v` (while fewer than [`KEPT`] are).
+    fn violations_of(&mut self, v: Violation, n: u64) {
+        self.total += n;
+        self.tally.count(&v, n);
+        self.keep(v);
+    }
+
+    /// Keeps `v` in full while fewer than [`KEPT`] are.
+    fn keep(&mut self, v: Violation) {
         if self.violations.len() < KEPT {
             self.violations.push(v);
         }
@@ -266,6 +314,7 @@ impl Checker {
             who: self.who,
             violations: self.violations,
             total: self.total,
+            tally: self.tally,
         })
     }
 
@@ -301,12 +350,12 @@ impl Checker {
         for (publisher, i, n) in self.expected(sent) {
             let missing = missing_runs(n, |seq| self.tracks[i].seen.contains(seq));
             for (seq, count) in missing {
-                self.total += count - 1;
-                self.violation(Violation::Missing {
+                let v = Violation::Missing {
                     publisher,
                     seq,
                     count,
-                });
+                };
+                self.violations_of(v, count);
             }
         }
         self.into_result()
@@ -333,9 +382,10 @@ pub fn finish_group(who: &str, members: Vec<Checker>, sent: &[u64]) -> Result<()
     let mut group = Checker::new(who, sent.len(), 0);
     for mut member in members {
         member.check_beyond(sent);
-        group.total += member.total - member.violations.len() as u64;
+        group.total += member.total;
+        group.tally.add(&member.tally);
         for v in member.violations.drain(..) {
-            group.violation(v);
+            group.keep(v);
         }
         for (publisher, track) in member.tracks.into_iter().enumerate() {
             let union = &mut group.tracks[publisher].seen.0;
@@ -354,11 +404,11 @@ pub fn finish_group(who: &str, members: Vec<Checker>, sent: &[u64]) -> Result<()
                 *u |= w;
             }
             for (seq, count) in dups {
-                group.total += u64::from(count) - 1;
-                group.violation(Violation::Duplicate {
+                let v = Violation::Duplicate {
                     publisher: publisher as u16,
                     seq,
-                });
+                };
+                group.violations_of(v, u64::from(count));
             }
         }
     }
@@ -420,6 +470,13 @@ mod tests {
             }]
         );
         assert_eq!(err.total, 2);
+        assert_eq!(
+            err.tally,
+            Tally {
+                lost: 2,
+                ..Tally::default()
+            }
+        );
     }
 
     #[test]
@@ -508,6 +565,7 @@ mod tests {
                 seq: 2
             }]
         );
+        assert_eq!(err.tally.duplicated, 1);
         let err = finish_group("q", vec![member(&[0, 2]), member(&[3])], &[4]).unwrap_err();
         assert_eq!(
             err.violations,

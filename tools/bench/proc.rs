@@ -28,18 +28,28 @@ pub fn cpu_seconds(pid: u32) -> io::Result<f64> {
 
 /// A `kB` figure from /proc/<pid>/status, such as `VmRSS` or `VmHWM`, in bytes.
 pub fn status_bytes(pid: u32, field: &str) -> io::Result<u64> {
+    Ok(status_value(pid, field)? * 1024)
+}
+
+/// A number from /proc/<pid>/status, such as `Threads`, as it is written there
+/// (without its `kB` unit, if any).
+pub fn status_value(pid: u32, field: &str) -> io::Result<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
         .ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("no {field} in /proc/{pid}/status"),
             )
         })
+}
+
+/// How many file descriptors the process has open (the entries of /proc/<pid>/fd).
+pub fn open_fds(pid: u32) -> io::Result<u64> {
+    Ok(fs::read_dir(format!("/proc/{pid}/fd"))?.count() as u64)
 }
 
 /// The process's private memory (USS: `Private_Clean` + `Private_Dirty` from
@@ -89,6 +99,8 @@ mod tests {
         assert!(status_bytes(pid, "VmRSS").unwrap() > 0);
         assert!(status_bytes(pid, "VmHWM").unwrap() > 0);
         assert!(status_bytes(pid, "NoSuchField").is_err());
+        assert!(status_value(pid, "Threads").unwrap() >= 1);
+        assert!(open_fds(pid).unwrap() >= 3);
         let private = private_bytes(pid).unwrap();
         assert!(private > 0 && private <= status_bytes(pid, "VmRSS").unwrap() + (1 << 20));
     }

@@ -719,7 +719,7 @@ fn receive(
 }
 
 /// Sends a `PING` and records every message that arrives before its `PONG`.
-fn drain(conn: &mut Conn, checker: &mut Checker) -> std::io::Result<()> {
+pub(crate) fn drain(conn: &mut Conn, checker: &mut Checker) -> std::io::Result<()> {
     conn.set_read_timeout(Some(REPLY_TIMEOUT))?;
     conn.ping()?;
     loop {
