@@ -4,6 +4,8 @@
 //! server binaries itself and reports their figures side by side. Every run
 //! checks that each message was delivered exactly once and in order; a run
 //! that loses, duplicates or reorders a message fails with exit status 1.
+//! `soak` runs a long mixed load and reports the server's fds, threads and
+//! memory over it (see the `soak` module).
 
 mod check;
 mod client;
@@ -12,6 +14,7 @@ mod proc;
 mod report;
 mod scenarios;
 mod server;
+mod soak;
 
 use std::path::PathBuf;
 use std::process::exit;
@@ -32,6 +35,23 @@ USAGE:
       subs:subjects=10000 route:size=16 leaf:size=16 hub:size=16; route runs
       on a two-server cluster, leaf and hub on a hub and a leaf of it, both
       servers of the same binary)
+  natsd-bench soak --natsd PATH --reference PATH --duration SECS [--tls DIR]
+  natsd-bench soak --url URL --pid PID --duration SECS [--tls DIR]
+      soak: for SECS, at once, well-behaved publishers -> subscribers and a
+      queue group (checked: no loss, duplicate or reordering), connection
+      churn (clean, abrupt, half-open, garbage; with --tls aborted and
+      completed TLS handshakes too), subscription churn, random-size
+      publishing (0-64 KB), slow consumers the server must cut. Every second
+      the server's open fds, threads and RSS are read from /proc/PID. Reports
+      idle and peak values, RSS per tenth of the run after the first (and its
+      slope), whether fds and threads came back to idle once the load stopped
+      (within 30 s) and RSS 10 s after. With --natsd and --reference both are
+      started with the same configuration (max_pending: 1048576,
+      write_deadline: \"2s\"; with --tls DIR also a tls block with DIR's
+      server certificate and allow_non_tls: true) and soaked side by side at
+      the same time. Exit status 1 on a delivery violation or fds/threads not
+      back at idle (on either server; the reference's threads are shown but
+      not checked: the Go runtime keeps the OS threads it has started)
 
 SCENARIO is NAME[:key=value,...], keys being the options below without
 dashes (size, count, duration, pubs, subs, conns, subjects, accounts):
@@ -120,6 +140,15 @@ fn real_main() -> Result<bool, String> {
         return Err("give --count or --duration, not both".into());
     }
     let compare_mode = args.subcommand().map_err(err)?;
+    let soak_mode = compare_mode.as_deref() == Some("soak");
+    let soak_bins: (Option<PathBuf>, Option<PathBuf>) = if soak_mode {
+        (
+            args.opt_value_from_str("--natsd").map_err(err)?,
+            args.opt_value_from_str("--reference").map_err(err)?,
+        )
+    } else {
+        (None, None)
+    };
     let compare_opts = if compare_mode.as_deref() == Some("compare") {
         Some((
             args.value_from_str::<_, PathBuf>("--natsd").map_err(err)?,
@@ -149,7 +178,7 @@ fn real_main() -> Result<bool, String> {
     let pids: Vec<u32> = args.values_from_str("--pid").map_err(err)?;
     let mut names: Vec<String> = compare_mode
         .into_iter()
-        .filter(|_| compare_opts.is_none())
+        .filter(|_| compare_opts.is_none() && !soak_mode)
         .collect();
     for rest in args.finish() {
         let rest = rest
@@ -161,6 +190,21 @@ fn real_main() -> Result<bool, String> {
         names.push(rest);
     }
     proc::raise_fd_limit();
+
+    if soak_mode {
+        if !names.is_empty() {
+            return Err(format!("soak takes no scenarios ({})", names.join(" ")));
+        }
+        if !given.contains(&"duration") {
+            return Err("soak needs --duration SECS".into());
+        }
+        let targets = soak_targets(soak_bins, urls, pids)?;
+        return soak::run(&soak::Options {
+            targets,
+            duration: defaults.duration,
+            tls: tls_dir,
+        });
+    }
 
     if let Some((natsd, reference, rounds)) = compare_opts {
         if !urls.is_empty() || !pids.is_empty() {
@@ -221,4 +265,20 @@ fn real_main() -> Result<bool, String> {
         print!("{}", report::reports_table(&reports));
     }
     Ok(ok)
+}
+
+/// What `soak` runs against: `--natsd` and `--reference` both, or one `--url` and `--pid`.
+fn soak_targets(
+    bins: (Option<PathBuf>, Option<PathBuf>),
+    mut urls: Vec<String>,
+    mut pids: Vec<u32>,
+) -> Result<soak::Targets, String> {
+    match (bins, urls.len(), pids.len()) {
+        ((Some(natsd), Some(reference)), 0, 0) => Ok(soak::Targets::Pair { natsd, reference }),
+        ((None, None), 1, 1) => Ok(soak::Targets::Running {
+            url: urls.remove(0),
+            pid: pids.remove(0),
+        }),
+        _ => Err("soak takes --natsd PATH --reference PATH, or one --url and one --pid".into()),
+    }
 }
