@@ -200,9 +200,9 @@ impl ClientSession {
         }
         let shared = &self.shared;
         // Until a PONG measures it, the RTT is the time from accept to CONNECT.
-        shared
-            .activity
-            .set_rtt(shared.start.elapsed().unwrap_or_default());
+        let rtt = shared.start.elapsed().unwrap_or_default();
+        shared.activity.set_rtt(rtt);
+        self.liveness.estimate_rtt(rtt);
         let opts = &self.opts;
         shared
             .async_info
