@@ -81,7 +81,9 @@ pub const CONFIG: &str = "# natsd-bench soak\nmax_pending: 1048576\nwrite_deadli
 
 /// What to soak and for how long.
 pub struct Options {
+    /// The server(s).
     pub targets: Targets,
+    /// How long the load runs.
     pub duration: Duration,
     /// The test certificates' directory (`ca.pem`, `server-cert.pem`, `server-key.pem`):
     /// TLS clients join the load.
@@ -91,9 +93,19 @@ pub struct Options {
 /// The servers a soak runs against.
 pub enum Targets {
     /// natsd and the reference, started here with [`config`], soaked at the same time.
-    Pair { natsd: PathBuf, reference: PathBuf },
-    /// A server already running, at `url`, as process `pid`.
-    Running { url: String, pid: u32 },
+    Pair {
+        /// The natsd binary.
+        natsd: PathBuf,
+        /// The reference binary (nats-server).
+        reference: PathBuf,
+    },
+    /// A server already running.
+    Running {
+        /// Its client URL.
+        url: String,
+        /// Its process id, for /proc.
+        pid: u32,
+    },
 }
 
 /// The configuration file of a soaked server: [`CONFIG`], and with `tls` (the
@@ -221,8 +233,11 @@ pub fn run(opts: &Options) -> Result<bool, String> {
 pub struct Sample {
     /// Seconds since the load started.
     pub at: f64,
+    /// Open file descriptors.
     pub fds: u64,
+    /// Threads (`Threads:` in /proc/<pid>/status).
     pub threads: u64,
+    /// Resident set size, in bytes.
     pub rss: u64,
 }
 
@@ -464,18 +479,16 @@ fn good_traffic(
     deadline: Instant,
     counters: &Counters,
 ) -> Result<(Tally, Vec<String>), String> {
-    let mut rng = Rng::seeded();
     let mut subs = Vec::new();
     for i in 0..GOOD_SUBS + GOOD_MEMBERS {
         let (who, queue) = match i.checked_sub(GOOD_SUBS) {
             None => (format!("subscriber {i}"), None),
             Some(m) => (format!("queue member {m}"), Some(GOOD_QUEUE)),
         };
-        // Some of the well-behaved clients speak TLS, when it is on.
-        let url = if i % 2 == 1 {
-            ep.some_url(&mut rng, 1)
-        } else {
-            &ep.plain
+        // Every other well-behaved subscriber speaks TLS, when it is on.
+        let url = match (&ep.tls, i % 2) {
+            (Some(tls), 1) => tls,
+            _ => &ep.plain,
         };
         let mut conn = Conn::connect(url, None).map_err(|e| format!("{who}: {e}"))?;
         conn.subscribe(GOOD_SUBJECT, queue, 1)
