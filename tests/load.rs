@@ -389,39 +389,49 @@ fn hostile_consumer(addr: SocketAddr, subject: &str) -> TcpStream {
     sock
 }
 
-/// natsd's `max_pending_total`: hundreds of consumers that never read cannot push the
-/// server's memory past the limit (plus a stated overhead: the server's size with its
-/// connections, two 16 KB shares per connection and 8 MB of buffers in flight): past it the
-/// publisher waits, the write deadline closes them, and a consumer that reads keeps
-/// getting every message.
-#[test]
-fn hostile_consumers_stay_within_max_pending_total() {
-    const LIMIT: usize = 4 << 20;
-    const HOSTILE: usize = 300;
-    const MESSAGES: usize = 4_000;
-    const SIZE: usize = 16 * 1024;
-    let limit = LIMIT.to_string();
-    let server = common::ServerProc::start_with_config(
+/// The `max_pending_total` of the hostile-consumer tests.
+const PENDING_LIMIT: usize = 4 << 20;
+/// Consumers that never read, in the hostile-consumer tests.
+const HOSTILE: usize = 300;
+
+/// A natsd with a 4 MB `max_pending_total`, a 2 s write deadline, two reactors and a
+/// monitoring port.
+fn start_with_pending_limit() -> common::ServerProc {
+    common::ServerProc::start_with_config(
         common::Impl::Natsd,
         "write_deadline: \"2s\"\n",
-        &["--max_pending_total", &limit],
-    );
-    let addr = server.client_addr();
-    let hostile: Vec<TcpStream> = (0..HOSTILE)
-        .map(|_| hostile_consumer(addr, "big"))
-        .collect();
-    let healthy = client(addr, "SUB big 1\r\n");
-    let connected = peak_rss(server.pid());
+        &[
+            "--max_pending_total",
+            &PENDING_LIMIT.to_string(),
+            "--reactors",
+            "2",
+            "-m",
+            "-1",
+        ],
+    )
+}
+
+/// Publishes 64 MB in 16 KB messages on `big` (19 GB if every hostile consumer were
+/// sent its copy) while `healthy` reads them all in order, then checks that the server
+/// stayed within the limit plus a stated overhead (its size with its connections when
+/// they were `connected`, two 16 KB shares per hostile connection and 8 MB in flight):
+/// past the limit the publisher waits, and the write deadline closes the hostile ones.
+fn publish_past_hostile_consumers(
+    server: &common::ServerProc,
+    healthy: BufReader<TcpStream>,
+    publisher: TcpStream,
+    connected: usize,
+) {
+    const MESSAGES: usize = 4_000;
     let reader = thread::spawn(move || receive_in_order(healthy, 1, MESSAGES));
-    let publisher = client(addr, "").into_inner();
-    // 64 MB published, 19 GB if every hostile consumer were sent its copy.
-    publish_all(publisher, "big", 0, MESSAGES, SIZE);
+    publish_all(publisher, "big", 0, MESSAGES, 16 * 1024);
     reader.join().unwrap();
     let overhead = connected + HOSTILE * 32 * 1024 + (8 << 20);
     let peak = peak_rss(server.pid());
     assert!(
-        peak <= LIMIT + overhead,
-        "peak RSS {peak} past the limit {LIMIT} + overhead {overhead} (connected: {connected}); log:\n{}",
+        peak <= PENDING_LIMIT + overhead,
+        "peak RSS {peak} past the limit {PENDING_LIMIT} + overhead {overhead} (connected: \
+         {connected}); log:\n{}",
         server.log()
     );
     assert!(
@@ -431,5 +441,48 @@ fn hostile_consumers_stay_within_max_pending_total() {
         "no consumer was cut off; log:\n{}",
         server.log()
     );
+}
+
+/// natsd's `max_pending_total`: hundreds of consumers that never read cannot push the
+/// server's memory past the limit, and a consumer that reads keeps getting every message.
+#[test]
+fn hostile_consumers_stay_within_max_pending_total() {
+    let server = start_with_pending_limit();
+    let addr = server.client_addr();
+    let hostile: Vec<TcpStream> = (0..HOSTILE)
+        .map(|_| hostile_consumer(addr, "big"))
+        .collect();
+    let healthy = client(addr, "SUB big 1\r\n");
+    let connected = peak_rss(server.pid());
+    let publisher = client(addr, "").into_inner();
+    publish_past_hostile_consumers(&server, healthy, publisher, connected);
+    drop(hostile);
+}
+
+/// The same with every hostile consumer on one reactor and the publisher alone on the
+/// other (connections are dealt to the reactors in turn): a connection's share of the
+/// limit is taken over the whole server's connections, not the publisher's reactor's,
+/// and bytes handed from one reactor to the other count in the total.
+#[test]
+fn hostile_consumers_on_another_reactor_stay_within_max_pending_total() {
+    let server = start_with_pending_limit();
+    let addr = server.client_addr();
+    let (hostile, idle): (Vec<TcpStream>, Vec<BufReader<TcpStream>>) = (0..HOSTILE)
+        .map(|_| (hostile_consumer(addr, "big"), client(addr, "")))
+        .unzip();
+    let healthy = client(addr, "SUB big 1\r\n");
+    let publisher = client(addr, "").into_inner();
+    let connected = peak_rss(server.pid());
+    drop(idle);
+    let monitor = common::url_addr(server.ports()["monitoring"][0].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while common::http::get(monitor, "/varz").json()["connections"] != HOSTILE + 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the idle clients are still connected"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    publish_past_hostile_consumers(&server, healthy, publisher, connected);
     drop(hostile);
 }

@@ -390,7 +390,7 @@ fn forward(
     if target.reactor == turn.reactor && target.handover_len.load(Ordering::Relaxed) > 0 {
         // Interest updates (RS+/LS+) wait in the hand-over: they go first, or a reply
         // could reach the peer before the interest that draws it back.
-        turn.output(target.token).absorb_handover();
+        turn.absorb_handover(target.token);
     }
     let headers_ok = target.headers.load(Ordering::Relaxed);
     let account = (target.role == Role::Route).then_some(account.as_bytes());

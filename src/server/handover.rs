@@ -30,7 +30,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -135,6 +135,9 @@ pub struct ReactorHandle {
     /// Turns begun (counted in [`ReactorHandle::unpark`]; only the reactor writes it): the
     /// watchdog's proof that the reactor is not stuck (see `supervision`).
     turns: AtomicU64,
+    /// The reactor's connections as of its last turn (each connection's share of
+    /// `max_pending_total` is taken over the connections of all reactors).
+    connections: AtomicUsize,
 }
 
 impl ReactorHandle {
@@ -146,7 +149,20 @@ impl ReactorHandle {
             waker,
             cache_stats: Mutex::new(CacheStats::default()),
             turns: AtomicU64::new(0),
+            connections: AtomicUsize::new(0),
         }
+    }
+
+    /// Records the reactor's connection count (only the reactor writes it).
+    pub fn publish_connections(&self, connections: usize) {
+        if self.connections.load(Ordering::Relaxed) != connections {
+            self.connections.store(connections, Ordering::Relaxed);
+        }
+    }
+
+    /// The reactor's connection count as of its last turn.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 
     pub fn cache_stats(&self) -> CacheStats {
@@ -320,9 +336,11 @@ pub fn send(shared: &ServerShared, target: &ConnShared, bytes: &[u8]) {
 /// The owner's side: moves the bytes other reactors handed over to connection `shared`
 /// into its write buffer `wbuf` (`wpos` of it written), swapping buffers when nothing is
 /// unwritten, which leaves the emptied buffer for the next hand-over to take back. Returns
-/// the bytes now pending.
-pub fn absorb(shared: &ConnShared, wbuf: &mut Vec<u8>, wpos: &mut usize) -> usize {
+/// the bytes moved (they leave the server's outbound total: the owner counts its buffer)
+/// and the bytes now pending.
+pub fn absorb(shared: &ConnShared, wbuf: &mut Vec<u8>, wpos: &mut usize) -> (usize, usize) {
     let mut handover = shared.handover.lock().unwrap_or_else(|e| e.into_inner());
+    let moved = handover.len();
     if *wpos == wbuf.len() {
         wbuf.clear();
         *wpos = 0;
@@ -336,7 +354,18 @@ pub fn absorb(shared: &ConnShared, wbuf: &mut Vec<u8>, wpos: &mut usize) -> usiz
     // Unwritten bytes stop direct writes by other reactors (they would overtake).
     let unsent = wbuf.len() - *wpos;
     shared.unsent.store(unsent, Ordering::Relaxed);
-    unsent
+    (moved, unsent)
+}
+
+/// The owner's side when connection `shared` closes: drops what is left in its hand-over
+/// (and its buffer); returns the bytes dropped, which leave the server's outbound total.
+/// Nothing is handed over after this: `closed` is set before, and checked under the lock.
+pub fn discard(shared: &ConnShared) -> usize {
+    let mut handover = shared.handover.lock().unwrap_or_else(|e| e.into_inner());
+    let dropped = handover.len();
+    *handover = Vec::new();
+    shared.handover_len.store(0, Ordering::Relaxed);
+    dropped
 }
 
 /// Held by the owner around every write to the connection's socket and around closing it
@@ -354,15 +383,24 @@ fn recycle(spare: &mut Vec<Vec<u8>>, mut buffer: Vec<u8>) {
     }
 }
 
-/// Appends `bytes` to a connection's (locked) hand-over and, unless a notice is already
-/// queued, tells its reactor to move them out. Returns an emptied buffer for reuse: the
-/// one the hand-over held when it takes `bytes` whole, else `bytes` itself.
+/// Appends `bytes` to a connection's (locked) hand-over, counting them in the server's
+/// outbound total (`max_pending_total`) until the owner moves them out, and, unless a
+/// notice is already queued, tells its reactor to. Returns an emptied buffer for reuse:
+/// the one the hand-over held when it takes `bytes` whole, else `bytes` itself (also when
+/// the connection closed meanwhile: its owner has discarded its hand-over).
 fn append_handover(
     shared: &ServerShared,
     target: &ConnShared,
     mut handover: MutexGuard<'_, Vec<u8>>,
     mut bytes: Vec<u8>,
 ) -> Vec<u8> {
+    if target.is_closed() {
+        return bytes;
+    }
+    // Added under the lock, before the owner can move the bytes out and subtract them.
+    shared
+        .pending_total
+        .fetch_add(bytes.len(), Ordering::Relaxed);
     if handover.is_empty() {
         std::mem::swap(&mut *handover, &mut bytes);
     } else {
@@ -451,5 +489,50 @@ impl Write for DirectSocket {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Options;
+    use crate::server::testbed::TestBed;
+
+    /// Bytes waiting in a hand-over count in the server's outbound total
+    /// (`max_pending_total`) until the owner moves them into its write buffer, which it
+    /// then counts itself, or discards them when the connection closes; a closed
+    /// connection is handed nothing more.
+    #[test]
+    fn handed_over_bytes_count_in_the_outbound_total() {
+        let mut bed = TestBed::new(Options::default());
+        let (open, closing) = (bed.client(), bed.client());
+        let shared = Arc::clone(&bed.turn.shared);
+        let total = || shared.pending_total.load(Ordering::Relaxed);
+        let hand_over = |target: &Arc<ConnShared>, len: usize| {
+            let mut staging = Staging::default();
+            staging.stage(target).bytes.resize(len, b'x');
+            staging.hand_over(&shared);
+        };
+        let to_open = Arc::clone(&bed.turn.outputs[open].shared);
+        let to_closing = Arc::clone(&bed.turn.outputs[closing].shared);
+
+        hand_over(&to_open, 1000);
+        hand_over(&to_closing, 300);
+        assert_eq!(total(), 1300);
+        assert_eq!(bed.turn.absorb_handover(open), 1000);
+        bed.turn.publish_pending();
+        assert_eq!(total(), 300);
+        bed.turn.account_pending(open);
+        bed.turn.publish_pending();
+        let held = bed.turn.outputs[open].wbuf.capacity();
+        assert!(held >= 1000);
+        assert_eq!(total(), held + 300);
+
+        bed.turn
+            .close(closing, crate::server::conn::CloseReason::ClientClosed);
+        hand_over(&to_closing, 500);
+        assert_eq!(total(), held + 300, "handed to a closed connection");
+        assert_eq!(discard(&to_closing), 300);
+        assert_eq!(to_closing.pending_estimate(), 0);
     }
 }

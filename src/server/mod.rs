@@ -115,8 +115,8 @@ struct ServerShared {
     /// closed (the oldest). 0 = none.
     shed_up_to: AtomicU64,
     stats: Stats,
-    /// Memory held by all connections' output buffers, as the reactors last counted it
-    /// (`max_pending_total`).
+    /// Memory held by all connections' output buffers, as the reactors last counted it,
+    /// and the bytes waiting in their hand-overs (`max_pending_total`).
     pending_total: AtomicUsize,
     /// The cluster, when routing is on.
     cluster: Option<Arc<cluster::Cluster>>,

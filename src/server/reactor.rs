@@ -359,7 +359,7 @@ impl Reactor {
 
     /// Moves bytes other reactors delivered into the connection's write buffer.
     fn absorb_handover(&mut self, token: usize) {
-        let pending = self.turn.output(token).absorb_handover();
+        let pending = self.turn.absorb_handover(token);
         if self.turn.budget_left < 0 {
             // Past max_pending_total, the emptied hand-over buffer goes back at once.
             handover::release_idle(&self.turn.outputs[token].shared);
@@ -980,9 +980,10 @@ impl Reactor {
             self.conns[token].link.writable = true;
             self.write(token);
         }
-        self.turn.pending_delta -= self.turn.outputs[token].counted as isize;
         let mut conn = self.conns.remove(token);
         let mut out = self.turn.outputs.remove(token);
+        let dropped = handover::discard(&out.shared);
+        self.turn.pending_delta -= (out.counted + dropped) as isize;
         conn.link.close_tls();
         out.publish_counts();
         conn.session.closed(closing.reason, &mut self.turn);

@@ -87,12 +87,6 @@ impl Output {
         }
     }
 
-    /// Moves what other reactors handed over into the write buffer; returns the bytes now
-    /// pending.
-    pub fn absorb_handover(&mut self) -> usize {
-        handover::absorb(&self.shared, &mut self.wbuf, &mut self.wpos)
-    }
-
     /// Gives back the memory a burst left behind, once everything is written.
     pub fn release_idle_buffer(&mut self) {
         if self.wbuf.is_empty() {
@@ -174,10 +168,12 @@ impl Turn {
         ))
     }
 
-    /// Starts a turn: what is left of `max_pending_total` after the server's outbound
-    /// total, and each connection's share of the limit (over the connections of all
-    /// reactors, estimated from this reactor's `connections`; at least [`MIN_SHARE`]).
+    /// Starts a turn on a reactor with `connections`: what is left of `max_pending_total`
+    /// after the server's outbound total, and each connection's share of the limit (over
+    /// the connections of all reactors; at least [`MIN_SHARE`]).
     pub fn begin(&mut self, connections: usize) {
+        let reactors = &self.shared.reactors;
+        reactors[self.reactor].publish_connections(connections);
         let limit = self.settings.opts.max_pending_total;
         if limit == 0 {
             self.budget_left = isize::MAX;
@@ -187,8 +183,8 @@ impl Turn {
         let total = self.shared.pending_total.load(Ordering::Relaxed);
         let signed = |n: usize| isize::try_from(n).unwrap_or(isize::MAX);
         self.budget_left = signed(limit) - signed(total);
-        let everywhere = connections.max(1) * self.shared.reactors.len();
-        self.share = (limit / everywhere).max(MIN_SHARE);
+        let everywhere: usize = reactors.iter().map(|r| r.connections()).sum();
+        self.share = (limit / everywhere.max(1)).max(MIN_SHARE);
     }
 
     /// Records the memory connection `token`'s output buffer holds now (its capacity) in
@@ -199,6 +195,15 @@ impl Turn {
         self.pending_delta += held as isize - out.counted as isize;
         out.counted = held;
         out.wbuf.len() - out.wpos
+    }
+
+    /// Moves what other reactors handed over to connection `token` into its write buffer,
+    /// where the outbound total counts it from now on; returns the bytes now pending.
+    pub fn absorb_handover(&mut self, token: usize) -> usize {
+        let out = self.output(token);
+        let (moved, pending) = handover::absorb(&out.shared, &mut out.wbuf, &mut out.wpos);
+        self.pending_delta -= moved as isize;
+        pending
     }
 
     /// Adds this turn's change to the server's outbound total.
