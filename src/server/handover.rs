@@ -30,7 +30,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -138,6 +138,12 @@ pub struct ReactorHandle {
     /// The reactor's connections as of its last turn (each connection's share of
     /// `max_pending_total` is taken over the connections of all reactors).
     connections: AtomicUsize,
+    /// The reactor's part of the server's outbound total (`max_pending_total`), as of its
+    /// last turn: the memory its output buffers hold, plus the bytes it handed over to
+    /// other reactors' connections, less those it moved out of its own connections'
+    /// hand-overs (so it may be negative). Written by the reactor only: no contended
+    /// read-modify-write on the delivery path.
+    outbound: AtomicIsize,
 }
 
 impl ReactorHandle {
@@ -150,7 +156,18 @@ impl ReactorHandle {
             cache_stats: Mutex::new(CacheStats::default()),
             turns: AtomicU64::new(0),
             connections: AtomicUsize::new(0),
+            outbound: AtomicIsize::new(0),
         }
+    }
+
+    /// Records the reactor's part of the outbound total (only the reactor writes it).
+    pub fn publish_outbound(&self, outbound: isize) {
+        self.outbound.store(outbound, Ordering::Relaxed);
+    }
+
+    /// The reactor's part of the outbound total as of its last turn.
+    pub fn outbound(&self) -> isize {
+        self.outbound.load(Ordering::Relaxed)
     }
 
     /// Records the reactor's connection count (only the reactor writes it).
@@ -274,13 +291,15 @@ impl Staging {
 
     /// Appends each staged buffer to its target's hand-over (one lock per target per
     /// turn) and notifies the owning reactors; writes small batches straight to the
-    /// sockets of parked reactors' connections.
-    pub fn hand_over(&mut self, shared: &ServerShared) {
+    /// sockets of parked reactors' connections. Returns the bytes left in hand-overs (for
+    /// this reactor's part of the outbound total).
+    pub fn hand_over(&mut self, shared: &ServerShared) -> usize {
         self.index.clear();
         self.last = None;
         if self.staged.is_empty() {
-            return;
+            return 0;
         }
+        let mut handed_over = 0;
         let now = unix_nanos(SystemTime::now());
         let Staging { staged, spare, .. } = self;
         for Staged {
@@ -309,8 +328,11 @@ impl Staging {
                 // The owner writes the rest (bytes, or TLS records the socket refused).
                 bytes.drain(..written);
             }
-            recycle(spare, append_handover(shared, &target, handover, bytes));
+            let (emptied, appended) = append_handover(shared, &target, handover, bytes);
+            handed_over += appended;
+            recycle(spare, emptied);
         }
+        handed_over
     }
 }
 
@@ -330,14 +352,15 @@ pub fn send(shared: &ServerShared, target: &ConnShared, bytes: &[u8]) {
     }
     let handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
     // The emptied buffer it gives back is not worth keeping here.
-    let _ = append_handover(shared, target, handover, bytes.to_vec());
+    let (_, appended) = append_handover(shared, target, handover, bytes.to_vec());
+    shared.sent_outbound.fetch_add(appended, Ordering::Relaxed);
 }
 
 /// The owner's side: moves the bytes other reactors handed over to connection `shared`
 /// into its write buffer `wbuf` (`wpos` of it written), swapping buffers when nothing is
 /// unwritten, which leaves the emptied buffer for the next hand-over to take back. Returns
-/// the bytes moved (they leave the server's outbound total: the owner counts its buffer)
-/// and the bytes now pending.
+/// the bytes moved (they leave the hand-over's part of the outbound total: the owner
+/// counts its buffer) and the bytes now pending.
 pub fn absorb(shared: &ConnShared, wbuf: &mut Vec<u8>, wpos: &mut usize) -> (usize, usize) {
     let mut handover = shared.handover.lock().unwrap_or_else(|e| e.into_inner());
     let moved = handover.len();
@@ -383,24 +406,22 @@ fn recycle(spare: &mut Vec<Vec<u8>>, mut buffer: Vec<u8>) {
     }
 }
 
-/// Appends `bytes` to a connection's (locked) hand-over, counting them in the server's
-/// outbound total (`max_pending_total`) until the owner moves them out, and, unless a
-/// notice is already queued, tells its reactor to. Returns an emptied buffer for reuse:
-/// the one the hand-over held when it takes `bytes` whole, else `bytes` itself (also when
-/// the connection closed meanwhile: its owner has discarded its hand-over).
+/// Appends `bytes` to a connection's (locked) hand-over and, unless a notice is already
+/// queued, tells its reactor to move them out. Returns an emptied buffer for reuse (the
+/// one the hand-over held when it takes `bytes` whole, else `bytes` itself) and the bytes
+/// appended, which the caller counts in the outbound total until the owner moves them
+/// out: none when the connection closed meanwhile (its owner has discarded its
+/// hand-over, or will).
 fn append_handover(
     shared: &ServerShared,
     target: &ConnShared,
     mut handover: MutexGuard<'_, Vec<u8>>,
     mut bytes: Vec<u8>,
-) -> Vec<u8> {
+) -> (Vec<u8>, usize) {
     if target.is_closed() {
-        return bytes;
+        return (bytes, 0);
     }
-    // Added under the lock, before the owner can move the bytes out and subtract them.
-    shared
-        .pending_total
-        .fetch_add(bytes.len(), Ordering::Relaxed);
+    let appended = bytes.len();
     if handover.is_empty() {
         std::mem::swap(&mut *handover, &mut bytes);
     } else {
@@ -413,7 +434,7 @@ fn append_handover(
         let (token, cid) = (target.token, target.cid);
         shared.reactors[target.reactor].post(|inbox| inbox.flush.push((token, cid)));
     }
-    bytes
+    (bytes, appended)
 }
 
 /// Writes `bytes` to a connection owned by a parked reactor, straight to its socket (or
@@ -506,33 +527,38 @@ mod tests {
     fn handed_over_bytes_count_in_the_outbound_total() {
         let mut bed = TestBed::new(Options::default());
         let (open, closing) = (bed.client(), bed.client());
-        let shared = Arc::clone(&bed.turn.shared);
-        let total = || shared.pending_total.load(Ordering::Relaxed);
-        let hand_over = |target: &Arc<ConnShared>, len: usize| {
-            let mut staging = Staging::default();
-            staging.stage(target).bytes.resize(len, b'x');
-            staging.hand_over(&shared);
+        let turn = &mut bed.turn;
+        let hand_over = |turn: &mut crate::server::turn::Turn, token: usize, len: usize| {
+            let target = Arc::clone(&turn.outputs[token].shared);
+            turn.staging.stage(&target).bytes.resize(len, b'x');
+            turn.hand_over_staged();
+            turn.publish_pending();
         };
-        let to_open = Arc::clone(&bed.turn.outputs[open].shared);
-        let to_closing = Arc::clone(&bed.turn.outputs[closing].shared);
 
-        hand_over(&to_open, 1000);
-        hand_over(&to_closing, 300);
-        assert_eq!(total(), 1300);
-        assert_eq!(bed.turn.absorb_handover(open), 1000);
-        bed.turn.publish_pending();
-        assert_eq!(total(), 300);
-        bed.turn.account_pending(open);
-        bed.turn.publish_pending();
-        let held = bed.turn.outputs[open].wbuf.capacity();
+        hand_over(turn, open, 1000);
+        hand_over(turn, closing, 300);
+        assert_eq!(turn.outbound_total(), 1300);
+        assert_eq!(turn.absorb_handover(open), 1000);
+        turn.publish_pending();
+        assert_eq!(turn.outbound_total(), 300);
+        turn.account_pending(open);
+        turn.publish_pending();
+        let held = turn.outputs[open].wbuf.capacity() as isize;
         assert!(held >= 1000);
-        assert_eq!(total(), held + 300);
+        assert_eq!(turn.outbound_total(), held + 300);
 
-        bed.turn
-            .close(closing, crate::server::conn::CloseReason::ClientClosed);
-        hand_over(&to_closing, 500);
-        assert_eq!(total(), held + 300, "handed to a closed connection");
+        let to_closing = Arc::clone(&turn.outputs[closing].shared);
+        turn.close(closing, crate::server::conn::CloseReason::ClientClosed);
+        hand_over(turn, closing, 500);
+        assert_eq!(
+            turn.outbound_total(),
+            held + 300,
+            "handed to a closed connection"
+        );
         assert_eq!(discard(&to_closing), 300);
         assert_eq!(to_closing.pending_estimate(), 0);
+
+        send(&turn.shared, &turn.outputs[open].shared, b"INFO {}\r\n");
+        assert_eq!(turn.outbound_total(), held + 300 + 9);
     }
 }

@@ -115,9 +115,11 @@ struct ServerShared {
     /// closed (the oldest). 0 = none.
     shed_up_to: AtomicU64,
     stats: Stats,
-    /// Memory held by all connections' output buffers, as the reactors last counted it,
-    /// and the bytes waiting in their hand-overs (`max_pending_total`).
-    pending_total: AtomicUsize,
+    /// Bytes ever handed over by [`handover::send`] (interest updates, async INFO: from
+    /// any thread), the part of the outbound total (`max_pending_total`) the reactors'
+    /// own parts do not count; their owners subtract them from theirs as they move them
+    /// out (see [`handover::ReactorHandle::outbound`]).
+    sent_outbound: AtomicUsize,
     /// The cluster, when routing is on.
     cluster: Option<Arc<cluster::Cluster>>,
     /// Leafnode links, when this server is a hub or a leaf.
@@ -153,7 +155,7 @@ impl ServerShared {
             closed: ClosedRing::default(),
             shed_up_to: AtomicU64::new(0),
             stats: Stats::default(),
-            pending_total: AtomicUsize::new(0),
+            sent_outbound: AtomicUsize::new(0),
             cluster,
             leafnodes,
             connect_urls: Mutex::new(Vec::new()),

@@ -897,7 +897,7 @@ impl Reactor {
     /// client that has its answer (a PONG after a PUB) must find them in monitoring.
     fn flush(&mut self) {
         self.publish_stats();
-        self.turn.staging.hand_over(&self.turn.shared);
+        self.turn.hand_over_staged();
         for token in self.turn.take_dirty() {
             if let Some(out) = self.turn.outputs.get_mut(token) {
                 out.dirty = false;
@@ -997,7 +997,7 @@ impl Reactor {
     fn close_all(&mut self) {
         self.listener = None;
         self.drain_inbox();
-        self.turn.staging.hand_over(&self.turn.shared);
+        self.turn.hand_over_staged();
         let tokens: Vec<usize> = self.conns.iter().map(|(t, _)| t).collect();
         for token in tokens {
             self.turn.close(token, CloseReason::ServerShutdown);

@@ -118,7 +118,9 @@ pub struct Turn {
     rng: u64,
     /// A consumer fell behind: the connection being served must pause.
     stalled: bool,
-    /// This turn's change to the server's outbound total (`max_pending_total`).
+    /// This reactor's part of the server's outbound total (`max_pending_total`, see
+    /// [`handover::ReactorHandle::outbound`]) as last published, and this turn's change.
+    outbound: isize,
     pub(super) pending_delta: isize,
     /// What is left of `max_pending_total` (less what this turn queued so far: negative
     /// once past it), and a connection's share of it (see [`Turn::begin`]).
@@ -148,6 +150,7 @@ impl Turn {
             timers: Timers::default(),
             rng: u64::from_le_bytes(seed) | 1,
             stalled: false,
+            outbound: 0,
             pending_delta: 0,
             budget_left: isize::MAX,
             share: usize::MAX,
@@ -180,11 +183,24 @@ impl Turn {
             self.share = usize::MAX;
             return;
         }
-        let total = self.shared.pending_total.load(Ordering::Relaxed);
-        let signed = |n: usize| isize::try_from(n).unwrap_or(isize::MAX);
-        self.budget_left = signed(limit) - signed(total);
+        self.budget_left = isize::try_from(limit).unwrap_or(isize::MAX) - self.outbound_total();
         let everywhere: usize = reactors.iter().map(|r| r.connections()).sum();
         self.share = (limit / everywhere.max(1)).max(MIN_SHARE);
+    }
+
+    /// The server's outbound total as the reactors last published their parts (see
+    /// [`handover::ReactorHandle::outbound`]).
+    pub(super) fn outbound_total(&self) -> isize {
+        let sent = self.shared.sent_outbound.load(Ordering::Relaxed);
+        let parts = self
+            .shared
+            .reactors
+            .iter()
+            .map(|r| r.outbound())
+            .sum::<isize>();
+        // Below 0 for a moment when an owner moved bytes out before the reactor that
+        // handed them over published them.
+        (parts + isize::try_from(sent).unwrap_or(isize::MAX)).max(0)
     }
 
     /// Records the memory connection `token`'s output buffer holds now (its capacity) in
@@ -206,14 +222,19 @@ impl Turn {
         pending
     }
 
-    /// Adds this turn's change to the server's outbound total.
+    /// Hands what this turn staged to the connections of other reactors; the bytes left
+    /// in their hand-overs count in this reactor's part of the outbound total.
+    pub fn hand_over_staged(&mut self) {
+        let handed_over = self.staging.hand_over(&self.shared);
+        self.pending_delta += handed_over as isize;
+    }
+
+    /// Adds this turn's change to this reactor's part of the server's outbound total.
     pub fn publish_pending(&mut self) {
         let delta = std::mem::take(&mut self.pending_delta);
-        let total = &self.shared.pending_total;
-        if delta > 0 {
-            total.fetch_add(delta.unsigned_abs(), Ordering::Relaxed);
-        } else if delta < 0 {
-            total.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+        if delta != 0 {
+            self.outbound += delta;
+            self.shared.reactors[self.reactor].publish_outbound(self.outbound);
         }
     }
 
