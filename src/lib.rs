@@ -28,13 +28,12 @@ pub mod options;
 pub mod permissions;
 pub mod process;
 pub mod proto;
+pub mod rng;
 pub mod route_url;
 pub mod server;
 pub mod signal_cmd;
 pub mod subject;
 pub mod sublist;
-#[cfg(test)]
-mod test_rng;
 pub mod tls;
 pub mod transform;
 pub mod x509;

@@ -840,7 +840,7 @@ fn forget_fanout<T>(fanouts: &mut BTreeMap<usize, usize>, result: &MatchResult<T
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_rng::Rng;
+    use crate::rng::Rng;
     use std::sync::atomic::AtomicBool;
     use std::thread;
 
@@ -1245,7 +1245,7 @@ mod tests {
 
     #[test]
     fn randomized_cache_agrees_with_trie_and_brute_force() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
         let shared = SharedSublist::new();
         let mut big = MatchCache::new(1024);
         let mut small = MatchCache::new(4);

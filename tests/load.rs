@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use natsd::options::LogOptions;
+use natsd::rng::Rng;
 use natsd::{Options, Server, ServerHandle, RANDOM_PORT};
 
 fn start(tune: impl FnOnce(&mut Options)) -> ServerHandle {
@@ -222,16 +223,8 @@ fn fast_producer_is_paused_not_dropped() {
     assert_eq!(server.stats().slow_consumers, 0);
 }
 
-/// A deterministic xorshift generator for reproducible garbage.
-fn xorshift(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
 /// Random bytes biased towards protocol-looking input, so the parser gets deep.
-fn garbage(state: &mut u64) -> Vec<u8> {
+fn garbage(rng: &mut Rng) -> Vec<u8> {
     const PIECES: &[&[u8]] = &[
         b"PUB ",
         b"SUB ",
@@ -260,10 +253,10 @@ fn garbage(state: &mut u64) -> Vec<u8> {
         b"\xff",
         b"NATS/1.0\r\n",
     ];
-    let len = (xorshift(state) % 64) as usize;
+    let len = rng.below(64);
     let mut out = Vec::new();
     for _ in 0..len {
-        let r = xorshift(state);
+        let r = rng.next_u64();
         if r.is_multiple_of(4) {
             out.push((r >> 8) as u8);
         } else {
@@ -278,12 +271,12 @@ fn garbage_input_never_hurts_other_clients() {
     let server = start(|o| o.reactors = 2);
     let addr = server.client_addr();
     let mut watcher = client(addr, "SUB watch 1\r\n");
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     for round in 0..300u32 {
         let mut sock = TcpStream::connect(addr).unwrap();
         // The server may close the connection at the first bad byte: ignore write errors.
-        let _ = sock.write_all(&garbage(&mut seed));
-        let _ = sock.write_all(&garbage(&mut seed));
+        let _ = sock.write_all(&garbage(&mut rng));
+        let _ = sock.write_all(&garbage(&mut rng));
         // Wait until the server has processed it all and closed its side.
         let _ = sock.shutdown(std::net::Shutdown::Write);
         sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -332,13 +325,13 @@ fn messages_of_every_size_survive_any_read_split() {
     let publisher = thread::spawn(move || {
         let mut sock = client(addr, "").into_inner();
         sock.set_nodelay(true).unwrap();
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut rng = Rng::new(0x2545_F491_4F6C_DD1D);
         let mut rest = &stream[..];
         while !rest.is_empty() {
-            let piece = (1 + xorshift(&mut seed) as usize % 9000).min(rest.len());
+            let piece = (1 + rng.below(9000)).min(rest.len());
             sock.write_all(&rest[..piece]).unwrap();
             rest = &rest[piece..];
-            if xorshift(&mut seed).is_multiple_of(8) {
+            if rng.below(8) == 0 {
                 thread::sleep(Duration::from_millis(1));
             }
         }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::test_rng::Rng;
+use crate::rng::Rng;
 
 use super::{
     parse_file, parse_file_from, parse_str, ConfError, Kind, Map, MemoryFiles, Pos, Value,
@@ -1185,7 +1185,7 @@ fn no_panics_or_hangs_on_random_input() {
     std::thread::spawn(move || {
         let dir = TempDir::new("fuzz");
         let origin = dir.0.join("fuzz.conf");
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
         for case in 0..6000 {
             let input = if case % 4 == 0 {
                 random_input(&mut rng)

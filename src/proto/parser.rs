@@ -1424,7 +1424,7 @@ fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_rng::Rng;
+    use crate::rng::Rng;
 
     const MCL: usize = 4096;
     const MAX_PAYLOAD: usize = 1024 * 1024;
@@ -2275,12 +2275,12 @@ PING\r\n";
             b"N",
             b"G",
         ];
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
         for _ in 0..1500 {
             let mut input = Vec::new();
             for _ in 0..rng.below(24) {
                 if rng.below(8) == 0 {
-                    input.push(rng.next() as u8);
+                    input.push(rng.next_u64() as u8);
                 } else {
                     input.extend_from_slice(PIECES[rng.below(PIECES.len())]);
                 }
@@ -2782,12 +2782,12 @@ PING\r\n";
             b"$G ", b"foo ", b"+ ", b"| ", b"q ", b" ", b"\t", b"\r", b"\n", b"\r\n", b"0", b"1",
             b"2", b"12", b"x", b"R", b"S",
         ];
-        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
         for _ in 0..1500 {
             let mut input = Vec::new();
             for _ in 0..rng.below(24) {
                 if rng.below(8) == 0 {
-                    input.push(rng.next() as u8);
+                    input.push(rng.next_u64() as u8);
                 } else {
                     input.extend_from_slice(PIECES[rng.below(PIECES.len())]);
                 }
@@ -3361,12 +3361,12 @@ PING\r\n";
             b"HPUB ", b"A+ ", b"PING", b"foo ", b"+ ", b"| ", b"q ", b" ", b"\t", b"\r", b"\n",
             b"\r\n", b"0", b"1", b"2", b"12", b"x", b"L", b"S",
         ];
-        let mut rng = Rng(0x853c_49e6_748f_ea9b);
+        let mut rng = Rng::new(0x853c_49e6_748f_ea9b);
         for _ in 0..1500 {
             let mut input = Vec::new();
             for _ in 0..rng.below(24) {
                 if rng.below(8) == 0 {
-                    input.push(rng.next() as u8);
+                    input.push(rng.next_u64() as u8);
                 } else {
                     input.extend_from_slice(PIECES[rng.below(PIECES.len())]);
                 }
@@ -3401,11 +3401,11 @@ PING\r\n";
 
     #[test]
     fn random_bytes_never_panic() {
-        let mut rng = Rng(42);
+        let mut rng = Rng::new(42);
         let mut p = Parser::new(32, 64);
         for _ in 0..2000 {
             let len = rng.below(64);
-            let input: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let input: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
             let mut pos = 0;
             while let Ok(Parsed::Frame(f)) = p.parse(&input[pos..]) {
                 assert!(f.consumed > 0 && f.consumed <= input.len() - pos);
@@ -3416,7 +3416,7 @@ PING\r\n";
 
     #[test]
     fn find_byte_matches_naive_search() {
-        let mut rng = Rng(7);
+        let mut rng = Rng::new(7);
         for _ in 0..500 {
             let len = rng.below(40);
             let hay: Vec<u8> = (0..len)

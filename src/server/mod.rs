@@ -294,15 +294,8 @@ fn new_leafnodes(
     leaf_addr: Option<SocketAddr>,
 ) -> io::Result<leafnodes::Leafnodes> {
     let leaf = &opts.leafnodes;
-    let mut seed = [0u8; 8];
-    getrandom::getrandom(&mut seed).map_err(io::Error::other)?;
-    let mut rng = u64::from_le_bytes(seed) | 1;
-    let mut leafnodes = leafnodes::Leafnodes::new(leaf, move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    });
+    let mut rng = crate::rng::Rng::from_os()?;
+    let mut leafnodes = leafnodes::Leafnodes::new(leaf, move || rng.next_u64());
     let Some(bound) = leaf_addr else {
         return Ok(leafnodes);
     };

@@ -23,6 +23,7 @@ use super::stats::Snapshot;
 use super::timer::{Timer, TimerKind, Timers};
 use super::ServerShared;
 use crate::logging;
+use crate::rng::Rng;
 use crate::tls::TlsSession;
 
 /// Entries of the per-reactor match cache.
@@ -115,7 +116,7 @@ pub struct Turn {
     /// Messages, bytes and slow consumers of this turn, for the server's stats.
     pub counts: Snapshot,
     pub timers: Timers,
-    rng: u64,
+    rng: Rng,
     /// A consumer fell behind: the connection being served must pause.
     stalled: bool,
     /// This reactor's part of the server's outbound total (`max_pending_total`, see
@@ -134,8 +135,6 @@ pub struct Turn {
 impl Turn {
     /// The context of reactor `reactor`, with the settings in force.
     pub fn new(reactor: usize, shared: Arc<ServerShared>) -> std::io::Result<Turn> {
-        let mut seed = [0u8; 8];
-        getrandom::getrandom(&mut seed).map_err(std::io::Error::other)?;
         Ok(Turn {
             reactor,
             settings: shared.settings.current(),
@@ -148,7 +147,7 @@ impl Turn {
             caches: AccountCaches::new(CACHE_ENTRIES),
             counts: Snapshot::default(),
             timers: Timers::default(),
-            rng: u64::from_le_bytes(seed) | 1,
+            rng: Rng::from_os()?,
             stalled: false,
             outbound: 0,
             pending_delta: 0,
@@ -395,13 +394,8 @@ impl Turn {
         }
     }
 
-    /// A pseudo-random number (xorshift), for queue member selection and jitter.
+    /// A pseudo-random number, for queue member selection and jitter.
     pub fn random(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        x
+        self.rng.next_u64()
     }
 }

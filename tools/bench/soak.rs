@@ -30,6 +30,8 @@ use std::sync::Mutex;
 use std::thread::{self, sleep};
 use std::time::{Duration, Instant};
 
+use natsd::rng::Rng;
+
 use crate::check::{finish_group, stamp, Checker, Tally};
 use crate::client::{is_timeout, Conn, Event};
 use crate::proc;
@@ -64,7 +66,7 @@ const SLOW_HOLD: Duration = Duration::from_secs(5);
 const SLOW_DRAIN: Duration = Duration::from_secs(10);
 /// Random-size publishing to `churn.*.*`: messages a second, largest payload.
 const RANDOM_RATE: f64 = 25.0;
-const RANDOM_MAX: u64 = 64 * 1024;
+const RANDOM_MAX: usize = 64 * 1024;
 /// Long-lived connections churning subscriptions, and the most each holds.
 const SUB_CHURNERS: usize = 2;
 const MAX_CHURN_SUBS: usize = 24;
@@ -154,7 +156,7 @@ impl Endpoint {
     }
 
     /// The TLS URL one time in `n` (when TLS is on), the plain one otherwise.
-    fn some_url(&self, rng: &mut Rng, n: u64) -> &str {
+    fn some_url(&self, rng: &mut Rng, n: usize) -> &str {
         match &self.tls {
             Some(tls) if rng.below(n) == 0 => tls,
             _ => &self.plain,
@@ -408,39 +410,14 @@ fn run_churn(ep: &Endpoint, deadline: Instant, counters: &Counters) {
     });
 }
 
-/// A small xorshift generator: the load's random choices need no more.
-pub struct Rng(u64);
+/// A generator seeded by the operating system.
+fn seeded_rng() -> Rng {
+    Rng::from_os().expect("the OS random source works")
+}
 
-impl Rng {
-    /// A generator seeded from the operating system.
-    pub fn seeded() -> Rng {
-        let mut seed = [0u8; 8];
-        let _ = getrandom::getrandom(&mut seed);
-        Rng::new(u64::from_le_bytes(seed))
-    }
-
-    /// A generator with a fixed seed.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed | 1)
-    }
-
-    /// The next 64 random bits (xorshift64*).
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A number in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// A duration between `lo` and `hi` milliseconds.
-    fn millis(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_millis(lo + self.below(hi - lo + 1))
-    }
+/// A duration between `lo` and `hi` milliseconds.
+fn millis(rng: &mut Rng, lo: usize, hi: usize) -> Duration {
+    Duration::from_millis((lo + rng.below(hi - lo + 1)) as u64)
 }
 
 /// A subject the random publisher sends to: `churn.<0..8>.<0..32>`.
@@ -637,7 +614,7 @@ impl Churn {
 
 /// Opens and closes connections of every [`Churn`] kind until `deadline`.
 fn conn_churn(ep: &Endpoint, deadline: Instant, counters: &Counters) {
-    let mut rng = Rng::seeded();
+    let mut rng = seeded_rng();
     let mut held: Vec<(TcpStream, Instant)> = Vec::new();
     while Instant::now() < deadline {
         held.retain(|(_, until)| Instant::now() < *until);
@@ -647,7 +624,7 @@ fn conn_churn(ep: &Endpoint, deadline: Instant, counters: &Counters) {
             Churn::TlsClean => clean(&mut rng, ep.tls.as_deref().unwrap_or(&ep.plain)),
             Churn::Abrupt => abrupt(ep, &mut rng),
             Churn::HalfOpen if held.len() < MAX_HALF_OPEN => half_open(ep, &mut rng)
-                .map(|conn| held.push((conn, Instant::now() + rng.millis(1_000, 20_000)))),
+                .map(|conn| held.push((conn, Instant::now() + millis(&mut rng, 1_000, 20_000)))),
             Churn::HalfOpen => Ok(()),
             Churn::TlsAbort => tls_abort(ep, &mut rng),
             Churn::Garbage => garbage(ep, &mut rng),
@@ -656,7 +633,7 @@ fn conn_churn(ep: &Endpoint, deadline: Instant, counters: &Counters) {
         if let Err(e) = result {
             counters.error(format!("{kind:?} connection: {e}"));
         }
-        sleep(rng.millis(5, 40));
+        sleep(millis(&mut rng, 5, 40));
     }
 }
 
@@ -699,7 +676,7 @@ fn clean(rng: &mut Rng, url: &str) -> io::Result<()> {
     let (subject, queue) = random_interest(rng);
     conn.subscribe(&subject, queue.as_deref(), 1)?;
     for _ in 0..rng.below(5) {
-        let payload = vec![b'c'; rng.below(256) as usize];
+        let payload = vec![b'c'; rng.below(256)];
         conn.publish(random_subject(rng).as_bytes(), None, &payload)?;
     }
     if rng.below(2) == 0 {
@@ -721,7 +698,7 @@ fn abrupt(ep: &Endpoint, rng: &mut Rng) -> io::Result<()> {
         random_subject(rng)
     );
     tcp.write_all(frame.as_bytes())?;
-    tcp.write_all(&vec![b'a'; rng.below(size) as usize])?;
+    tcp.write_all(&vec![b'a'; rng.below(size)])?;
     if rng.below(2) == 0 {
         reset_on_close(&tcp)?;
     }
@@ -732,7 +709,7 @@ fn abrupt(ep: &Endpoint, rng: &mut Rng) -> io::Result<()> {
 fn half_open(ep: &Endpoint, rng: &mut Rng) -> io::Result<TcpStream> {
     const PARTIAL: [&str; 4] = ["", "CONN", "CONNECT {\"verbose\":fal", "PUB churn.0.0 10"];
     let mut tcp = raw(ep)?;
-    let line = PARTIAL[rng.below(PARTIAL.len() as u64) as usize];
+    let line = rng.pick(&PARTIAL);
     tcp.write_all(line.as_bytes())?;
     Ok(tcp)
 }
@@ -745,9 +722,9 @@ fn tls_abort(ep: &Endpoint, rng: &mut Rng) -> io::Result<()> {
     ];
     let mut tcp = raw(ep)?;
     read_line(&mut tcp)?;
-    let n = 1 + rng.below(HELLO.len() as u64) as usize;
+    let n = 1 + rng.below(HELLO.len());
     tcp.write_all(&HELLO[..n])?;
-    tcp.write_all(&vec![0x42; rng.below(64) as usize])?;
+    tcp.write_all(&vec![0x42; rng.below(64)])?;
     if rng.below(2) == 0 {
         reset_on_close(&tcp)?;
     }
@@ -780,10 +757,12 @@ const BAD_LINES: [&str; 8] = [
 fn garbage(ep: &Endpoint, rng: &mut Rng) -> io::Result<()> {
     let mut tcp = raw(ep)?;
     let bytes: Vec<u8> = if rng.below(2) == 0 {
-        let line = BAD_LINES[rng.below(BAD_LINES.len() as u64) as usize];
+        let line = rng.pick(&BAD_LINES);
         format!("CONNECT {{\"verbose\":false}}\r\n{line}").into_bytes()
     } else {
-        (0..1 + rng.below(512)).map(|_| rng.next() as u8).collect()
+        (0..1 + rng.below(512))
+            .map(|_| rng.next_u64() as u8)
+            .collect()
     };
     // The server may close before all is written: that is its right.
     let _ = tcp.write_all(&bytes);
@@ -805,10 +784,10 @@ fn garbage(ep: &Endpoint, rng: &mut Rng) -> io::Result<()> {
 /// A long-lived connection subscribing and unsubscribing at random until `deadline`,
 /// reading what arrives; it starts over on a new connection now and then.
 fn sub_churn(ep: &Endpoint, deadline: Instant, counters: &Counters) {
-    let mut rng = Rng::seeded();
+    let mut rng = seeded_rng();
     while Instant::now() < deadline {
         let url = ep.some_url(&mut rng, 4).to_string();
-        let until = deadline.min(Instant::now() + rng.millis(10_000, 60_000));
+        let until = deadline.min(Instant::now() + millis(&mut rng, 10_000, 60_000));
         counters.connected();
         if let Err(e) = churn_subscriptions(&url, &mut rng, until, counters) {
             counters.error(format!("subscription churn on {url}: {e}"));
@@ -831,7 +810,7 @@ fn churn_subscriptions(
     while Instant::now() < until {
         for _ in 0..1 + rng.below(4) {
             if live.len() >= MAX_CHURN_SUBS || (!live.is_empty() && rng.below(2) == 0) {
-                let sid = live.swap_remove(rng.below(live.len() as u64) as usize);
+                let sid = live.swap_remove(rng.below(live.len()));
                 conn.unsubscribe(sid)?;
             } else {
                 let (subject, queue) = random_interest(rng);
@@ -865,10 +844,10 @@ fn read_for(conn: &mut Conn, time: Duration, counters: &Counters) -> io::Result<
 /// Publishes payloads of random sizes (0 to [`RANDOM_MAX`] bytes) to random subjects,
 /// [`RANDOM_RATE`] a second, until `deadline`, with a flush every second.
 fn random_publisher(ep: &Endpoint, deadline: Instant, counters: &Counters) {
-    let mut rng = Rng::seeded();
-    let payload = vec![b'r'; RANDOM_MAX as usize];
+    let mut rng = seeded_rng();
+    let payload = vec![b'r'; RANDOM_MAX];
     let result = paced(ep, deadline, RANDOM_RATE, counters, |conn| {
-        let size = rng.below(RANDOM_MAX + 1) as usize;
+        let size = rng.below(RANDOM_MAX + 1);
         conn.publish(random_subject(&mut rng).as_bytes(), None, &payload[..size])
     });
     if let Err(e) = result {
