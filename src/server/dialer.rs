@@ -66,7 +66,7 @@ impl<J: Due> DialQueue<J> {
     }
 
     /// How many dials are queued.
-    #[cfg(any(test, feature = "fuzzing"))]
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.jobs.lock().unwrap_or_else(|e| e.into_inner()).0.len()
     }
