@@ -24,7 +24,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::crypto::ring::{default_provider, kx_group, ALL_CIPHER_SUITES, ALL_KX_GROUPS};
+use rustls::crypto::ring::{kx_group, ALL_CIPHER_SUITES, ALL_KX_GROUPS};
 use rustls::crypto::{CryptoProvider, SupportedKxGroup};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -123,7 +123,7 @@ pub fn server_config(opts: &TlsOptions) -> Result<ServerTls, String> {
     let provider = Arc::new(CryptoProvider {
         cipher_suites,
         kx_groups,
-        ..default_provider()
+        ..ring_provider()
     });
     let certificate = certificate(opts, &provider)?;
     let ca = opts.ca_file.as_deref().map(load_ca).transpose()?;
@@ -162,11 +162,19 @@ pub fn route_configs(opts: &TlsOptions) -> Result<RouteTls, String> {
     Ok(RouteTls { server, client })
 }
 
+/// rustls' crypto provider backed by ring, natsd's crypto library (for the tests and tools
+/// too). rustls 0.23.48 deprecates this constructor because ring offers no post-quantum key
+/// exchange; ring stays natsd's choice, small and simple to cross-build.
+#[allow(deprecated)]
+pub fn ring_provider() -> CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
 /// The client side of a TLS handshake (routes we dial, leafnode remotes): our certificate
 /// when `cert_file`/`key_file` are set, and the peer's checked against `ca_file` (else the
 /// system's CAs) unless `insecure`.
 pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, String> {
-    let provider = Arc::new(default_provider());
+    let provider = Arc::new(ring_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(ALL_VERSIONS)
         .map_err(|err| err.to_string())?;
@@ -669,7 +677,7 @@ mod tests {
                 .expect("ca.pem")
                 .map(|der| der.expect("ca.pem certificate")),
         );
-        let builder = ClientConfig::builder_with_provider(Arc::new(default_provider()))
+        let builder = ClientConfig::builder_with_provider(Arc::new(ring_provider()))
             .with_protocol_versions(versions)
             .expect("client versions")
             .with_root_certificates(roots);

@@ -771,7 +771,7 @@ fn cert(name: &str) -> PathBuf {
 
 /// A TLS client on `sock` that trusts only the test CA.
 fn tls_client(sock: TcpStream) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = natsd::tls::ring_provider().install_default();
     let mut roots = rustls::RootCertStore::empty();
     let pem = std::fs::read(cert("ca.pem")).unwrap();
     let ca = rustls::pki_types::CertificateDer::from_pem_slice(&pem).expect("CA certificate");

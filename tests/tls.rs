@@ -333,7 +333,7 @@ impl TlsWire {
         roots
             .add(CertificateDer::from_pem_file(cert("ca.pem")).unwrap())
             .unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(natsd::tls::ring_provider());
         let chain =
             vec![CertificateDer::from_pem_file(cert(&format!("{identity}-cert.pem"))).unwrap()];
         let key = PrivateKeyDer::from_pem_file(cert(&format!("{identity}-key.pem"))).unwrap();

@@ -68,7 +68,7 @@ static TLS: OnceLock<Arc<ClientConfig>> = OnceLock::new();
 
 /// Sets the CA certificates (PEM) that `tls://` connections trust; once per process.
 pub fn use_tls(ca: &Path) -> Result<(), String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = natsd::tls::ring_provider().install_default();
     let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&pem) {
