@@ -43,7 +43,7 @@ struct ConnJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     stop: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
+    reason: Option<&'static str>,
     rtt: String,
     uptime: String,
     idle: String,
@@ -139,7 +139,7 @@ impl SortBy {
             // 2.9 sorts "idle" by the active span, last activity minus start.
             SortBy::Idle => conns.sort_by_key(|c| Reverse(since(c.last_activity, c.start))),
             SortBy::Uptime => conns.sort_by_key(|c| since(end_of(c, now), c.start)),
-            SortBy::Stop => conns.sort_by_key(|c| Reverse(c.closed.as_ref().map(|(at, _)| *at))),
+            SortBy::Stop => conns.sort_by_key(|c| Reverse(c.closed.map(|(at, _)| at))),
             SortBy::Reason => conns.sort_by(|a, b| reason_of(a).cmp(reason_of(b))),
         }
     }
@@ -147,11 +147,11 @@ impl SortBy {
 
 /// A closed connection's stop time, else `now`.
 fn end_of(conn: &ConnInfo, now: SystemTime) -> SystemTime {
-    conn.closed.as_ref().map_or(now, |(at, _)| *at)
+    conn.closed.map_or(now, |(at, _)| at)
 }
 
 fn reason_of(conn: &ConnInfo) -> &str {
-    conn.closed.as_ref().map_or("", |(_, reason)| reason)
+    conn.closed.map_or("", |(_, reason)| reason)
 }
 
 /// The decoded `/connz` parameters.
@@ -326,12 +326,12 @@ impl ConnJson {
             kind: c.kind,
             // The reference names the client type of clients only.
             client_type: if c.kind == "Client" { "nats" } else { "" },
-            ip: c.ip.clone(),
+            ip: c.ip.to_string(),
             port: c.port,
             start: rfc3339_nano(c.start),
             last_activity: rfc3339_nano(c.last_activity),
-            stop: c.closed.as_ref().map(|(at, _)| rfc3339_nano(*at)),
-            reason: c.closed.as_ref().map(|(_, reason)| reason.clone()),
+            stop: c.closed.map(|(at, _)| rfc3339_nano(at)),
+            reason: c.closed.map(|(_, reason)| reason),
             rtt: rtt(c.rtt),
             uptime: uptime(since(c.start)),
             idle: uptime(since(c.last_activity)),

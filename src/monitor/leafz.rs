@@ -43,7 +43,7 @@ impl LeafJson {
         let (subscriptions_list, _) = sub_lists(&c.subs, subs, false);
         LeafJson {
             account: leaf.account.to_string(),
-            ip: c.ip,
+            ip: c.ip.to_string(),
             port: c.port,
             rtt: rtt(c.rtt),
             in_msgs: c.in_msgs,

@@ -622,7 +622,7 @@ mod tests {
         ConnInfo {
             cid,
             kind: "Leafnode",
-            ip: "127.0.0.1".into(),
+            ip: std::net::IpAddr::from([127, 0, 0, 1]),
             port,
             start: SystemTime::UNIX_EPOCH,
             last_activity: SystemTime::UNIX_EPOCH,

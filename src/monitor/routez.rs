@@ -64,7 +64,7 @@ impl RouteJson {
             remote_id: route.remote_id,
             did_solicit: route.meta.did_solicit,
             is_configured: route.meta.is_configured,
-            ip: c.ip,
+            ip: c.ip.to_string(),
             port: c.port,
             start: rfc3339_nano(c.start),
             last_activity: rfc3339_nano(c.last_activity),

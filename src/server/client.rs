@@ -993,7 +993,7 @@ impl Role for ClientSession {
     fn closed(self, reason: CloseReason, turn: &mut Turn) {
         let shared = self.shared;
         let mut info = shared.info(true);
-        info.closed = Some((SystemTime::now(), reason.to_string()));
+        info.closed = Some((SystemTime::now(), reason.as_str()));
         turn.shared.closed.push(info);
         let subs: Vec<_> = shared.subs.lock().drain().map(|(_, sub)| sub).collect();
         // Subscriptions live in the account they were made in (see `bind`): nearly always

@@ -17,7 +17,7 @@ use super::leafnodes::LeafPeer;
 use super::link::SharedTls;
 use crate::options::ResponsePermission;
 
-/// Why a connection was closed, with the reference's wording (logs and, later, `/connz`).
+/// Why a connection was closed, with the reference's wording (logs and `/connz`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
     ClientClosed,
@@ -64,11 +64,10 @@ impl CloseReason {
                 | CloseReason::TlsHandshakeFailure
         )
     }
-}
 
-impl fmt::Display for CloseReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+    /// The reference's wording (logs and `/connz`).
+    pub fn as_str(self) -> &'static str {
+        match self {
             CloseReason::ClientClosed => "Client Closed",
             CloseReason::ReadError => "Read Error",
             CloseReason::WriteError => "Write Error",
@@ -97,7 +96,13 @@ impl fmt::Display for CloseReason {
             CloseReason::ClusterNamesIdentical => "Cluster Names Identical",
             CloseReason::MinimumVersionRequired => "Minimum Version Required",
             CloseReason::DuplicateRemoteLeafnode => "Duplicate Remote LeafNode Connection",
-        })
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

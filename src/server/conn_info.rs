@@ -4,6 +4,7 @@
 //! a [`ClosedRing`].
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -207,12 +208,12 @@ pub struct ConnInfo {
     pub cid: u64,
     /// `/connz` `kind`: `Client`, `Router` or `Leafnode`.
     pub kind: &'static str,
-    pub ip: String,
+    pub ip: IpAddr,
     pub port: u16,
     pub start: SystemTime,
     pub last_activity: SystemTime,
     /// When and why it closed (closed connections only).
-    pub closed: Option<(SystemTime, String)>,
+    pub closed: Option<(SystemTime, &'static str)>,
     pub rtt: Duration,
     pub pending_bytes: u64,
     pub in_msgs: u64,
@@ -243,7 +244,7 @@ impl ConnShared {
                 Role::Route => "Router",
                 Role::Leaf => "Leafnode",
             },
-            ip: self.addr.ip().to_string(),
+            ip: self.addr.ip(),
             port: self.addr.port(),
             start: self.start,
             last_activity: from_unix_nanos(activity.last.load(Ordering::Relaxed)),
@@ -271,7 +272,9 @@ impl ConnShared {
 pub struct ClosedRing(Mutex<VecDeque<Arc<ConnInfo>>>);
 
 impl ClosedRing {
-    pub fn push(&self, info: ConnInfo) {
+    pub fn push(&self, mut info: ConnInfo) {
+        // A record is kept long: no spare capacity (a one-subscription list has room for 4).
+        info.subs.shrink_to_fit();
         let mut ring = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if ring.len() == CLOSED_CONNECTIONS {
             ring.pop_front();
@@ -294,11 +297,11 @@ mod tests {
         ConnInfo {
             cid,
             kind: "Client",
-            ip: String::new(),
+            ip: IpAddr::from([0, 0, 0, 0]),
             port: 0,
             start: UNIX_EPOCH,
             last_activity: UNIX_EPOCH,
-            closed: Some((UNIX_EPOCH, "Client Closed".into())),
+            closed: Some((UNIX_EPOCH, "Client Closed")),
             rtt: Duration::ZERO,
             pending_bytes: 0,
             in_msgs: 0,

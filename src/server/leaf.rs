@@ -626,7 +626,7 @@ impl Role for LeafSession {
     fn closed(self, reason: CloseReason, turn: &mut Turn) {
         let shared = &self.shared;
         let mut closed = shared.info(true);
-        closed.closed = Some((SystemTime::now(), reason.to_string()));
+        closed.closed = Some((SystemTime::now(), reason.as_str()));
         turn.shared.closed.push(closed);
         let subs: Vec<SubRef> = shared.subs.lock().drain().map(|(_, s)| s).collect();
         let removed = self
