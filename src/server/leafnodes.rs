@@ -22,6 +22,7 @@ use super::leaf_info::LeafInfo;
 use super::ServerShared;
 use crate::auth::VerifiedPairs;
 use crate::options::{LeafnodeOptions, RemoteLeafOptions};
+use crate::rng::Rng;
 use crate::route_url::RouteUrl;
 use crate::subject;
 
@@ -167,7 +168,7 @@ impl super::dialer::Due for LeafDial {
 }
 
 impl Remote {
-    fn new(opts: &RemoteLeafOptions, random: &mut impl FnMut() -> u64) -> Remote {
+    fn new(opts: &RemoteLeafOptions, rng: &mut Rng) -> Remote {
         let mut configured: Vec<RouteUrl> = opts
             .urls
             .iter()
@@ -175,8 +176,7 @@ impl Remote {
             .collect();
         if !opts.no_randomize {
             for i in (1..configured.len()).rev() {
-                let j = usize::try_from(random() % (i as u64 + 1)).unwrap_or(0);
-                configured.swap(i, j);
+                configured.swap(i, rng.below(i + 1));
             }
         }
         let userinfo = configured
@@ -259,15 +259,11 @@ pub struct Registered {
 }
 
 impl Leafnodes {
-    /// The leafnode state for `opts`; `random` shuffles the remotes' URLs.
-    pub fn new(opts: &LeafnodeOptions, mut random: impl FnMut() -> u64) -> Leafnodes {
+    /// The leafnode state for `opts`; `rng` shuffles the remotes' URLs.
+    pub fn new(opts: &LeafnodeOptions, rng: &mut Rng) -> Leafnodes {
         Leafnodes {
             state: Mutex::default(),
-            remotes: opts
-                .remotes
-                .iter()
-                .map(|r| Remote::new(r, &mut random))
-                .collect(),
+            remotes: opts.remotes.iter().map(|r| Remote::new(r, rng)).collect(),
             dials: DialQueue::default(),
             verified_passwords: VerifiedPairs::default(),
             hub: None,
@@ -577,7 +573,7 @@ mod tests {
             no_randomize: true,
             ..Default::default()
         };
-        let remote = Remote::new(&opts, &mut || 0);
+        let remote = Remote::new(&opts, &mut Rng::new(0));
         assert_eq!(remote.next_url().unwrap().host, "a");
         assert_eq!(remote.next_url().unwrap().host, "b");
         let again = remote.next_url().unwrap();

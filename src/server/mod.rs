@@ -294,8 +294,7 @@ fn new_leafnodes(
     leaf_addr: Option<SocketAddr>,
 ) -> io::Result<leafnodes::Leafnodes> {
     let leaf = &opts.leafnodes;
-    let mut rng = crate::rng::Rng::from_os()?;
-    let mut leafnodes = leafnodes::Leafnodes::new(leaf, move || rng.next_u64());
+    let mut leafnodes = leafnodes::Leafnodes::new(leaf, &mut crate::rng::Rng::from_os()?);
     let Some(bound) = leaf_addr else {
         return Ok(leafnodes);
     };
