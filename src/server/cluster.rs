@@ -41,6 +41,9 @@ pub struct RouteMeta {
     pub is_configured: bool,
     /// The URL we dialled.
     pub url: Option<RouteUrl>,
+    /// A duplicate of it was closed: when it closes it is dialled once more (if it has a
+    /// URL), gossiped or not, since the peer may have kept the connection we closed.
+    pub retry: bool,
     /// The permissions the peer announced in its INFO.
     pub import: Option<SubjectPermission>,
     pub export: Option<SubjectPermission>,
@@ -280,18 +283,24 @@ impl Cluster {
         self.lock().routes.remove(&cid)
     }
 
-    /// A route we dialled (to `url`, a configured one when `explicit`) turned out to
-    /// duplicate the registered route to `remote_id`: that route takes the dial over, so
-    /// that it is dialled again should it close. When two servers dial each other at once,
-    /// each may keep the connection the other closes; without this neither would dial again
-    /// (nats-server's `addRoute` "upgrades" the kept route "to solicited" likewise).
-    pub fn adopt_dial(&self, remote_id: &str, url: &RouteUrl, explicit: bool) {
+    /// A route to `remote_id` arrived while one is registered and is closed as a duplicate:
+    /// the registered one is marked to be dialled again when it closes, and takes over the
+    /// duplicate's `dial` (its URL, and whether it is a configured one) if it has none.
+    /// When two servers dial each other at once, each may keep the connection the other
+    /// closes; without this neither would dial again (nats-server's `addRoute` upgrades the
+    /// kept route "to solicited" and sets its `retry` likewise).
+    pub fn keep_over_duplicate(&self, remote_id: &str, dial: Option<(&RouteUrl, bool)>) {
         let mut state = self.lock();
-        let kept = state.routes.values_mut().find(|r| r.remote_id == remote_id);
-        if let Some(route) = kept {
-            route.meta.did_solicit = true;
-            route.meta.is_configured = explicit;
-            route.meta.url = Some(url.clone());
+        let Some(route) = state.routes.values_mut().find(|r| r.remote_id == remote_id) else {
+            return;
+        };
+        route.meta.retry = true;
+        if let Some((url, explicit)) = dial {
+            if !route.meta.did_solicit {
+                route.meta.did_solicit = true;
+                route.meta.url = Some(url.clone());
+            }
+            route.meta.is_configured |= explicit;
         }
     }
 

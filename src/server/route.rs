@@ -298,6 +298,7 @@ impl RouteSession {
                 url: Some(url.clone()),
                 import: info.import.clone(),
                 export: info.export.clone(),
+                ..RouteMeta::default()
             },
         };
         let shared = &self.shared;
@@ -316,9 +317,11 @@ impl RouteSession {
                 shared.prefix(),
                 info.server_id
             );
-            if let Origin::Dialled { url, explicit, .. } = &self.origin {
-                self.cluster.adopt_dial(&info.server_id, url, *explicit);
-            }
+            let dial = match &self.origin {
+                Origin::Dialled { url, explicit, .. } => Some((url, *explicit)),
+                Origin::Accepted => None,
+            };
+            self.cluster.keep_over_duplicate(&info.server_id, dial);
             turn.close(token, CloseReason::DuplicateRoute);
             return;
         };
@@ -612,21 +615,28 @@ impl Role for RouteSession {
         if turn.shared.is_shutting_down() {
             return;
         }
-        // A route we accepted is dialled again if it took over a dial (see
-        // `Cluster::adopt_dial`).
-        let dial = match self.origin {
-            Origin::Dialled { url, explicit, .. } => Some((url, explicit)),
-            Origin::Accepted => entry.and_then(|e| Some((e.meta.url?, e.meta.is_configured))),
+        // What to dial again: a registered route's dial (it may have taken one over from a
+        // duplicate, see `Cluster::keep_over_duplicate`), else the one that made this
+        // connection.
+        let (dial, retry) = match (entry, self.origin) {
+            (Some(e), _) => (
+                e.meta.url.map(|url| (url, e.meta.is_configured)),
+                e.meta.retry,
+            ),
+            (None, Origin::Dialled { url, explicit, .. }) => (Some((url, explicit)), false),
+            (None, Origin::Accepted) => (None, false),
         };
         let Some((url, explicit)) = dial else {
             return;
         };
-        // Not again to ourselves, nor to a server reached another way meanwhile; only
-        // configured routes are dialled again (gossiped ones are re-learnt by gossip).
+        // Not again to ourselves, nor to a server reached another way meanwhile; configured
+        // routes are dialled again until they connect, gossiped ones once after a duplicate
+        // was closed (else they are re-learnt by gossip).
         let connected = self.remote_id.as_deref().is_some_and(|id| {
             id == turn.settings.info.server_id || cluster.lock().route_to(id).is_some()
         });
-        if connected || !explicit || !cluster.is_explicit(&url) {
+        let configured = explicit && cluster.is_explicit(&url);
+        if connected || !(configured || retry) {
             return;
         }
         debug!(
@@ -640,7 +650,7 @@ impl Role for RouteSession {
         };
         cluster.dials.push(DialJob {
             url,
-            explicit: true,
+            explicit: configured,
             due: Instant::now() + delay,
             attempts: 0,
         });
@@ -813,7 +823,7 @@ mod tests {
         let cluster = bed.turn.shared.cluster.clone().expect("clustered");
         let queued = cluster.dials.len();
         let kept = bed.registered_route("PEER");
-        let dialled = bed.dialled_route(url);
+        let dialled = bed.dialled_route(url, true);
         bed.feed(
             dialled,
             "INFO {\"server_id\":\"PEER\",\"name\":\"PEER\",\"cluster\":\"c1\"}\r\n",
@@ -833,6 +843,33 @@ mod tests {
             queued + 1,
             "the kept route is dialled again"
         );
+    }
+
+    /// Two servers dialled each other after gossip (no configured route) and each kept the
+    /// connection the other closes as a duplicate: the kept one is dialled once more when
+    /// it closes, or the two would stay apart.
+    #[test]
+    fn a_gossiped_route_kept_over_a_duplicate_is_dialled_again() {
+        let mut bed = TestBed::new(clustered());
+        let cluster = bed.turn.shared.cluster.clone().expect("clustered");
+        let queued = cluster.dials.len();
+        let peer_info = "INFO {\"server_id\":\"PEER\",\"name\":\"PEER\",\"cluster\":\"c1\"}\r\n";
+        let kept = bed.dialled_route("nats://127.0.0.1:7777", false);
+        bed.feed(kept, peer_info);
+        assert_eq!(bed.closing(kept), None);
+        let duplicate = bed.accepted_route();
+        bed.feed(
+            duplicate,
+            &format!(
+                "CONNECT {{\"echo\":true,\"name\":\"PEER\",\"cluster\":\"c1\"}}\r\n{peer_info}"
+            ),
+        );
+        assert_eq!(
+            bed.closing(duplicate).map(|c| c.reason),
+            Some(CloseReason::DuplicateRoute)
+        );
+        bed.hang_up(kept);
+        assert_eq!(cluster.dials.len(), queued + 1, "dialled once more");
     }
 
     #[test]

@@ -146,14 +146,15 @@ impl TestBed {
         })
     }
 
-    /// A new route we dialled to `url` (a configured route); our hello is discarded.
-    pub fn dialled_route(&mut self, url: &str) -> usize {
+    /// A new route we dialled to `url` (a configured route when `explicit`, else one
+    /// learnt by gossip); our hello is discarded.
+    pub fn dialled_route(&mut self, url: &str, explicit: bool) -> usize {
         let cluster = self.turn.shared.cluster.clone().expect("a clustered bed");
         let url = RouteUrl::parse(url).expect("a route URL");
         let addr = url.host_port().parse().expect("an address");
         let origin = Origin::Dialled {
             url,
-            explicit: true,
+            explicit,
             addr,
         };
         let token = self.connect(Role::Route, |shared, turn| {
