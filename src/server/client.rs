@@ -17,6 +17,7 @@ use super::conn_info;
 use super::deliver::{self, LazySizes, Message};
 use super::imports;
 use super::info::{ClientOpts, Info};
+use super::outq::FRAME_SLACK;
 use super::role::{Liveness, Role};
 use super::service;
 use super::settings::Settings;
@@ -509,7 +510,7 @@ impl ClientSession {
             ..template
         };
         let line = info.line_for(self.shared.cid, self.shared.addr.ip().to_string());
-        turn.output(self.token()).wbuf.extend_from_slice(&line);
+        turn.output(self.token()).queue.extend(&line);
     }
 
     /// Takes on an authenticated identity: user name and permissions. A user mapped from
@@ -855,7 +856,8 @@ impl ClientSession {
             return;
         };
         let out = turn.output(self.token());
-        Message::no_responders(reply).frame_into(&mut out.wbuf, &sub.sid, true);
+        let framed = out.queue.tail(FRAME_SLACK);
+        Message::no_responders(reply).frame_into(framed, &sub.sid, true);
     }
 
     /// Lame duck mode: an async INFO with `"ldm":true`, for clients that accept async
@@ -869,7 +871,7 @@ impl ClientSession {
             ..turn.shared.client_info(&turn.settings)
         };
         let line = info.line_for(self.shared.cid, self.shared.addr.ip().to_string());
-        turn.output(self.token()).wbuf.extend_from_slice(&line);
+        turn.output(self.token()).queue.extend(&line);
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime};
 
 use super::account::Account;
 use super::conn_info::{unix_nanos, Activity, ConnMeta, Counts, SubTable};
+use super::handover::Handover;
 use super::imports::StreamImport;
 use super::leafnodes::LeafPeer;
 use super::link::SharedTls;
@@ -139,12 +140,16 @@ pub struct ConnShared {
     /// Slab key on the owning reactor.
     pub token: usize,
     /// Bytes delivered by other reactors, waiting for the owner to move them out.
-    pub handover: Mutex<Vec<u8>>,
-    /// Length of `handover`, readable without the lock.
+    pub handover: Mutex<Handover>,
+    /// Bytes in `handover`, readable without the lock.
     pub handover_len: AtomicUsize,
     /// Set while a flush notice for this connection sits in the owner's inbox.
     pub handover_queued: AtomicBool,
-    /// Unsent bytes in the owner's write buffer, as of its last flush.
+    /// Producers (reactor, token, cid) paused until the owner takes the hand-over.
+    pub waiting_producers: Mutex<Vec<(usize, usize, u64)>>,
+    /// `waiting_producers` is not empty (read without the lock).
+    pub has_waiting_producers: AtomicBool,
+    /// Unsent bytes in the owner's output queue, as of its last flush.
     pub unsent: AtomicUsize,
     /// The client negotiated headers: deliver HMSG rather than MSG.
     pub headers: AtomicBool,
@@ -203,9 +208,11 @@ impl ConnShared {
             cid,
             reactor,
             token,
-            handover: Mutex::new(Vec::new()),
+            handover: Mutex::new(Handover::default()),
             handover_len: AtomicUsize::new(0),
             handover_queued: AtomicBool::new(false),
+            waiting_producers: Mutex::new(Vec::new()),
+            has_waiting_producers: AtomicBool::new(false),
             unsent: AtomicUsize::new(0),
             headers: AtomicBool::new(false),
             tracks_replies: AtomicBool::new(false),

@@ -15,6 +15,7 @@ use log::trace;
 use super::account::Account;
 use super::conn::{ConnShared, Role, SubRef};
 use super::imports::{self, StreamImport};
+use super::outq::FRAME_SLACK;
 use super::service;
 use super::turn::Turn;
 use crate::logging;
@@ -30,6 +31,12 @@ const NO_RESPONDERS_SIZE: &[u8] = b"16";
 /// 2 MB rather than 4 MB took the peak RSS of a 1 KB / 16 KB publish-subscribe run from
 /// 14-15 MB to 9-11 MB at the same throughput (A/B, 5 rounds; fan-out to 8: 0.92x).
 const STALL_PENDING: usize = 2 * 1024 * 1024;
+
+/// Bytes handed over to a consumer on another reactor and not yet taken by it, above which
+/// the producer pauses until that reactor takes them (or for `STALL_PAUSE` at most). Keeps
+/// a fast publisher from piling batches on a reactor that is busy writing: in a fan-out
+/// across reactors, those batches were most of the memory.
+const HANDOVER_STALL: usize = 512 * 1024;
 
 /// One message as it is framed for any target.
 pub struct Message<'a> {
@@ -417,7 +424,7 @@ fn append_to(
     let max_pending = turn.settings.opts.max_pending;
     let pending = if target.reactor == turn.reactor {
         let out = turn.output(target.token);
-        frame(&mut out.wbuf);
+        frame(out.queue.tail(data_len + FRAME_SLACK));
         out.counts.out_msgs += 1;
         out.counts.out_bytes += data_len as u64;
         let pending = out.pending();
@@ -430,7 +437,14 @@ fn append_to(
         frame(&mut staged.bytes);
         staged.counts.out_msgs += 1;
         staged.counts.out_bytes += data_len as u64;
-        staged.bytes.len() + target.pending_estimate()
+        let staged = staged.bytes.len();
+        if staged + target.handover_len.load(Ordering::Relaxed) > HANDOVER_STALL
+            && target.cid != publisher
+        {
+            // The consumer's reactor is behind this one: wait until it takes the batches.
+            turn.stall_behind(target);
+        }
+        staged + target.pending_estimate()
     };
     let mut stall_at = (max_pending / 2).min(STALL_PENDING);
     if turn.budget_left < 0 {

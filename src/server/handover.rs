@@ -6,14 +6,15 @@
 //! staging buffer of this reactor ([`Staging::stage`]); after the turn each staged buffer is
 //! appended to the target's `handover` under one lock ([`Staging::hand_over`]) and the
 //! target's reactor gets one flush notice in its [`Inbox`], waking it at most once per batch
-//! (see [`ReactorHandle::post`]). The owner moves the bytes to its write buffer with
-//! [`absorb`].
+//! (see [`ReactorHandle::post`]). The owner moves the batches to its output queue with
+//! [`absorb`], whole: bytes cross reactors without being copied, and each stays in memory
+//! only until it is written (see `outq`).
 //!
-//! **Recycling.** The hand-over takes a staged buffer whole when it is empty and gives back
-//! the emptied buffer it held (the owner left it there when it absorbed the previous
-//! bytes), so in steady state handing bytes over allocates nothing (an allocator that
-//! returns big blocks to the system, as musl's does, would otherwise map and unmap memory
-//! every turn).
+//! **Recycling.** A batch is handed over whole (a small one is copied onto the last
+//! batch waiting), and the hand-over gives back the emptied buffer the owner left there
+//! when it absorbed the previous batches, so in steady state handing bytes over rarely
+//! allocates (an allocator that returns big blocks to the system, as musl's does, would
+//! otherwise map and unmap memory every turn).
 //!
 //! **Direct writes and the write lock.** When the target's reactor is parked in `poll` and
 //! nothing of the target's is unwritten, a small batch is written straight to its socket
@@ -39,6 +40,7 @@ use mio::Waker;
 
 use super::conn::ConnShared;
 use super::conn_info::{unix_nanos, Counts};
+use super::outq::{OutQueue, COPY_MAX};
 use super::ServerShared;
 use crate::route_url::RouteUrl;
 use crate::sublist::CacheStats;
@@ -52,6 +54,39 @@ const DIRECT_WRITE_MAX: usize = 4096;
 const MAX_SPARE_BUFFERS: usize = 8;
 /// …of at most this capacity each (a buffer grown by a burst goes back to the allocator).
 const MAX_SPARE_CAPACITY: usize = 256 * 1024;
+
+/// What other reactors handed one connection and its owner has not yet moved out.
+#[derive(Default)]
+pub struct Handover {
+    /// Batches, oldest first.
+    batches: Vec<Vec<u8>>,
+    /// Their bytes.
+    len: usize,
+    /// An emptied buffer from the owner, for the next reactor handing over to stage in.
+    spare: Option<Vec<u8>>,
+}
+
+impl Handover {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds a batch: copied onto the last one when it is small and fits there, else kept
+    /// whole. Returns an emptied buffer for reuse: `bytes` when copied, else the owner's
+    /// spare, if any.
+    fn push(&mut self, mut bytes: Vec<u8>) -> Option<Vec<u8>> {
+        self.len += bytes.len();
+        if let Some(last) = self.batches.last_mut() {
+            if bytes.len() <= COPY_MAX && last.len() + bytes.len() <= last.capacity() {
+                last.extend_from_slice(&bytes);
+                bytes.clear();
+                return Some(bytes);
+            }
+        }
+        self.batches.push(bytes);
+        self.spare.take()
+    }
+}
 
 /// Work handed to a reactor by other threads.
 #[derive(Default)]
@@ -76,6 +111,8 @@ pub struct Inbox {
     pub leaf_dialled: Vec<LeafDialled>,
     /// Leaf links (token, cid) a newer link from the same leaf server replaces.
     pub replaced_leaves: Vec<(usize, u64)>,
+    /// Producers (token, cid) paused behind a hand-over that has now been taken.
+    pub resume: Vec<(usize, u64)>,
 }
 
 impl Inbox {
@@ -90,6 +127,7 @@ impl Inbox {
             && self.leaves.is_empty()
             && self.leaf_dialled.is_empty()
             && self.replaced_leaves.is_empty()
+            && self.resume.is_empty()
     }
 }
 
@@ -330,7 +368,9 @@ impl Staging {
             }
             let (emptied, appended) = append_handover(shared, &target, handover, bytes);
             handed_over += appended;
-            recycle(spare, emptied);
+            if let Some(emptied) = emptied {
+                recycle(spare, emptied);
+            }
         }
         handed_over
     }
@@ -340,7 +380,7 @@ impl Staging {
 pub fn release_idle(shared: &ConnShared) {
     let mut handover = shared.handover.lock().unwrap_or_else(|e| e.into_inner());
     if handover.is_empty() {
-        *handover = Vec::new();
+        *handover = Handover::default();
     }
 }
 
@@ -356,28 +396,62 @@ pub fn send(shared: &ServerShared, target: &ConnShared, bytes: &[u8]) {
     shared.sent_outbound.fetch_add(appended, Ordering::Relaxed);
 }
 
-/// The owner's side: moves the bytes other reactors handed over to connection `shared`
-/// into its write buffer `wbuf` (`wpos` of it written), swapping buffers when nothing is
-/// unwritten, which leaves the emptied buffer for the next hand-over to take back. Returns
-/// the bytes moved (they leave the hand-over's part of the outbound total: the owner
-/// counts its buffer) and the bytes now pending.
-pub fn absorb(shared: &ConnShared, wbuf: &mut Vec<u8>, wpos: &mut usize) -> (usize, usize) {
-    let mut handover = shared.handover.lock().unwrap_or_else(|e| e.into_inner());
-    let moved = handover.len();
-    if *wpos == wbuf.len() {
-        wbuf.clear();
-        *wpos = 0;
-        std::mem::swap(wbuf, &mut handover);
-    } else {
-        wbuf.extend_from_slice(&handover);
-        handover.clear();
+/// The owner's side: moves the batches other reactors handed over to connection `shared`
+/// to the end of its output queue, leaves an emptied chunk of the queue in the hand-over
+/// for the next staging, and resumes the producers that waited for this. Returns the bytes moved (they leave the hand-over's part of the
+/// outbound total: the owner counts its queue) and the bytes now unwritten.
+pub fn absorb(server: &ServerShared, shared: &ConnShared, queue: &mut OutQueue) -> (usize, usize) {
+    let mut guard = shared.handover.lock().unwrap_or_else(|e| e.into_inner());
+    let handover = &mut *guard;
+    let moved = handover.len;
+    handover.len = 0;
+    for batch in handover.batches.drain(..) {
+        if let Some(emptied) = queue.append(batch) {
+            queue.offer_spare(emptied);
+        }
+    }
+    if handover.spare.is_none() {
+        handover.spare = queue.take_spare();
     }
     shared.handover_len.store(0, Ordering::Relaxed);
     shared.handover_queued.store(false, Ordering::Relaxed);
     // Unwritten bytes stop direct writes by other reactors (they would overtake).
-    let unsent = wbuf.len() - *wpos;
+    let unsent = queue.unsent();
     shared.unsent.store(unsent, Ordering::Relaxed);
+    drop(guard);
+    if shared.has_waiting_producers.load(Ordering::Relaxed) {
+        resume_waiting(server, shared);
+    }
     (moved, unsent)
+}
+
+/// A producer (connection `token`, `cid` of reactor `reactor`) pauses until the owner of
+/// `target` takes its hand-over: it is resumed then rather than when its pause ends.
+pub fn wait_for_absorb(target: &ConnShared, reactor: usize, token: usize, cid: u64) {
+    let mut waiting = lock_waiting(target);
+    if !waiting.contains(&(reactor, token, cid)) {
+        waiting.push((reactor, token, cid));
+    }
+    target.has_waiting_producers.store(true, Ordering::Relaxed);
+}
+
+/// Tells the reactors of the producers waiting on `shared`'s hand-over to resume them.
+fn resume_waiting(server: &ServerShared, shared: &ConnShared) {
+    let waiting = {
+        let mut waiting = lock_waiting(shared);
+        shared.has_waiting_producers.store(false, Ordering::Relaxed);
+        std::mem::take(&mut *waiting)
+    };
+    for (reactor, token, cid) in waiting {
+        server.reactors[reactor].post(|inbox| inbox.resume.push((token, cid)));
+    }
+}
+
+fn lock_waiting(shared: &ConnShared) -> MutexGuard<'_, Vec<(usize, usize, u64)>> {
+    shared
+        .waiting_producers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 /// The owner's side when connection `shared` closes: drops what is left in its hand-over
@@ -385,8 +459,8 @@ pub fn absorb(shared: &ConnShared, wbuf: &mut Vec<u8>, wpos: &mut usize) -> (usi
 /// Nothing is handed over after this: `closed` is set before, and checked under the lock.
 pub fn discard(shared: &ConnShared) -> usize {
     let mut handover = shared.handover.lock().unwrap_or_else(|e| e.into_inner());
-    let dropped = handover.len();
-    *handover = Vec::new();
+    let dropped = handover.len;
+    *handover = Handover::default();
     shared.handover_len.store(0, Ordering::Relaxed);
     dropped
 }
@@ -407,34 +481,31 @@ fn recycle(spare: &mut Vec<Vec<u8>>, mut buffer: Vec<u8>) {
 }
 
 /// Appends `bytes` to a connection's (locked) hand-over and, unless a notice is already
-/// queued, tells its reactor to move them out. Returns an emptied buffer for reuse (the
-/// one the hand-over held when it takes `bytes` whole, else `bytes` itself) and the bytes
+/// queued, tells its reactor to move them out. Returns an emptied buffer for reuse (see
+/// [`Handover::push`]; `bytes` itself when the connection is closed) and the bytes
 /// appended, which the caller counts in the outbound total until the owner moves them
 /// out: none when the connection closed meanwhile (its owner has discarded its
 /// hand-over, or will).
 fn append_handover(
     shared: &ServerShared,
     target: &ConnShared,
-    mut handover: MutexGuard<'_, Vec<u8>>,
+    mut handover: MutexGuard<'_, Handover>,
     mut bytes: Vec<u8>,
-) -> (Vec<u8>, usize) {
-    if target.is_closed() {
-        return (bytes, 0);
+) -> (Option<Vec<u8>>, usize) {
+    if target.is_closed() || bytes.is_empty() {
+        bytes.clear();
+        return (Some(bytes), 0);
     }
     let appended = bytes.len();
-    if handover.is_empty() {
-        std::mem::swap(&mut *handover, &mut bytes);
-    } else {
-        handover.extend_from_slice(&bytes);
-    }
-    target.handover_len.store(handover.len(), Ordering::Relaxed);
+    let emptied = handover.push(bytes);
+    target.handover_len.store(handover.len, Ordering::Relaxed);
     let notify = !target.handover_queued.swap(true, Ordering::Relaxed);
     drop(handover);
     if notify {
         let (token, cid) = (target.token, target.cid);
         shared.reactors[target.reactor].post(|inbox| inbox.flush.push((token, cid)));
     }
-    (bytes, appended)
+    (emptied, appended)
 }
 
 /// Writes `bytes` to a connection owned by a parked reactor, straight to its socket (or
@@ -543,7 +614,7 @@ mod tests {
         assert_eq!(turn.outbound_total(), 300);
         turn.account_pending(open);
         turn.publish_pending();
-        let held = turn.outputs[open].wbuf.capacity() as isize;
+        let held = turn.outputs[open].queue.held() as isize;
         assert!(held >= 1000);
         assert_eq!(turn.outbound_total(), held + 300);
 
@@ -560,5 +631,31 @@ mod tests {
 
         send(&turn.shared, &turn.outputs[open].shared, b"INFO {}\r\n");
         assert_eq!(turn.outbound_total(), held + 300 + 9);
+    }
+
+    /// A producer paused behind a consumer's hand-over is told to resume (once) when the
+    /// consumer's reactor takes what was handed over.
+    #[test]
+    fn a_producer_waiting_on_a_hand_over_resumes_when_it_is_taken() {
+        let mut bed = TestBed::new(Options::default());
+        let (producer, consumer) = (bed.client(), bed.client());
+        let turn = &mut bed.turn;
+        let target = Arc::clone(&turn.outputs[consumer].shared);
+        let cid = turn.outputs[producer].shared.cid;
+        let resumes = |turn: &crate::server::turn::Turn| {
+            turn.shared.reactors[0]
+                .take()
+                .map_or_else(Vec::new, |inbox| inbox.resume)
+        };
+        turn.staging.stage(&target).bytes.resize(1000, b'x');
+        turn.hand_over_staged();
+        wait_for_absorb(&target, 0, producer, cid);
+        wait_for_absorb(&target, 0, producer, cid);
+        assert_eq!(resumes(turn), vec![], "before the hand-over is taken");
+
+        turn.absorb_handover(consumer);
+        assert_eq!(resumes(turn), vec![(producer, cid)]);
+        turn.absorb_handover(consumer);
+        assert_eq!(resumes(turn), vec![], "resumed once");
     }
 }

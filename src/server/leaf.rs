@@ -420,7 +420,7 @@ impl LeafSession {
                 .post(|inbox| inbox.replaced_leaves.push((old.token, old.cid)));
         }
         self.phase = Phase::Registered;
-        turn.output(token).wbuf.extend_from_slice(&registered.dump);
+        turn.output(token).queue.extend(&registered.dump);
         match self.solicited() {
             true => info!(
                 "{}Leafnode connection created for account: {} ",

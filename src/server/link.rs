@@ -141,10 +141,10 @@ impl Link {
     /// Writes the output's unwritten bytes: straight to the socket, or through TLS.
     pub fn write_output(&mut self, out: &mut Output) -> io::Result<()> {
         let Some(tls) = self.tls.as_ref() else {
-            while out.wpos < out.wbuf.len() && self.writable {
-                match self.sock.write(&out.wbuf[out.wpos..]) {
+            while out.queue.unsent() > 0 && self.writable {
+                match out.queue.write_to(&mut self.sock) {
                     Ok(0) => break,
-                    Ok(n) => out.wpos += n,
+                    Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
@@ -153,13 +153,17 @@ impl Link {
             return Ok(());
         };
         let mut tls = tls.lock();
-        while out.wpos < out.wbuf.len() && self.writable {
-            match tls.write_plain(&out.wbuf[out.wpos..]) {
-                Ok(0) => break,
-                Ok(n) => out.wpos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+        while out.queue.unsent() > 0 && self.writable {
+            // Encrypt chunk after chunk until the session's buffer is full, then write the
+            // records: one socket write for many chunks.
+            while out.queue.unsent() > 0 {
+                match tls.write_plain(out.queue.front()) {
+                    Ok(0) => break,
+                    Ok(n) => out.queue.advance(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
             }
             flush_records(&mut tls, &mut self.sock, &mut self.writable)?;
         }
@@ -168,7 +172,7 @@ impl Link {
 
     /// Everything written, TLS records included.
     pub fn output_done(&self, out: &Output) -> bool {
-        out.wpos == out.wbuf.len()
+        out.queue.unsent() == 0
             && !self
                 .tls
                 .as_ref()

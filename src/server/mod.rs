@@ -19,6 +19,7 @@ mod leaf;
 mod leaf_info;
 mod leafnodes;
 mod link;
+mod outq;
 mod reactor;
 mod role;
 mod route;

@@ -48,9 +48,6 @@ const LEAF_LISTENER: Token = Token(usize::MAX - 3);
 const READ_BUDGET: usize = 64 * 1024;
 /// Size of the per-reactor read scratch buffer.
 const SCRATCH_SIZE: usize = 64 * 1024;
-/// Written bytes at the front of a write buffer are dropped once there are this many and
-/// they are at least half of it.
-const COMPACT_WBUF: usize = 64 * 1024;
 /// After this long without events, a reactor gives back what the last burst left behind
 /// (buffers, spare hand-over buffers, and the allocator's free pages).
 const IDLE_RELEASE: Duration = Duration::from_secs(1);
@@ -292,6 +289,11 @@ impl Reactor {
         for (token, cid) in inbox.flush {
             if self.live(token, cid) {
                 self.absorb_handover(token);
+            }
+        }
+        for (token, cid) in inbox.resume {
+            if self.live(token, cid) {
+                self.resume_early(token);
             }
         }
         for (token, cid) in inbox.close {
@@ -546,7 +548,7 @@ impl Reactor {
         // The two slabs change together, so their keys agree.
         let out_token = self.turn.outputs.insert(Output::new(shared.clone()));
         debug_assert_eq!(out_token, token);
-        self.turn.output(token).wbuf = greeting;
+        self.turn.output(token).queue.append(greeting);
         let now = Instant::now();
         let tls = tls.map(|(tls, timeout)| {
             self.turn
@@ -768,8 +770,13 @@ impl Reactor {
             let due = Instant::now() + timeout;
             self.turn.schedule(token, due, TimerKind::TlsTimeout);
         }
+        let behind = self.turn.take_stalled_behind();
         if self.turn.take_stall() {
             self.pause(token);
+            if let Some(target) = behind {
+                let cid = self.conns[token].session.shared().cid;
+                handover::wait_for_absorb(&target, self.id, token, cid);
+            }
         }
         fed.used
     }
@@ -824,6 +831,16 @@ impl Reactor {
         // SAFETY: malloc_trim only returns free memory of the allocator to the system.
         unsafe {
             libc::malloc_trim(0);
+        }
+    }
+
+    /// A producer paused behind a consumer's hand-over, which its reactor has taken.
+    fn resume_early(&mut self, token: usize) {
+        let now = Instant::now();
+        let conn = &mut self.conns[token];
+        if conn.paused_until.is_some() {
+            conn.paused_until = Some(now);
+            self.resume(token, now);
         }
     }
 
@@ -942,20 +959,13 @@ impl Reactor {
             return;
         }
         if conn.link.output_done(out) {
-            out.wpos = 0;
-            out.wbuf.clear();
             conn.blocked_since = None;
             if self.turn.budget_left < 0 {
                 // Past max_pending_total, drained buffers go back at once.
-                out.wbuf = Vec::new();
+                out.queue.release();
                 handover::release_idle(&shared);
             }
         } else {
-            if out.wpos >= COMPACT_WBUF && out.wpos * 2 >= out.wbuf.len() {
-                // A consumer that never quite catches up must not grow the buffer forever.
-                out.wbuf.drain(..out.wpos);
-                out.wpos = 0;
-            }
             if conn.blocked_since.is_none() {
                 let now = Instant::now();
                 conn.blocked_since = Some(now);

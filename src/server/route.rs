@@ -331,7 +331,7 @@ impl RouteSession {
             info.server_id
         );
         self.phase = Phase::Registered;
-        turn.output(token).wbuf.extend_from_slice(&registered.dump);
+        turn.output(token).queue.extend(&registered.dump);
         debug!("{}Sent local subscriptions to route", shared.prefix());
         if !registered.others.is_empty() {
             let mut gossip = info;

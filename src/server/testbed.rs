@@ -227,10 +227,7 @@ impl TestBed {
     pub fn take_output(&mut self, token: usize) -> String {
         self.turn.absorb_handover(token);
         let out = &mut self.turn.outputs[token];
-        let text = String::from_utf8_lossy(&out.wbuf[out.wpos..]).into_owned();
-        out.wbuf.clear();
-        out.wpos = 0;
-        text
+        String::from_utf8_lossy(&out.queue.take_all()).into_owned()
     }
 
     /// How a connection is closing, if it is.

@@ -18,6 +18,7 @@ use super::conn::{CloseReason, ConnShared, Role, Subscription};
 use super::conn_info::{unix_nanos, Counts};
 use super::handover::{self, Staging};
 use super::leafnodes::Source;
+use super::outq::OutQueue;
 use super::settings::Settings;
 use super::stats::Snapshot;
 use super::timer::{Timer, TimerKind, Timers};
@@ -43,14 +44,13 @@ pub struct Closing {
 /// A connection's outbound side on its owner reactor.
 pub struct Output {
     pub shared: Arc<ConnShared>,
-    /// Outbound bytes; `wpos` of them already written.
-    pub wbuf: Vec<u8>,
-    pub wpos: usize,
+    /// Outbound bytes not yet written.
+    pub queue: Box<OutQueue>,
     /// Listed in the turn's write list.
     pub(super) dirty: bool,
     /// Counts of this turn, not yet added to the shared activity.
     pub counts: Counts,
-    /// The capacity of `wbuf` as last added to the server's outbound total.
+    /// The memory `queue` held as last added to the server's outbound total.
     pub(super) counted: usize,
     /// Set when the connection must go.
     closing: Option<Closing>,
@@ -60,8 +60,7 @@ impl Output {
     pub fn new(shared: Arc<ConnShared>) -> Self {
         Output {
             shared,
-            wbuf: Vec::new(),
-            wpos: 0,
+            queue: Box::default(),
             dirty: false,
             counts: Counts::default(),
             counted: 0,
@@ -76,7 +75,7 @@ impl Output {
 
     /// Bytes queued for this connection and not yet written, including hand-overs.
     pub fn pending(&self) -> usize {
-        self.wbuf.len() - self.wpos + self.shared.handover_len.load(Ordering::Relaxed)
+        self.queue.unsent() + self.shared.handover_len.load(Ordering::Relaxed)
     }
 
     /// Adds this turn's counts to the shared activity, with now as the last activity.
@@ -90,9 +89,7 @@ impl Output {
 
     /// Gives back the memory a burst left behind, once everything is written.
     pub fn release_idle_buffer(&mut self) {
-        if self.wbuf.is_empty() {
-            self.wbuf = Vec::new();
-        }
+        self.queue.release();
     }
 }
 
@@ -119,6 +116,8 @@ pub struct Turn {
     rng: Rng,
     /// A consumer fell behind: the connection being served must pause.
     stalled: bool,
+    /// The consumer on another reactor whose hand-over the stall waits on, if that was why.
+    stalled_behind: Option<Arc<ConnShared>>,
     /// This reactor's part of the server's outbound total (`max_pending_total`, see
     /// [`handover::ReactorHandle::outbound`]) as last published, and this turn's change.
     outbound: isize,
@@ -149,6 +148,7 @@ impl Turn {
             timers: Timers::default(),
             rng: Rng::from_os()?,
             stalled: false,
+            stalled_behind: None,
             outbound: 0,
             pending_delta: 0,
             budget_left: isize::MAX,
@@ -202,21 +202,22 @@ impl Turn {
         (parts + isize::try_from(sent).unwrap_or(isize::MAX)).max(0)
     }
 
-    /// Records the memory connection `token`'s output buffer holds now (its capacity) in
-    /// the outbound total (at the end of the turn); returns its unwritten bytes.
+    /// Records the memory connection `token`'s output queue holds now in the outbound
+    /// total (at the end of the turn); returns its unwritten bytes.
     pub fn account_pending(&mut self, token: usize) -> usize {
         let out = &mut self.outputs[token];
-        let held = out.wbuf.capacity();
+        let held = out.queue.held();
         self.pending_delta += held as isize - out.counted as isize;
         out.counted = held;
-        out.wbuf.len() - out.wpos
+        out.queue.unsent()
     }
 
-    /// Moves what other reactors handed over to connection `token` into its write buffer,
+    /// Moves what other reactors handed over to connection `token` into its output queue,
     /// where the outbound total counts it from now on; returns the bytes now pending.
     pub fn absorb_handover(&mut self, token: usize) -> usize {
-        let out = self.output(token);
-        let (moved, pending) = handover::absorb(&out.shared, &mut out.wbuf, &mut out.wpos);
+        self.output(token);
+        let out = &mut self.outputs[token];
+        let (moved, pending) = handover::absorb(&self.shared, &out.shared, &mut out.queue);
         self.pending_delta -= moved as isize;
         pending
     }
@@ -274,7 +275,7 @@ impl Turn {
         if log_enabled!(Level::Trace) && logging::trace_enabled() {
             trace!("{}->> [{name}]", out.shared.prefix());
         }
-        out.wbuf.extend_from_slice(bytes);
+        out.queue.extend(bytes);
     }
 
     /// Queues `-ERR '<text>'`; the connection stays open.
@@ -334,6 +335,21 @@ impl Turn {
     /// behind).
     pub fn stall(&mut self) {
         self.stalled = true;
+    }
+
+    /// Asks for the connection being served to pause until `target`'s reactor has taken
+    /// what was handed over to it (see [`handover::wait_for_absorb`]).
+    #[cold]
+    pub fn stall_behind(&mut self, target: &Arc<ConnShared>) {
+        self.stalled = true;
+        if self.stalled_behind.is_none() {
+            self.stalled_behind = Some(Arc::clone(target));
+        }
+    }
+
+    /// The consumer the last pause waits on, if it waits on one's hand-over.
+    pub fn take_stalled_behind(&mut self) -> Option<Arc<ConnShared>> {
+        self.stalled_behind.take()
     }
 
     /// Whether a pause was asked for (and not yet taken).
