@@ -206,7 +206,7 @@ impl OutQueue {
     }
 
     /// Takes every unwritten byte out, as if written (tests read output this way).
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn take_all(&mut self) -> Vec<u8> {
         let mut all = Vec::with_capacity(self.unsent());
         while !self.front().is_empty() {
