@@ -145,10 +145,6 @@ pub struct ConnShared {
     pub handover_len: AtomicUsize,
     /// Set while a flush notice for this connection sits in the owner's inbox.
     pub handover_queued: AtomicBool,
-    /// Producers (reactor, token, cid) paused until the owner takes the hand-over.
-    pub waiting_producers: Mutex<Vec<(usize, usize, u64)>>,
-    /// `waiting_producers` is not empty (read without the lock).
-    pub has_waiting_producers: AtomicBool,
     /// Unsent bytes in the owner's output queue, as of its last flush.
     pub unsent: AtomicUsize,
     /// The client negotiated headers: deliver HMSG rather than MSG.
@@ -211,8 +207,6 @@ impl ConnShared {
             handover: Mutex::new(Handover::default()),
             handover_len: AtomicUsize::new(0),
             handover_queued: AtomicBool::new(false),
-            waiting_producers: Mutex::new(Vec::new()),
-            has_waiting_producers: AtomicBool::new(false),
             unsent: AtomicUsize::new(0),
             headers: AtomicBool::new(false),
             tracks_replies: AtomicBool::new(false),

@@ -437,14 +437,12 @@ fn append_to(
         frame(&mut staged.bytes);
         staged.counts.out_msgs += 1;
         staged.counts.out_bytes += data_len as u64;
-        let staged = staged.bytes.len();
-        if staged + target.handover_len.load(Ordering::Relaxed) > HANDOVER_STALL
-            && target.cid != publisher
-        {
+        let handed = staged.bytes.len() + target.handover_len.load(Ordering::Relaxed);
+        if handed > HANDOVER_STALL && target.cid != publisher {
             // The consumer's reactor is behind this one: wait until it takes the batches.
             turn.stall_behind(target);
         }
-        staged + target.pending_estimate()
+        handed + target.unsent.load(Ordering::Relaxed)
     };
     let mut stall_at = (max_pending / 2).min(STALL_PENDING);
     if turn.budget_left < 0 {

@@ -40,7 +40,7 @@ use mio::Waker;
 
 use super::conn::ConnShared;
 use super::conn_info::{unix_nanos, Counts};
-use super::outq::{OutQueue, COPY_MAX};
+use super::outq::{self, OutQueue};
 use super::ServerShared;
 use crate::route_url::RouteUrl;
 use crate::sublist::CacheStats;
@@ -50,10 +50,9 @@ use crate::sublist::CacheStats;
 /// written by the owner, in parallel with the next read here.
 const DIRECT_WRITE_MAX: usize = 4096;
 
-/// Emptied staging buffers a reactor keeps for reuse, at most this many…
+/// Emptied staging buffers a reactor keeps for reuse, at most this many (of at most
+/// `outq::MAX_SPARE` each).
 const MAX_SPARE_BUFFERS: usize = 8;
-/// …of at most this capacity each (a buffer grown by a burst goes back to the allocator).
-const MAX_SPARE_CAPACITY: usize = 256 * 1024;
 
 /// What other reactors handed one connection and its owner has not yet moved out.
 #[derive(Default)]
@@ -64,6 +63,8 @@ pub struct Handover {
     len: usize,
     /// An emptied buffer from the owner, for the next reactor handing over to stage in.
     spare: Option<Vec<u8>>,
+    /// Producers (reactor, token, cid) paused until the owner takes these batches.
+    waiting: Vec<(usize, usize, u64)>,
 }
 
 impl Handover {
@@ -77,8 +78,7 @@ impl Handover {
     fn push(&mut self, mut bytes: Vec<u8>) -> Option<Vec<u8>> {
         self.len += bytes.len();
         if let Some(last) = self.batches.last_mut() {
-            if bytes.len() <= COPY_MAX && last.len() + bytes.len() <= last.capacity() {
-                last.extend_from_slice(&bytes);
+            if outq::join_small(last, &bytes) {
                 bytes.clear();
                 return Some(bytes);
             }
@@ -380,7 +380,8 @@ impl Staging {
 pub fn release_idle(shared: &ConnShared) {
     let mut handover = shared.handover.lock().unwrap_or_else(|e| e.into_inner());
     if handover.is_empty() {
-        *handover = Handover::default();
+        handover.batches = Vec::new();
+        handover.spare = None;
     }
 }
 
@@ -398,29 +399,28 @@ pub fn send(shared: &ServerShared, target: &ConnShared, bytes: &[u8]) {
 
 /// The owner's side: moves the batches other reactors handed over to connection `shared`
 /// to the end of its output queue, leaves an emptied chunk of the queue in the hand-over
-/// for the next staging, and resumes the producers that waited for this. Returns the bytes moved (they leave the hand-over's part of the
-/// outbound total: the owner counts its queue) and the bytes now unwritten.
+/// for the next staging, and resumes the producers that waited for this. Returns the bytes
+/// moved (they leave the hand-over's part of the outbound total: the owner counts its
+/// queue) and the bytes now unwritten.
 pub fn absorb(server: &ServerShared, shared: &ConnShared, queue: &mut OutQueue) -> (usize, usize) {
-    let mut guard = shared.handover.lock().unwrap_or_else(|e| e.into_inner());
-    let handover = &mut *guard;
+    let mut handover = shared.handover.lock().unwrap_or_else(|e| e.into_inner());
     let moved = handover.len;
     handover.len = 0;
     for batch in handover.batches.drain(..) {
-        if let Some(emptied) = queue.append(batch) {
-            queue.offer_spare(emptied);
-        }
+        queue.append(batch);
     }
     if handover.spare.is_none() {
         handover.spare = queue.take_spare();
     }
+    let waiting = std::mem::take(&mut handover.waiting);
     shared.handover_len.store(0, Ordering::Relaxed);
     shared.handover_queued.store(false, Ordering::Relaxed);
     // Unwritten bytes stop direct writes by other reactors (they would overtake).
     let unsent = queue.unsent();
     shared.unsent.store(unsent, Ordering::Relaxed);
-    drop(guard);
-    if shared.has_waiting_producers.load(Ordering::Relaxed) {
-        resume_waiting(server, shared);
+    drop(handover);
+    for (reactor, token, cid) in waiting {
+        server.reactors[reactor].post(|inbox| inbox.resume.push((token, cid)));
     }
     (moved, unsent)
 }
@@ -428,30 +428,10 @@ pub fn absorb(server: &ServerShared, shared: &ConnShared, queue: &mut OutQueue) 
 /// A producer (connection `token`, `cid` of reactor `reactor`) pauses until the owner of
 /// `target` takes its hand-over: it is resumed then rather than when its pause ends.
 pub fn wait_for_absorb(target: &ConnShared, reactor: usize, token: usize, cid: u64) {
-    let mut waiting = lock_waiting(target);
-    if !waiting.contains(&(reactor, token, cid)) {
-        waiting.push((reactor, token, cid));
+    let mut handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
+    if !handover.waiting.contains(&(reactor, token, cid)) {
+        handover.waiting.push((reactor, token, cid));
     }
-    target.has_waiting_producers.store(true, Ordering::Relaxed);
-}
-
-/// Tells the reactors of the producers waiting on `shared`'s hand-over to resume them.
-fn resume_waiting(server: &ServerShared, shared: &ConnShared) {
-    let waiting = {
-        let mut waiting = lock_waiting(shared);
-        shared.has_waiting_producers.store(false, Ordering::Relaxed);
-        std::mem::take(&mut *waiting)
-    };
-    for (reactor, token, cid) in waiting {
-        server.reactors[reactor].post(|inbox| inbox.resume.push((token, cid)));
-    }
-}
-
-fn lock_waiting(shared: &ConnShared) -> MutexGuard<'_, Vec<(usize, usize, u64)>> {
-    shared
-        .waiting_producers
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
 }
 
 /// The owner's side when connection `shared` closes: drops what is left in its hand-over
@@ -474,7 +454,7 @@ pub fn lock_socket(shared: &ConnShared) -> MutexGuard<'_, ()> {
 /// Keeps an emptied buffer for the next staging, within the pool's bounds.
 fn recycle(spare: &mut Vec<Vec<u8>>, mut buffer: Vec<u8>) {
     let capacity = buffer.capacity();
-    if capacity > 0 && capacity <= MAX_SPARE_CAPACITY && spare.len() < MAX_SPARE_BUFFERS {
+    if capacity > 0 && capacity <= outq::MAX_SPARE && spare.len() < MAX_SPARE_BUFFERS {
         buffer.clear();
         spare.push(buffer);
     }

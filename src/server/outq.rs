@@ -19,13 +19,24 @@ pub const CHUNK: usize = 64 * 1024;
 /// add to its data, as the size hint given to [`OutQueue::tail`].
 pub const FRAME_SLACK: usize = 256;
 
-/// The largest emptied chunk kept for reuse (a staging buffer of a busy turn, or a chunk
-/// that grew for one big message, goes back to the allocator).
-const MAX_SPARE: usize = 256 * 1024;
+/// The largest emptied buffer kept for reuse, here and in the hand-over's staging pool (a
+/// staging buffer of a busy turn, or a chunk that grew for one big message, goes back to
+/// the allocator).
+pub const MAX_SPARE: usize = 256 * 1024;
 
 /// A batch up to this size is copied onto the last chunk when it fits (request/reply's
 /// many small batches stay one chunk); bigger ones are queued whole, not copied.
-pub const COPY_MAX: usize = 4096;
+const COPY_MAX: usize = 4096;
+
+/// Copies a small batch onto `last` if it fits there without growing it; whether it did.
+/// The rule for joining batches, in an output queue and in a hand-over alike.
+pub fn join_small(last: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    let fits = bytes.len() <= COPY_MAX && last.len() + bytes.len() <= last.capacity();
+    if fits {
+        last.extend_from_slice(bytes);
+    }
+    fits
+}
 
 /// Chunks given to one `writev`.
 const MAX_SLICES: usize = 64;
@@ -72,24 +83,21 @@ impl OutQueue {
     }
 
     /// Appends a whole buffer (a hand-over batch, a greeting): queued as it is, or copied
-    /// into the last chunk when it is small and fits there (then it comes back emptied,
-    /// for reuse).
-    pub fn append(&mut self, mut bytes: Vec<u8>) -> Option<Vec<u8>> {
+    /// into the last chunk when it is small and fits there (then kept as the spare).
+    pub fn append(&mut self, bytes: Vec<u8>) {
         if bytes.is_empty() {
-            return Some(bytes);
+            return;
         }
         if self.unsent() == 0 {
             // Only an emptied chunk (or none) is queued: the batch takes its place.
-            self.keep_spares_from_written();
+            self.recycle_written();
         } else if let Some(last) = self.chunks.back_mut() {
-            if bytes.len() <= COPY_MAX && last.len() + bytes.len() <= last.capacity() {
-                last.extend_from_slice(&bytes);
-                bytes.clear();
-                return Some(bytes);
+            if join_small(last, &bytes) {
+                self.offer_spare(bytes);
+                return;
             }
         }
         self.push(bytes);
-        None
     }
 
     /// Starts a new last chunk (the spare, if there is one).
@@ -151,7 +159,7 @@ impl OutQueue {
     }
 
     /// Keeps an emptied chunk for reuse, unless one is kept or it is oversized.
-    pub fn offer_spare(&mut self, mut chunk: Vec<u8>) {
+    fn offer_spare(&mut self, mut chunk: Vec<u8>) {
         let capacity = chunk.capacity();
         if self.spare.is_none() && capacity > 0 && capacity <= MAX_SPARE {
             chunk.clear();
@@ -160,7 +168,7 @@ impl OutQueue {
     }
 
     /// Moves the (written, emptied) chunks out of the queue, to be reused.
-    fn keep_spares_from_written(&mut self) {
+    fn recycle_written(&mut self) {
         while let Some(chunk) = self.chunks.pop_front() {
             self.offer_spare(chunk);
         }
@@ -324,7 +332,7 @@ mod tests {
             limit: usize::MAX,
         };
         queue.write_to(&mut sink).unwrap();
-        assert_eq!(queue.append(vec![b'b'; 100]), None);
+        queue.append(vec![b'b'; 100]);
         assert_eq!(queue.front(), &[b'b'; 100][..]);
         assert!(queue.take_spare().is_some());
         assert!(queue.take_spare().is_none());

@@ -31,7 +31,7 @@ use super::route::{self, Origin, RouteSession};
 use super::session::Session;
 use super::stats::Snapshot;
 use super::timer::TimerKind;
-use super::turn::{Output, Turn};
+use super::turn::{Output, Stall, Turn};
 use super::{Listeners, ServerShared};
 use crate::sublist::CacheStats;
 use crate::tls::TlsSession;
@@ -770,10 +770,9 @@ impl Reactor {
             let due = Instant::now() + timeout;
             self.turn.schedule(token, due, TimerKind::TlsTimeout);
         }
-        let behind = self.turn.take_stalled_behind();
-        if self.turn.take_stall() {
+        if let Some(stall) = self.turn.take_stall() {
             self.pause(token);
-            if let Some(target) = behind {
+            if let Stall::Behind(target) = stall {
                 let cid = self.conns[token].session.shared().cid;
                 handover::wait_for_absorb(&target, self.id, token, cid);
             }

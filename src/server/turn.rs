@@ -41,6 +41,15 @@ pub struct Closing {
     pub flush: bool,
 }
 
+/// A pause asked for the connection being served (flow control).
+pub enum Stall {
+    /// For `STALL_PAUSE`.
+    Pause,
+    /// Until the reactor of this consumer (on another reactor) takes what was handed over
+    /// to it, or for `STALL_PAUSE` at most.
+    Behind(Arc<ConnShared>),
+}
+
 /// A connection's outbound side on its owner reactor.
 pub struct Output {
     pub shared: Arc<ConnShared>,
@@ -115,9 +124,7 @@ pub struct Turn {
     pub timers: Timers,
     rng: Rng,
     /// A consumer fell behind: the connection being served must pause.
-    stalled: bool,
-    /// The consumer on another reactor whose hand-over the stall waits on, if that was why.
-    stalled_behind: Option<Arc<ConnShared>>,
+    stall: Option<Stall>,
     /// This reactor's part of the server's outbound total (`max_pending_total`, see
     /// [`handover::ReactorHandle::outbound`]) as last published, and this turn's change.
     outbound: isize,
@@ -147,8 +154,7 @@ impl Turn {
             counts: Snapshot::default(),
             timers: Timers::default(),
             rng: Rng::from_os()?,
-            stalled: false,
-            stalled_behind: None,
+            stall: None,
             outbound: 0,
             pending_delta: 0,
             budget_left: isize::MAX,
@@ -334,27 +340,23 @@ impl Turn {
     /// Asks for the connection being served to pause (flow control: a consumer fell
     /// behind).
     pub fn stall(&mut self) {
-        self.stalled = true;
+        if self.stall.is_none() {
+            self.stall = Some(Stall::Pause);
+        }
     }
 
     /// Asks for the connection being served to pause until `target`'s reactor has taken
     /// what was handed over to it (see [`handover::wait_for_absorb`]).
     #[cold]
     pub fn stall_behind(&mut self, target: &Arc<ConnShared>) {
-        self.stalled = true;
-        if self.stalled_behind.is_none() {
-            self.stalled_behind = Some(Arc::clone(target));
+        if !matches!(self.stall, Some(Stall::Behind(_))) {
+            self.stall = Some(Stall::Behind(Arc::clone(target)));
         }
-    }
-
-    /// The consumer the last pause waits on, if it waits on one's hand-over.
-    pub fn take_stalled_behind(&mut self) -> Option<Arc<ConnShared>> {
-        self.stalled_behind.take()
     }
 
     /// Whether a pause was asked for (and not yet taken).
     pub fn is_stalled(&self) -> bool {
-        self.stalled
+        self.stall.is_some()
     }
 
     /// Asks for the connection being served to start TLS with `tls` (the handshake must
@@ -368,9 +370,9 @@ impl Turn {
         self.tls_start.take()
     }
 
-    /// Whether a pause was asked for since the last call.
-    pub fn take_stall(&mut self) -> bool {
-        std::mem::take(&mut self.stalled)
+    /// The pause asked for since the last call, if any.
+    pub fn take_stall(&mut self) -> Option<Stall> {
+        self.stall.take()
     }
 
     /// Tells the routes and leaf links that a subscription came or went: a client's goes
