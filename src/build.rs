@@ -7,6 +7,12 @@
 //! address-space randomisation kept. musl's start-up code reads the packed form from musl
 //! 1.2.4 on, which Rust's musl targets ship from Rust 1.90; older toolchains link without
 //! it.
+//!
+//! On Linux the daemon is also linked with `src/cold_text.ld`, which gathers the code an
+//! idle server never runs (TLS, configuration files, monitoring, routes and leafnodes) in
+//! one place, so that the 64 KB windows the kernel maps around the code that does run hold
+//! little else: idle RSS about 0.4 MB (musl) to 0.7 MB (glibc) lower. The script only adds
+//! an output section ahead of `.text` (`INSERT BEFORE`); GNU ld and LLD both read it.
 
 use std::env;
 use std::process::Command;
@@ -20,6 +26,11 @@ fn main() {
     let linux = env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
     if musl && linux && rustc_minor().is_some_and(|minor| minor >= RELR_RUST_MINOR) {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
+    if linux {
+        let manifest_dir = env::var("CARGO_MANIFEST_DIR").expect("set by cargo");
+        println!("cargo:rerun-if-changed=src/cold_text.ld");
+        println!("cargo:rustc-link-arg-bin=natsd=-Wl,-T,{manifest_dir}/src/cold_text.ld");
     }
 }
 
