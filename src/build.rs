@@ -12,7 +12,10 @@
 //! idle server never runs (TLS, configuration files, monitoring, routes and leafnodes) in
 //! one place, so that the 64 KB windows the kernel maps around the code that does run hold
 //! little else: idle RSS about 0.4 MB (musl) to 0.7 MB (glibc) lower. The script only adds
-//! an output section ahead of `.text` (`INSERT BEFORE`); GNU ld and LLD both read it.
+//! an output section ahead of `.text` (`INSERT BEFORE`); GNU ld and LLD both read it. mold
+//! reads no such script: the build leaves it out when the Rust flags choose mold
+//! (`-fuse-ld=mold`), or when `NATSD_NO_COLD_TEXT` is set (for a linker chosen some other
+//! way).
 
 use std::env;
 use std::process::Command;
@@ -27,7 +30,9 @@ fn main() {
     if musl && linux && rustc_minor().is_some_and(|minor| minor >= RELR_RUST_MINOR) {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
-    if linux {
+    println!("cargo:rerun-if-env-changed=NATSD_NO_COLD_TEXT");
+    let mold = env::var("CARGO_ENCODED_RUSTFLAGS").is_ok_and(|flags| flags.contains("mold"));
+    if linux && !mold && env::var_os("NATSD_NO_COLD_TEXT").is_none() {
         let manifest_dir = env::var("CARGO_MANIFEST_DIR").expect("set by cargo");
         println!("cargo:rerun-if-changed=src/cold_text.ld");
         println!("cargo:rustc-link-arg-bin=natsd=-Wl,-T,{manifest_dir}/src/cold_text.ld");
