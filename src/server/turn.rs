@@ -221,7 +221,7 @@ impl Turn {
     /// Moves what other reactors handed over to connection `token` into its output queue,
     /// where the outbound total counts it from now on; returns the bytes now pending.
     pub fn absorb_handover(&mut self, token: usize) -> usize {
-        self.output(token);
+        self.output(token); // lists it for writing; `absorb` also needs `self.shared`
         let out = &mut self.outputs[token];
         let (moved, pending) = handover::absorb(&self.shared, &out.shared, &mut out.queue);
         self.pending_delta -= moved as isize;
