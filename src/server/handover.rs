@@ -17,7 +17,8 @@
 //! otherwise map and unmap memory every turn).
 //!
 //! **Direct writes and the write lock.** When the target's reactor is parked in `poll` and
-//! nothing of the target's is unwritten, a small batch is written straight to its socket
+//! nothing of the target's is unwritten, a small batch (or a turn's only batch, see
+//! [`Staging::hand_over`]) is written straight to its socket
 //! instead of waking the owner; on a TLS connection whose handshake is done, it is
 //! encrypted into the connection's session first (taken with `try_lock`: an owner using
 //! it means the owner is awake, and the batch goes through the hand-over). The invariant that makes this safe: every write to a
@@ -45,9 +46,11 @@ use super::ServerShared;
 use crate::route_url::RouteUrl;
 use crate::sublist::CacheStats;
 
-/// The largest batch written straight to a parked reactor's connection. Small batches are
-/// the request/reply case, where a wake costs more than the write; big ones are better
-/// written by the owner, in parallel with the next read here.
+/// The largest batch written straight to a parked reactor's connection, unless it is
+/// the turn's only batch (see [`Staging::hand_over`]). Small batches are the
+/// request/reply case, where a wake costs more than the write; a fan-out's big ones are
+/// better written by their owners, in parallel with each other and with the next read
+/// here.
 const DIRECT_WRITE_MAX: usize = 4096;
 
 /// Emptied staging buffers a reactor keeps for reuse, at most this many (of at most
@@ -331,7 +334,16 @@ impl Staging {
     /// turn) and notifies the owning reactors; writes small batches straight to the
     /// sockets of parked reactors' connections. Returns the bytes left in hand-overs (for
     /// this reactor's part of the outbound total).
-    pub fn hand_over(&mut self, shared: &ServerShared) -> usize {
+    ///
+    /// The turn's only batch goes straight whatever its size when it is plain text, or
+    /// when this reactor is not `busy` (no input waits for its next turn): waking the owner
+    /// to write one connection costs more than the write (the wake, and the buffer that
+    /// crosses threads). A busy reactor still hands a big TLS batch to its owner, whose
+    /// encrypting it runs in parallel with the next read here. A/B, one publisher to one
+    /// subscriber on two reactors: 1 KB messages 1.21x the throughput at 0.62x the CPU
+    /// per message (TLS: 0.95x the CPU), 16 KB 1.10x at 0.63x; fan-out, queue groups,
+    /// request/reply, routes and leafnodes within noise.
+    pub fn hand_over(&mut self, shared: &ServerShared, busy: bool) -> usize {
         self.index.clear();
         self.last = None;
         if self.staged.is_empty() {
@@ -339,6 +351,7 @@ impl Staging {
         }
         let mut handed_over = 0;
         let now = unix_nanos(SystemTime::now());
+        let alone = self.staged.len() == 1;
         let Staging { staged, spare, .. } = self;
         for Staged {
             target,
@@ -353,7 +366,8 @@ impl Staging {
             target.add_activity(&counts, now);
             let handover = target.handover.lock().unwrap_or_else(|e| e.into_inner());
             let mut bytes = bytes;
-            if bytes.len() <= DIRECT_WRITE_MAX
+            let any_size = alone && (!busy || target.tls.get().is_none());
+            if (any_size || bytes.len() <= DIRECT_WRITE_MAX)
                 && handover.is_empty()
                 && shared.reactors[target.reactor].is_parked()
             {
@@ -582,7 +596,7 @@ mod tests {
         let hand_over = |turn: &mut crate::server::turn::Turn, token: usize, len: usize| {
             let target = Arc::clone(&turn.outputs[token].shared);
             turn.staging.stage(&target).bytes.resize(len, b'x');
-            turn.hand_over_staged();
+            turn.hand_over_staged(false);
             turn.publish_pending();
         };
 
@@ -613,6 +627,61 @@ mod tests {
         assert_eq!(turn.outbound_total(), held + 300 + 9);
     }
 
+    /// A turn's only batch for a parked reactor's plain-text connection is written straight
+    /// to its socket whatever its size, even from a busy reactor; beside another batch, a
+    /// big one goes through the hand-over (its owner writes it, in parallel with the other
+    /// owners), and a small one is written straight either way.
+    #[test]
+    fn a_lone_batch_is_written_straight_to_a_parked_reactors_connection() {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        use std::os::unix::net::UnixStream;
+
+        let bed = TestBed::new(Options::default());
+        let shared = &bed.turn.shared;
+        let connect = |cid: u64, sock: &UnixStream| {
+            let addr = "127.0.0.1:4222".parse().expect("an address");
+            let conn = ConnShared::new(
+                cid,
+                0,
+                cid as usize,
+                addr,
+                crate::server::conn::Role::Client,
+                sock.as_raw_fd(),
+            );
+            conn.direct.store(true, Ordering::Relaxed);
+            Arc::new(conn)
+        };
+        let (a_sock, mut a_peer) = UnixStream::pair().expect("a socket pair");
+        let (b_sock, mut b_peer) = UnixStream::pair().expect("a socket pair");
+        let (a, b) = (connect(1, &a_sock), connect(2, &b_sock));
+        let received = |peer: &mut UnixStream, len: usize| {
+            let mut bytes = vec![0; len];
+            peer.read_exact(&mut bytes).expect("the bytes written");
+            bytes
+        };
+        shared.reactors[0].park();
+        let mut staging = Staging::default();
+
+        staging.stage(&a).bytes.resize(32_000, b'a');
+        assert_eq!(
+            staging.hand_over(shared, true),
+            0,
+            "nothing left to hand over"
+        );
+        assert_eq!(received(&mut a_peer, 32_000), vec![b'a'; 32_000]);
+
+        staging.stage(&a).bytes.resize(32_000, b'A');
+        staging.stage(&b).bytes.resize(100, b'b');
+        assert_eq!(
+            staging.hand_over(shared, false),
+            32_000,
+            "the big batch waits"
+        );
+        assert_eq!(a.handover_len.load(Ordering::Relaxed), 32_000);
+        assert_eq!(received(&mut b_peer, 100), vec![b'b'; 100]);
+    }
+
     /// A producer paused behind a consumer's hand-over is told to resume (once) when the
     /// consumer's reactor takes what was handed over.
     #[test]
@@ -628,7 +697,7 @@ mod tests {
                 .map_or_else(Vec::new, |inbox| inbox.resume)
         };
         turn.staging.stage(&target).bytes.resize(1000, b'x');
-        turn.hand_over_staged();
+        turn.hand_over_staged(false);
         wait_for_absorb(&target, 0, producer, cid);
         wait_for_absorb(&target, 0, producer, cid);
         assert_eq!(resumes(turn), vec![], "before the hand-over is taken");

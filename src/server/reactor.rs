@@ -913,7 +913,7 @@ impl Reactor {
     /// client that has its answer (a PONG after a PUB) must find them in monitoring.
     fn flush(&mut self) {
         self.publish_stats();
-        self.turn.hand_over_staged();
+        self.turn.hand_over_staged(!self.ready.is_empty());
         for token in self.turn.take_dirty() {
             if let Some(out) = self.turn.outputs.get_mut(token) {
                 out.dirty = false;
@@ -1006,7 +1006,7 @@ impl Reactor {
     fn close_all(&mut self) {
         self.listener = None;
         self.drain_inbox();
-        self.turn.hand_over_staged();
+        self.turn.hand_over_staged(false);
         let tokens: Vec<usize> = self.conns.iter().map(|(t, _)| t).collect();
         for token in tokens {
             self.turn.close(token, CloseReason::ServerShutdown);

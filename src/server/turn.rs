@@ -228,10 +228,11 @@ impl Turn {
         pending
     }
 
-    /// Hands what this turn staged to the connections of other reactors; the bytes left
-    /// in their hand-overs count in this reactor's part of the outbound total.
-    pub fn hand_over_staged(&mut self) {
-        let handed_over = self.staging.hand_over(&self.shared);
+    /// Hands what this turn staged to the connections of other reactors (`busy`: input
+    /// waits for this reactor's next turn); the bytes left in their hand-overs count in
+    /// this reactor's part of the outbound total.
+    pub fn hand_over_staged(&mut self, busy: bool) {
+        let handed_over = self.staging.hand_over(&self.shared, busy);
         self.pending_delta += handed_over as isize;
     }
 
