@@ -64,8 +64,9 @@ pub struct Handover {
     batches: Vec<Vec<u8>>,
     /// Their bytes.
     len: usize,
-    /// An emptied buffer from the owner, for the next reactor handing over to stage in.
-    spare: Option<Vec<u8>>,
+    /// Emptied buffers from the owner (up to `outq::SPARES`), for the next reactors
+    /// handing over to stage in.
+    spares: Vec<Vec<u8>>,
     /// Producers (reactor, token, cid) paused until the owner takes these batches.
     waiting: Vec<(usize, usize, u64)>,
 }
@@ -76,8 +77,8 @@ impl Handover {
     }
 
     /// Adds a batch: copied onto the last one when it is small and fits there, else kept
-    /// whole. Returns an emptied buffer for reuse: `bytes` when copied, else the owner's
-    /// spare, if any.
+    /// whole. Returns an emptied buffer for reuse: `bytes` when copied, else one of the
+    /// owner's spares, if any.
     fn push(&mut self, mut bytes: Vec<u8>) -> Option<Vec<u8>> {
         self.len += bytes.len();
         if let Some(last) = self.batches.last_mut() {
@@ -87,7 +88,7 @@ impl Handover {
             }
         }
         self.batches.push(bytes);
-        self.spare.take()
+        self.spares.pop()
     }
 }
 
@@ -395,7 +396,7 @@ pub fn release_idle(shared: &ConnShared) {
     let mut handover = shared.handover.lock().unwrap_or_else(|e| e.into_inner());
     if handover.is_empty() {
         handover.batches = Vec::new();
-        handover.spare = None;
+        handover.spares = Vec::new();
     }
 }
 
@@ -412,8 +413,8 @@ pub fn send(shared: &ServerShared, target: &ConnShared, bytes: &[u8]) {
 }
 
 /// The owner's side: moves the batches other reactors handed over to connection `shared`
-/// to the end of its output queue, leaves an emptied chunk of the queue in the hand-over
-/// for the next staging, and resumes the producers that waited for this. Returns the bytes
+/// to the end of its output queue, leaves emptied chunks of the queue in the hand-over
+/// for the next stagings, and resumes the producers that waited for this. Returns the bytes
 /// moved (they leave the hand-over's part of the outbound total: the owner counts its
 /// queue) and the bytes now unwritten.
 pub fn absorb(server: &ServerShared, shared: &ConnShared, queue: &mut OutQueue) -> (usize, usize) {
@@ -423,8 +424,11 @@ pub fn absorb(server: &ServerShared, shared: &ConnShared, queue: &mut OutQueue) 
     for batch in handover.batches.drain(..) {
         queue.append(batch);
     }
-    if handover.spare.is_none() {
-        handover.spare = queue.take_spare();
+    while handover.spares.len() < outq::SPARES {
+        let Some(spare) = queue.take_spare() else {
+            break;
+        };
+        handover.spares.push(spare);
     }
     let waiting = std::mem::take(&mut handover.waiting);
     shared.handover_len.store(0, Ordering::Relaxed);
@@ -680,6 +684,36 @@ mod tests {
         );
         assert_eq!(a.handover_len.load(Ordering::Relaxed), 32_000);
         assert_eq!(received(&mut b_peer, 100), vec![b'b'; 100]);
+    }
+
+    /// The owner leaves up to two emptied chunks of its queue in the hand-over (a busy
+    /// connection is handed more than one batch per turn of its owner), so the reactors
+    /// handing over stage their next batches in buffers that have already grown.
+    #[test]
+    fn the_owner_leaves_its_emptied_chunks_for_the_next_batches() {
+        let mut bed = TestBed::new(Options::default());
+        let consumer = bed.client();
+        let turn = &mut bed.turn;
+        let target = Arc::clone(&turn.outputs[consumer].shared);
+        let mut hand_over = |turn: &mut crate::server::turn::Turn| {
+            turn.staging.stage(&target).bytes.resize(10_000, b'x');
+            turn.hand_over_staged(false);
+        };
+        hand_over(turn);
+        hand_over(turn);
+        turn.absorb_handover(consumer);
+        let queue = &mut turn.outputs[consumer].queue;
+        queue.advance(queue.unsent());
+        hand_over(turn);
+        turn.absorb_handover(consumer);
+
+        let handover = turn.outputs[consumer].shared.handover.lock().unwrap();
+        let grown: Vec<bool> = handover
+            .spares
+            .iter()
+            .map(|s| s.capacity() >= 10_000)
+            .collect();
+        assert_eq!(grown, vec![true, true]);
     }
 
     /// A producer paused behind a consumer's hand-over is told to resume (once) when the

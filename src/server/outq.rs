@@ -6,7 +6,7 @@
 //! moved rather than copied. Chunks leave the queue as soon as they are written, so a
 //! connection holds about what it has not yet written, not the high-water mark of one
 //! buffer that grew for a burst and is refilled while the next batch waits beside it.
-//! One emptied chunk is kept for reuse (see [`OutQueue::take_spare`]).
+//! Up to [`SPARES`] emptied chunks are kept for reuse (see [`OutQueue::take_spare`]).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
@@ -38,6 +38,13 @@ pub fn join_small(last: &mut Vec<u8>, bytes: &[u8]) -> bool {
     fits
 }
 
+/// Emptied chunks a queue keeps for reuse, at most (here, and in a connection's hand-over
+/// for the reactors handing it batches). Two, not one: the reactor handing a busy
+/// connection its batches hands over about 1.5 batches per turn of the owner, and a batch
+/// staged without an emptied buffer grows by reallocation, onto freshly faulted pages
+/// (A/B, TLS 1 KB 1 -> 1: 0.97x the CPU per message).
+pub const SPARES: usize = 2;
+
 /// Chunks given to one `writev`.
 const MAX_SLICES: usize = 64;
 
@@ -50,13 +57,13 @@ pub struct OutQueue {
     /// Bytes in the chunks before the last one (so `unsent` is O(1) however long the
     /// queue of a slow consumer grows).
     settled: usize,
-    /// An emptied chunk for the next output (or for the reactor handing batches over).
-    spare: Option<Vec<u8>>,
+    /// Emptied chunks for the next output (or for the reactors handing batches over).
+    spares: Vec<Vec<u8>>,
 }
 
 impl OutQueue {
     /// The buffer to append about `additional` bytes to: the last chunk, unless it is
-    /// full (then a new one, the spare if there is one).
+    /// full (then a new one, a spare if there is one).
     #[inline]
     pub fn tail(&mut self, additional: usize) -> &mut Vec<u8> {
         // Full: not empty, and the bytes would make it grow past `CHUNK`.
@@ -83,7 +90,7 @@ impl OutQueue {
     }
 
     /// Appends a whole buffer (a hand-over batch, a greeting): queued as it is, or copied
-    /// into the last chunk when it is small and fits there (then kept as the spare).
+    /// into the last chunk when it is small and fits there (then kept as a spare).
     pub fn append(&mut self, bytes: Vec<u8>) {
         if bytes.is_empty() {
             return;
@@ -100,11 +107,11 @@ impl OutQueue {
         self.push(bytes);
     }
 
-    /// Starts a new last chunk (the spare, if there is one).
+    /// Starts a new last chunk (a spare, if there is one).
     #[cold]
     #[inline(never)]
     fn start_chunk(&mut self) {
-        let fresh = self.spare.take().unwrap_or_default();
+        let fresh = self.spares.pop().unwrap_or_default();
         self.push(fresh);
     }
 
@@ -125,7 +132,8 @@ impl OutQueue {
     /// The memory the queue holds (for the server's outbound total).
     pub fn held(&self) -> usize {
         let chunks: usize = self.chunks.iter().map(Vec::capacity).sum();
-        chunks + self.spare.as_ref().map_or(0, Vec::capacity)
+        let spares: usize = self.spares.iter().map(Vec::capacity).sum();
+        chunks + spares
     }
 
     /// Marks `n` more bytes written, letting go of the chunks that are done.
@@ -158,12 +166,12 @@ impl OutQueue {
         }
     }
 
-    /// Keeps an emptied chunk for reuse, unless one is kept or it is oversized.
+    /// Keeps an emptied chunk for reuse, unless [`SPARES`] are kept or it is oversized.
     fn offer_spare(&mut self, mut chunk: Vec<u8>) {
         let capacity = chunk.capacity();
-        if self.spare.is_none() && capacity > 0 && capacity <= MAX_SPARE {
+        if self.spares.len() < SPARES && capacity > 0 && capacity <= MAX_SPARE {
             chunk.clear();
-            self.spare = Some(chunk);
+            self.spares.push(chunk);
         }
     }
 
@@ -179,7 +187,7 @@ impl OutQueue {
     /// Gives an emptied chunk away (to the reactor that hands this connection its
     /// batches: it stages the next one in it).
     pub fn take_spare(&mut self) -> Option<Vec<u8>> {
-        self.spare.take()
+        self.spares.pop()
     }
 
     /// Once everything is written: gives back all the memory the queue holds.
@@ -286,7 +294,7 @@ mod tests {
     }
 
     /// A chunk stops growing at `CHUNK`: more bytes start a new one, and written chunks
-    /// are let go (one kept for reuse), so the memory held follows the unwritten bytes.
+    /// are let go (up to `SPARES` kept for reuse), so the memory held follows the unwritten bytes.
     #[test]
     fn written_chunks_are_let_go() {
         let mut queue = OutQueue::default();
@@ -308,20 +316,20 @@ mod tests {
             };
             left -= queue.write_to(&mut one).unwrap();
         }
-        // The partly written chunk, the one after it and the spare.
+        // The partly written chunk, the one after it and the spares.
         assert!(
-            queue.held() <= 2 * 2 * CHUNK + MAX_SPARE,
+            queue.held() <= 2 * 2 * CHUNK + SPARES * MAX_SPARE,
             "held {}",
             queue.held()
         );
         queue.write_to(&mut sink).unwrap();
         assert_eq!(queue.unsent(), 0);
-        assert!(queue.held() <= 2 * CHUNK + MAX_SPARE);
+        assert!(queue.held() <= 2 * CHUNK + SPARES * MAX_SPARE);
         queue.release();
         assert_eq!(queue.held(), 0);
     }
 
-    /// A batch appended to a drained queue replaces the emptied chunk (kept as the spare,
+    /// A batch appended to a drained queue replaces the emptied chunk (kept as a spare,
     /// which `take_spare` gives away once).
     #[test]
     fn a_batch_on_a_drained_queue_reuses_nothing_twice() {
