@@ -695,7 +695,7 @@ mod tests {
         let consumer = bed.client();
         let turn = &mut bed.turn;
         let target = Arc::clone(&turn.outputs[consumer].shared);
-        let mut hand_over = |turn: &mut crate::server::turn::Turn| {
+        let hand_over = |turn: &mut crate::server::turn::Turn| {
             turn.staging.stage(&target).bytes.resize(10_000, b'x');
             turn.hand_over_staged(false);
         };
