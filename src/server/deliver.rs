@@ -158,13 +158,13 @@ impl<'a> Message<'a> {
         };
         let reply_len = self.reply.map_or(0, |r| r.len() + 1);
         out.reserve(verb.len() + self.subject.len() + sid.len() + reply_len + body.len() + 32);
-        out.extend_from_slice(verb);
-        out.extend_from_slice(self.subject);
+        put(out, verb);
+        put(out, self.subject);
         out.push(b' ');
-        out.extend_from_slice(sid);
+        put(out, sid);
         out.push(b' ');
         if let Some(reply) = self.reply {
-            out.extend_from_slice(reply);
+            put(out, reply);
             out.push(b' ');
         }
         let sizes = self.sizes.get();
@@ -174,15 +174,48 @@ impl<'a> Message<'a> {
                 let _ = write!(out, "{}", body.len());
             }
             (Some(_), Some(header)) => {
-                out.extend_from_slice(header);
+                put(out, header);
                 out.push(b' ');
-                out.extend_from_slice(sizes.total);
+                put(out, sizes.total);
             }
-            _ => out.extend_from_slice(sizes.total),
+            _ => put(out, sizes.total),
         }
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(body);
+        put(out, body);
         out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Appends `bytes` to `out`. A short slice (a subject, a sid, a size, a small payload) is
+/// copied with two overlapping moves instead of a call to the C library's `memcpy`: musl's
+/// starts every copy with `rep movsq`, which at these sizes costs more than the copy
+/// (static musl build, 16 B messages: most of the server's CPU was in `memcpy`).
+#[inline(always)]
+fn put(out: &mut Vec<u8>, bytes: &[u8]) {
+    let n = bytes.len();
+    if !(4..=16).contains(&n) || out.capacity() - out.len() < n {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    let (src, len) = (bytes.as_ptr(), out.len());
+    // SAFETY: `out` has room for `n` more bytes (checked above); each move reads within
+    // `bytes` (its last word ends at `n`) and writes within that room.
+    unsafe {
+        let dst = out.as_mut_ptr().add(len);
+        if n >= 8 {
+            let (head, tail) = (src.cast::<u64>(), src.add(n - 8).cast::<u64>());
+            dst.cast::<u64>().write_unaligned(head.read_unaligned());
+            dst.add(n - 8)
+                .cast::<u64>()
+                .write_unaligned(tail.read_unaligned());
+        } else {
+            let (head, tail) = (src.cast::<u32>(), src.add(n - 4).cast::<u32>());
+            dst.cast::<u32>().write_unaligned(head.read_unaligned());
+            dst.add(n - 4)
+                .cast::<u32>()
+                .write_unaligned(tail.read_unaligned());
+        }
+        out.set_len(len + n);
     }
 }
 
@@ -585,6 +618,23 @@ mod tests {
         let mut out = Vec::new();
         msg.frame_into(&mut out, b"7", headers_ok);
         out
+    }
+
+    /// `put` appends exactly the bytes given, for every length around its short-copy
+    /// sizes, whether the buffer has room already, just enough, or none.
+    #[test]
+    fn put_appends_every_length() {
+        let source: Vec<u8> = (1..=40).collect();
+        for n in 0..=source.len() {
+            let bytes = &source[..n];
+            for room in [0, n, n + 8] {
+                let mut out = Vec::with_capacity(3 + room);
+                out.extend_from_slice(b"abc");
+                put(&mut out, bytes);
+                assert_eq!(&out[..3], b"abc", "length {n}, room {room}");
+                assert_eq!(&out[3..], bytes, "length {n}, room {room}");
+            }
+        }
     }
 
     #[test]
