@@ -242,26 +242,26 @@ impl Message<'_> {
             (false, None) => b"LMSG ",
         });
         if let Some(account) = account {
-            out.extend_from_slice(account);
+            put(out, account);
             out.push(b' ');
         }
-        out.extend_from_slice(self.subject);
+        put(out, self.subject);
         out.push(b' ');
         match (self.reply, queues.is_empty()) {
             (Some(reply), false) => {
                 out.extend_from_slice(b"+ ");
-                out.extend_from_slice(reply);
+                put(out, reply);
                 out.push(b' ');
             }
             (None, false) => out.extend_from_slice(b"| "),
             (Some(reply), true) => {
-                out.extend_from_slice(reply);
+                put(out, reply);
                 out.push(b' ');
             }
             (None, true) => {}
         }
         for queue in queues {
-            out.extend_from_slice(queue);
+            put(out, queue);
             out.push(b' ');
         }
         match self.header_len {
@@ -273,7 +273,7 @@ impl Message<'_> {
             }
         }
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(body);
+        put(out, body);
         out.extend_from_slice(b"\r\n");
     }
 }
