@@ -186,39 +186,6 @@ impl<'a> Message<'a> {
     }
 }
 
-/// Appends `bytes` to `out`. A short slice (a subject, a sid, a size, a small payload) is
-/// copied with two overlapping moves instead of a call to the C library's `memcpy`: musl's
-/// starts every copy with `rep movsq`, which at these sizes costs more than the copy
-/// (static musl build, 16 B messages: most of the server's CPU was in `memcpy`).
-#[inline(always)]
-fn put(out: &mut Vec<u8>, bytes: &[u8]) {
-    let n = bytes.len();
-    if !(4..=16).contains(&n) || out.capacity() - out.len() < n {
-        out.extend_from_slice(bytes);
-        return;
-    }
-    let (src, len) = (bytes.as_ptr(), out.len());
-    // SAFETY: `out` has room for `n` more bytes (checked above); each move reads within
-    // `bytes` (its last word ends at `n`) and writes within that room.
-    unsafe {
-        let dst = out.as_mut_ptr().add(len);
-        if n >= 8 {
-            let (head, tail) = (src.cast::<u64>(), src.add(n - 8).cast::<u64>());
-            dst.cast::<u64>().write_unaligned(head.read_unaligned());
-            dst.add(n - 8)
-                .cast::<u64>()
-                .write_unaligned(tail.read_unaligned());
-        } else {
-            let (head, tail) = (src.cast::<u32>(), src.add(n - 4).cast::<u32>());
-            dst.cast::<u32>().write_unaligned(head.read_unaligned());
-            dst.add(n - 4)
-                .cast::<u32>()
-                .write_unaligned(tail.read_unaligned());
-        }
-        out.set_len(len + n);
-    }
-}
-
 impl Message<'_> {
     /// Appends `RMSG <account> <subject> [+ reply queues | | queues | reply] <size>` and
     /// the message for a route, or `LMSG <subject> ...` (no account) for a leaf link
@@ -275,6 +242,48 @@ impl Message<'_> {
         out.extend_from_slice(b"\r\n");
         put(out, body);
         out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Appends `bytes` to `out`. A short slice (a subject, a sid, a size, a small payload) is
+/// copied with two overlapping moves instead of a call to the C library's `memcpy`: musl's
+/// starts every copy with `rep movsq`, which at these sizes costs more than the copy
+/// (static musl build, 16 B messages: most of the server's CPU was in `memcpy`).
+#[inline(always)]
+fn put(out: &mut Vec<u8>, bytes: &[u8]) {
+    let n = bytes.len();
+    if !(4..=16).contains(&n) || out.capacity() - out.len() < n {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    let len = out.len();
+    // SAFETY: `out` has room for `n` more bytes (checked above), and `n` is within the
+    // word sizes' bounds `copy_ends` needs.
+    unsafe {
+        let (src, dst) = (bytes.as_ptr(), out.as_mut_ptr().add(len));
+        if n >= 8 {
+            copy_ends::<u64>(src, dst, n);
+        } else {
+            copy_ends::<u32>(src, dst, n);
+        }
+        out.set_len(len + n);
+    }
+}
+
+/// Copies `n` bytes from `src` to `dst` as two word moves, the first word and the last
+/// (overlapping when `n` is under two words).
+///
+/// # Safety
+/// `size_of::<W>() <= n`, `src` readable and `dst` writable for `n` bytes.
+#[inline(always)]
+unsafe fn copy_ends<W: Copy>(src: *const u8, dst: *mut u8, n: usize) {
+    let last = n - std::mem::size_of::<W>();
+    // SAFETY: both words lie within the first `n` bytes of `src` and `dst` (caller).
+    unsafe {
+        dst.cast::<W>()
+            .write_unaligned(src.cast::<W>().read_unaligned());
+        let tail = src.add(last).cast::<W>().read_unaligned();
+        dst.add(last).cast::<W>().write_unaligned(tail);
     }
 }
 

@@ -18,11 +18,11 @@
 //!
 //! **Direct writes and the write lock.** When the target's reactor is parked in `poll` and
 //! nothing of the target's is unwritten, a small batch (or a turn's only batch, see
-//! [`Staging::hand_over`]) is written straight to its socket
-//! instead of waking the owner; on a TLS connection whose handshake is done, it is
-//! encrypted into the connection's session first (taken with `try_lock`: an owner using
-//! it means the owner is awake, and the batch goes through the hand-over). The invariant that makes this safe: every write to a
-//! connection's socket and the closing of that socket happen under its
+//! [`Staging::hand_over`]) is written straight to its socket instead of waking the owner;
+//! on a TLS connection whose handshake is done, it is encrypted into the connection's
+//! session first (taken with `try_lock`: an owner using it means the owner is awake, and
+//! the batch goes through the hand-over). The invariant that makes this safe: every write
+//! to a connection's socket and the closing of that socket happen under its
 //! [`ConnShared::write_lock`] ([`lock_socket`]); a direct write also checks, under that
 //! lock, that the connection is not closed (the owner sets `closed` before it takes the
 //! lock to close), so it never interleaves with the owner's writes nor reaches a reused

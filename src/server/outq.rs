@@ -294,7 +294,8 @@ mod tests {
     }
 
     /// A chunk stops growing at `CHUNK`: more bytes start a new one, and written chunks
-    /// are let go (up to `SPARES` kept for reuse), so the memory held follows the unwritten bytes.
+    /// are let go (up to `SPARES` kept for reuse), so the memory held follows the
+    /// unwritten bytes.
     #[test]
     fn written_chunks_are_let_go() {
         let mut queue = OutQueue::default();
